@@ -1,0 +1,5 @@
+"""The dynamics seam: every controller rollout steps through a `Dynamics`."""
+
+from hydrax.dynamics.base import Dynamics, PhysicsDynamics
+
+__all__ = ["Dynamics", "PhysicsDynamics"]

@@ -1,0 +1,85 @@
+"""The one seam through which every rollout steps: physics or a learned model.
+
+A `Dynamics` advances an ``mjx.Data`` by one ``model.opt.timestep`` under a
+control, carrying its own state beside it (nothing for physics; the history
+window or a hidden state for a learned model). The controller only ever calls
+``init_carry`` once per replanning and ``step`` inside its ``lax.scan``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from mujoco import mjx
+
+Carry = Any
+"""Whatever a dynamics model carries between steps (a pytree of arrays)."""
+
+
+class Dynamics(ABC):
+    """One step of the dynamics, with a carry beside the MJX state."""
+
+    history_length: int = 1
+    """Measured rows (qpos, qvel, ctrl) it needs, the current state's included.
+
+    The closed loop hands the controller the ``history_length - 1`` rows
+    measured before the current state at every replanning.
+    """
+
+    def check_compatible(self, model: mjx.Model) -> None:  # noqa: B027
+        """Raise ValueError when the dynamics cannot serve this model."""
+
+    @abstractmethod
+    def init_carry(
+        self, model: mjx.Model, state: mjx.Data, history: jax.Array | None
+    ) -> Carry:
+        """The carry at the start of a rollout.
+
+        Args:
+            model: The MJX model.
+            state: The current measured state.
+            history: The measured rows before it, (history_length - 1,
+                nq + nv + nu) as (qpos, qvel, ctrl), oldest first, or None.
+
+        Returns:
+            The initial carry (shared by all samples of a replanning).
+        """
+
+    @abstractmethod
+    def step(
+        self,
+        model: mjx.Model,
+        state: mjx.Data,
+        carry: Carry,
+        control: jax.Array,
+    ) -> tuple[mjx.Data, Carry]:
+        """Advance one timestep under ``control``; kinematics up to date."""
+
+
+class PhysicsDynamics(Dynamics):
+    """MJX physics: ``mjx.step``. The default when a task has no custom one."""
+
+    def init_carry(
+        self, model: mjx.Model, state: mjx.Data, history: jax.Array | None
+    ) -> Carry:
+        """Physics carries nothing."""
+        return jnp.zeros(())
+
+    def step(
+        self,
+        model: mjx.Model,
+        state: mjx.Data,
+        carry: Carry,
+        control: jax.Array,
+    ) -> tuple[mjx.Data, Carry]:
+        """One ``mjx.step`` with ``ctrl = control``, then kinematics.
+
+        ``mjx.step`` leaves sites and bodies at the state before the step;
+        recomputing the kinematics makes a cost that reads them see the new
+        state, exactly as after a learned step.
+        """
+        state = mjx.step(model, state.replace(ctrl=control))
+        return mjx.kinematics(model, state), carry

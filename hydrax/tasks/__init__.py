@@ -1,0 +1,24 @@
+"""Built-in tasks, by name."""
+
+from hydrax.task_base import Task
+
+
+def get_task(name: str, **kwargs: object) -> Task:
+    """Build a built-in task by its name (``double_cart_pole``, ...)."""
+    from hydrax.tasks.cart_pole import CartPole
+    from hydrax.tasks.double_cart_pole import DoubleCartPole
+    from hydrax.tasks.pendulum import Pendulum
+
+    tasks = {
+        "double_cart_pole": DoubleCartPole,
+        "cart_pole": CartPole,
+        "pendulum": Pendulum,
+    }
+    if name not in tasks:
+        raise ValueError(
+            f"unknown task {name!r}; built-in tasks are: {', '.join(tasks)}"
+        )
+    return tasks[name](**kwargs)
+
+
+TASK_NAMES = ("double_cart_pole", "cart_pole", "pendulum")

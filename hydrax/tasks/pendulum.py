@@ -1,0 +1,46 @@
+"""Swing up and balance a torque-limited pendulum."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from mujoco import mjx
+
+from hydrax.dynamics.base import Dynamics
+from hydrax.task_base import Task, model_path
+
+
+class Pendulum(Task):
+    """A pendulum on a hinge (qpos[0]); upright is π, torque |u| ≤ 3."""
+
+    def __init__(self, custom_dynamics: Dynamics | None = None) -> None:
+        """Load the model."""
+        path = model_path("pendulum")
+        mj_model = mujoco.MjModel.from_xml_path(str(path))
+        super().__init__(mj_model, custom_dynamics, model_file=path)
+        self.tip_id = mj_model.site("tip").id
+
+    def running_cost(self, state: mjx.Data, control: jax.Array) -> jax.Array:
+        """The running cost ℓ(xₜ, uₜ)."""
+        return (
+            1.0
+            + jnp.cos(state.qpos[0])
+            + 0.01 * jnp.square(state.qvel[0])
+            + 0.001 * jnp.sum(jnp.square(control))
+        )
+
+    def terminal_cost(self, state: mjx.Data) -> jax.Array:
+        """The terminal cost ϕ(x_T)."""
+        return 10.0 * (1.0 + jnp.cos(state.qpos[0])) + 0.1 * jnp.square(
+            state.qvel[0]
+        )
+
+    def goal(self) -> tuple[np.ndarray, np.ndarray]:
+        """Upright and at rest."""
+        return np.array([np.pi]), np.zeros(1)
+
+    def success(self, qpos: np.ndarray, site_xpos: np.ndarray) -> bool:
+        """Upright: the tip is at least 0.9 m above the hinge."""
+        return bool(site_xpos[self.tip_id][2] >= 0.9)
