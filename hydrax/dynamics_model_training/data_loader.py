@@ -1,0 +1,649 @@
+"""Read CSV trajectory logs into windows for training and evaluation.
+
+A log holds one trajectory: ``timestamp,qpos_0,...,qvel_0,...,ctrl_0,...``,
+one row per simulation step, the state before the step and the control
+applied during it. A :class:`DynamicsDataset` reads every CSV in a directory,
+checks it, keeps the rows once in memory, and indexes windows of
+``history_length + prediction_horizon`` rows into them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import polars as pl
+
+from hydrax.dynamics_model_training.transforms import (
+    StateLayout,
+    TransformFn,
+    state_delta,
+    window_features,
+)
+
+MANIFEST = "manifest.json"
+STD_EPS = 1e-6
+"""Floor of every standardization std (a constant column stays finite)."""
+
+_GROUP = re.compile(r"^(qpos|qvel|ctrl)_(\d+)$")
+_DT_RTOL = 1e-4
+
+
+class DataError(ValueError):
+    """A data file or directory that cannot be used, with where and why."""
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One CSV log.
+
+    Attributes:
+        path: The file.
+        times: Timestamps, (T,).
+        rows: (qpos, qvel, ctrl) per row, float64, (T, nq + nv + nu).
+    """
+
+    path: Path
+    times: np.ndarray
+    rows: np.ndarray
+
+
+def parse_header(columns: Sequence[str], path: Path) -> tuple[int, int, int]:
+    """Check a log's header and return (nq, nv, nu).
+
+    The header must be ``timestamp`` then the qpos, qvel and ctrl groups,
+    each numbered from 0 without gaps, in that order.
+    """
+    columns = list(columns)
+    if not columns or columns[0].strip() != "timestamp":
+        first = columns[0] if columns else "(nothing)"
+        raise DataError(
+            f"{path}: the first column must be 'timestamp', found {first!r}"
+        )
+    seen: set[str] = set()
+    for name in columns:
+        if name in seen:
+            raise DataError(f"{path}: column {name!r} appears twice")
+        seen.add(name)
+    counts = {"qpos": 0, "qvel": 0, "ctrl": 0}
+    order = []
+    for col, name in enumerate(columns[1:], start=2):
+        m = _GROUP.match(name.strip())
+        if m is None:
+            raise DataError(
+                f"{path}: column {col} {name!r} is not qpos_<i>, qvel_<i> "
+                "or ctrl_<i>"
+            )
+        group, idx = m.group(1), int(m.group(2))
+        if idx != counts[group]:
+            raise DataError(
+                f"{path}: column {col} is {name!r} but {group}_{counts[group]}"
+                f" was expected there (a gap or a wrong order in the {group} "
+                "columns)"
+            )
+        counts[group] += 1
+        if not order or order[-1] != group:
+            order.append(group)
+    for group in ("qpos", "qvel", "ctrl"):
+        if counts[group] == 0:
+            raise DataError(f"{path}: the header has no {group}_0.. columns")
+    if order != ["qpos", "qvel", "ctrl"]:
+        raise DataError(
+            f"{path}: column groups must come as qpos, qvel, ctrl; found "
+            f"{', '.join(order)}"
+        )
+    return counts["qpos"], counts["qvel"], counts["ctrl"]
+
+
+def _first_bad_cell(path: Path, columns: list[str]) -> str:
+    """Locate the first cell that is not a number (slow path, errors only)."""
+    df = pl.read_csv(path, infer_schema=False)
+    for col in columns:
+        raw = df[col]
+        num = raw.cast(pl.Float64, strict=False)
+        bad = (num.is_null()).arg_true()
+        if len(bad):
+            i = int(bad[0])
+            value = raw[i]
+            what = "an empty cell" if value in (None, "") else repr(value)
+            return (
+                f"{path}: line {i + 2}, column {col!r}: {what} is not a number"
+            )
+    return f"{path}: could not be parsed as numbers"
+
+
+def read_trajectory_csv(path: str | Path) -> Trajectory:
+    """Read and check one log (BOM and CRLF line endings are fine).
+
+    Raises:
+        DataError: naming the file, line and column of the first problem:
+            a bad header, a non-numeric or empty cell, NaN or Inf,
+            timestamps that do not increase or are unevenly spaced.
+    """
+    path = Path(path)
+    try:
+        columns = pl.read_csv(path, n_rows=0, infer_schema=False).columns
+    except pl.exceptions.NoDataError as e:
+        raise DataError(f"{path}: the file is empty") from e
+    columns = [c.lstrip("\ufeff").strip() for c in columns]
+    parse_header(columns, path)
+    schema = dict.fromkeys(columns, pl.Float64)
+    try:
+        df = pl.read_csv(
+            path, has_header=False, skip_rows=1, new_columns=columns,
+            schema=schema,
+        )
+    except (pl.exceptions.ComputeError, pl.exceptions.ShapeError) as e:
+        raise DataError(_first_bad_cell(path, columns)) from e
+    data = df.to_numpy()
+    if data.shape[0] == 0:
+        raise DataError(f"{path}: the file has a header but no rows")
+    nulls = np.argwhere(np.isnan(data) & df.select(
+        pl.all().is_null()).to_numpy())
+    if len(nulls):
+        i, j = nulls[0]
+        raise DataError(
+            f"{path}: line {i + 2}, column {columns[j]!r}: an empty cell is "
+            "not a number"
+        )
+    bad = np.argwhere(~np.isfinite(data))
+    if len(bad):
+        i, j = bad[0]
+        raise DataError(
+            f"{path}: line {i + 2}, column {columns[j]!r}: {data[i, j]} "
+            "(NaN or Inf) is not allowed"
+        )
+    times = data[:, 0]
+    if len(times) > 1:
+        dts = np.diff(times)
+        nonpos = np.flatnonzero(dts <= 0)
+        if len(nonpos):
+            i = nonpos[0]
+            raise DataError(
+                f"{path}: line {i + 3}, column 'timestamp': {times[i + 1]!r} "
+                f"does not increase (previous {times[i]!r})"
+            )
+        dt = float(np.median(dts))
+        off = np.flatnonzero(np.abs(dts - dt) > _DT_RTOL * dt)
+        if len(off):
+            i = off[0]
+            raise DataError(
+                f"{path}: line {i + 3}, column 'timestamp': spacing "
+                f"{dts[i]:.6g} s differs from the file's step {dt:.6g} s"
+            )
+    return Trajectory(path, times, data[:, 1:])
+
+
+def read_manifest(data_dir: Path) -> dict | None:
+    """The collection manifest beside the CSVs, or None when there is none."""
+    path = Path(data_dir) / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: not valid JSON ({e})") from e
+
+
+MANIFEST_IDENTITY = ("task", "model_sha256", "dt", "nq", "nv", "nu", "joints")
+"""Manifest fields that identify the model the data came from."""
+
+
+def _list_csvs(dirs: Sequence[Path]) -> list[Path]:
+    files = []
+    for d in dirs:
+        if not d.exists():
+            raise DataError(f"{d}: the data directory does not exist")
+        if not d.is_dir():
+            raise DataError(f"{d}: not a directory")
+        found = sorted(d.glob("*.csv"))
+        if not found:
+            raise DataError(f"{d}: no CSV files in the data directory")
+        files += found
+    return files
+
+
+class Examples(Sequence):
+    """Training windows that reference their datasets' rows (no copies).
+
+    ``examples[i]`` is one window of ``history_length + prediction_horizon``
+    raw rows; ``a + b`` combines the windows of two datasets of the same
+    columns and layout into one sequence.
+    """
+
+    def __init__(self, parts: list[tuple[DynamicsDataset, np.ndarray]]):
+        """Windows given as (dataset, example index array) parts."""
+        self.parts = parts
+        self._sizes = np.cumsum([0] + [len(ix) for _, ix in parts])
+
+    def __len__(self) -> int:
+        return int(self._sizes[-1])
+
+    def __getitem__(self, i: int) -> np.ndarray:  # type: ignore[override]
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"example {i} out of range ({len(self)})")
+        i %= len(self)
+        p = int(np.searchsorted(self._sizes, i, side="right") - 1)
+        ds, ix = self.parts[p]
+        return ds.window_rows(np.array([ix[i - self._sizes[p]]]))[0]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __add__(self, other: Examples) -> Examples:
+        if not isinstance(other, Examples):
+            return NotImplemented
+        if self.parts and other.parts:
+            a, b = self.parts[0][0], other.parts[0][0]
+            a.check_compatible(b)
+        return Examples(self.parts + other.parts)
+
+    def batch(self, indices: np.ndarray) -> np.ndarray:
+        """Windows for a batch of positions, (B, H + K, R) float32."""
+        indices = np.asarray(indices)
+        out = None
+        for p, (ds, ix) in enumerate(self.parts):
+            lo, hi = self._sizes[p], self._sizes[p + 1]
+            sel = (indices >= lo) & (indices < hi)
+            if not sel.any():
+                continue
+            rows = ds.window_rows(ix[indices[sel] - lo])
+            if out is None:
+                out = np.empty((len(indices), *rows.shape[1:]), rows.dtype)
+            out[sel] = rows
+        if out is None:
+            raise IndexError("empty batch")
+        return out
+
+
+class DynamicsDataset:
+    """Every CSV log in a directory, checked, as windows for the GRU.
+
+    Rows of all files are kept once (float32, angles wrapped to [-π, π):
+    features and deltas only see angles through cos, sin and wrapped
+    differences, so nothing is lost and float32 keeps its precision). A
+    window of H + K rows is an index into them. Windows at the start of a
+    file are also offered with the history before the first row padded by
+    the first state with zero control, the start-up history planning uses.
+
+    Files are split into training and validation *by file*, from the seed.
+    Standardization statistics come from the training files only.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path | Sequence[str | Path],
+        coordinate_indices: Sequence[int] | None = None,
+        angle_indices: Sequence[int] | None = None,
+        history_length: int = 11,
+        prediction_horizon: int = 9,
+        transform_fn: TransformFn | None = None,
+        val_fraction: float = 0.2,
+        seed: int = 42,
+        pad_start: bool = True,
+        val_files: Sequence[str] | None = None,
+        verbose: bool = True,
+    ):
+        """Read, check and index the logs.
+
+        Args:
+            data_dir: A directory of CSV logs, or several (their files are
+                pooled; they must share columns).
+            coordinate_indices: qpos indices of Cartesian coordinates; from
+                the directory's manifest.json when None.
+            angle_indices: qpos indices of angles; from the manifest when
+                None.
+            history_length: Rows per input window (H).
+            prediction_horizon: Steps the loss rolls out (K).
+            transform_fn: Optional custom qpos feature map (see README).
+            val_fraction: Share of files held out for validation.
+            seed: Seed of the file split.
+            pad_start: Also offer start-of-file windows padded with the
+                first state and zero control.
+            val_files: File names to validate on, instead of a random split
+                (e.g. a checkpoint's, to evaluate on its validation files).
+            verbose: Print a summary and warnings.
+        """
+        if history_length < 1:
+            raise ValueError(
+                f"history_length must be >= 1, got {history_length}"
+            )
+        if prediction_horizon < 1:
+            raise ValueError(
+                f"prediction_horizon must be >= 1, got {prediction_horizon}"
+            )
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(
+                f"val_fraction must be in [0, 1), got {val_fraction}"
+            )
+        dirs = (
+            [Path(data_dir)]
+            if isinstance(data_dir, str | Path)
+            else [Path(d) for d in data_dir]
+        )
+        if not dirs:
+            raise ValueError("data_dir is an empty list")
+        self.data_dirs = dirs
+        self.history_length = history_length
+        self.prediction_horizon = prediction_horizon
+        self.transform_fn = transform_fn
+        self.pad_start = pad_start
+
+        self.manifest = read_manifest(dirs[0])
+        for d in dirs[1:]:
+            other = read_manifest(d)
+            if self.manifest and other:
+                for key in ("nq", "nv", "nu"):
+                    if self.manifest.get(key) != other.get(key):
+                        raise DataError(
+                            f"{d}: manifest {key}={other.get(key)} differs "
+                            f"from {dirs[0]}'s {self.manifest.get(key)}"
+                        )
+
+        files = _list_csvs(dirs)
+        trajectories, columns, dims = self._read_all(files)
+        self.columns = columns
+        nq, nv, nu = dims
+        if angle_indices is None or coordinate_indices is None:
+            if self.manifest is None:
+                raise DataError(
+                    f"{dirs[0]}: no {MANIFEST} to read angle_indices and "
+                    "coordinate_indices from; pass both explicitly (e.g. "
+                    "angle_indices=[1, 2], coordinate_indices=[0])"
+                )
+            if angle_indices is None:
+                angle_indices = self.manifest.get("angle_indices", [])
+            if coordinate_indices is None:
+                coordinate_indices = self.manifest.get(
+                    "coordinate_indices", []
+                )
+        self.layout = StateLayout.create(
+            nq, nv, nu, angle_indices, coordinate_indices
+        )
+        self._check_manifest_dims(dims)
+        self.dt = self._common_dt(trajectories)
+
+        need = prediction_horizon + (1 if pad_start else history_length)
+        kept = [t for t in trajectories if len(t.rows) >= need]
+        skipped = len(trajectories) - len(kept)
+        if skipped and verbose:
+            warnings.warn(
+                f"skipped {skipped} of {len(trajectories)} files shorter than "
+                f"{need} rows (history {history_length} + horizon "
+                f"{prediction_horizon})",
+                stacklevel=2,
+            )
+        if not kept:
+            raise DataError(
+                f"{', '.join(map(str, dirs))}: no file has the {need} rows a "
+                f"window needs (history_length={history_length}, "
+                f"prediction_horizon={prediction_horizon})"
+            )
+        self.skipped_files = skipped
+        self.files = [t.path for t in kept]
+        self._build_index(kept)
+        self._split(val_fraction, seed, val_files)
+        self.statistics = self.compute_statistics()
+        if verbose:
+            print(self.summary())
+
+    # --- reading --------------------------------------------------------------
+
+    def _read_all(
+        self, files: list[Path]
+    ) -> tuple[list[Trajectory], list[str], tuple[int, int, int]]:
+        trajectories, columns, dims = [], None, None
+        for path in files:
+            traj = read_trajectory_csv(path)
+            cols = pl.read_csv(path, n_rows=0, infer_schema=False).columns
+            cols = [c.lstrip("\ufeff").strip() for c in cols]
+            if columns is None:
+                columns, dims = cols, parse_header(cols, path)
+                first = path
+            elif cols != columns:
+                raise DataError(
+                    f"{path}: header differs from {first}'s "
+                    f"({len(cols)} vs {len(columns)} columns: "
+                    f"{','.join(cols[:6])}... vs {','.join(columns[:6])}...)"
+                )
+            trajectories.append(traj)
+        assert columns is not None and dims is not None
+        return trajectories, columns, dims
+
+    def _check_manifest_dims(self, dims: tuple[int, int, int]) -> None:
+        if self.manifest is None:
+            return
+        for key, value in zip(("nq", "nv", "nu"), dims, strict=True):
+            if key in self.manifest and self.manifest[key] != value:
+                raise DataError(
+                    f"{self.data_dirs[0] / MANIFEST}: {key}="
+                    f"{self.manifest[key]} but the CSV header has {value}"
+                )
+
+    def _common_dt(self, trajectories: list[Trajectory]) -> float:
+        dts = [
+            (float(np.median(np.diff(t.times))), t.path)
+            for t in trajectories
+            if len(t.times) > 1
+        ]
+        if not dts:
+            raise DataError("no file has two rows to read a timestep from")
+        dt, first = dts[0]
+        for other, path in dts[1:]:
+            if abs(other - dt) > _DT_RTOL * dt:
+                raise DataError(
+                    f"{path}: timestep {other:.6g} s differs from {first}'s "
+                    f"{dt:.6g} s"
+                )
+        if self.manifest and "dt" in self.manifest:
+            m_dt = float(self.manifest["dt"])
+            if abs(m_dt - dt) > _DT_RTOL * m_dt:
+                raise DataError(
+                    f"{first}: timestep {dt:.6g} s differs from the "
+                    f"manifest's dt {m_dt:.6g} s"
+                )
+            dt = m_dt
+        return dt
+
+    def _build_index(self, trajectories: list[Trajectory]) -> None:
+        lengths = np.array([len(t.rows) for t in trajectories])
+        self.file_offsets = np.concatenate([[0], np.cumsum(lengths)])
+        rows = np.concatenate([t.rows for t in trajectories]).astype(
+            np.float32
+        )
+        angles = list(self.layout.angle_indices)
+        if angles:
+            a = np.concatenate([t.rows[:, angles] for t in trajectories])
+            rows[:, angles] = np.remainder(a + np.pi, 2 * np.pi) - np.pi
+        self.data = rows
+        h, k = self.history_length, self.prediction_horizon
+        first_t = 0 if self.pad_start else h - 1
+        starts, file_ids = [], []
+        for f, n in enumerate(lengths):
+            t = np.arange(first_t, n - k)
+            starts.append(self.file_offsets[f] + t)
+            file_ids.append(np.full(len(t), f))
+        self.example_rows = np.concatenate(starts).astype(np.int64)
+        self.example_files = np.concatenate(file_ids).astype(np.int32)
+
+    def _split(
+        self, val_fraction: float, seed: int, val_files: Sequence[str] | None
+    ) -> None:
+        names = [p.name for p in self.files]
+        n = len(names)
+        if val_files is not None:
+            wanted = set(val_files)
+            val = np.array([name in wanted for name in names])
+        else:
+            n_val = int(round(val_fraction * n))
+            if val_fraction > 0:
+                n_val = max(n_val, 1)
+            if val_fraction > 0 and n - n_val < 1:
+                raise DataError(
+                    f"{n} usable file(s): a split by file needs at least 2 "
+                    "(pass val_fraction=0 to train without validation)"
+                )
+            order = np.random.default_rng(seed).permutation(n)
+            val = np.zeros(n, bool)
+            val[order[:n_val]] = True
+        self.val_file_mask = val
+        self.train_files = [p for p, v in zip(self.files, val, strict=True) if not v]
+        self.val_files = [p for p, v in zip(self.files, val, strict=True) if v]
+        is_val = val[self.example_files]
+        self.train_indices = np.flatnonzero(~is_val)
+        self.val_indices = np.flatnonzero(is_val)
+        if len(self.train_indices) == 0:
+            raise DataError("no training windows are left after the split")
+
+    # --- windows --------------------------------------------------------------
+
+    @property
+    def examples(self) -> Examples:
+        """All windows, as a sequence that ``+`` combines across datasets."""
+        return Examples([(self, np.arange(len(self.example_rows)))])
+
+    @property
+    def train_examples(self) -> Examples:
+        """The training split's windows."""
+        return Examples([(self, self.train_indices)])
+
+    @property
+    def val_examples(self) -> Examples:
+        """The validation split's windows."""
+        return Examples([(self, self.val_indices)])
+
+    def window_offsets(self) -> np.ndarray:
+        """Row offsets of a window relative to its current row, (H + K,)."""
+        return np.arange(-self.history_length + 1, self.prediction_horizon + 1)
+
+    def window_rows(self, example_ids: np.ndarray) -> np.ndarray:
+        """Raw rows of windows, (B, H + K, R), start-up padding applied."""
+        return np.asarray(
+            gather_windows(
+                self.data,
+                self.example_rows[example_ids],
+                self.file_offsets[self.example_files[example_ids]],
+                self.window_offsets(),
+                self.layout.nq + self.layout.nv,
+            )
+        )
+
+    def check_compatible(self, other: DynamicsDataset) -> None:
+        """Raise when two datasets cannot be pooled (columns or layout)."""
+        if self.columns != other.columns:
+            raise DataError(
+                f"cannot combine {other.data_dirs[0]} with "
+                f"{self.data_dirs[0]}: their columns differ"
+            )
+        if self.layout != other.layout:
+            raise DataError(
+                f"cannot combine {other.data_dirs[0]} with "
+                f"{self.data_dirs[0]}: angle/coordinate indices differ "
+                f"({other.layout} vs {self.layout})"
+            )
+        if (self.history_length, self.prediction_horizon) != (
+            other.history_length,
+            other.prediction_horizon,
+        ):
+            raise DataError(
+                "cannot combine datasets of different history_length or "
+                "prediction_horizon"
+            )
+
+    # --- statistics -----------------------------------------------------------
+
+    def compute_statistics(self, chunk: int = 4096) -> dict[str, np.ndarray]:
+        """Standardization statistics over the training split.
+
+        Inputs: mean and std per feature over all (window, row) pairs.
+        Deltas: mean and std of one-step true deltas per additive dimension;
+        each angle pair gets mean (1, 0) and std(sin Δθ) on both components.
+        Every std is floored at ``STD_EPS``.
+        """
+        layout, h = self.layout, self.history_length
+        ns = layout.nq + layout.nv
+        ids = self.train_indices
+        feats = jax.jit(
+            lambda w: window_features(layout, w, self.transform_fn)
+        )
+        total = None
+        count = 0
+        for lo in range(0, len(ids), chunk):
+            part = ids[lo : lo + chunk]
+            win = self.window_rows(part)[:, :h]
+            f = np.asarray(feats(jnp.asarray(win)), np.float64)
+            f = f.reshape(-1, f.shape[-1])
+            s = np.stack([f.sum(0), np.square(f).sum(0)])
+            total = s if total is None else total + s
+            count += len(f)
+        in_mean = total[0] / count
+        in_std = np.sqrt(np.maximum(total[1] / count - in_mean**2, 0.0))
+
+        # One-step deltas of the training files (row t → t + 1).
+        deltas = []
+        for f in np.flatnonzero(~self.val_file_mask):
+            lo, hi = self.file_offsets[f], self.file_offsets[f + 1]
+            s = jnp.asarray(self.data[lo:hi, :ns])
+            deltas.append(np.asarray(state_delta(layout, s[:-1], s[1:])))
+        d = np.concatenate(deltas).astype(np.float64)
+        out_mean = d.mean(0)
+        out_std = d.std(0)
+        for c, s in layout.angle_slots:
+            out_mean[c], out_mean[s] = 1.0, 0.0
+            out_std[c] = out_std[s]
+        return {
+            "in_mean": in_mean.astype(np.float32),
+            "in_std": np.maximum(in_std, STD_EPS).astype(np.float32),
+            "out_mean": out_mean.astype(np.float32),
+            "out_std": np.maximum(out_std, STD_EPS).astype(np.float32),
+        }
+
+    def summary(self) -> str:
+        """One paragraph: files, rows, windows, split, dims."""
+        return (
+            f"dataset: {len(self.files)} files ({len(self.train_files)} train,"
+            f" {len(self.val_files)} val), {len(self.data)} rows, "
+            f"{len(self.train_indices)} train / {len(self.val_indices)} val "
+            f"windows of {self.history_length}+{self.prediction_horizon} "
+            f"rows; nq={self.layout.nq} nv={self.layout.nv} "
+            f"nu={self.layout.nu}, dt={self.dt:g} s, angles "
+            f"{list(self.layout.angle_indices)}, coordinates "
+            f"{list(self.layout.coordinate_indices)}"
+        )
+
+
+def gather_windows(
+    data: jax.Array | np.ndarray,
+    rows: jax.Array | np.ndarray,
+    file_starts: jax.Array | np.ndarray,
+    offsets: jax.Array | np.ndarray,
+    ns: int,
+) -> jax.Array:
+    """Gather windows of rows; rows before a file's start are padding.
+
+    Padding rows hold the file's first state with zero control.
+
+    Args:
+        data: All rows, (N, R).
+        rows: Each window's current row (global index), (B,).
+        file_starts: The first global row of each window's file, (B,).
+        offsets: Row offsets relative to the current row, (W,).
+        ns: nq + nv (the state part of a row).
+
+    Returns:
+        Windows, (B, W, R).
+    """
+    idx = jnp.asarray(rows)[:, None] + jnp.asarray(offsets)[None, :]
+    starts = jnp.asarray(file_starts)[:, None]
+    pad = idx < starts
+    win = jnp.asarray(data)[jnp.maximum(idx, starts)]
+    ctrl_mask = (jnp.arange(win.shape[-1]) >= ns)[None, None, :]
+    return jnp.where(pad[..., None] & ctrl_mask, 0.0, win)

@@ -1,0 +1,257 @@
+"""The GRU dynamics network (flax NNX) and its multi-step rollout and loss.
+
+The network owns the model's data conventions: it holds the layout, the
+standardization statistics (as non-trainable ``Statistic`` variables) and
+maps a window of *raw* rows to a delta in physical units. Planners and
+evaluation never see standardized numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from hydrax.dynamics_model_training.transforms import (
+    StateLayout,
+    TransformFn,
+    apply_delta,
+    state_delta,
+    window_features,
+)
+
+Mode = Literal["window"]
+
+
+class Statistic(nnx.Variable):
+    """A standardization statistic: saved with the model, never trained."""
+
+
+class GRU(nnx.Module):
+    """A GRU layer (PyTorch's gate convention) scanned over time.
+
+    The input projections of all timesteps are one matmul; only the
+    recurrent part runs inside ``lax.scan``.
+    """
+
+    def __init__(self, in_features: int, hidden_size: int, *, rngs: nnx.Rngs):
+        """Create the weights (Glorot input, orthogonal recurrent)."""
+        self.hidden_size = hidden_size
+        h = hidden_size
+        self.w_in = nnx.Param(
+            nnx.initializers.glorot_uniform()(rngs.params(), (in_features, 3 * h))
+        )
+        self.w_rec = nnx.Param(
+            jnp.concatenate(
+                [nnx.initializers.orthogonal()(rngs.params(), (h, h)) for _ in range(3)],
+                axis=1,
+            )
+        )
+        self.b_in = nnx.Param(jnp.zeros((3 * h,)))
+        self.b_rec = nnx.Param(jnp.zeros((3 * h,)))
+
+    def project(self, x: jax.Array) -> jax.Array:
+        """Input projections of every timestep: (..., T, F) → (..., T, 3h)."""
+        return x @ self.w_in[...] + self.b_in[...]
+
+    def cell(self, h: jax.Array, x_proj: jax.Array) -> jax.Array:
+        """One GRU step from a projected input: (..., h), (..., 3h) → (..., h)."""
+        x_r, x_z, x_n = jnp.split(x_proj, 3, axis=-1)
+        h_r, h_z, h_n = jnp.split(h @ self.w_rec[...] + self.b_rec[...], 3, axis=-1)
+        r = jax.nn.sigmoid(x_r + h_r)
+        z = jax.nn.sigmoid(x_z + h_z)
+        n = jnp.tanh(x_n + r * h_n)
+        return (1.0 - z) * n + z * h
+
+    def __call__(self, x: jax.Array, h0: jax.Array | None = None) -> jax.Array:
+        """Run over a sequence and return the last hidden state.
+
+        Args:
+            x: Inputs, (B, T, F).
+            h0: The initial hidden state (B, h); zeros when None.
+
+        Returns:
+            The final hidden state, (B, h).
+        """
+        x_proj = jnp.swapaxes(self.project(x), 0, 1)  # (T, B, 3h)
+        if h0 is None:
+            h0 = jnp.zeros((x.shape[0], self.hidden_size), x.dtype)
+
+        def step(h: jax.Array, xp: jax.Array) -> tuple[jax.Array, None]:
+            return self.cell(h, xp), None
+
+        h, _ = jax.lax.scan(step, h0, x_proj)
+        return h
+
+
+class DynamicsNetwork(nnx.Module):
+    """GRU over a window of (state, action) rows → the next state's delta.
+
+    Window semantics: the GRU runs over the whole window from a zero hidden
+    state at every prediction.
+    """
+
+    def __init__(
+        self,
+        layout: StateLayout,
+        hidden_size: int = 128,
+        history_length: int = 11,
+        *,
+        rngs: nnx.Rngs,
+        transform_fn: TransformFn | None = None,
+        feature_dim: int | None = None,
+    ):
+        """Create the network with identity statistics.
+
+        Args:
+            layout: The state layout (dims, angles, coordinates).
+            hidden_size: The GRU's hidden size.
+            history_length: Rows per input window (H).
+            rngs: Random streams for the initial weights.
+            transform_fn: Optional custom qpos feature map.
+            feature_dim: The input feature size (inferred when None).
+        """
+        self.layout = layout
+        self.hidden_size = hidden_size
+        self.history_length = history_length
+        self.transform_fn = transform_fn
+        if feature_dim is None:
+            probe = jnp.zeros((1, layout.row_dim))
+            feature_dim = window_features(layout, probe, transform_fn).shape[-1]
+        self.feature_dim = feature_dim
+        d = layout.state_dim
+        self.gru = GRU(feature_dim, hidden_size, rngs=rngs)
+        self.head = nnx.Linear(
+            hidden_size,
+            d,
+            kernel_init=nnx.initializers.variance_scaling(0.01, "fan_in", "normal"),
+            rngs=rngs,
+        )
+        self.in_mean = Statistic(jnp.zeros(feature_dim))
+        self.in_std = Statistic(jnp.ones(feature_dim))
+        self.out_mean = Statistic(jnp.zeros(d))
+        self.out_std = Statistic(jnp.ones(d))
+
+    def set_statistics(self, stats: dict[str, jax.Array]) -> None:
+        """Install standardization statistics (in/out mean and std)."""
+        for name in ("in_mean", "in_std", "out_mean", "out_std"):
+            getattr(self, name)[...] = jnp.asarray(stats[name], jnp.float32)
+
+    def predict_standardized(self, window: jax.Array) -> jax.Array:
+        """The standardized delta of the row after a window, (B, H, R) → (B, D)."""
+        feats = window_features(self.layout, window, self.transform_fn)
+        feats = (feats - self.in_mean[...]) / self.in_std[...]
+        return self.head(self.gru(feats))
+
+    def unstandardize(self, delta_std: jax.Array) -> jax.Array:
+        """A standardized delta in physical units."""
+        return self.out_mean[...] + self.out_std[...] * delta_std
+
+    def standardize(self, delta: jax.Array) -> jax.Array:
+        """A physical delta in the network's standardized units."""
+        return (delta - self.out_mean[...]) / self.out_std[...]
+
+    def __call__(self, window: jax.Array) -> jax.Array:
+        """The delta (physical units) of the state after a window of raw rows.
+
+        Args:
+            window: Raw rows (qpos, qvel, ctrl), (B, H, nq + nv + nu); the
+                last row holds the current state and the control applied now.
+
+        Returns:
+            The delta in the transformed layout, (B, D).
+        """
+        return self.unstandardize(self.predict_standardized(window))
+
+    def predict_next(self, window: jax.Array) -> jax.Array:
+        """The next raw state (qpos, qvel) after a window, (B, nq + nv)."""
+        current = window[:, -1, : self.layout.nq + self.layout.nv]
+        return apply_delta(self.layout, current, self(window))
+
+
+def rollout(
+    network: DynamicsNetwork,
+    window: jax.Array,
+    controls: jax.Array,
+    targets: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """Roll the network out autoregressively from a window.
+
+    Each step predicts a delta, applies it to the model's current state, and
+    slides the window by one row holding (predicted state, next control).
+
+    Args:
+        network: The network.
+        window: The initial raw rows, (B, H, R).
+        controls: The controls applied after the window, (B, K, nu):
+            ``controls[:, k]`` is applied to the k-th predicted state (the
+            last one only fills the final window, which is not used).
+        targets: The true states (B, K, nq + nv) to score against, or None.
+
+    Returns:
+        The predicted states (B, K, nq + nv) and the per-step standardized
+        squared errors (B, K) against the targets (zeros without targets).
+    """
+    layout = network.layout
+    ns = layout.nq + layout.nv
+    if targets is None:
+        targets = jnp.zeros((*controls.shape[:2], ns), window.dtype)
+
+    def step(win: jax.Array, xs: tuple) -> tuple:
+        u_next, target = xs
+        current = win[:, -1, :ns]
+        pred_std = network.predict_standardized(win)
+        true_std = network.standardize(state_delta(layout, current, target))
+        err = jnp.mean(jnp.square(pred_std - true_std), axis=-1)
+        nxt = apply_delta(layout, current, network.unstandardize(pred_std))
+        row = jnp.concatenate([nxt, u_next], axis=-1)
+        win = jnp.concatenate([win[:, 1:], row[:, None]], axis=1)
+        return win, (nxt, err)
+
+    xs = (jnp.swapaxes(controls, 0, 1), jnp.swapaxes(targets, 0, 1))
+    _, (states, errs) = jax.lax.scan(step, window, xs)
+    return jnp.swapaxes(states, 0, 1), jnp.swapaxes(errs, 0, 1)
+
+
+def split_rows(
+    network: DynamicsNetwork, rows: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Split example rows (B, H + K, R) into window, controls and targets."""
+    h = network.history_length
+    ns = network.layout.nq + network.layout.nv
+    # rows[:, h + k] is the true row at time t + k + 1: its state is the k-th
+    # target and its control is applied to the k-th predicted state.
+    return rows[:, :h], rows[:, h:, ns:], rows[:, h:, :ns]
+
+
+def multi_step_errors(network: DynamicsNetwork, rows: jax.Array) -> jax.Array:
+    """Per-sample, per-step standardized MSE of the rollout, (B, K)."""
+    window, controls, targets = split_rows(network, rows)
+    return rollout(network, window, controls, targets)[1]
+
+
+def multi_step_loss(
+    network: DynamicsNetwork,
+    rows: jax.Array,
+    weights: jax.Array | None = None,
+) -> jax.Array:
+    """The multi-step autoregressive loss of a batch of example rows.
+
+    Loss = mean over samples, horizon steps and delta dimensions of the
+    squared standardized error; gradients flow through the fed-back
+    predictions.
+
+    Args:
+        network: The network.
+        rows: Example rows, (B, H + K, nq + nv + nu).
+        weights: Per-sample weights (B,), e.g. 0 for batch padding.
+
+    Returns:
+        The scalar loss.
+    """
+    per_sample = jnp.mean(multi_step_errors(network, rows), axis=-1)
+    if weights is None:
+        return jnp.mean(per_sample)
+    return jnp.sum(weights * per_sample) / jnp.maximum(jnp.sum(weights), 1.0)

@@ -1,0 +1,592 @@
+"""Train GRU dynamics models with the multi-step autoregressive loss.
+
+Entry points: :func:`train_dynamics_model` (the seed's API) and the command
+``python -m hydrax.dynamics_model_training.train --data-dir ... --task-name
+...``. Checkpoints go to ``checkpoints/<task_name>/``: ``best_model.pkl``
+(best validation loss), ``model_epoch_<N>.pkl`` (every ``save_every``
+epochs) and ``last.pkl`` (every epoch, with the optimizer state, so that
+``resume=True`` continues exactly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from tqdm.auto import tqdm
+
+from hydrax import ROOT
+from hydrax.dynamics_model_training.checkpoint import (
+    CheckpointError,
+    read_checkpoint,
+    write_checkpoint,
+)
+from hydrax.dynamics_model_training.data_loader import (
+    MANIFEST_IDENTITY,
+    DynamicsDataset,
+    gather_windows,
+)
+from hydrax.dynamics_model_training.model import (
+    DynamicsNetwork,
+    Statistic,
+    multi_step_errors,
+)
+from hydrax.dynamics_model_training.transforms import StateLayout, TransformFn
+
+CHECKPOINT_ROOT = ROOT / "dynamics_model_training" / "checkpoints"
+"""Default checkpoint directory (``checkpoints/<task_name>/`` below it)."""
+
+EVAL_BATCH = 512
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf."""
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a checkpoint depends on."""
+    import flax
+    import mujoco
+
+    return {
+        "hydrax": __import__("hydrax").__version__,
+        "jax": jax.__version__,
+        "flax": flax.__version__,
+        "optax": optax.__version__,
+        "numpy": np.__version__,
+        "mujoco": mujoco.__version__,
+        "python": sys.version.split()[0],
+    }
+
+
+def qualified_name(fn: Callable | None) -> str | None:
+    """``module.qualname`` of a function, or None."""
+    if fn is None:
+        return None
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+# --- networks from configs and checkpoints ---------------------------------
+
+
+def build_network(
+    config: dict, transform_fn: TransformFn | None = None, seed: int = 0
+) -> DynamicsNetwork:
+    """A freshly initialized network of a checkpoint's configuration."""
+    layout = StateLayout.create(
+        config["nq"],
+        config["nv"],
+        config["nu"],
+        config["angle_indices"],
+        config["coordinate_indices"],
+    )
+    return DynamicsNetwork(
+        layout,
+        hidden_size=config["hidden_size"],
+        history_length=config["history_length"],
+        rngs=nnx.Rngs(seed),
+        transform_fn=transform_fn,
+        feature_dim=config.get("feature_dim"),
+    )
+
+
+def _install_params(network: DynamicsNetwork, params: dict, path: Any) -> None:  # noqa: ANN401
+    """Copy a pure dict of arrays into the network's Params, checking shapes."""
+    state = nnx.state(network, nnx.Param)
+    expected = nnx.to_pure_dict(state)
+    flat_e = dict(jax.tree_util.tree_flatten_with_path(expected)[0])
+    flat_g = dict(jax.tree_util.tree_flatten_with_path(params)[0])
+    if set(map(str, flat_e)) != set(map(str, flat_g)):
+        raise CheckpointError(
+            f"{path}: the parameters do not match this network "
+            "(different architecture)"
+        )
+    by_name = {str(k): v for k, v in flat_g.items()}
+    for k, v in flat_e.items():
+        got = by_name[str(k)]
+        if tuple(got.shape) != tuple(v.shape):
+            raise CheckpointError(
+                f"{path}: parameter {jax.tree_util.keystr(k)} has shape "
+                f"{tuple(got.shape)}, the network expects {tuple(v.shape)}"
+            )
+    nnx.replace_by_pure_dict(state, jax.tree.map(jnp.asarray, params))
+    nnx.update(network, state)
+
+
+def network_from_checkpoint(
+    ckpt: dict, path: Any, transform_fn: TransformFn | None = None  # noqa: ANN401
+) -> DynamicsNetwork:
+    """Rebuild the network of a decoded checkpoint dict."""
+    config = ckpt["config"]
+    recorded = config.get("transform_fn")
+    if recorded is not None and transform_fn is None:
+        raise CheckpointError(
+            f"{path}: the model was trained with transform_fn {recorded!r}; "
+            "pass the same function: load_trained_model(path, "
+            "transform_fn=...) (nothing is imported on the file's say-so)"
+        )
+    if transform_fn is not None and qualified_name(transform_fn) != recorded:
+        raise CheckpointError(
+            f"{path}: transform_fn {qualified_name(transform_fn)!r} given, "
+            f"but the model was trained with {recorded!r}"
+        )
+    network = build_network(config, transform_fn)
+    _install_params(network, ckpt["params"], path)
+    network.set_statistics(ckpt["statistics"])
+    return network
+
+
+def load_trained_model(
+    path: str | Path, transform_fn: TransformFn | None = None
+) -> tuple[DynamicsNetwork, dict]:
+    """Load a checkpoint: the network (statistics included) and its config.
+
+    Loading never executes code from the file (see ``checkpoint.py``).
+
+    Args:
+        path: A ``.pkl`` written by training.
+        transform_fn: The custom feature map the model was trained with,
+            if any (it is recorded by name only and must be passed again).
+
+    Returns:
+        The network and the checkpoint's configuration dict (with its
+        ``history`` under ``config["history"]``).
+    """
+    ckpt = read_checkpoint(path)
+    network = network_from_checkpoint(ckpt, path, transform_fn)
+    config = dict(ckpt["config"])
+    config["history"] = ckpt.get("history", {})
+    return network, config
+
+
+# --- the training loop ---------------------------------------------------------
+
+
+def make_optimizer(
+    learning_rate: float,
+    weight_decay: float,
+    total_steps: int,
+    lr_schedule: str = "cosine",
+    grad_clip: float | None = 1.0,
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
+    """AdamW with a learning-rate schedule and global-norm clipping.
+
+    Returns:
+        The optimizer and its schedule (learning rate per step).
+    """
+    if lr_schedule == "cosine":
+        warmup = max(1, min(200, total_steps // 20))
+        schedule = optax.warmup_cosine_decay_schedule(
+            init_value=0.1 * learning_rate,
+            peak_value=learning_rate,
+            warmup_steps=warmup,
+            decay_steps=max(total_steps, warmup + 1),
+            end_value=0.02 * learning_rate,
+        )
+    elif lr_schedule == "constant":
+        schedule = optax.constant_schedule(learning_rate)
+    else:
+        raise ValueError(
+            f"lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}"
+        )
+    parts = []
+    if grad_clip:
+        parts.append(optax.clip_by_global_norm(grad_clip))
+    parts.append(optax.adamw(schedule, weight_decay=weight_decay))
+    return optax.chain(*parts), schedule
+
+
+def _padded_batches(
+    indices: np.ndarray, batch_size: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Split indices into full batches; the last is padded with weight 0."""
+    out = []
+    for lo in range(0, len(indices), batch_size):
+        part = indices[lo : lo + batch_size]
+        weights = np.ones(batch_size, np.float32)
+        if len(part) < batch_size:
+            weights[len(part) :] = 0.0
+            part = np.concatenate(
+                [part, np.full(batch_size - len(part), part[0])]
+            )
+        out.append((part, weights))
+    return out
+
+
+def _check_args(**kw: Any) -> None:  # noqa: ANN401
+    for name in (
+        "hidden_size",
+        "history_length",
+        "prediction_horizon",
+        "batch_size",
+        "num_epochs",
+    ):
+        if not isinstance(kw[name], int | np.integer) or kw[name] < 1:
+            raise ValueError(f"{name} must be a positive integer, got {kw[name]!r}")
+    if not kw["learning_rate"] > 0:
+        raise ValueError(f"learning_rate must be > 0, got {kw['learning_rate']}")
+    if kw["weight_decay"] < 0:
+        raise ValueError(f"weight_decay must be >= 0, got {kw['weight_decay']}")
+    if kw["patience"] is not None and kw["patience"] < 1:
+        raise ValueError(f"patience must be >= 1, got {kw['patience']}")
+
+
+def train_dynamics_model(
+    data_dir: str | Path | Sequence[str | Path],
+    task_name: str,
+    coordinate_indices: Sequence[int] | None = None,
+    angle_indices: Sequence[int] | None = None,
+    hidden_size: int = 128,
+    history_length: int = 11,
+    prediction_horizon: int = 9,
+    batch_size: int = 32,
+    num_epochs: int = 100,
+    learning_rate: float = 1e-3,
+    weight_decay: float = 1e-5,
+    seed: int = 42,
+    *,
+    checkpoint_dir: str | Path | None = None,
+    val_fraction: float = 0.2,
+    grad_clip: float | None = 1.0,
+    lr_schedule: str = "cosine",
+    patience: int | None = None,
+    save_every: int = 10,
+    pad_start: bool = True,
+    transform_fn: TransformFn | None = None,
+    resume: bool = False,
+    init_from: str | Path | DynamicsNetwork | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> tuple[DynamicsNetwork, dict]:
+    """Train a GRU dynamics model on a directory of CSV logs.
+
+    Args:
+        data_dir: Directory of CSV logs (or several, pooled).
+        task_name: Names the checkpoint folder ``<checkpoint_dir>/<task>``.
+        coordinate_indices: qpos indices of Cartesian coordinates (from the
+            data's manifest.json when None).
+        angle_indices: qpos indices of angles (manifest when None).
+        hidden_size: GRU hidden size.
+        history_length: Rows per input window (H).
+        prediction_horizon: Autoregressive steps in the loss (K).
+        batch_size: Windows per step.
+        num_epochs: Passes over the training windows.
+        learning_rate: Peak AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        seed: Seeds the split, the initial weights and the shuffles.
+        checkpoint_dir: Root of checkpoint folders (default: the package's
+            ``dynamics_model_training/checkpoints``).
+        val_fraction: Share of files held out for validation.
+        grad_clip: Global-norm gradient clipping (None or 0 switches it off).
+        lr_schedule: ``cosine`` (warmup then cosine decay) or ``constant``.
+        patience: Stop after this many epochs without a better validation
+            loss (None: never).
+        save_every: Write ``model_epoch_<N>.pkl`` every this many epochs.
+        pad_start: Train on start-of-file windows padded as at run time.
+        transform_fn: Custom qpos feature map (see README).
+        resume: Continue from ``last.pkl`` in the checkpoint folder.
+        init_from: A checkpoint path or network to start from (transfer
+            learning); its statistics are kept.
+        progress: Show a progress bar.
+        log: Where epoch lines go (default: print above the bar).
+
+    Returns:
+        The best network (by validation loss) and the history: per-epoch
+        ``train_loss``, ``val_loss``, ``epoch_seconds``, ``learning_rate``,
+        plus ``best_epoch``, ``best_val_loss``, ``samples_per_second``.
+    """
+    _check_args(
+        hidden_size=hidden_size,
+        history_length=history_length,
+        prediction_horizon=prediction_horizon,
+        batch_size=batch_size,
+        num_epochs=num_epochs,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        patience=patience,
+    )
+    say = log or (lambda s: tqdm.write(s) if progress else print(s))
+    ckpt_dir = Path(checkpoint_dir or CHECKPOINT_ROOT) / task_name
+    dataset = DynamicsDataset(
+        data_dir,
+        coordinate_indices=coordinate_indices,
+        angle_indices=angle_indices,
+        history_length=history_length,
+        prediction_horizon=prediction_horizon,
+        transform_fn=transform_fn,
+        val_fraction=val_fraction,
+        seed=seed,
+        pad_start=pad_start,
+        verbose=False,
+    )
+    say(dataset.summary())
+    hyper = {
+        "batch_size": batch_size,
+        "num_epochs": num_epochs,
+        "learning_rate": learning_rate,
+        "weight_decay": weight_decay,
+        "seed": seed,
+        "grad_clip": grad_clip,
+        "lr_schedule": lr_schedule,
+        "val_fraction": val_fraction,
+        "patience": patience,
+        "pad_start": pad_start,
+    }
+    network = DynamicsNetwork(
+        dataset.layout,
+        hidden_size=hidden_size,
+        history_length=history_length,
+        rngs=nnx.Rngs(seed),
+        transform_fn=transform_fn,
+    )
+    network.set_statistics(dataset.statistics)
+    if init_from is not None:
+        source = (
+            init_from
+            if isinstance(init_from, DynamicsNetwork)
+            else load_trained_model(init_from, transform_fn)[0]
+        )
+        _install_params(
+            network, nnx.to_pure_dict(nnx.state(source, nnx.Param)), init_from
+        )
+        network.set_statistics(
+            {k: getattr(source, k)[...] for k in ("in_mean", "in_std", "out_mean", "out_std")}
+        )
+    manifest = dataset.manifest or {}
+    config = {
+        "model": "gru",
+        "mode": "window",
+        "nq": dataset.layout.nq,
+        "nv": dataset.layout.nv,
+        "nu": dataset.layout.nu,
+        "angle_indices": list(dataset.layout.angle_indices),
+        "coordinate_indices": list(dataset.layout.coordinate_indices),
+        "hidden_size": hidden_size,
+        "history_length": history_length,
+        "prediction_horizon": prediction_horizon,
+        "feature_dim": network.feature_dim,
+        "state_dim": dataset.layout.state_dim,
+        "dt": dataset.dt,
+        "columns": dataset.columns,
+        "transform_fn": qualified_name(transform_fn),
+        "task_name": task_name,
+        "data_dirs": [str(d) for d in dataset.data_dirs],
+        "manifest_identity": {
+            k: manifest[k] for k in MANIFEST_IDENTITY if k in manifest
+        }
+        or None,
+        "train_files": [p.name for p in dataset.train_files],
+        "val_files": [p.name for p in dataset.val_files],
+        "hyperparameters": hyper,
+    }
+
+    graphdef, params, stats = nnx.split(network, nnx.Param, Statistic)
+    steps_per_epoch = math.ceil(len(dataset.train_indices) / batch_size)
+    tx, schedule_lr = make_optimizer(
+        learning_rate,
+        weight_decay,
+        steps_per_epoch * num_epochs,
+        lr_schedule,
+        grad_clip,
+    )
+    opt_state = tx.init(params)
+    history: dict[str, Any] = {
+        "train_loss": [],
+        "val_loss": [],
+        "val_loss_per_step": [],
+        "epoch_seconds": [],
+        "learning_rate": [],
+        "best_epoch": None,
+        "best_val_loss": None,
+    }
+    start_epoch = 0
+    best_val = math.inf
+    key = jax.random.key(seed)
+
+    if resume:
+        last = ckpt_dir / "last.pkl"
+        ckpt = read_checkpoint(last)
+        _check_resume(ckpt["config"], config, last)
+        restored = network_from_checkpoint(ckpt, last, transform_fn)
+        graphdef, params, stats = nnx.split(restored, nnx.Param, Statistic)
+        leaves, treedef = jax.tree.flatten(opt_state)
+        saved = ckpt["optimizer"]
+        if len(saved) != len(leaves):
+            raise CheckpointError(f"{last}: optimizer state does not match")
+        opt_state = jax.tree.unflatten(treedef, [jnp.asarray(x) for x in saved])
+        history = ckpt["history"]
+        start_epoch = int(ckpt["epoch"])
+        best_val = float(ckpt.get("best_val", math.inf))
+        say(f"resuming {last} after epoch {start_epoch}")
+
+    data = jnp.asarray(dataset.data)
+    offsets = jnp.asarray(dataset.window_offsets())
+    ns = dataset.layout.nq + dataset.layout.nv
+    file_starts = dataset.file_offsets[dataset.example_files].astype(np.int64)
+
+    def batch_rows(data: jax.Array, rows: jax.Array, starts: jax.Array) -> jax.Array:
+        return gather_windows(data, rows, starts, offsets, ns)
+
+    def loss_fn(params: nnx.State, rows: jax.Array, weights: jax.Array) -> jax.Array:
+        net = nnx.merge(graphdef, params, stats)
+        per_sample = jnp.mean(multi_step_errors(net, rows), axis=-1)
+        return jnp.sum(weights * per_sample) / jnp.maximum(jnp.sum(weights), 1.0)
+
+    @jax.jit
+    def train_step(params, opt_state, data, rows, starts, weights):  # noqa: ANN001, ANN202
+        batch = batch_rows(data, rows, starts)
+        loss, grads = jax.value_and_grad(loss_fn)(params, batch, weights)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    @jax.jit
+    def eval_step(params, data, rows, starts, weights):  # noqa: ANN001, ANN202
+        net = nnx.merge(graphdef, params, stats)
+        errs = multi_step_errors(net, batch_rows(data, rows, starts))
+        return jnp.sum(weights[:, None] * errs, axis=0)
+
+    ex_rows = dataset.example_rows
+
+    def evaluate(params: nnx.State, indices: np.ndarray) -> np.ndarray:
+        total = np.zeros(prediction_horizon)
+        for part, w in _padded_batches(indices, EVAL_BATCH):
+            total += np.asarray(
+                eval_step(params, data, ex_rows[part], file_starts[part], w)
+            )
+        return total / max(len(indices), 1)
+
+    def payload(kind: str, epoch: int, params: nnx.State) -> dict:
+        return {
+            "kind": kind,
+            "epoch": epoch,
+            "library_versions": library_versions(),
+            "config": config,
+            "params": nnx.to_pure_dict(params),
+            "statistics": nnx.to_pure_dict(stats),
+            "history": history,
+        }
+
+    best_params = params
+    epochs_since_best = 0
+    train_ids = dataset.train_indices
+    have_val = len(dataset.val_indices) > 0
+    step = start_epoch * steps_per_epoch
+    t_start = time.perf_counter()
+    samples_done = 0
+    try:
+        for epoch in range(start_epoch, num_epochs):
+            t0 = time.perf_counter()
+            perm = np.asarray(
+                jax.random.permutation(jax.random.fold_in(key, epoch), len(train_ids))
+            )
+            batches = _padded_batches(train_ids[perm], batch_size)
+            losses = []
+            bar = tqdm(
+                batches,
+                desc=f"epoch {epoch + 1}/{num_epochs}",
+                leave=False,
+                disable=not progress,
+                unit="batch",
+            )
+            for i, (part, w) in enumerate(bar):
+                params, opt_state, loss = train_step(
+                    params, opt_state, data, ex_rows[part], file_starts[part], w
+                )
+                losses.append(loss * w.sum())
+                if i > 0:  # check the previous step while this one runs
+                    _check_finite(losses[-2], epoch, i - 1, ckpt_dir)
+                if progress and i % 20 == 0:
+                    bar.set_postfix(loss=f"{float(loss):.4g}")
+                step += 1
+            _check_finite(losses[-1], epoch, len(batches) - 1, ckpt_dir)
+            train_loss = float(sum(float(x) for x in losses) / len(train_ids))
+            samples_done += len(train_ids)
+            per_step = evaluate(params, dataset.val_indices) if have_val else None
+            val_loss = float(per_step.mean()) if have_val else train_loss
+            seconds = time.perf_counter() - t0
+            history["train_loss"].append(train_loss)
+            history["val_loss"].append(val_loss if have_val else None)
+            history["val_loss_per_step"] = (
+                per_step.tolist() if have_val else history["val_loss_per_step"]
+            )
+            history["epoch_seconds"].append(seconds)
+            history["learning_rate"].append(float(schedule_lr(step)))
+            improved = val_loss < best_val
+            if improved:
+                best_val = val_loss
+                best_params = params
+                epochs_since_best = 0
+                history["best_epoch"] = epoch + 1
+                history["best_val_loss"] = val_loss
+                write_checkpoint(
+                    ckpt_dir / "best_model.pkl",
+                    payload("best", epoch + 1, params),
+                )
+            else:
+                epochs_since_best += 1
+            if save_every and (epoch + 1) % save_every == 0:
+                write_checkpoint(
+                    ckpt_dir / f"model_epoch_{epoch + 1}.pkl",
+                    payload("epoch", epoch + 1, params),
+                )
+            last = payload("last", epoch + 1, params)
+            last["optimizer"] = jax.tree.leaves(opt_state)
+            last["best_val"] = best_val
+            last["rng"] = jax.random.key_data(key)
+            write_checkpoint(ckpt_dir / "last.pkl", last)
+            val_text = f"val {val_loss:.5g}" if have_val else "val -"
+            say(
+                f"epoch {epoch + 1:3d}/{num_epochs}  train {train_loss:.5g}  "
+                f"{val_text}  {seconds:5.1f} s" + ("  *best*" if improved else "")
+            )
+            if patience is not None and epochs_since_best >= patience:
+                say(f"early stop: no better validation loss in {patience} epochs")
+                break
+    except KeyboardInterrupt:
+        say(
+            f"interrupted; checkpoints in {ckpt_dir} are complete "
+            "(continue with resume=True / --resume)"
+        )
+        raise
+    elapsed = time.perf_counter() - t_start
+    history["samples_per_second"] = samples_done / max(elapsed, 1e-9)
+    history["checkpoint_dir"] = str(ckpt_dir)
+    network = nnx.merge(graphdef, best_params, stats)
+    return network, history
+
+
+def _check_finite(loss: jax.Array, epoch: int, step: int, ckpt_dir: Path) -> None:
+    value = float(loss)
+    if not math.isfinite(value):
+        raise TrainingDiverged(
+            f"the training loss became {value} at epoch {epoch + 1}, step "
+            f"{step + 1}; the checkpoints in {ckpt_dir} hold the last good "
+            "model. Try a lower learning_rate, keep grad_clip on, or check "
+            "the data for extreme values."
+        )
+
+
+_RESUME_KEYS = (
+    "nq", "nv", "nu", "angle_indices", "coordinate_indices", "hidden_size",
+    "history_length", "prediction_horizon", "columns", "train_files",
+    "val_files", "hyperparameters",
+)
+
+
+def _check_resume(saved: dict, current: dict, path: Path) -> None:
+    for key in _RESUME_KEYS:
+        if saved.get(key) != current.get(key):
+            raise CheckpointError(
+                f"{path}: cannot resume, {key} differs (checkpoint "
+                f"{saved.get(key)!r}, now {current.get(key)!r})"
+            )
