@@ -1,0 +1,197 @@
+"""A learned GRU dynamics model behind the controller's dynamics seam.
+
+``NeuralNetworkDynamics.load_params(model=mjx_model, path=...)`` loads a
+checkpoint written by ``hydrax.dynamics_model_training`` and is passed to a
+task as ``custom_dynamics``; every rollout of the controller then steps
+through the network instead of ``mjx.step``.
+
+At plan time the window is the ``H - 1`` most recent measured rows (handed
+over by the closed loop) plus (current state, candidate control); each
+further step slides in one predicted row with its candidate control. After
+each learned step the kinematics are recomputed, so costs that read sites
+and bodies see the predicted state, and time advances by dt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from mujoco import mjx
+
+from hydrax.dynamics.base import Carry, Dynamics
+from hydrax.dynamics_model_training.checkpoint import (
+    CheckpointError,
+    read_checkpoint,
+)
+from hydrax.dynamics_model_training.model import DynamicsNetwork, rollout
+from hydrax.dynamics_model_training.train import network_from_checkpoint
+from hydrax.dynamics_model_training.transforms import TransformFn
+
+_DT_RTOL = 1e-6
+
+
+def startup_history(
+    state: jax.Array, num_rows: int, nu: int
+) -> jax.Array:
+    """The history before anything was measured: the state, zero control.
+
+    Args:
+        state: The first measured (qpos, qvel), (..., nq + nv).
+        num_rows: Rows to make.
+        nu: Controls per row.
+
+    Returns:
+        Rows (..., num_rows, nq + nv + nu).
+    """
+    row = jnp.concatenate(
+        [state, jnp.zeros((*state.shape[:-1], nu), state.dtype)], axis=-1
+    )
+    return jnp.repeat(row[..., None, :], num_rows, axis=-2)
+
+
+class NeuralNetworkDynamics(Dynamics):
+    """Roll out with a trained GRU instead of physics."""
+
+    def __init__(self, network: DynamicsNetwork, config: dict) -> None:
+        """Wrap a trained network.
+
+        Args:
+            network: The network (statistics installed).
+            config: Its checkpoint configuration (dt, dims, ...).
+        """
+        self.network = network
+        self.config = config
+        self.layout = network.layout
+        self.history_length = network.history_length
+        self.dt = float(config["dt"])
+        self._graphdef, self._state = nnx.split(network)
+
+    @classmethod
+    def load_params(
+        cls,
+        model: mjx.Model,
+        path: str | Path,
+        transform_fn: TransformFn | None = None,
+    ) -> NeuralNetworkDynamics:
+        """Load a checkpoint for planning on ``model``.
+
+        Args:
+            model: The MJX model the controller plans for.
+            path: A checkpoint written by training (e.g. best_model.pkl).
+            transform_fn: The custom feature map the model was trained
+                with, if any.
+
+        Returns:
+            The dynamics, ready for ``Task(custom_dynamics=...)``.
+
+        Raises:
+            CheckpointError: if the file is unsafe, broken, or was trained
+                for another timestep or other nq/nv/nu.
+        """
+        ckpt = read_checkpoint(path)
+        dynamics = cls(
+            network_from_checkpoint(ckpt, path, transform_fn), ckpt["config"]
+        )
+        try:
+            dynamics.check_compatible(model)
+        except ValueError as e:
+            raise CheckpointError(f"{path}: {e}") from None
+        return dynamics
+
+    def check_compatible(self, model: mjx.Model) -> None:
+        """Refuse a model of another timestep or other dimensions."""
+        cfg = self.config
+        dims = {"nq": model.nq, "nv": model.nv, "nu": model.nu}
+        for key, value in dims.items():
+            if int(cfg[key]) != int(value):
+                raise ValueError(
+                    f"the learned model has {key}={cfg[key]} but the MuJoCo "
+                    f"model has {key}={value}"
+                )
+        timestep = float(model.opt.timestep)
+        if abs(timestep - self.dt) > _DT_RTOL * self.dt:
+            raise ValueError(
+                f"the learned model was trained at dt={self.dt:g} s but the "
+                f"MuJoCo model's timestep is {timestep:g} s"
+            )
+
+    @property
+    def _net(self) -> DynamicsNetwork:
+        return nnx.merge(self._graphdef, self._state)
+
+    def init_carry(
+        self, model: mjx.Model, state: mjx.Data, history: jax.Array | None
+    ) -> Carry:
+        """The H − 1 measured rows before the current state."""
+        n = self.history_length - 1
+        current = jnp.concatenate([state.qpos, state.qvel]).astype(jnp.float32)
+        if history is None:
+            return startup_history(current, n, self.layout.nu)
+        history = jnp.asarray(history, jnp.float32)
+        if history.shape != (n, self.layout.row_dim):
+            raise ValueError(
+                f"history must have shape ({n}, {self.layout.row_dim}), "
+                f"got {history.shape}"
+            )
+        return history
+
+    def step(
+        self,
+        model: mjx.Model,
+        state: mjx.Data,
+        carry: Carry,
+        control: jax.Array,
+    ) -> tuple[mjx.Data, Carry]:
+        """One learned step; kinematics recomputed, time advanced by dt."""
+        nq = self.layout.nq
+        row = jnp.concatenate([state.qpos, state.qvel, control]).astype(
+            jnp.float32
+        )
+        window = jnp.concatenate([carry, row[None]], axis=0)
+        nxt = self._net.predict_next(window[None])[0]
+        state = state.replace(
+            qpos=nxt[:nq].astype(state.qpos.dtype),
+            qvel=nxt[nq:].astype(state.qvel.dtype),
+            ctrl=control,
+            time=state.time + self.dt,
+        )
+        return mjx.kinematics(model, state), window[1:]
+
+    def predict(
+        self, history: jax.Array, state: jax.Array, controls: jax.Array
+    ) -> jax.Array:
+        """Open-loop prediction outside MPC, batched.
+
+        Args:
+            history: Measured rows before the current state, (B, n,
+                nq + nv + nu), oldest first; fewer than H − 1 rows are
+                padded as at start-up (n may be 0).
+            state: The current (qpos, qvel), (B, nq + nv).
+            controls: The controls to apply from now on, (B, K, nu).
+
+        Returns:
+            The predicted (qpos, qvel) after each control, (B, K, nq + nv).
+        """
+        n = self.history_length - 1
+        history = jnp.asarray(history, jnp.float32)
+        state = jnp.asarray(state, jnp.float32)
+        controls = jnp.asarray(controls, jnp.float32)
+        if history.shape[1] < n:
+            first = history[:, 0, : state.shape[-1]] if history.shape[1] else state
+            pad = startup_history(first, n - history.shape[1], self.layout.nu)
+            history = jnp.concatenate([pad, history], axis=1)
+        history = history[:, history.shape[1] - n :]
+        row = jnp.concatenate([state, controls[:, 0]], axis=-1)
+        window = jnp.concatenate([history, row[:, None]], axis=1)
+        later = jnp.concatenate([controls[:, 1:], controls[:, -1:]], axis=1)
+        return _predict_jit(self._graphdef, self._state, window, later)
+
+
+@jax.jit
+def _predict_jit(
+    graphdef: nnx.GraphDef, state: nnx.State, window: jax.Array, controls: jax.Array
+) -> jax.Array:
+    return rollout(nnx.merge(graphdef, state), window, controls)[0]
