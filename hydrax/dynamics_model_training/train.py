@@ -590,3 +590,156 @@ def _check_resume(saved: dict, current: dict, path: Path) -> None:
                 f"{path}: cannot resume, {key} differs (checkpoint "
                 f"{saved.get(key)!r}, now {current.get(key)!r})"
             )
+
+
+# --- command line --------------------------------------------------------------
+
+
+def _int_list(text: str) -> list[int]:
+    """Parse ``"1,2"`` (or ``""``) into a list of ints."""
+    text = text.strip()
+    if not text:
+        return []
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """The hyperparameter flags shared by the training commands."""
+    g = parser.add_argument_group("model and training")
+    g.add_argument("--hidden-size", type=int, default=128)
+    g.add_argument("--history-length", type=int, default=11)
+    g.add_argument("--prediction-horizon", type=int, default=9)
+    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--epochs", type=int, default=100, dest="num_epochs")
+    g.add_argument("--learning-rate", type=float, default=1e-3)
+    g.add_argument("--weight-decay", type=float, default=1e-5)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--val-fraction", type=float, default=0.2)
+    g.add_argument(
+        "--grad-clip",
+        type=float,
+        default=1.0,
+        help="global-norm gradient clipping; 0 switches it off",
+    )
+    g.add_argument(
+        "--lr-schedule", choices=("cosine", "constant"), default="cosine"
+    )
+    g.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="early stopping: epochs without a better validation loss",
+    )
+    g.add_argument("--save-every", type=int, default=10)
+    g.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        default=None,
+        help=f"root of checkpoint folders (default {CHECKPOINT_ROOT})",
+    )
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from last.pkl in the checkpoint folder",
+    )
+    g.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="start from a trained checkpoint (transfer learning)",
+    )
+    g.add_argument("--no-progress", action="store_true")
+
+
+def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """``train_dynamics_model`` keyword arguments from parsed flags."""
+    return {
+        "hidden_size": args.hidden_size,
+        "history_length": args.history_length,
+        "prediction_horizon": args.prediction_horizon,
+        "batch_size": args.batch_size,
+        "num_epochs": args.num_epochs,
+        "learning_rate": args.learning_rate,
+        "weight_decay": args.weight_decay,
+        "seed": args.seed,
+        "val_fraction": args.val_fraction,
+        "grad_clip": args.grad_clip or None,
+        "lr_schedule": args.lr_schedule,
+        "patience": args.patience,
+        "save_every": args.save_every,
+        "checkpoint_dir": args.checkpoint_dir,
+        "resume": args.resume,
+        "init_from": args.init_from,
+        "progress": not args.no_progress,
+    }
+
+
+def run_training_cli(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, **kwargs: Any  # noqa: ANN401
+) -> int:
+    """Run training from parsed flags; clear one-line errors, exit codes."""
+    try:
+        _, history = train_dynamics_model(**kwargs, **training_kwargs(args))
+    except (ValueError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("training interrupted", file=sys.stderr)
+        return 130
+    folder = Path(history["checkpoint_dir"])
+    print(
+        f"best validation loss {history['best_val_loss']} at epoch "
+        f"{history['best_epoch']}; checkpoints in {folder} "
+        f"(best_model.pkl, last.pkl)"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m hydrax.dynamics_model_training.train``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m hydrax.dynamics_model_training.train",
+        description=(
+            "Train a GRU dynamics model on a directory of CSV trajectory "
+            "logs. Angle and coordinate indices come from the directory's "
+            "manifest.json unless given."
+        ),
+    )
+    parser.add_argument("--data-dir", type=Path, required=True, nargs="+")
+    parser.add_argument(
+        "--task-name",
+        required=True,
+        help="names the checkpoint folder <checkpoint-dir>/<task-name>",
+    )
+    parser.add_argument(
+        "--angle-indices",
+        type=_int_list,
+        default=None,
+        help='qpos indices of angles, e.g. "1,2"',
+    )
+    parser.add_argument(
+        "--coordinate-indices",
+        type=_int_list,
+        default=None,
+        help='qpos indices of Cartesian coordinates, e.g. "0"',
+    )
+    add_training_arguments(parser)
+    args = parser.parse_args(argv)
+    data_dir = args.data_dir[0] if len(args.data_dir) == 1 else args.data_dir
+    return run_training_cli(
+        parser,
+        args,
+        data_dir=data_dir,
+        task_name=args.task_name,
+        angle_indices=args.angle_indices,
+        coordinate_indices=args.coordinate_indices,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

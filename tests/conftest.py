@@ -1,0 +1,86 @@
+"""Shared fixtures: a small double cart pole dataset and a tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import polars as pl
+import pytest
+
+from hydrax.task_base import model_path
+
+DCP_COLUMNS = [
+    "timestamp",
+    "qpos_0",
+    "qpos_1",
+    "qpos_2",
+    "qvel_0",
+    "qvel_1",
+    "qvel_2",
+    "ctrl_0",
+]
+DCP_MANIFEST = {
+    "angle_indices": [1, 2],
+    "coordinate_indices": [0],
+    "dt": 0.01,
+    "nq": 3,
+    "nv": 3,
+    "nu": 1,
+    "task": "double_cart_pole",
+}
+
+
+def write_dcp_logs(
+    out: Path, episodes: int, steps: int, seed: int = 0
+) -> Path:
+    """Smooth random-control double cart pole episodes near upright."""
+    out.mkdir(parents=True, exist_ok=True)
+    m = mujoco.MjModel.from_xml_path(str(model_path("double_cart_pole")))
+    rng = np.random.default_rng(seed)
+    for e in range(episodes):
+        d = mujoco.MjData(m)
+        d.qpos[:] = [0.0, np.pi + rng.uniform(-0.1, 0.1), rng.uniform(-0.1, 0.1)]
+        d.qvel[:] = rng.uniform(-0.1, 0.1, 3)
+        u, rows = 0.0, []
+        for _ in range(steps):
+            u = float(np.clip(0.9 * u + 0.3 * rng.normal(), -1, 1))
+            d.ctrl[0] = u
+            rows.append([d.time, *d.qpos, *d.qvel, d.ctrl[0]])
+            mujoco.mj_step(m, d)
+        pl.DataFrame(np.array(rows), schema=DCP_COLUMNS, orient="row").write_csv(
+            out / f"episode_{e:05d}.csv"
+        )
+    (out / "manifest.json").write_text(json.dumps(DCP_MANIFEST))
+    return out
+
+
+@pytest.fixture(scope="session")
+def dcp_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Twelve 3-second double cart pole logs with a manifest."""
+    return write_dcp_logs(tmp_path_factory.mktemp("dcp"), 12, 300)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(
+    dcp_data: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict]:
+    """A tiny model trained briefly on ``dcp_data``: (checkpoint, history)."""
+    from hydrax.dynamics_model_training.train import train_dynamics_model
+
+    ckpt_dir = tmp_path_factory.mktemp("ckpt")
+    _, history = train_dynamics_model(
+        dcp_data,
+        "dcp",
+        hidden_size=32,
+        history_length=5,
+        prediction_horizon=4,
+        num_epochs=6,
+        learning_rate=3e-3,
+        checkpoint_dir=ckpt_dir,
+        progress=False,
+        log=lambda s: None,
+    )
+    return ckpt_dir / "dcp" / "best_model.pkl", history
