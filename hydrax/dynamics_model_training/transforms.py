@@ -146,6 +146,7 @@ def window_features(
         Features, (..., H, F).
     """
     nq, nv = layout.nq, layout.nv
+    window = jnp.asarray(window)
     coords = list(layout.coordinate_indices)
     if coords:
         first = window[..., :1, :]
@@ -165,7 +166,7 @@ def state_delta(
 
     Angles give (cos(θ' − θ), sin(θ' − θ)); everything else θ' − θ.
     """
-    diff = next_state - state
+    diff = jnp.asarray(next_state) - jnp.asarray(state)
     angle_diff = diff[..., list(layout.angle_indices)]
     pairs = jnp.stack([jnp.cos(angle_diff), jnp.sin(angle_diff)], axis=-1)
     pairs = pairs.reshape(*angle_diff.shape[:-1], 2 * angle_diff.shape[-1])
@@ -193,6 +194,7 @@ def apply_delta(
         The new raw state, (..., nq + nv).
     """
     n_ang = len(layout.angle_indices)
+    state, delta = jnp.asarray(state), jnp.asarray(delta)
     c = delta[..., 0 : 2 * n_ang : 2]
     s = delta[..., 1 : 2 * n_ang : 2]
     tiny = jnp.square(c) + jnp.square(s) < _NORM_EPS

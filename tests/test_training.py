@@ -1,0 +1,264 @@
+"""Training: dataset, loss, checkpoints and the seed's snippets."""
+
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
+from hydrax.dynamics_model_training.checkpoint import CheckpointError
+from hydrax.dynamics_model_training.data_loader import DynamicsDataset
+from hydrax.dynamics_model_training.model import (
+    multi_step_errors,
+    multi_step_loss,
+    rollout,
+    split_rows,
+)
+from hydrax.dynamics_model_training.train import (
+    load_trained_model,
+    train_dynamics_model,
+)
+from hydrax.dynamics_model_training.transforms import apply_delta, state_delta
+from hydrax.tasks.double_cart_pole import DoubleCartPole
+
+
+def wrap(x):
+    return np.remainder(np.asarray(x) + np.pi, 2 * np.pi) - np.pi
+
+
+def test_target_delta_reproduces_next_state(dcp_data):
+    """Applying the true one-step delta to a logged state gives the next one."""
+    ds = DynamicsDataset(dcp_data, history_length=5, prediction_horizon=4, verbose=False)
+    rows = ds.data[ds.file_offsets[0] : ds.file_offsets[1], :6]
+    out = np.asarray(apply_delta(ds.layout, rows[:-1], state_delta(ds.layout, rows[:-1], rows[1:])))
+    np.testing.assert_allclose(out[:, [0, 3, 4, 5]], rows[1:, [0, 3, 4, 5]], atol=1e-5)
+    assert np.abs(wrap(out[:, 1:3] - rows[1:, 1:3])).max() < 1e-5
+
+
+def test_split_is_by_file_and_deterministic(dcp_data):
+    """No file is in both splits; the same seed gives the same split."""
+    a = DynamicsDataset(dcp_data, seed=3, verbose=False)
+    b = DynamicsDataset(dcp_data, seed=3, verbose=False)
+    c = DynamicsDataset(dcp_data, seed=4, verbose=False)
+    assert not set(a.train_files) & set(a.val_files)
+    assert set(a.train_files) | set(a.val_files) == set(a.files)
+    assert a.val_files == b.val_files and a.val_files != c.val_files
+    train_files = set(a.example_files[a.train_indices])
+    val_files = set(a.example_files[a.val_indices])
+    assert not train_files & val_files
+
+
+def test_start_windows_are_padded_with_first_state(dcp_data):
+    """A window at a file's start repeats its first state with zero control."""
+    ds = DynamicsDataset(dcp_data, history_length=5, prediction_horizon=4, verbose=False)
+    first = int(np.flatnonzero(ds.example_rows == ds.file_offsets[2])[0])
+    win = ds.examples[first]
+    row0 = ds.data[ds.file_offsets[2]]
+    np.testing.assert_array_equal(win[:4, :6], np.tile(row0[:6], (4, 1)))
+    np.testing.assert_array_equal(win[:4, 6], 0.0)
+    np.testing.assert_array_equal(win[4], row0)
+
+
+def test_examples_combine_without_copy(dcp_data, tmp_path):
+    """dataset1.examples + dataset2.examples references both datasets."""
+    a = DynamicsDataset(dcp_data, verbose=False)
+    b = DynamicsDataset(dcp_data, seed=1, verbose=False)
+    combined = a.examples + b.examples
+    assert len(combined) == len(a.examples) + len(b.examples)
+    assert combined.parts[0][0] is a and combined.parts[1][0] is b
+    np.testing.assert_array_equal(combined[len(a.examples)], b.examples[0])
+    other = tmp_path / "other"
+    shutil.copytree(dcp_data, other)
+    c = DynamicsDataset(other, angle_indices=[1], coordinate_indices=[0], verbose=False)
+    with pytest.raises(ValueError, match="indices differ"):
+        _ = a.examples + c.examples
+
+
+def test_constant_column_is_standardized_safely(tmp_path):
+    """A constant control column gives a finite std and a finite loss."""
+    from conftest import write_dcp_logs
+
+    d = write_dcp_logs(tmp_path / "c", 4, 80)
+    for f in d.glob("*.csv"):
+        text = f.read_text().splitlines()
+        body = [",".join(line.split(",")[:-1] + ["0"]) for line in text[1:]]
+        f.write_text("\n".join([text[0], *body]) + "\n")
+    ds = DynamicsDataset(d, history_length=4, prediction_horizon=3, verbose=False)
+    assert np.all(np.isfinite(ds.statistics["in_std"]))
+    assert ds.statistics["in_std"][-1] > 0
+    net, hist = train_dynamics_model(
+        d, "c", hidden_size=8, history_length=4, prediction_horizon=3,
+        num_epochs=1, checkpoint_dir=tmp_path / "ck", progress=False, log=lambda s: None,
+    )
+    assert np.isfinite(hist["train_loss"][0])
+
+
+def _zero_delta_errors(network, rows):
+    """Per-step standardized errors of predicting 'the state stays'."""
+    window, _, targets = split_rows(network, rows)
+    current = window[:, -1, :6]
+    identity = state_delta(network.layout, current, current)
+    errs = []
+    for k in range(targets.shape[1]):
+        true = network.standardize(state_delta(network.layout, current, targets[:, k]))
+        errs.append(jnp.mean(jnp.square(network.standardize(identity) - true), -1))
+    return np.stack([np.asarray(e) for e in errs], 1)
+
+
+def test_training_lowers_val_loss_and_beats_zero_delta(tiny_model, dcp_data):
+    """A short run lowers validation loss and beats zero-delta at every step."""
+    path, history = tiny_model
+    assert history["val_loss"][-1] < history["val_loss"][0]
+    network, config = load_trained_model(path)
+    ds = DynamicsDataset(
+        dcp_data, history_length=5, prediction_horizon=4,
+        val_files=config["val_files"], verbose=False,
+    )
+    rows = jnp.asarray(ds.val_examples.batch(np.arange(len(ds.val_examples))))
+    model = np.asarray(multi_step_errors(network, rows)).mean(0)
+    zero = _zero_delta_errors(network, rows).mean(0)
+    assert np.all(model < zero), (model, zero)
+
+
+def test_checkpoint_round_trip_is_bitwise(tiny_model, dcp_data):
+    """A loaded checkpoint predicts bitwise what the saved network did."""
+    path, _ = tiny_model
+    net1, cfg = load_trained_model(path)
+    net2, _ = load_trained_model(path)
+    ds = DynamicsDataset(dcp_data, history_length=5, prediction_horizon=4, verbose=False)
+    win = jnp.asarray(ds.examples.batch(np.arange(16)))[:, :5]
+    np.testing.assert_array_equal(np.asarray(net1(win)), np.asarray(net2(win)))
+    assert cfg["dt"] == pytest.approx(0.01)
+    assert cfg["manifest_identity"]["task"] == "double_cart_pole"
+    assert set(cfg["val_files"]).isdisjoint(cfg["train_files"])
+    for key in ("in_mean", "in_std", "out_mean", "out_std"):
+        assert np.all(np.isfinite(getattr(net1, key)[...]))
+
+
+def test_one_apply_delta_for_training_and_inference(tiny_model):
+    """The rollout and the MPC seam both step with apply_delta(network(...))."""
+    path, _ = tiny_model
+    network, _ = load_trained_model(path)
+    task = DoubleCartPole()
+    dyn = NeuralNetworkDynamics.load_params(model=task.model, path=path)
+    rng = np.random.default_rng(0)
+    window = jnp.asarray(rng.normal(size=(1, 5, 7)).astype(np.float32))
+    expected = apply_delta(network.layout, window[:, -1, :6], network(window))
+    states, _ = rollout(network, window, window[:, :1, 6:])
+    np.testing.assert_allclose(states[:, 0], expected, atol=1e-6)
+    from mujoco import mjx
+
+    data = mjx.make_data(task.model).replace(
+        qpos=window[0, -1, :3], qvel=window[0, -1, 3:6]
+    )
+    nxt, carry = dyn.step(task.model, data, window[0, :-1], window[0, -1, 6:])
+    np.testing.assert_allclose(np.r_[nxt.qpos, nxt.qvel], expected[0], atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(carry[-1]), np.asarray(window[0, -1]))
+
+
+def test_same_seed_same_losses(dcp_data, tmp_path):
+    """Two runs with the same seed give identical losses."""
+    kw = dict(
+        hidden_size=8, history_length=3, prediction_horizon=2, num_epochs=2,
+        progress=False, log=lambda s: None,
+    )
+    _, h1 = train_dynamics_model(dcp_data, "a", checkpoint_dir=tmp_path, **kw)
+    _, h2 = train_dynamics_model(dcp_data, "b", checkpoint_dir=tmp_path, **kw)
+    assert h1["train_loss"] == h2["train_loss"]
+    assert h1["val_loss"] == h2["val_loss"]
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/hydrax_pwned",))
+
+
+def test_code_executing_checkpoint_is_refused(tmp_path):
+    """A pickle crafted to run code is refused without running it."""
+    evil = tmp_path / "best_model.pkl"
+    evil.write_bytes(pickle.dumps({"format": "x", "payload": _Exploit()}))
+    marker = Path("/tmp/hydrax_pwned")
+    marker.unlink(missing_ok=True)
+    with pytest.raises(CheckpointError, match="could run code"):
+        load_trained_model(evil)
+    with pytest.raises(CheckpointError, match="could run code"):
+        NeuralNetworkDynamics.load_params(model=DoubleCartPole().model, path=evil)
+    assert not marker.exists()
+
+
+def test_truncated_checkpoint_is_refused(tiny_model, tmp_path):
+    """A truncated file gives a clear error."""
+    path, _ = tiny_model
+    cut = tmp_path / "cut.pkl"
+    cut.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_trained_model(cut)
+
+
+def test_load_params_refuses_other_timestep_and_dims(tiny_model):
+    """A model of another dt or other nq/nv/nu is refused."""
+    import mujoco
+    from mujoco import mjx
+
+    from hydrax.task_base import model_path
+
+    path, _ = tiny_model
+    m = mujoco.MjModel.from_xml_path(str(model_path("double_cart_pole")))
+    m.opt.timestep = 0.02
+    with pytest.raises(CheckpointError, match="dt=0.01"):
+        NeuralNetworkDynamics.load_params(model=mjx.put_model(m), path=path)
+    cp = mujoco.MjModel.from_xml_path(str(model_path("cart_pole")))
+    with pytest.raises(CheckpointError, match="nq=3"):
+        NeuralNetworkDynamics.load_params(model=mjx.put_model(cp), path=path)
+
+
+def test_seed_snippets_step2_multitask_transfer(dcp_data, tmp_path):
+    """The seed's Step 2, Multi-Task and Transfer Learning snippets run."""
+    # Step 2: Create Training Script
+    coordinate_indices = jnp.array([0])
+    angle_indices = jnp.array([1, 2])
+    network, history = train_dynamics_model(
+        data_dir=dcp_data,
+        task_name="my_task",
+        coordinate_indices=coordinate_indices,
+        angle_indices=angle_indices,
+        hidden_size=16,
+        history_length=4,
+        prediction_horizon=3,
+        batch_size=32,
+        num_epochs=1,
+        learning_rate=1e-3,
+        weight_decay=1e-5,
+        seed=42,
+        checkpoint_dir=tmp_path,
+        progress=False,
+    )
+    assert len(history["train_loss"]) == 1
+    assert (tmp_path / "my_task" / "best_model.pkl").exists()
+
+    # Multi-Task Training
+    dataset1 = DynamicsDataset(data_dir=dcp_data, history_length=4, prediction_horizon=3)
+    dataset2 = DynamicsDataset(data_dir=dcp_data, history_length=4, prediction_horizon=3)
+    combined_examples = dataset1.examples + dataset2.examples
+    assert len(combined_examples) == 2 * len(dataset1.examples)
+
+    # Transfer Learning
+    network, config = load_trained_model(tmp_path / "my_task" / "best_model.pkl")
+    optimizer = nnx.Optimizer(network, optax.adam(1e-4), wrt=nnx.Param)
+
+    @nnx.jit
+    def train_step(network, optimizer, rows):
+        loss, grads = nnx.value_and_grad(multi_step_loss)(network, rows)
+        optimizer.update(network, grads)
+        return loss
+
+    rows = jnp.asarray(combined_examples.batch(np.arange(64)))
+    losses = [float(train_step(network, optimizer, rows)) for _ in range(5)]
+    assert losses[-1] < losses[0]
