@@ -262,3 +262,47 @@ def test_seed_snippets_step2_multitask_transfer(dcp_data, tmp_path):
     rows = jnp.asarray(combined_examples.batch(np.arange(64)))
     losses = [float(train_step(network, optimizer, rows)) for _ in range(5)]
     assert losses[-1] < losses[0]
+
+
+def test_recurrent_mode_semantics_and_seam(dcp_data, tmp_path):
+    """Recurrent mode: one cell per step, fixed reference, seam = rollout."""
+    from mujoco import mjx
+
+    _, hist = train_dynamics_model(
+        dcp_data, "rec", hidden_size=16, history_length=4, prediction_horizon=3,
+        num_epochs=2, mode="recurrent", checkpoint_dir=tmp_path,
+        progress=False, log=lambda s: None,
+    )
+    assert hist["val_loss"][-1] < hist["val_loss"][0]
+    path = tmp_path / "rec" / "best_model.pkl"
+    net, cfg = load_trained_model(path)
+    assert cfg["mode"] == "recurrent" and net.mode == "recurrent"
+    rng = np.random.default_rng(1)
+    window = jnp.asarray(rng.normal(size=(2, 4, 7)).astype(np.float32))
+    controls = jnp.asarray(rng.normal(size=(2, 5, 1)).astype(np.float32))
+    states, _ = rollout(net, window, controls)
+    # By hand: the GRU over the window, then one cell per predicted row,
+    # coordinates relative to the initial window's first row.
+    ref = window[:, 0]
+    h = net.gru(net.features(window, ref))
+    cur = window[:, -1, :6]
+    for k in range(5):
+        cur = apply_delta(net.layout, cur, net.unstandardize(net.head(h)))
+        np.testing.assert_allclose(states[:, k], cur, atol=1e-5)
+        h = net.advance(h, jnp.concatenate([cur, controls[:, k]], -1), ref)
+    # Shifting every x by a constant shifts the predicted x by it.
+    shifted = window.at[..., 0].add(3.0)
+    states2, _ = rollout(net, shifted, controls)
+    np.testing.assert_allclose(states2[..., 0], states[..., 0] + 3.0, atol=1e-4)
+    # The MPC seam steps exactly like the open-loop rollout.
+    task = DoubleCartPole()
+    dyn = NeuralNetworkDynamics.load_params(model=task.model, path=path)
+    data = mjx.make_data(task.model).replace(qpos=window[0, -1, :3], qvel=window[0, -1, 3:6])
+    carry = dyn.init_carry(task.model, data, window[0, :-1])
+    seam = []
+    us = jnp.concatenate([window[0, -1:, 6:], controls[0, :4]])
+    for k in range(5):
+        data, carry = dyn.step(task.model, data, carry, us[k])
+        seam.append(np.r_[data.qpos, data.qvel])
+    pred = dyn.predict(window[:1, :-1], window[:1, -1, :6], us[None])[0]
+    np.testing.assert_allclose(np.array(seam), pred, atol=1e-5)

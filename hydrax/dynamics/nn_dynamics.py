@@ -28,7 +28,7 @@ from hydrax.dynamics_model_training.checkpoint import (
 )
 from hydrax.dynamics_model_training.model import DynamicsNetwork, rollout
 from hydrax.dynamics_model_training.train import network_from_checkpoint
-from hydrax.dynamics_model_training.transforms import TransformFn
+from hydrax.dynamics_model_training.transforms import TransformFn, apply_delta
 
 _DT_RTOL = 1e-6
 
@@ -125,18 +125,32 @@ class NeuralNetworkDynamics(Dynamics):
     def init_carry(
         self, model: mjx.Model, state: mjx.Data, history: jax.Array | None
     ) -> Carry:
-        """The H − 1 measured rows before the current state."""
+        """The carry of a rollout from the current state.
+
+        Window mode: the H − 1 measured rows before the current state.
+        Recurrent mode: (hidden state after those rows, their first row,
+        which coordinates stay relative to).
+        """
         n = self.history_length - 1
         current = jnp.concatenate([state.qpos, state.qvel]).astype(jnp.float32)
         if history is None:
-            return startup_history(current, n, self.layout.nu)
+            history = startup_history(current, n, self.layout.nu)
         history = jnp.asarray(history, jnp.float32)
         if history.shape != (n, self.layout.row_dim):
             raise ValueError(
                 f"history must have shape ({n}, {self.layout.row_dim}), "
                 f"got {history.shape}"
             )
-        return history
+        if self.network.mode == "window":
+            return history
+        net = self._net
+        if n == 0:
+            reference = startup_history(current, 1, self.layout.nu)[0]
+            h = jnp.zeros((1, net.hidden_size))
+        else:
+            reference = history[0]
+            h = net.gru(net.features(history[None], reference[None]))
+        return h[0], reference
 
     def step(
         self,
@@ -150,15 +164,24 @@ class NeuralNetworkDynamics(Dynamics):
         row = jnp.concatenate([state.qpos, state.qvel, control]).astype(
             jnp.float32
         )
-        window = jnp.concatenate([carry, row[None]], axis=0)
-        nxt = self._net.predict_next(window[None])[0]
+        net = self._net
+        if net.mode == "recurrent":
+            h, reference = carry
+            h = net.advance(h[None], row[None], reference[None])
+            delta = net.unstandardize(net.head(h))[0]
+            nxt = apply_delta(self.layout, row[: nq + self.layout.nv], delta)
+            carry = (h[0], reference)
+        else:
+            window = jnp.concatenate([carry, row[None]], axis=0)
+            nxt = net.predict_next(window[None])[0]
+            carry = window[1:]
         state = state.replace(
             qpos=nxt[:nq].astype(state.qpos.dtype),
             qvel=nxt[nq:].astype(state.qvel.dtype),
             ctrl=control,
             time=state.time + self.dt,
         )
-        return mjx.kinematics(model, state), window[1:]
+        return mjx.kinematics(model, state), carry
 
     def predict(
         self, history: jax.Array, state: jax.Array, controls: jax.Array

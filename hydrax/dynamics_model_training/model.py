@@ -22,7 +22,11 @@ from hydrax.dynamics_model_training.transforms import (
     window_features,
 )
 
-Mode = Literal["window"]
+Mode = Literal["window", "recurrent"]
+"""``window``: the GRU re-runs over the whole window from a zero hidden state
+at every prediction (H cell evaluations per step). ``recurrent``: the hidden
+state is carried forward (one cell evaluation per step after warm-up) and
+coordinates stay relative to the first row of the initial window."""
 
 
 class Statistic(nnx.Variable):
@@ -89,8 +93,9 @@ class GRU(nnx.Module):
 class DynamicsNetwork(nnx.Module):
     """GRU over a window of (state, action) rows → the next state's delta.
 
-    Window semantics: the GRU runs over the whole window from a zero hidden
-    state at every prediction.
+    In ``window`` mode the GRU runs over the whole window from a zero hidden
+    state at every prediction; in ``recurrent`` mode a rollout carries the
+    hidden state forward instead (see :data:`Mode`).
     """
 
     def __init__(
@@ -102,6 +107,7 @@ class DynamicsNetwork(nnx.Module):
         rngs: nnx.Rngs,
         transform_fn: TransformFn | None = None,
         feature_dim: int | None = None,
+        mode: Mode = "window",
     ):
         """Create the network with identity statistics.
 
@@ -112,7 +118,11 @@ class DynamicsNetwork(nnx.Module):
             rngs: Random streams for the initial weights.
             transform_fn: Optional custom qpos feature map.
             feature_dim: The input feature size (inferred when None).
+            mode: ``window`` or ``recurrent``.
         """
+        if mode not in ("window", "recurrent"):
+            raise ValueError(f"mode must be window or recurrent, got {mode!r}")
+        self.mode = mode
         self.layout = layout
         self.hidden_size = hidden_size
         self.history_length = history_length
@@ -139,11 +149,23 @@ class DynamicsNetwork(nnx.Module):
         for name in ("in_mean", "in_std", "out_mean", "out_std"):
             getattr(self, name)[...] = jnp.asarray(stats[name], jnp.float32)
 
+    def features(
+        self, rows: jax.Array, reference: jax.Array | None = None
+    ) -> jax.Array:
+        """Standardized input features of raw rows, (..., T, R) → (..., T, F)."""
+        feats = window_features(self.layout, rows, self.transform_fn, reference)
+        return (feats - self.in_mean[...]) / self.in_std[...]
+
     def predict_standardized(self, window: jax.Array) -> jax.Array:
         """The standardized delta of the row after a window, (B, H, R) → (B, D)."""
-        feats = window_features(self.layout, window, self.transform_fn)
-        feats = (feats - self.in_mean[...]) / self.in_std[...]
-        return self.head(self.gru(feats))
+        return self.head(self.gru(self.features(window)))
+
+    def advance(
+        self, h: jax.Array, row: jax.Array, reference: jax.Array
+    ) -> jax.Array:
+        """Recurrent mode: feed one raw row (B, R) to the hidden state (B, h)."""
+        x = self.features(row[:, None], reference)[:, 0]
+        return self.gru.cell(h, self.gru.project(x))
 
     def unstandardize(self, delta_std: jax.Array) -> jax.Array:
         """A standardized delta in physical units."""
@@ -198,6 +220,9 @@ def rollout(
     ns = layout.nq + layout.nv
     if targets is None:
         targets = jnp.zeros((*controls.shape[:2], ns), window.dtype)
+    xs = (jnp.swapaxes(controls, 0, 1), jnp.swapaxes(targets, 0, 1))
+    if network.mode == "recurrent":
+        return _rollout_recurrent(network, window, xs)
 
     def step(win: jax.Array, xs: tuple) -> tuple:
         u_next, target = xs
@@ -210,8 +235,35 @@ def rollout(
         win = jnp.concatenate([win[:, 1:], row[:, None]], axis=1)
         return win, (nxt, err)
 
-    xs = (jnp.swapaxes(controls, 0, 1), jnp.swapaxes(targets, 0, 1))
     _, (states, errs) = jax.lax.scan(step, window, xs)
+    return jnp.swapaxes(states, 0, 1), jnp.swapaxes(errs, 0, 1)
+
+
+def _rollout_recurrent(
+    network: DynamicsNetwork, window: jax.Array, xs: tuple
+) -> tuple[jax.Array, jax.Array]:
+    """``rollout`` in recurrent mode: the hidden state is carried forward.
+
+    The GRU runs once over the initial window; then each predicted row is fed
+    to it as one cell step. Coordinates stay relative to the initial window's
+    first row for the whole rollout.
+    """
+    layout = network.layout
+    ns = layout.nq + layout.nv
+    reference = window[:, 0]
+    h = network.gru(network.features(window, reference))
+
+    def step(carry: tuple, xs: tuple) -> tuple:
+        h, current = carry
+        u_next, target = xs
+        pred_std = network.head(h)
+        true_std = network.standardize(state_delta(layout, current, target))
+        err = jnp.mean(jnp.square(pred_std - true_std), axis=-1)
+        nxt = apply_delta(layout, current, network.unstandardize(pred_std))
+        row = jnp.concatenate([nxt, u_next], axis=-1)
+        return (network.advance(h, row, reference), nxt), (nxt, err)
+
+    _, (states, errs) = jax.lax.scan(step, (h, window[:, -1, :ns]), xs)
     return jnp.swapaxes(states, 0, 1), jnp.swapaxes(errs, 0, 1)
 
 

@@ -97,6 +97,7 @@ def build_network(
         rngs=nnx.Rngs(seed),
         transform_fn=transform_fn,
         feature_dim=config.get("feature_dim"),
+        mode=config.get("mode", "window"),
     )
 
 
@@ -263,6 +264,7 @@ def train_dynamics_model(
     save_every: int = 10,
     pad_start: bool = True,
     transform_fn: TransformFn | None = None,
+    mode: str = "window",
     resume: bool = False,
     init_from: str | Path | DynamicsNetwork | None = None,
     progress: bool = True,
@@ -294,6 +296,9 @@ def train_dynamics_model(
         save_every: Write ``model_epoch_<N>.pkl`` every this many epochs.
         pad_start: Train on start-of-file windows padded as at run time.
         transform_fn: Custom qpos feature map (see README).
+        mode: ``window`` (the seed's model: the GRU re-runs over the window
+            at every step) or ``recurrent`` (the hidden state is carried;
+            much cheaper to train and to plan with).
         resume: Continue from ``last.pkl`` in the checkpoint folder.
         init_from: A checkpoint path or network to start from (transfer
             learning); its statistics are kept.
@@ -348,6 +353,7 @@ def train_dynamics_model(
         history_length=history_length,
         rngs=nnx.Rngs(seed),
         transform_fn=transform_fn,
+        mode=mode,
     )
     network.set_statistics(dataset.statistics)
     if init_from is not None:
@@ -365,7 +371,7 @@ def train_dynamics_model(
     manifest = dataset.manifest or {}
     config = {
         "model": "gru",
-        "mode": "window",
+        "mode": mode,
         "nq": dataset.layout.nq,
         "nv": dataset.layout.nv,
         "nu": dataset.layout.nu,
@@ -577,7 +583,7 @@ def _check_finite(loss: jax.Array, epoch: int, step: int, ckpt_dir: Path) -> Non
 
 
 _RESUME_KEYS = (
-    "nq", "nv", "nu", "angle_indices", "coordinate_indices", "hidden_size",
+    "mode", "nq", "nv", "nu", "angle_indices", "coordinate_indices", "hidden_size",
     "history_length", "prediction_horizon", "columns", "train_files",
     "val_files", "hyperparameters",
 )
@@ -611,6 +617,13 @@ def _int_list(text: str) -> list[int]:
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     """The hyperparameter flags shared by the training commands."""
     g = parser.add_argument_group("model and training")
+    g.add_argument(
+        "--mode",
+        choices=("window", "recurrent"),
+        default="window",
+        help="window: the seed's GRU over the window at every step; "
+        "recurrent: carry the hidden state (faster to train and plan)",
+    )
     g.add_argument("--hidden-size", type=int, default=128)
     g.add_argument("--history-length", type=int, default=11)
     g.add_argument("--prediction-horizon", type=int, default=9)
@@ -659,6 +672,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
 def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """``train_dynamics_model`` keyword arguments from parsed flags."""
     return {
+        "mode": args.mode,
         "hidden_size": args.hidden_size,
         "history_length": args.history_length,
         "prediction_horizon": args.prediction_horizon,

@@ -130,17 +130,21 @@ def window_features(
     layout: StateLayout,
     window: jax.Array,
     transform_fn: TransformFn | None = None,
+    reference: jax.Array | None = None,
 ) -> jax.Array:
     """The network's input features of a window of raw rows (unstandardized).
 
     Cartesian coordinates are taken relative to their value in the window's
-    first row; then angles become (cos, sin); the control is appended.
+    first row (or in ``reference``); then angles become (cos, sin); the
+    control is appended.
 
     Args:
         layout: The state layout.
         window: Raw rows, (..., H, nq + nv + nu).
         transform_fn: Optional custom map of the (re-referenced) qpos to its
             features, replacing the (cos, sin) / as-is qpos features.
+        reference: The row coordinates are taken relative to, (..., R);
+            the window's first row when None.
 
     Returns:
         Features, (..., H, F).
@@ -149,7 +153,7 @@ def window_features(
     window = jnp.asarray(window)
     coords = list(layout.coordinate_indices)
     if coords:
-        first = window[..., :1, :]
+        first = window[..., :1, :] if reference is None else reference[..., None, :]
         window = window.at[..., coords].add(-first[..., coords])
     if transform_fn is None:
         state = transform_state(layout, window[..., : nq + nv])
