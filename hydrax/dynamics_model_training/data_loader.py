@@ -9,6 +9,7 @@ checks it, keeps the rows once in memory, and indexes windows of
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import warnings
@@ -119,6 +120,18 @@ def _first_bad_cell(path: Path, columns: list[str]) -> str:
     return f"{path}: could not be parsed as numbers"
 
 
+def read_header(path: Path) -> list[str]:
+    """The column names of a log's first line (a BOM is dropped)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            first = f.readline()
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not a UTF-8 text file ({e})") from None
+    if not first.strip():
+        raise DataError(f"{path}: the file is empty (no header line)")
+    return [c.strip() for c in next(csv.reader([first]))]
+
+
 def read_trajectory_csv(path: str | Path) -> Trajectory:
     """Read and check one log (BOM and CRLF line endings are fine).
 
@@ -128,11 +141,7 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
             timestamps that do not increase or are unevenly spaced.
     """
     path = Path(path)
-    try:
-        columns = pl.read_csv(path, n_rows=0, infer_schema=False).columns
-    except pl.exceptions.NoDataError as e:
-        raise DataError(f"{path}: the file is empty") from e
-    columns = [c.lstrip("\ufeff").strip() for c in columns]
+    columns = read_header(path)
     parse_header(columns, path)
     schema = dict.fromkeys(columns, pl.Float64)
     try:
@@ -167,8 +176,8 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
         if len(nonpos):
             i = nonpos[0]
             raise DataError(
-                f"{path}: line {i + 3}, column 'timestamp': {times[i + 1]!r} "
-                f"does not increase (previous {times[i]!r})"
+                f"{path}: line {i + 3}, column 'timestamp': {times[i + 1]:.17g} "
+                f"does not increase (previous {times[i]:.17g})"
             )
         dt = float(np.median(dts))
         off = np.flatnonzero(np.abs(dts - dt) > _DT_RTOL * dt)
@@ -403,8 +412,7 @@ class DynamicsDataset:
         trajectories, columns, dims = [], None, None
         for path in files:
             traj = read_trajectory_csv(path)
-            cols = pl.read_csv(path, n_rows=0, infer_schema=False).columns
-            cols = [c.lstrip("\ufeff").strip() for c in cols]
+            cols = read_header(path)
             if columns is None:
                 columns, dims = cols, parse_header(cols, path)
                 first = path

@@ -1,0 +1,170 @@
+"""Bad input is refused with a message naming file, line and column."""
+
+import json
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+from hydrax.dynamics_model_training.data_loader import (
+    DataError,
+    DynamicsDataset,
+    read_trajectory_csv,
+)
+
+HEADER = "timestamp,qpos_0,qpos_1,qvel_0,qvel_1,ctrl_0"
+
+
+def rows(n, dt=0.01):
+    t = np.arange(n) * dt
+    return [f"{float(ti)!r},{0.1 * i},0.2,0.3,0.4,0.5" for i, ti in enumerate(t)]
+
+
+def write(path, header=HEADER, body=None, newline="\n", bom=False):
+    body = rows(30) if body is None else body
+    text = newline.join([header, *body]) + newline
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+    return path
+
+
+def dataset(d, **kw):
+    kw.setdefault("angle_indices", [1])
+    kw.setdefault("coordinate_indices", [0])
+    kw.setdefault("history_length", 3)
+    kw.setdefault("prediction_horizon", 2)
+    kw.setdefault("val_fraction", 0.0)
+    return DynamicsDataset(d, verbose=False, **kw)
+
+
+CASES = [
+    ("missing ctrl group", "timestamp,qpos_0,qpos_1,qvel_0,qvel_1", None,
+     "no ctrl_0.. columns"),
+    ("gap in qpos", "timestamp,qpos_0,qpos_2,qvel_0,qvel_1,ctrl_0", None,
+     "column 3 is 'qpos_2' but qpos_1 was expected"),
+    ("duplicated column", "timestamp,qpos_0,qpos_0,qvel_0,qvel_1,ctrl_0", None,
+     "'qpos_0' appears twice"),
+    ("no timestamp", "qpos_0,qpos_1,qvel_0,qvel_1,ctrl_0", None,
+     "first column must be 'timestamp'"),
+    ("wrong group order", "timestamp,qvel_0,qvel_1,qpos_0,qpos_1,ctrl_0", None,
+     "must come as qpos, qvel, ctrl"),
+    ("non-numeric cell", HEADER, rows(5)[:2] + ["0.02,0.2,abc,0.3,0.4,0.5"],
+     "line 4, column 'qpos_1': 'abc' is not a number"),
+    ("empty cell", HEADER, rows(5)[:2] + ["0.02,0.2,,0.3,0.4,0.5"],
+     "line 4, column 'qpos_1': an empty cell"),
+    ("NaN", HEADER, rows(5)[:3] + ["0.03,nan,0.2,0.3,0.4,0.5"],
+     "line 5, column 'qpos_0': nan \\(NaN or Inf\\)"),
+    ("Inf", HEADER, rows(5)[:1] + ["0.01,0.1,0.2,inf,0.4,0.5"],
+     "line 3, column 'qvel_0': inf"),
+    ("time goes back", HEADER, rows(5) + ["0.02,0,0,0,0,0"],
+     "line 7, column 'timestamp': 0.02 does not increase"),
+    ("uneven spacing", HEADER, rows(5) + ["0.0405,0,0,0,0,0"],
+     "line 7, column 'timestamp': spacing"),
+    ("header only", HEADER, [], "a header but no rows"),
+]
+
+
+@pytest.mark.parametrize(("name", "header", "body", "message"), CASES, ids=[c[0] for c in CASES])
+def test_bad_file_is_refused(tmp_path, name, header, body, message):
+    """Each bad file gets a DataError naming the file and the place."""
+    path = write(tmp_path / "bad.csv", header, body)
+    with pytest.raises(DataError, match=message) as e:
+        read_trajectory_csv(path)
+    assert str(path) in str(e.value)
+
+
+def test_empty_file(tmp_path):
+    """A zero-byte file is refused."""
+    (tmp_path / "e.csv").write_bytes(b"")
+    with pytest.raises(DataError, match="the file is empty"):
+        read_trajectory_csv(tmp_path / "e.csv")
+
+
+def test_bom_and_crlf_just_work(tmp_path):
+    """A UTF-8 BOM and CRLF line endings read like a plain file."""
+    plain = read_trajectory_csv(write(tmp_path / "a.csv"))
+    odd = read_trajectory_csv(write(tmp_path / "b.csv", newline="\r\n", bom=True))
+    np.testing.assert_array_equal(plain.rows, odd.rows)
+    np.testing.assert_array_equal(plain.times, odd.times)
+
+
+def test_empty_and_csv_less_directories(tmp_path):
+    """An empty directory, a directory without CSVs, a missing one."""
+    with pytest.raises(DataError, match="no CSV files"):
+        dataset(tmp_path)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(DataError, match="no CSV files"):
+        dataset(tmp_path)
+    with pytest.raises(DataError, match="does not exist"):
+        dataset(tmp_path / "nope")
+
+
+def test_headers_differ_between_files(tmp_path):
+    """Two files with different columns are refused, both named."""
+    write(tmp_path / "a.csv")
+    write(tmp_path / "b.csv", "timestamp,qpos_0,qvel_0,ctrl_0",
+          [f"{0.01 * i!r},0,0,0" for i in range(30)])
+    with pytest.raises(DataError, match=re.escape(str(tmp_path / "b.csv")) + ".*differs"):
+        dataset(tmp_path)
+
+
+def test_short_files_skipped_with_count(tmp_path):
+    """Short files are skipped with a warning and a count; none left → error."""
+    write(tmp_path / "long.csv")
+    write(tmp_path / "short.csv", body=rows(2))
+    with pytest.warns(UserWarning, match="skipped 1 of 2 files"):
+        ds = DynamicsDataset(tmp_path, angle_indices=[1], coordinate_indices=[0],
+                             history_length=3, prediction_horizon=2, val_fraction=0.0)
+    assert ds.skipped_files == 1 and len(ds.files) == 1
+    (tmp_path / "long.csv").unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(DataError, match="no file has the 3 rows"):
+            dataset(tmp_path)
+
+
+def test_different_timesteps_between_files(tmp_path):
+    """Files logged at different dt are refused."""
+    write(tmp_path / "a.csv")
+    write(tmp_path / "b.csv", body=rows(30, dt=0.02))
+    with pytest.raises(DataError, match="timestep 0.02 s differs"):
+        dataset(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("angles", "coords", "message"),
+    [([2], [0], "angle_indices holds index 2, out of range for nq = 2"),
+     ([1], [-1], "coordinate_indices holds a negative index"),
+     ([1, 1], [0], "duplicated"),
+     ([0, 1], [0], "in both angle_indices and coordinate_indices")],
+)
+def test_bad_indices_name_the_parameter(tmp_path, angles, coords, message):
+    """Index mistakes name the parameter."""
+    write(tmp_path / "a.csv")
+    with pytest.raises(ValueError, match=message):
+        dataset(tmp_path, angle_indices=angles, coordinate_indices=coords)
+
+
+def test_missing_manifest_needs_explicit_indices(tmp_path):
+    """Without a manifest, indices left as None are a clear error."""
+    write(tmp_path / "a.csv")
+    with pytest.raises(DataError, match="no manifest.json"):
+        DynamicsDataset(tmp_path, verbose=False, val_fraction=0.0)
+    (tmp_path / "manifest.json").write_text(json.dumps(
+        {"angle_indices": [1], "coordinate_indices": [0], "nq": 2, "nv": 2, "nu": 1, "dt": 0.01}))
+    ds = DynamicsDataset(tmp_path, verbose=False, val_fraction=0.0)
+    assert ds.layout.angle_indices == (1,)
+
+
+def test_single_file_cannot_be_split(tmp_path):
+    """One file and a validation fraction: a clear error that says what to do."""
+    write(tmp_path / "a.csv")
+    with pytest.raises(DataError, match="val_fraction=0"):
+        dataset(tmp_path, val_fraction=0.2)
+
+
+def test_ragged_row(tmp_path):
+    """A row with a missing field is refused, not silently dropped."""
+    path = write(tmp_path / "r.csv", body=rows(5)[:3] + ["0.03,0.1,0.2,0.3"])
+    with pytest.raises(DataError, match=str(path)):
+        read_trajectory_csv(path)
