@@ -1,0 +1,288 @@
+"""The evaluation's plots (PNG, matplotlib's Agg canvas, no pyplot state).
+
+- ``error_growth.png``: standardized MSE and MAE vs step, model and
+  baselines, log y;
+- ``per_dimension_error.png``: physical RMSE vs step per state dimension;
+- ``trajectories.png``: predicted vs true trajectories of three examples;
+- ``training_curves.png``: train and validation loss per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hydrax.dynamics_model_training.evaluate import dim_label, state_errors
+from hydrax.dynamics_model_training.transforms import StateLayout
+
+PLOT_FILES = (
+    "error_growth.png",
+    "per_dimension_error.png",
+    "trajectories.png",
+    "training_curves.png",
+)
+LABELS = {
+    "model": "GRU model",
+    "zero_delta": "zero delta",
+    "constant_velocity": "constant velocity",
+    "linear": "linear (ridge)",
+}
+_STYLE = {
+    "model": {"color": "C3", "lw": 2.2, "marker": "o", "ms": 3},
+    "zero_delta": {"color": "0.45", "ls": "--"},
+    "constant_velocity": {"color": "C0", "ls": "-."},
+    "linear": {"color": "C2", "ls": ":", "lw": 2},
+}
+
+
+def _figure(w: float, h: float) -> Any:  # noqa: ANN401
+    """A matplotlib Figure on the Agg canvas (no pyplot, no global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w, h), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _step_axis(ax: Any, metrics: dict, label: bool = True) -> None:  # noqa: ANN401
+    from matplotlib.ticker import MaxNLocator
+
+    dt = metrics["dt"]
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if label:
+        ax.set_xlabel(f"prediction step k (×{dt * 1000:g} ms)")
+    k_train = metrics.get("training_horizon")
+    if k_train and k_train < metrics["horizon"]:
+        ax.axvline(k_train, color="0.6", lw=0.8, ls=":")
+    ax.grid(True, which="both", alpha=0.25)
+
+
+def _positive(values: Sequence[float]) -> np.ndarray:
+    a = np.asarray(values, np.float64)
+    return np.where(a > 0, a, np.nan)
+
+
+def plot_error_growth(metrics: dict[str, Any], path: Path) -> Path:
+    """Standardized MSE and MAE vs step, model and baselines, log y."""
+    fig = _figure(11, 4.2)
+    axes = fig.subplots(1, 2)
+    steps = np.arange(1, metrics["horizon"] + 1)
+    for ax, key, title in (
+        (axes[0], "mse", "MSE"),
+        (axes[1], "mae", "MAE"),
+    ):
+        for name, res in metrics["predictors"].items():
+            ax.plot(
+                steps, _positive(res[key]), label=LABELS[name], **_STYLE[name]
+            )
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{title} of the delta (standardized units)")
+        ax.set_title(f"{title} per step (training-loss units)")
+        _step_axis(ax, metrics)
+    axes[0].legend(loc="best", fontsize=9)
+    k_train = metrics.get("training_horizon")
+    note = (
+        f"; dotted line: training horizon {k_train}"
+        if k_train and k_train < metrics["horizon"]
+        else ""
+    )
+    fig.suptitle(
+        f"Open-loop error growth over {metrics['num_examples']} "
+        f"{metrics['split']} windows{note}"
+    )
+    fig.savefig(path)
+    return path
+
+
+def plot_per_dimension(metrics: dict[str, Any], path: Path) -> Path:
+    """Physical RMSE vs step, one panel per state dimension."""
+    dims = metrics["dims"]
+    ncol = min(3, len(dims))
+    nrow = math.ceil(len(dims) / ncol)
+    fig = _figure(4.2 * ncol, 3.0 * nrow + 0.6)
+    axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).ravel()
+    steps = np.arange(1, metrics["horizon"] + 1)
+    for ax, dim in zip(axes, dims, strict=False):
+        for name, res in metrics["predictors"].items():
+            rmse = np.sqrt(np.asarray(res["phys_mse"][dim["name"]]))
+            ax.plot(steps, _positive(rmse), label=LABELS[name], **_STYLE[name])
+        ax.set_yscale("log")
+        ax.set_title(dim_label(dim))
+        unit = f" [{dim['unit']}]" if dim["unit"] else ""
+        ax.set_ylabel(f"RMSE{unit}")
+        _step_axis(ax, metrics)
+    for ax in axes[len(dims) :]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(
+        "Physical RMSE of the predicted state per dimension "
+        f"({metrics['num_examples']} {metrics['split']} windows; zero delta "
+        "and constant velocity coincide on velocities)"
+    )
+    fig.savefig(path)
+    return path
+
+
+def plot_trajectories(
+    metrics: dict[str, Any],
+    path: Path,
+    *,
+    windows: np.ndarray,
+    states_of: dict[str, np.ndarray],
+    layout: StateLayout,
+    count: int = 3,
+) -> Path:
+    """Predicted vs true trajectories of a few examples, physical units.
+
+    The examples are those at the 25th, 50th and 90th percentile of the
+    model's final-step error (summed over dims), so the picture shows a good,
+    a typical and a bad case. Angles are unwrapped for display.
+
+    Args:
+        metrics: The evaluation's metrics (dims, examples, dt, H).
+        path: The PNG to write.
+        windows: The evaluated example rows, (B, H + K, R).
+        states_of: Predicted states per predictor, each (B, K, nq + nv).
+        layout: The state layout.
+        count: How many examples (at most 3).
+
+    Returns:
+        The path written.
+    """
+    dims = metrics["dims"]
+    ns, h = len(dims), metrics["history_length"]
+    dt = metrics["dt"]
+    final = np.sum(
+        np.square(
+            state_errors(layout, states_of["model"][:, -1], windows[:, -1, :ns])
+        ),
+        axis=-1,
+    )
+    order = np.argsort(final)
+    n = len(order)
+    quantiles = (0.25, 0.5, 0.9)[: min(count, n)]
+    picks = [int(order[min(n - 1, int(q * n))]) for q in quantiles]
+    fig = _figure(4.4 * len(picks), 1.9 * ns + 0.8)
+    axes = fig.subplots(ns, len(picks), squeeze=False, sharex="col")
+    t_hist = np.arange(-h + 1, 1) * dt
+    t_true = np.arange(-h + 1, windows.shape[1] - h + 1) * dt
+    t_pred = np.arange(0, windows.shape[1] - h + 1) * dt
+    angles = list(layout.angle_indices)
+    for col, (i, q) in enumerate(zip(picks, quantiles, strict=True)):
+        true = windows[i, :, :ns].astype(np.float64)
+        shown = true.copy()
+        shown[:, angles] = np.unwrap(true[:, angles], axis=0)
+        shift = shown[h - 1] - true[h - 1]  # 2π multiples on angles
+        ex = metrics["examples"][i]
+        for row, dim in enumerate(dims):
+            ax = axes[row, col]
+            ax.plot(
+                t_true[h - 1 :],
+                shown[h - 1 :, row],
+                color="k",
+                lw=1.8,
+                label="true",
+            )
+            ax.plot(
+                t_hist,
+                shown[:h, row],
+                color="0.55",
+                lw=1.8,
+                label="history (input)",
+            )
+            for name in ("model", "linear"):
+                if name not in states_of:
+                    continue
+                pred = states_of[name][i, :, row] + shift[row]
+                pred = np.concatenate([[shown[h - 1, row]], pred])
+                style = {
+                    "color": _STYLE[name]["color"],
+                    "ls": "--" if name == "model" else ":",
+                    "lw": 1.8 if name == "model" else 1.4,
+                }
+                ax.plot(t_pred, pred, label=LABELS[name], **style)
+            ax.axvline(0.0, color="0.7", lw=0.8)
+            ax.set_ylabel(dim_label(dim), fontsize=9)
+            ax.grid(True, alpha=0.25)
+            if row == 0:
+                ax.set_title(
+                    f"{ex['file']} row {ex['row']}\n"
+                    f"({int(q * 100)}th pct of final error)",
+                    fontsize=9,
+                )
+        axes[-1, col].set_xlabel("time since the last measured row [s]")
+    axes[0, 0].legend(fontsize=7, loc="best")
+    fig.suptitle("Open-loop predictions vs truth (angles unwrapped)")
+    fig.savefig(path)
+    return path
+
+
+def plot_training_curves(history: dict[str, Any], path: Path) -> Path:
+    """Train and validation loss per epoch, log y."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig = _figure(6.5, 4.2)
+    ax = fig.subplots()
+    train = history.get("train_loss") or []
+    val = [np.nan if v is None else v for v in history.get("val_loss") or []]
+    if not train:
+        ax.text(
+            0.5,
+            0.5,
+            "no training history in the checkpoint",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+    else:
+        epochs = np.arange(1, len(train) + 1)
+        ax.plot(epochs, _positive(train), "o-", ms=3, label="train loss")
+        if val and not np.all(np.isnan(val)):
+            ax.plot(
+                epochs[: len(val)],
+                _positive(val),
+                "s-",
+                ms=3,
+                label="validation loss",
+            )
+        best = history.get("best_epoch")
+        if best:
+            ax.axvline(best, color="0.6", ls=":", label=f"best epoch ({best})")
+        ax.set_yscale("log")
+        ax.legend()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("multi-step loss (standardized MSE)")
+    ax.set_title(f"Training curves ({len(train)} epochs)")
+    ax.grid(True, which="both", alpha=0.25)
+    fig.savefig(path)
+    return path
+
+
+def write_plots(
+    metrics: dict[str, Any],
+    out: Path,
+    *,
+    history: dict[str, Any],
+    windows: np.ndarray,
+    states_of: dict[str, np.ndarray],
+    layout: StateLayout,
+) -> list[Path]:
+    """Write the four PNGs into ``out`` and return their paths."""
+    return [
+        plot_error_growth(metrics, out / PLOT_FILES[0]),
+        plot_per_dimension(metrics, out / PLOT_FILES[1]),
+        plot_trajectories(
+            metrics,
+            out / PLOT_FILES[2],
+            windows=windows,
+            states_of=states_of,
+            layout=layout,
+        ),
+        plot_training_curves(history, out / PLOT_FILES[3]),
+    ]

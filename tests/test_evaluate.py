@@ -1,0 +1,300 @@
+"""Evaluation: the printed table, files and plots, baselines, refusals."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from hydrax.dynamics_model_training.baselines import (
+    ConstantVelocityModel,
+    rollout_deltas,
+)
+from hydrax.dynamics_model_training.data_loader import DataError
+from hydrax.dynamics_model_training.evaluate import (
+    evaluate_model,
+    format_value,
+    main,
+)
+from hydrax.dynamics_model_training.evaluation_plots import PLOT_FILES
+from hydrax.dynamics_model_training.model import DynamicsNetwork, rollout
+from hydrax.dynamics_model_training.train import load_trained_model
+from hydrax.dynamics_model_training.transforms import StateLayout
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CLI_HORIZON = 6
+
+
+@pytest.fixture(scope="module")
+def cli_run(tiny_model, dcp_data, tmp_path_factory):
+    """The evaluation CLI run once on the tiny model: (process, out dir)."""
+    out = tmp_path_factory.mktemp("eval_cli")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hydrax.dynamics_model_training.evaluate",
+            "--checkpoint",
+            str(tiny_model[0]),
+            "--data-dir",
+            str(dcp_data),
+            "--output-dir",
+            str(out),
+            "--num-examples",
+            "40",
+            "--horizon",
+            str(CLI_HORIZON),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc, out
+
+
+@pytest.fixture(scope="module")
+def long_eval(tiny_model, dcp_data):
+    """An evaluation past the training horizon (4 → 15 steps), no files."""
+    return evaluate_model(
+        tiny_model[0],
+        dcp_data,
+        num_examples=60,
+        horizon=15,
+        seed=3,
+        log=None,
+    )
+
+
+def test_cli_prints_the_seed_table(cli_run):
+    """The CLI prints the MSE/MAE blocks, the units line and the ratios."""
+    proc, _ = cli_run
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    lines = out.splitlines()
+    i = lines.index("Average MSE per step:")
+    assert "standardized units" in lines[i - 1]
+    for k in range(1, CLI_HORIZON + 1):
+        assert re.fullmatch(rf"  Step {k}: \d+\.\d{{6}}", lines[i + k])
+    assert lines[i + CLI_HORIZON + 1] == "Average MAE per step:"
+    units = next(line for line in lines if "qpos_0 [m]" in line)
+    for label in ("qpos_1 [rad]", "qpos_2 [rad]", "qvel_0 [m/s]"):
+        assert label in units
+    assert "qvel_1 [rad/s]" in units
+    assert "Model / baseline error ratio" in out
+    assert "zero-delta" in out and "const-vel" in out and "linear" in out
+
+
+def test_cli_writes_metrics_json_and_csv(cli_run):
+    """metrics.json and metrics.csv parse and agree with each other."""
+    _, out = cli_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["horizon"] == CLI_HORIZON
+    assert metrics["num_examples"] == 40
+    assert set(metrics["predictors"]) == {
+        "model",
+        "zero_delta",
+        "constant_velocity",
+        "linear",
+    }
+    assert len(metrics["mse"]) == CLI_HORIZON
+    with (out / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4 * CLI_HORIZON
+    model_rows = [r for r in rows if r["predictor"] == "model"]
+    csv_mse = [float(r["mse_std"]) for r in model_rows]
+    np.testing.assert_allclose(csv_mse, metrics["mse"], rtol=1e-12)
+    assert float(model_rows[0]["mse_qpos_1"]) > 0.0
+    assert {"mae_qvel_2", "ratio_mse_std"} <= set(rows[0])
+
+
+def test_cli_writes_four_png_plots(cli_run):
+    """The four plots exist and are non-trivial PNG files."""
+    _, out = cli_run
+    for name in PLOT_FILES:
+        data = (out / name).read_bytes()
+        assert data.startswith(PNG_SIGNATURE), name
+        assert len(data) > 10_000, name
+
+
+def test_zero_delta_matches_raw_csv(long_eval, dcp_data):
+    """Zero-delta physical MSE = mean (s_{t+k} - s_t)^2 from the raw CSVs."""
+    k_max = long_eval["horizon"]
+    sq = []
+    for ex in long_eval["examples"]:
+        raw = np.loadtxt(dcp_data / ex["file"], delimiter=",", skiprows=1)
+        s = raw[:, 1:7]
+        t = ex["row"]
+        err = s[t + 1 : t + k_max + 1] - s[t]
+        err[:, 1:3] = np.angle(np.exp(1j * err[:, 1:3]))
+        sq.append(np.square(err))
+    expected = np.mean(sq, axis=0)  # (K, 6)
+    zero = long_eval["predictors"]["zero_delta"]["phys_mse"]
+    names = [d["name"] for d in long_eval["dims"]]
+    got = np.stack([zero[n] for n in names], axis=-1)
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-10)
+
+
+def test_examples_come_from_the_validation_files(long_eval, tiny_model):
+    """By default the examples are distinct windows of the val files."""
+    _, config = load_trained_model(tiny_model[0])
+    assert long_eval["split"] == "val"
+    assert long_eval["num_examples"] == 60
+    files = {ex["file"] for ex in long_eval["examples"]}
+    assert files <= set(config["val_files"])
+    keys = {(ex["file"], ex["row"]) for ex in long_eval["examples"]}
+    assert len(keys) == 60
+
+
+def test_error_grows_along_the_horizon(long_eval):
+    """Open-loop error compounds: step 15 is far worse than step 1."""
+    model = long_eval["predictors"]["model"]
+    assert model["phys_mse_sum"][-1] > 10 * model["phys_mse_sum"][0]
+    assert model["mse"][-1] > 10 * model["mse"][0]
+
+
+def test_model_beats_zero_delta(long_eval):
+    """The tiny model is well below the zero-delta baseline."""
+    ratios = long_eval["ratios"]["zero_delta"]
+    model = long_eval["predictors"]["model"]
+    zero = long_eval["predictors"]["zero_delta"]
+    assert np.mean(model["mse"]) < 0.5 * np.mean(zero["mse"])
+    assert max(ratios["phys_mse_sum"]) < 0.6
+
+
+def test_linear_baseline_beats_zero_delta_one_step(long_eval):
+    """The ridge fit works: one step ahead it is far better than no change."""
+    linear = long_eval["predictors"]["linear"]
+    zero = long_eval["predictors"]["zero_delta"]
+    assert linear["mse"][0] < 0.2 * zero["mse"][0]
+    assert long_eval["linear_fit"]["files"] == "the checkpoint's training files"
+
+
+@pytest.mark.parametrize("mode", ["window", "recurrent"])
+def test_rollout_deltas_matches_the_training_loss(mode):
+    """rollout_deltas gives model.rollout's states and per-step errors."""
+    layout = StateLayout.create(3, 3, 1, [1, 2], [0])
+    try:
+        net = DynamicsNetwork(
+            layout,
+            hidden_size=16,
+            history_length=4,
+            rngs=nnx.Rngs(0),
+            mode=mode,
+        )
+    except TypeError:
+        pytest.skip(f"DynamicsNetwork has no {mode} mode")
+    rng = np.random.default_rng(0)
+    net.set_statistics(
+        {
+            "in_mean": rng.normal(size=net.feature_dim),
+            "in_std": rng.uniform(0.5, 2.0, net.feature_dim),
+            "out_mean": rng.normal(scale=0.01, size=layout.state_dim),
+            "out_std": rng.uniform(0.01, 0.1, layout.state_dim),
+        }
+    )
+    rows = jnp.asarray(rng.normal(size=(8, 9, 7)), jnp.float32)
+    window, controls, targets = rows[:, :4], rows[:, 4:, 6:], rows[:, 4:, :6]
+    states, errs = rollout(net, window, controls, targets)
+    states2, pred_std, true_std = rollout_deltas(net, window, controls, targets)
+    np.testing.assert_allclose(states2, states, rtol=1e-5, atol=1e-6)
+    mse = jnp.mean(jnp.square(pred_std - true_std), axis=-1)
+    np.testing.assert_allclose(mse, errs, rtol=1e-5, atol=1e-7)
+
+
+def test_constant_velocity_baseline_integrates_velocity():
+    """Constant velocity: q_{t+k} = q_t + k*dt*qvel_t, angles unwrapped."""
+    layout = StateLayout.create(3, 3, 1, [1, 2], [0])
+    net = DynamicsNetwork(layout, 16, 3, rngs=nnx.Rngs(0))
+    cv = ConstantVelocityModel.like(net, dt=0.01)
+    row = np.array([0.5, 3.1, -0.2, 1.0, 4.0, -2.0, 0.3], np.float32)
+    window = jnp.asarray(np.tile(row, (1, 3, 1)))
+    controls = jnp.zeros((1, 10, 1))
+    states, _, _ = rollout_deltas(cv, window, controls, jnp.zeros((1, 10, 6)))
+    k = np.arange(1, 11)[:, None]
+    expected_q = row[:3] + k * 0.01 * row[3:6]
+    np.testing.assert_allclose(states[0, :, :3], expected_q, atol=1e-5)
+    np.testing.assert_allclose(states[0, :, 3:], np.tile(row[3:6], (10, 1)))
+
+
+def _write_csv(path: Path, header: list[str], rows: int) -> None:
+    data = np.zeros((rows, len(header)))
+    data[:, 0] = np.arange(rows) * 0.01
+    np.savetxt(path, data, delimiter=",", header=",".join(header), comments="")
+
+
+def test_dims_mismatch_is_refused(tiny_model, tmp_path, capsys):
+    """Data of another model is refused, naming both dims, exit code 2."""
+    header = ["timestamp", "qpos_0", "qpos_1", "qvel_0", "qvel_1", "ctrl_0"]
+    for i in range(2):
+        _write_csv(tmp_path / f"ep{i}.csv", header, 50)
+    with pytest.raises(DataError, match=r"nq=3 nv=3 nu=1.*nq=2 nv=2 nu=1"):
+        evaluate_model(tiny_model[0], tmp_path, log=None)
+    code = main(
+        [
+            "--checkpoint",
+            str(tiny_model[0]),
+            "--data-dir",
+            str(tmp_path),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("error: ") and "\n" not in err
+    assert "nq=2" in err and str(tiny_model[0]) in err
+
+
+def test_empty_data_dir_is_refused(tiny_model, tmp_path, capsys):
+    """An empty data directory: one clear line and exit code 2."""
+    code = main(
+        ["--checkpoint", str(tiny_model[0]), "--data-dir", str(tmp_path)]
+    )
+    assert code == 2
+    assert "no CSV files" in capsys.readouterr().err
+
+
+def test_files_too_short_for_the_horizon_are_refused(
+    tiny_model, dcp_data, tmp_path
+):
+    """No file has history + horizon rows: a DataError saying so."""
+    for src in sorted(dcp_data.glob("*.csv"))[:2]:
+        lines = src.read_text().splitlines()[:30]
+        (tmp_path / src.name).write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="no file has the 55 rows"):
+        evaluate_model(tiny_model[0], tmp_path, horizon=50, log=None)
+
+
+def test_short_files_skipped_and_split_falls_back(
+    tiny_model, dcp_data, tmp_path
+):
+    """Short files are counted; without val files all files are used."""
+    _, config = load_trained_model(tiny_model[0])
+    for name in config["train_files"][:2]:
+        shutil.copy(dcp_data / name, tmp_path / name)
+    short = (dcp_data / config["train_files"][2]).read_text().splitlines()
+    (tmp_path / "short.csv").write_text("\n".join(short[:8]) + "\n")
+    said = []
+    metrics = evaluate_model(
+        tiny_model[0], tmp_path, num_examples=5, log=said.append
+    )
+    text = "\n".join(said)
+    assert "skipped 1 of 3 files shorter than 9 rows" in text
+    assert "evaluating on all 2 files" in text
+    assert metrics["split"] == "all" and metrics["num_examples"] == 5
+
+
+def test_format_value_never_prints_zero_for_tiny_values():
+    """Values below 1e-6 switch to scientific notation."""
+    assert format_value(0.000123) == "0.000123"
+    assert format_value(3.2e-8) == "3.200e-08"
+    assert format_value(12.5) == "12.500000"
