@@ -42,7 +42,7 @@ def encode(obj: Any) -> Any:  # noqa: ANN401
     if isinstance(obj, np.generic):
         return obj.item()
     if hasattr(obj, "__array__") and not isinstance(obj, str | bytes):
-        a = np.ascontiguousarray(np.asarray(obj))
+        a = np.array(obj, order="C", copy=True)  # keeps 0-d arrays 0-d
         if a.dtype == object:
             raise TypeError("object arrays cannot be stored in a checkpoint")
         return {_ARRAY: a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}

@@ -435,7 +435,13 @@ def train_dynamics_model(
         best_val = float(ckpt.get("best_val", math.inf))
         say(f"resuming {last} after epoch {start_epoch}")
 
-    data = jnp.asarray(dataset.data)
+    # Commit every argument to one device: jit keys its cache on whether an
+    # argument is committed, and its outputs are, so uncommitted first
+    # arguments would compile the step twice (and a resumed run would take
+    # the other executable first, changing the losses in the last bits).
+    device = jax.devices()[0]
+    params, opt_state, stats = jax.device_put((params, opt_state, stats), device)
+    data = jax.device_put(dataset.data, device)
     offsets = jnp.asarray(dataset.window_offsets())
     ns = dataset.layout.nq + dataset.layout.nv
     file_starts = dataset.file_offsets[dataset.example_files].astype(np.int64)
@@ -519,6 +525,12 @@ def train_dynamics_model(
             samples_done += len(train_ids)
             per_step = evaluate(params, dataset.val_indices) if have_val else None
             val_loss = float(per_step.mean()) if have_val else train_loss
+            if not math.isfinite(val_loss):
+                raise TrainingDiverged(
+                    f"the validation loss became {val_loss} after epoch "
+                    f"{epoch + 1}; the checkpoints in {ckpt_dir} hold the "
+                    "last good model. Try a lower learning_rate."
+                )
             seconds = time.perf_counter() - t0
             history["train_loss"].append(train_loss)
             history["val_loss"].append(val_loss if have_val else None)
