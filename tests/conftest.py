@@ -33,16 +33,18 @@ DCP_MANIFEST = {
 }
 
 
-def write_dcp_logs(
-    out: Path, episodes: int, steps: int, seed: int = 0
-) -> Path:
+def write_dcp_logs(out: Path, episodes: int, steps: int, seed: int = 0) -> Path:
     """Smooth random-control double cart pole episodes near upright."""
     out.mkdir(parents=True, exist_ok=True)
     m = mujoco.MjModel.from_xml_path(str(model_path("double_cart_pole")))
     rng = np.random.default_rng(seed)
     for e in range(episodes):
         d = mujoco.MjData(m)
-        d.qpos[:] = [0.0, np.pi + rng.uniform(-0.1, 0.1), rng.uniform(-0.1, 0.1)]
+        d.qpos[:] = [
+            0.0,
+            np.pi + rng.uniform(-0.1, 0.1),
+            rng.uniform(-0.1, 0.1),
+        ]
         d.qvel[:] = rng.uniform(-0.1, 0.1, 3)
         u, rows = 0.0, []
         for _ in range(steps):
@@ -50,9 +52,9 @@ def write_dcp_logs(
             d.ctrl[0] = u
             rows.append([d.time, *d.qpos, *d.qvel, d.ctrl[0]])
             mujoco.mj_step(m, d)
-        pl.DataFrame(np.array(rows), schema=DCP_COLUMNS, orient="row").write_csv(
-            out / f"episode_{e:05d}.csv"
-        )
+        pl.DataFrame(
+            np.array(rows), schema=DCP_COLUMNS, orient="row"
+        ).write_csv(out / f"episode_{e:05d}.csv")
     (out / "manifest.json").write_text(json.dumps(DCP_MANIFEST))
     return out
 

@@ -15,8 +15,9 @@ from hydrax.dynamics_model_training.train import (
     train_dynamics_model,
 )
 
-KW = dict(hidden_size=8, history_length=3, prediction_horizon=2, batch_size=16,
-          seed=7)
+KW = dict(
+    hidden_size=8, history_length=3, prediction_horizon=2, batch_size=16, seed=7
+)
 EPOCHS = 12
 
 
@@ -28,8 +29,11 @@ def test_sigkill_then_resume_reproduces_losses(dcp_data, tmp_path):
         f"t({str(dcp_data)!r}, 'k', num_epochs={EPOCHS}, checkpoint_dir={str(tmp_path)!r}, "
         f"progress=False, **{KW!r})"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     last = tmp_path / "k" / "last.pkl"
     deadline = time.time() + 240
     try:
@@ -52,12 +56,23 @@ def test_sigkill_then_resume_reproduces_losses(dcp_data, tmp_path):
 
     # Resume, and compare with an uninterrupted run of the same seed.
     _, resumed = train_dynamics_model(
-        dcp_data, "k", num_epochs=EPOCHS, checkpoint_dir=tmp_path, resume=True,
-        progress=False, log=lambda s: None, **KW,
+        dcp_data,
+        "k",
+        num_epochs=EPOCHS,
+        checkpoint_dir=tmp_path,
+        resume=True,
+        progress=False,
+        log=lambda s: None,
+        **KW,
     )
     _, full = train_dynamics_model(
-        dcp_data, "full", num_epochs=EPOCHS, checkpoint_dir=tmp_path,
-        progress=False, log=lambda s: None, **KW,
+        dcp_data,
+        "full",
+        num_epochs=EPOCHS,
+        checkpoint_dir=tmp_path,
+        progress=False,
+        log=lambda s: None,
+        **KW,
     )
     assert len(resumed["train_loss"]) == EPOCHS
     assert resumed["train_loss"] == full["train_loss"]
@@ -68,23 +83,56 @@ def test_resume_refuses_changed_settings(dcp_data, tmp_path):
     """Resuming with other hyperparameters is refused, naming the field."""
     from hydrax.dynamics_model_training.checkpoint import CheckpointError
 
-    train_dynamics_model(dcp_data, "r", num_epochs=1, checkpoint_dir=tmp_path,
-                         progress=False, log=lambda s: None, **KW)
-    with pytest.raises(CheckpointError, match="cannot resume, hidden_size differs"):
-        train_dynamics_model(dcp_data, "r", num_epochs=1, checkpoint_dir=tmp_path,
-                             resume=True, progress=False, log=lambda s: None,
-                             **{**KW, "hidden_size": 4})
+    train_dynamics_model(
+        dcp_data,
+        "r",
+        num_epochs=1,
+        checkpoint_dir=tmp_path,
+        progress=False,
+        log=lambda s: None,
+        **KW,
+    )
+    with pytest.raises(
+        CheckpointError, match="cannot resume, hidden_size differs"
+    ):
+        train_dynamics_model(
+            dcp_data,
+            "r",
+            num_epochs=1,
+            checkpoint_dir=tmp_path,
+            resume=True,
+            progress=False,
+            log=lambda s: None,
+            **{**KW, "hidden_size": 4},
+        )
 
 
 def test_divergence_stops_and_keeps_last_good_checkpoint(dcp_data, tmp_path):
     """A NaN loss stops training at once, naming epoch and step."""
-    train_dynamics_model(dcp_data, "d", num_epochs=1, checkpoint_dir=tmp_path,
-                         progress=False, log=lambda s: None, **KW)
+    train_dynamics_model(
+        dcp_data,
+        "d",
+        num_epochs=1,
+        checkpoint_dir=tmp_path,
+        progress=False,
+        log=lambda s: None,
+        **KW,
+    )
     best = tmp_path / "d" / "best_model.pkl"
     before = best.read_bytes()
-    with pytest.raises(TrainingDiverged, match=r"epoch 1, step \d+.*lower learning_rate"):
-        train_dynamics_model(dcp_data, "d", num_epochs=1, checkpoint_dir=tmp_path,
-                             learning_rate=1e30, grad_clip=None, progress=False,
-                             log=lambda s: None, **KW)
+    with pytest.raises(
+        TrainingDiverged, match=r"epoch 1, step \d+.*lower learning_rate"
+    ):
+        train_dynamics_model(
+            dcp_data,
+            "d",
+            num_epochs=1,
+            checkpoint_dir=tmp_path,
+            learning_rate=1e30,
+            grad_clip=None,
+            progress=False,
+            log=lambda s: None,
+            **KW,
+        )
     assert best.read_bytes() == before
     load_trained_model(best)

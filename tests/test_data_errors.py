@@ -18,7 +18,9 @@ HEADER = "timestamp,qpos_0,qpos_1,qvel_0,qvel_1,ctrl_0"
 
 def rows(n, dt=0.01):
     t = np.arange(n) * dt
-    return [f"{float(ti)!r},{0.1 * i},0.2,0.3,0.4,0.5" for i, ti in enumerate(t)]
+    return [
+        f"{float(ti)!r},{0.1 * i},0.2,0.3,0.4,0.5" for i, ti in enumerate(t)
+    ]
 
 
 def write(path, header=HEADER, body=None, newline="\n", bom=False):
@@ -38,33 +40,79 @@ def dataset(d, **kw):
 
 
 CASES = [
-    ("missing ctrl group", "timestamp,qpos_0,qpos_1,qvel_0,qvel_1", None,
-     "no ctrl_0.. columns"),
-    ("gap in qpos", "timestamp,qpos_0,qpos_2,qvel_0,qvel_1,ctrl_0", None,
-     "column 3 is 'qpos_2' but qpos_1 was expected"),
-    ("duplicated column", "timestamp,qpos_0,qpos_0,qvel_0,qvel_1,ctrl_0", None,
-     "'qpos_0' appears twice"),
-    ("no timestamp", "qpos_0,qpos_1,qvel_0,qvel_1,ctrl_0", None,
-     "first column must be 'timestamp'"),
-    ("wrong group order", "timestamp,qvel_0,qvel_1,qpos_0,qpos_1,ctrl_0", None,
-     "must come as qpos, qvel, ctrl"),
-    ("non-numeric cell", HEADER, rows(5)[:2] + ["0.02,0.2,abc,0.3,0.4,0.5"],
-     "line 4, column 'qpos_1': 'abc' is not a number"),
-    ("empty cell", HEADER, rows(5)[:2] + ["0.02,0.2,,0.3,0.4,0.5"],
-     "line 4, column 'qpos_1': an empty cell"),
-    ("NaN", HEADER, rows(5)[:3] + ["0.03,nan,0.2,0.3,0.4,0.5"],
-     "line 5, column 'qpos_0': nan \\(NaN or Inf\\)"),
-    ("Inf", HEADER, rows(5)[:1] + ["0.01,0.1,0.2,inf,0.4,0.5"],
-     "line 3, column 'qvel_0': inf"),
-    ("time goes back", HEADER, rows(5) + ["0.02,0,0,0,0,0"],
-     "line 7, column 'timestamp': 0.02 does not increase"),
-    ("uneven spacing", HEADER, rows(5) + ["0.0405,0,0,0,0,0"],
-     "line 7, column 'timestamp': spacing"),
+    (
+        "missing ctrl group",
+        "timestamp,qpos_0,qpos_1,qvel_0,qvel_1",
+        None,
+        "no ctrl_0.. columns",
+    ),
+    (
+        "gap in qpos",
+        "timestamp,qpos_0,qpos_2,qvel_0,qvel_1,ctrl_0",
+        None,
+        "column 3 is 'qpos_2' but qpos_1 was expected",
+    ),
+    (
+        "duplicated column",
+        "timestamp,qpos_0,qpos_0,qvel_0,qvel_1,ctrl_0",
+        None,
+        "'qpos_0' appears twice",
+    ),
+    (
+        "no timestamp",
+        "qpos_0,qpos_1,qvel_0,qvel_1,ctrl_0",
+        None,
+        "first column must be 'timestamp'",
+    ),
+    (
+        "wrong group order",
+        "timestamp,qvel_0,qvel_1,qpos_0,qpos_1,ctrl_0",
+        None,
+        "must come as qpos, qvel, ctrl",
+    ),
+    (
+        "non-numeric cell",
+        HEADER,
+        rows(5)[:2] + ["0.02,0.2,abc,0.3,0.4,0.5"],
+        "line 4, column 'qpos_1': 'abc' is not a number",
+    ),
+    (
+        "empty cell",
+        HEADER,
+        rows(5)[:2] + ["0.02,0.2,,0.3,0.4,0.5"],
+        "line 4, column 'qpos_1': an empty cell",
+    ),
+    (
+        "NaN",
+        HEADER,
+        rows(5)[:3] + ["0.03,nan,0.2,0.3,0.4,0.5"],
+        "line 5, column 'qpos_0': nan \\(NaN or Inf\\)",
+    ),
+    (
+        "Inf",
+        HEADER,
+        rows(5)[:1] + ["0.01,0.1,0.2,inf,0.4,0.5"],
+        "line 3, column 'qvel_0': inf",
+    ),
+    (
+        "time goes back",
+        HEADER,
+        rows(5) + ["0.02,0,0,0,0,0"],
+        "line 7, column 'timestamp': 0.02 does not increase",
+    ),
+    (
+        "uneven spacing",
+        HEADER,
+        rows(5) + ["0.0405,0,0,0,0,0"],
+        "line 7, column 'timestamp': spacing",
+    ),
     ("header only", HEADER, [], "a header but no rows"),
 ]
 
 
-@pytest.mark.parametrize(("name", "header", "body", "message"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "header", "body", "message"), CASES, ids=[c[0] for c in CASES]
+)
 def test_bad_file_is_refused(tmp_path, name, header, body, message):
     """Each bad file gets a DataError naming the file and the place."""
     path = write(tmp_path / "bad.csv", header, body)
@@ -83,7 +131,9 @@ def test_empty_file(tmp_path):
 def test_bom_and_crlf_just_work(tmp_path):
     """A UTF-8 BOM and CRLF line endings read like a plain file."""
     plain = read_trajectory_csv(write(tmp_path / "a.csv"))
-    odd = read_trajectory_csv(write(tmp_path / "b.csv", newline="\r\n", bom=True))
+    odd = read_trajectory_csv(
+        write(tmp_path / "b.csv", newline="\r\n", bom=True)
+    )
     np.testing.assert_array_equal(plain.rows, odd.rows)
     np.testing.assert_array_equal(plain.times, odd.times)
 
@@ -102,9 +152,14 @@ def test_empty_and_csv_less_directories(tmp_path):
 def test_headers_differ_between_files(tmp_path):
     """Two files with different columns are refused, both named."""
     write(tmp_path / "a.csv")
-    write(tmp_path / "b.csv", "timestamp,qpos_0,qvel_0,ctrl_0",
-          [f"{0.01 * i!r},0,0,0" for i in range(30)])
-    with pytest.raises(DataError, match=re.escape(str(tmp_path / "b.csv")) + ".*differs"):
+    write(
+        tmp_path / "b.csv",
+        "timestamp,qpos_0,qvel_0,ctrl_0",
+        [f"{0.01 * i!r},0,0,0" for i in range(30)],
+    )
+    with pytest.raises(
+        DataError, match=re.escape(str(tmp_path / "b.csv")) + ".*differs"
+    ):
         dataset(tmp_path)
 
 
@@ -113,8 +168,14 @@ def test_short_files_skipped_with_count(tmp_path):
     write(tmp_path / "long.csv")
     write(tmp_path / "short.csv", body=rows(2))
     with pytest.warns(UserWarning, match="skipped 1 of 2 files"):
-        ds = DynamicsDataset(tmp_path, angle_indices=[1], coordinate_indices=[0],
-                             history_length=3, prediction_horizon=2, val_fraction=0.0)
+        ds = DynamicsDataset(
+            tmp_path,
+            angle_indices=[1],
+            coordinate_indices=[0],
+            history_length=3,
+            prediction_horizon=2,
+            val_fraction=0.0,
+        )
     assert ds.skipped_files == 1 and len(ds.files) == 1
     (tmp_path / "long.csv").unlink()
     with warnings.catch_warnings():
@@ -133,10 +194,12 @@ def test_different_timesteps_between_files(tmp_path):
 
 @pytest.mark.parametrize(
     ("angles", "coords", "message"),
-    [([2], [0], "angle_indices holds index 2, out of range for nq = 2"),
-     ([1], [-1], "coordinate_indices holds a negative index"),
-     ([1, 1], [0], "duplicated"),
-     ([0, 1], [0], "in both angle_indices and coordinate_indices")],
+    [
+        ([2], [0], "angle_indices holds index 2, out of range for nq = 2"),
+        ([1], [-1], "coordinate_indices holds a negative index"),
+        ([1, 1], [0], "duplicated"),
+        ([0, 1], [0], "in both angle_indices and coordinate_indices"),
+    ],
 )
 def test_bad_indices_name_the_parameter(tmp_path, angles, coords, message):
     """Index mistakes name the parameter."""
@@ -150,8 +213,18 @@ def test_missing_manifest_needs_explicit_indices(tmp_path):
     write(tmp_path / "a.csv")
     with pytest.raises(DataError, match="no manifest.json"):
         DynamicsDataset(tmp_path, verbose=False, val_fraction=0.0)
-    (tmp_path / "manifest.json").write_text(json.dumps(
-        {"angle_indices": [1], "coordinate_indices": [0], "nq": 2, "nv": 2, "nu": 1, "dt": 0.01}))
+    (tmp_path / "manifest.json").write_text(
+        json.dumps(
+            {
+                "angle_indices": [1],
+                "coordinate_indices": [0],
+                "nq": 2,
+                "nv": 2,
+                "nu": 1,
+                "dt": 0.01,
+            }
+        )
+    )
     ds = DynamicsDataset(tmp_path, verbose=False, val_fraction=0.0)
     assert ds.layout.angle_indices == (1,)
 

@@ -5,7 +5,6 @@ import pickle
 import shutil
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -35,10 +34,18 @@ def wrap(x):
 
 def test_target_delta_reproduces_next_state(dcp_data):
     """Applying the true one-step delta to a logged state gives the next one."""
-    ds = DynamicsDataset(dcp_data, history_length=5, prediction_horizon=4, verbose=False)
+    ds = DynamicsDataset(
+        dcp_data, history_length=5, prediction_horizon=4, verbose=False
+    )
     rows = ds.data[ds.file_offsets[0] : ds.file_offsets[1], :6]
-    out = np.asarray(apply_delta(ds.layout, rows[:-1], state_delta(ds.layout, rows[:-1], rows[1:])))
-    np.testing.assert_allclose(out[:, [0, 3, 4, 5]], rows[1:, [0, 3, 4, 5]], atol=1e-5)
+    out = np.asarray(
+        apply_delta(
+            ds.layout, rows[:-1], state_delta(ds.layout, rows[:-1], rows[1:])
+        )
+    )
+    np.testing.assert_allclose(
+        out[:, [0, 3, 4, 5]], rows[1:, [0, 3, 4, 5]], atol=1e-5
+    )
     assert np.abs(wrap(out[:, 1:3] - rows[1:, 1:3])).max() < 1e-5
 
 
@@ -57,7 +64,9 @@ def test_split_is_by_file_and_deterministic(dcp_data):
 
 def test_start_windows_are_padded_with_first_state(dcp_data):
     """A window at a file's start repeats its first state with zero control."""
-    ds = DynamicsDataset(dcp_data, history_length=5, prediction_horizon=4, verbose=False)
+    ds = DynamicsDataset(
+        dcp_data, history_length=5, prediction_horizon=4, verbose=False
+    )
     first = int(np.flatnonzero(ds.example_rows == ds.file_offsets[2])[0])
     win = ds.examples[first]
     row0 = ds.data[ds.file_offsets[2]]
@@ -76,7 +85,9 @@ def test_examples_combine_without_copy(dcp_data, tmp_path):
     np.testing.assert_array_equal(combined[len(a.examples)], b.examples[0])
     other = tmp_path / "other"
     shutil.copytree(dcp_data, other)
-    c = DynamicsDataset(other, angle_indices=[1], coordinate_indices=[0], verbose=False)
+    c = DynamicsDataset(
+        other, angle_indices=[1], coordinate_indices=[0], verbose=False
+    )
     with pytest.raises(ValueError, match="indices differ"):
         _ = a.examples + c.examples
 
@@ -90,12 +101,21 @@ def test_constant_column_is_standardized_safely(tmp_path):
         text = f.read_text().splitlines()
         body = [",".join(line.split(",")[:-1] + ["0"]) for line in text[1:]]
         f.write_text("\n".join([text[0], *body]) + "\n")
-    ds = DynamicsDataset(d, history_length=4, prediction_horizon=3, verbose=False)
+    ds = DynamicsDataset(
+        d, history_length=4, prediction_horizon=3, verbose=False
+    )
     assert np.all(np.isfinite(ds.statistics["in_std"]))
     assert ds.statistics["in_std"][-1] > 0
     net, hist = train_dynamics_model(
-        d, "c", hidden_size=8, history_length=4, prediction_horizon=3,
-        num_epochs=1, checkpoint_dir=tmp_path / "ck", progress=False, log=lambda s: None,
+        d,
+        "c",
+        hidden_size=8,
+        history_length=4,
+        prediction_horizon=3,
+        num_epochs=1,
+        checkpoint_dir=tmp_path / "ck",
+        progress=False,
+        log=lambda s: None,
     )
     assert np.isfinite(hist["train_loss"][0])
 
@@ -107,8 +127,12 @@ def _zero_delta_errors(network, rows):
     identity = state_delta(network.layout, current, current)
     errs = []
     for k in range(targets.shape[1]):
-        true = network.standardize(state_delta(network.layout, current, targets[:, k]))
-        errs.append(jnp.mean(jnp.square(network.standardize(identity) - true), -1))
+        true = network.standardize(
+            state_delta(network.layout, current, targets[:, k])
+        )
+        errs.append(
+            jnp.mean(jnp.square(network.standardize(identity) - true), -1)
+        )
     return np.stack([np.asarray(e) for e in errs], 1)
 
 
@@ -118,8 +142,11 @@ def test_training_lowers_val_loss_and_beats_zero_delta(tiny_model, dcp_data):
     assert history["val_loss"][-1] < history["val_loss"][0]
     network, config = load_trained_model(path)
     ds = DynamicsDataset(
-        dcp_data, history_length=5, prediction_horizon=4,
-        val_files=config["val_files"], verbose=False,
+        dcp_data,
+        history_length=5,
+        prediction_horizon=4,
+        val_files=config["val_files"],
+        verbose=False,
     )
     rows = jnp.asarray(ds.val_examples.batch(np.arange(len(ds.val_examples))))
     model = np.asarray(multi_step_errors(network, rows)).mean(0)
@@ -132,7 +159,9 @@ def test_checkpoint_round_trip_is_bitwise(tiny_model, dcp_data):
     path, _ = tiny_model
     net1, cfg = load_trained_model(path)
     net2, _ = load_trained_model(path)
-    ds = DynamicsDataset(dcp_data, history_length=5, prediction_horizon=4, verbose=False)
+    ds = DynamicsDataset(
+        dcp_data, history_length=5, prediction_horizon=4, verbose=False
+    )
     win = jnp.asarray(ds.examples.batch(np.arange(16)))[:, :5]
     np.testing.assert_array_equal(np.asarray(net1(win)), np.asarray(net2(win)))
     assert cfg["dt"] == pytest.approx(0.01)
@@ -159,15 +188,23 @@ def test_one_apply_delta_for_training_and_inference(tiny_model):
         qpos=window[0, -1, :3], qvel=window[0, -1, 3:6]
     )
     nxt, carry = dyn.step(task.model, data, window[0, :-1], window[0, -1, 6:])
-    np.testing.assert_allclose(np.r_[nxt.qpos, nxt.qvel], expected[0], atol=1e-5)
-    np.testing.assert_array_equal(np.asarray(carry[-1]), np.asarray(window[0, -1]))
+    np.testing.assert_allclose(
+        np.r_[nxt.qpos, nxt.qvel], expected[0], atol=1e-5
+    )
+    np.testing.assert_array_equal(
+        np.asarray(carry[-1]), np.asarray(window[0, -1])
+    )
 
 
 def test_same_seed_same_losses(dcp_data, tmp_path):
     """Two runs with the same seed give identical losses."""
     kw = dict(
-        hidden_size=8, history_length=3, prediction_horizon=2, num_epochs=2,
-        progress=False, log=lambda s: None,
+        hidden_size=8,
+        history_length=3,
+        prediction_horizon=2,
+        num_epochs=2,
+        progress=False,
+        log=lambda s: None,
     )
     _, h1 = train_dynamics_model(dcp_data, "a", checkpoint_dir=tmp_path, **kw)
     _, h2 = train_dynamics_model(dcp_data, "b", checkpoint_dir=tmp_path, **kw)
@@ -189,7 +226,9 @@ def test_code_executing_checkpoint_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="could run code"):
         load_trained_model(evil)
     with pytest.raises(CheckpointError, match="could run code"):
-        NeuralNetworkDynamics.load_params(model=DoubleCartPole().model, path=evil)
+        NeuralNetworkDynamics.load_params(
+            model=DoubleCartPole().model, path=evil
+        )
     assert not marker.exists()
 
 
@@ -244,13 +283,19 @@ def test_seed_snippets_step2_multitask_transfer(dcp_data, tmp_path):
     assert (tmp_path / "my_task" / "best_model.pkl").exists()
 
     # Multi-Task Training
-    dataset1 = DynamicsDataset(data_dir=dcp_data, history_length=4, prediction_horizon=3)
-    dataset2 = DynamicsDataset(data_dir=dcp_data, history_length=4, prediction_horizon=3)
+    dataset1 = DynamicsDataset(
+        data_dir=dcp_data, history_length=4, prediction_horizon=3
+    )
+    dataset2 = DynamicsDataset(
+        data_dir=dcp_data, history_length=4, prediction_horizon=3
+    )
     combined_examples = dataset1.examples + dataset2.examples
     assert len(combined_examples) == 2 * len(dataset1.examples)
 
     # Transfer Learning
-    network, config = load_trained_model(tmp_path / "my_task" / "best_model.pkl")
+    network, config = load_trained_model(
+        tmp_path / "my_task" / "best_model.pkl"
+    )
     optimizer = nnx.Optimizer(network, optax.adam(1e-4), wrt=nnx.Param)
 
     @nnx.jit
@@ -269,9 +314,16 @@ def test_recurrent_mode_semantics_and_seam(dcp_data, tmp_path):
     from mujoco import mjx
 
     _, hist = train_dynamics_model(
-        dcp_data, "rec", hidden_size=16, history_length=4, prediction_horizon=3,
-        num_epochs=2, mode="recurrent", checkpoint_dir=tmp_path,
-        progress=False, log=lambda s: None,
+        dcp_data,
+        "rec",
+        hidden_size=16,
+        history_length=4,
+        prediction_horizon=3,
+        num_epochs=2,
+        mode="recurrent",
+        checkpoint_dir=tmp_path,
+        progress=False,
+        log=lambda s: None,
     )
     assert hist["val_loss"][-1] < hist["val_loss"][0]
     path = tmp_path / "rec" / "best_model.pkl"
@@ -297,7 +349,9 @@ def test_recurrent_mode_semantics_and_seam(dcp_data, tmp_path):
     # The MPC seam steps exactly like the open-loop rollout.
     task = DoubleCartPole()
     dyn = NeuralNetworkDynamics.load_params(model=task.model, path=path)
-    data = mjx.make_data(task.model).replace(qpos=window[0, -1, :3], qvel=window[0, -1, 3:6])
+    data = mjx.make_data(task.model).replace(
+        qpos=window[0, -1, :3], qvel=window[0, -1, 3:6]
+    )
     carry = dyn.init_carry(task.model, data, window[0, :-1])
     seam = []
     us = jnp.concatenate([window[0, -1:, 6:], controls[0, :4]])

@@ -16,7 +16,9 @@ from hydrax.dynamics_model_training.transforms import (
     window_features,
 )
 
-LAYOUT = StateLayout.create(3, 3, 1, angle_indices=[1, 2], coordinate_indices=[0])
+LAYOUT = StateLayout.create(
+    3, 3, 1, angle_indices=[1, 2], coordinate_indices=[0]
+)
 _delta = jax.jit(lambda a, b: state_delta(LAYOUT, a, b))
 _apply = jax.jit(lambda s, d: apply_delta(LAYOUT, s, d))
 
@@ -28,19 +30,25 @@ def wrap(x):
 def test_delta_round_trip_across_pi_and_many_turns():
     """apply_delta(s, state_delta(s, t)) = t, angles crossing ±π and winding."""
     s = np.array(
-        [[0.3, np.pi - 0.01, -40.0, 1.0, -2.0, 3.0],
-         [-1.0, 25.0 * np.pi + 0.2, 0.0, 0.0, 0.0, 0.0],
-         [5.0, -np.pi + 0.02, 7.0, 0.5, 0.5, -0.5]],
+        [
+            [0.3, np.pi - 0.01, -40.0, 1.0, -2.0, 3.0],
+            [-1.0, 25.0 * np.pi + 0.2, 0.0, 0.0, 0.0, 0.0],
+            [5.0, -np.pi + 0.02, 7.0, 0.5, 0.5, -0.5],
+        ],
         np.float32,
     )
     t = s + np.array(
-        [[0.01, 0.03, -0.2, 0.1, 0.2, 0.3],
-         [0.0, -0.4, 1.0, 0.0, 1.0, 0.0],
-         [-0.1, -0.05, 0.3, 0.0, 0.0, 0.1]],
+        [
+            [0.01, 0.03, -0.2, 0.1, 0.2, 0.3],
+            [0.0, -0.4, 1.0, 0.0, 1.0, 0.0],
+            [-0.1, -0.05, 0.3, 0.0, 0.0, 0.1],
+        ],
         np.float32,
     )
     out = np.asarray(_apply(s, _delta(s, t)))
-    np.testing.assert_allclose(out[:, [0, 3, 4, 5]], t[:, [0, 3, 4, 5]], atol=1e-5)
+    np.testing.assert_allclose(
+        out[:, [0, 3, 4, 5]], t[:, [0, 3, 4, 5]], atol=1e-5
+    )
     np.testing.assert_allclose(wrap(out[:, 1:3] - t[:, 1:3]), 0.0, atol=1e-5)
 
 
@@ -71,14 +79,18 @@ def test_zero_norm_pair_leaves_angle_unchanged_with_finite_gradient():
 def test_window_features_reference_coordinates_to_first_row():
     """Coordinates become relative to the window's first row; angles cos/sin."""
     rows = np.array(
-        [[2.0, 0.5, 0.1, 1.0, 2.0, 3.0, 0.7],
-         [2.5, 0.6, 0.2, 1.5, 2.0, 3.0, -0.7]],
+        [
+            [2.0, 0.5, 0.1, 1.0, 2.0, 3.0, 0.7],
+            [2.5, 0.6, 0.2, 1.5, 2.0, 3.0, -0.7],
+        ],
         np.float32,
     )
     f = np.asarray(window_features(LAYOUT, rows))
     assert f.shape == (2, LAYOUT.state_dim + 1)
     np.testing.assert_allclose(f[:, 4], [0.0, 0.5])  # x − x_first
-    np.testing.assert_allclose(f[:, 0:2], np.c_[np.cos(rows[:, 1]), np.sin(rows[:, 1])], atol=1e-6)
+    np.testing.assert_allclose(
+        f[:, 0:2], np.c_[np.cos(rows[:, 1]), np.sin(rows[:, 1])], atol=1e-6
+    )
     np.testing.assert_allclose(f[:, -1], rows[:, -1])
     # Shifting the whole window along x changes nothing.
     shifted = rows.copy()
@@ -114,7 +126,10 @@ def test_property_round_trip(s, step):
     t = s + step
     out = np.asarray(_apply(s, _delta(s, t)))
     tol = 1e-5 * np.maximum(1.0, np.abs(t))
-    assert np.all(np.abs(out[:, [0, 3, 4, 5]] - t[:, [0, 3, 4, 5]]) <= 4 * tol[:, [0, 3, 4, 5]])
+    assert np.all(
+        np.abs(out[:, [0, 3, 4, 5]] - t[:, [0, 3, 4, 5]])
+        <= 4 * tol[:, [0, 3, 4, 5]]
+    )
     assert np.all(np.abs(wrap(out[:, 1:3] - t[:, 1:3])) <= 1e-4)
 
 

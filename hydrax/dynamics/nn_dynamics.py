@@ -33,9 +33,7 @@ from hydrax.dynamics_model_training.transforms import TransformFn, apply_delta
 _DT_RTOL = 1e-6
 
 
-def startup_history(
-    state: jax.Array, num_rows: int, nu: int
-) -> jax.Array:
+def startup_history(state: jax.Array, num_rows: int, nu: int) -> jax.Array:
     """The history before anything was measured: the state, zero control.
 
     Args:
@@ -203,7 +201,9 @@ class NeuralNetworkDynamics(Dynamics):
         state = jnp.asarray(state, jnp.float32)
         controls = jnp.asarray(controls, jnp.float32)
         if history.shape[1] < n:
-            first = history[:, 0, : state.shape[-1]] if history.shape[1] else state
+            first = (
+                history[:, 0, : state.shape[-1]] if history.shape[1] else state
+            )
             pad = startup_history(first, n - history.shape[1], self.layout.nu)
             history = jnp.concatenate([pad, history], axis=1)
         history = history[:, history.shape[1] - n :]
@@ -215,6 +215,9 @@ class NeuralNetworkDynamics(Dynamics):
 
 @jax.jit
 def _predict_jit(
-    graphdef: nnx.GraphDef, state: nnx.State, window: jax.Array, controls: jax.Array
+    graphdef: nnx.GraphDef,
+    state: nnx.State,
+    window: jax.Array,
+    controls: jax.Array,
 ) -> jax.Array:
     return rollout(nnx.merge(graphdef, state), window, controls)[0]

@@ -45,7 +45,11 @@ def encode(obj: Any) -> Any:  # noqa: ANN401
         a = np.array(obj, order="C", copy=True)  # keeps 0-d arrays 0-d
         if a.dtype == object:
             raise TypeError("object arrays cannot be stored in a checkpoint")
-        return {_ARRAY: a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}
+        return {
+            _ARRAY: a.dtype.str,
+            "shape": list(a.shape),
+            "data": a.tobytes(),
+        }
     if obj is None or isinstance(obj, bool | int | float | str | bytes):
         return obj
     if isinstance(obj, Path):
@@ -98,8 +102,7 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: {e}") from None
     except (EOFError, pickle.UnpicklingError, ValueError, IndexError) as e:
         raise CheckpointError(
-            f"{path}: truncated or corrupt checkpoint ({type(e).__name__}: "
-            f"{e})"
+            f"{path}: truncated or corrupt checkpoint ({type(e).__name__}: {e})"
         ) from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a hydrax dynamics checkpoint")

@@ -146,7 +146,10 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
     schema = dict.fromkeys(columns, pl.Float64)
     try:
         df = pl.read_csv(
-            path, has_header=False, skip_rows=1, new_columns=columns,
+            path,
+            has_header=False,
+            skip_rows=1,
+            new_columns=columns,
             schema=schema,
         )
     except (pl.exceptions.ComputeError, pl.exceptions.ShapeError) as e:
@@ -154,8 +157,9 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
     data = df.to_numpy()
     if data.shape[0] == 0:
         raise DataError(f"{path}: the file has a header but no rows")
-    nulls = np.argwhere(np.isnan(data) & df.select(
-        pl.all().is_null()).to_numpy())
+    nulls = np.argwhere(
+        np.isnan(data) & df.select(pl.all().is_null()).to_numpy()
+    )
     if len(nulls):
         i, j = nulls[0]
         raise DataError(
@@ -176,8 +180,9 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
         if len(nonpos):
             i = nonpos[0]
             raise DataError(
-                f"{path}: line {i + 3}, column 'timestamp': {times[i + 1]:.17g} "
-                f"does not increase (previous {times[i]:.17g})"
+                f"{path}: line {i + 3}, column 'timestamp': "
+                f"{times[i + 1]:.17g} does not increase (previous "
+                f"{times[i]:.17g})"
             )
         dt = float(np.median(dts))
         off = np.flatnonzero(np.abs(dts - dt) > _DT_RTOL * dt)
@@ -371,9 +376,7 @@ class DynamicsDataset:
             if angle_indices is None:
                 angle_indices = self.manifest.get("angle_indices", [])
             if coordinate_indices is None:
-                coordinate_indices = self.manifest.get(
-                    "coordinate_indices", []
-                )
+                coordinate_indices = self.manifest.get("coordinate_indices", [])
         self.layout = StateLayout.create(
             nq, nv, nu, angle_indices, coordinate_indices
         )
@@ -464,9 +467,7 @@ class DynamicsDataset:
     def _build_index(self, trajectories: list[Trajectory]) -> None:
         lengths = np.array([len(t.rows) for t in trajectories])
         self.file_offsets = np.concatenate([[0], np.cumsum(lengths)])
-        rows = np.concatenate([t.rows for t in trajectories]).astype(
-            np.float32
-        )
+        rows = np.concatenate([t.rows for t in trajectories]).astype(np.float32)
         angles = list(self.layout.angle_indices)
         if angles:
             a = np.concatenate([t.rows[:, angles] for t in trajectories])
@@ -503,7 +504,9 @@ class DynamicsDataset:
             val = np.zeros(n, bool)
             val[order[:n_val]] = True
         self.val_file_mask = val
-        self.train_files = [p for p, v in zip(self.files, val, strict=True) if not v]
+        self.train_files = [
+            p for p, v in zip(self.files, val, strict=True) if not v
+        ]
         self.val_files = [p for p, v in zip(self.files, val, strict=True) if v]
         is_val = val[self.example_files]
         self.train_indices = np.flatnonzero(~is_val)
@@ -579,9 +582,7 @@ class DynamicsDataset:
         layout, h = self.layout, self.history_length
         ns = layout.nq + layout.nv
         ids = self.train_indices
-        feats = jax.jit(
-            lambda w: window_features(layout, w, self.transform_fn)
-        )
+        feats = jax.jit(lambda w: window_features(layout, w, self.transform_fn))
         total = None
         count = 0
         for lo in range(0, len(ids), chunk):

@@ -45,11 +45,16 @@ class GRU(nnx.Module):
         self.hidden_size = hidden_size
         h = hidden_size
         self.w_in = nnx.Param(
-            nnx.initializers.glorot_uniform()(rngs.params(), (in_features, 3 * h))
+            nnx.initializers.glorot_uniform()(
+                rngs.params(), (in_features, 3 * h)
+            )
         )
         self.w_rec = nnx.Param(
             jnp.concatenate(
-                [nnx.initializers.orthogonal()(rngs.params(), (h, h)) for _ in range(3)],
+                [
+                    nnx.initializers.orthogonal()(rngs.params(), (h, h))
+                    for _ in range(3)
+                ],
                 axis=1,
             )
         )
@@ -61,9 +66,11 @@ class GRU(nnx.Module):
         return x @ self.w_in[...] + self.b_in[...]
 
     def cell(self, h: jax.Array, x_proj: jax.Array) -> jax.Array:
-        """One GRU step from a projected input: (..., h), (..., 3h) → (..., h)."""
+        """One GRU step from a projected input, (..., h) → (..., h)."""
         x_r, x_z, x_n = jnp.split(x_proj, 3, axis=-1)
-        h_r, h_z, h_n = jnp.split(h @ self.w_rec[...] + self.b_rec[...], 3, axis=-1)
+        h_r, h_z, h_n = jnp.split(
+            h @ self.w_rec[...] + self.b_rec[...], 3, axis=-1
+        )
         r = jax.nn.sigmoid(x_r + h_r)
         z = jax.nn.sigmoid(x_z + h_z)
         n = jnp.tanh(x_n + r * h_n)
@@ -136,7 +143,9 @@ class DynamicsNetwork(nnx.Module):
         self.head = nnx.Linear(
             hidden_size,
             d,
-            kernel_init=nnx.initializers.variance_scaling(0.01, "fan_in", "normal"),
+            kernel_init=nnx.initializers.variance_scaling(
+                0.01, "fan_in", "normal"
+            ),
             rngs=rngs,
         )
         self.in_mean = Statistic(jnp.zeros(feature_dim))
@@ -152,18 +161,18 @@ class DynamicsNetwork(nnx.Module):
     def features(
         self, rows: jax.Array, reference: jax.Array | None = None
     ) -> jax.Array:
-        """Standardized input features of raw rows, (..., T, R) → (..., T, F)."""
+        """Standardized input features of raw rows, (.., T, R) → (.., T, F)."""
         feats = window_features(self.layout, rows, self.transform_fn, reference)
         return (feats - self.in_mean[...]) / self.in_std[...]
 
     def predict_standardized(self, window: jax.Array) -> jax.Array:
-        """The standardized delta of the row after a window, (B, H, R) → (B, D)."""
+        """The standardized delta after a window, (B, H, R) → (B, D)."""
         return self.head(self.gru(self.features(window)))
 
     def advance(
         self, h: jax.Array, row: jax.Array, reference: jax.Array
     ) -> jax.Array:
-        """Recurrent mode: feed one raw row (B, R) to the hidden state (B, h)."""
+        """Recurrent mode: feed one raw row (B, R) to hidden state (B, h)."""
         x = self.features(row[:, None], reference)[:, 0]
         return self.gru.cell(h, self.gru.project(x))
 

@@ -125,7 +125,9 @@ def _install_params(network: DynamicsNetwork, params: dict, path: Any) -> None: 
 
 
 def network_from_checkpoint(
-    ckpt: dict, path: Any, transform_fn: TransformFn | None = None  # noqa: ANN401
+    ckpt: dict,
+    path: Any,
+    transform_fn: TransformFn | None = None,  # noqa: ANN401
 ) -> DynamicsNetwork:
     """Rebuild the network of a decoded checkpoint dict."""
     config = ckpt["config"]
@@ -170,7 +172,7 @@ def load_trained_model(
     return network, config
 
 
-# --- the training loop ---------------------------------------------------------
+# --- the training loop ------------------------------------------------
 
 
 def make_optimizer(
@@ -233,9 +235,13 @@ def _check_args(**kw: Any) -> None:  # noqa: ANN401
         "num_epochs",
     ):
         if not isinstance(kw[name], int | np.integer) or kw[name] < 1:
-            raise ValueError(f"{name} must be a positive integer, got {kw[name]!r}")
+            raise ValueError(
+                f"{name} must be a positive integer, got {kw[name]!r}"
+            )
     if not kw["learning_rate"] > 0:
-        raise ValueError(f"learning_rate must be > 0, got {kw['learning_rate']}")
+        raise ValueError(
+            f"learning_rate must be > 0, got {kw['learning_rate']}"
+        )
     if kw["weight_decay"] < 0:
         raise ValueError(f"weight_decay must be >= 0, got {kw['weight_decay']}")
     if kw["patience"] is not None and kw["patience"] < 1:
@@ -366,7 +372,10 @@ def train_dynamics_model(
             network, nnx.to_pure_dict(nnx.state(source, nnx.Param)), init_from
         )
         network.set_statistics(
-            {k: getattr(source, k)[...] for k in ("in_mean", "in_std", "out_mean", "out_std")}
+            {
+                k: getattr(source, k)[...]
+                for k in ("in_mean", "in_std", "out_mean", "out_std")
+            }
         )
     manifest = dataset.manifest or {}
     config = {
@@ -440,19 +449,27 @@ def train_dynamics_model(
     # arguments would compile the step twice (and a resumed run would take
     # the other executable first, changing the losses in the last bits).
     device = jax.devices()[0]
-    params, opt_state, stats = jax.device_put((params, opt_state, stats), device)
+    params, opt_state, stats = jax.device_put(
+        (params, opt_state, stats), device
+    )
     data = jax.device_put(dataset.data, device)
     offsets = jnp.asarray(dataset.window_offsets())
     ns = dataset.layout.nq + dataset.layout.nv
     file_starts = dataset.file_offsets[dataset.example_files].astype(np.int64)
 
-    def batch_rows(data: jax.Array, rows: jax.Array, starts: jax.Array) -> jax.Array:
+    def batch_rows(
+        data: jax.Array, rows: jax.Array, starts: jax.Array
+    ) -> jax.Array:
         return gather_windows(data, rows, starts, offsets, ns)
 
-    def loss_fn(params: nnx.State, rows: jax.Array, weights: jax.Array) -> jax.Array:
+    def loss_fn(
+        params: nnx.State, rows: jax.Array, weights: jax.Array
+    ) -> jax.Array:
         net = nnx.merge(graphdef, params, stats)
         per_sample = jnp.mean(multi_step_errors(net, rows), axis=-1)
-        return jnp.sum(weights * per_sample) / jnp.maximum(jnp.sum(weights), 1.0)
+        return jnp.sum(weights * per_sample) / jnp.maximum(
+            jnp.sum(weights), 1.0
+        )
 
     @jax.jit
     def train_step(params, opt_state, data, rows, starts, weights):  # noqa: ANN001, ANN202
@@ -499,7 +516,9 @@ def train_dynamics_model(
         for epoch in range(start_epoch, num_epochs):
             t0 = time.perf_counter()
             perm = np.asarray(
-                jax.random.permutation(jax.random.fold_in(key, epoch), len(train_ids))
+                jax.random.permutation(
+                    jax.random.fold_in(key, epoch), len(train_ids)
+                )
             )
             batches = _padded_batches(train_ids[perm], batch_size)
             losses = []
@@ -523,7 +542,9 @@ def train_dynamics_model(
             _check_finite(losses[-1], epoch, len(batches) - 1, ckpt_dir)
             train_loss = float(sum(float(x) for x in losses) / len(train_ids))
             samples_done += len(train_ids)
-            per_step = evaluate(params, dataset.val_indices) if have_val else None
+            per_step = (
+                evaluate(params, dataset.val_indices) if have_val else None
+            )
             val_loss = float(per_step.mean()) if have_val else train_loss
             if not math.isfinite(val_loss):
                 raise TrainingDiverged(
@@ -565,10 +586,14 @@ def train_dynamics_model(
             val_text = f"val {val_loss:.5g}" if have_val else "val -"
             say(
                 f"epoch {epoch + 1:3d}/{num_epochs}  train {train_loss:.5g}  "
-                f"{val_text}  {seconds:5.1f} s" + ("  *best*" if improved else "")
+                f"{val_text}  {seconds:5.1f} s"
+                + ("  *best*" if improved else "")
             )
             if patience is not None and epochs_since_best >= patience:
-                say(f"early stop: no better validation loss in {patience} epochs")
+                say(
+                    "early stop: no better validation loss in "
+                    f"{patience} epochs"
+                )
                 break
     except KeyboardInterrupt:
         say(
@@ -583,7 +608,9 @@ def train_dynamics_model(
     return network, history
 
 
-def _check_finite(loss: jax.Array, epoch: int, step: int, ckpt_dir: Path) -> None:
+def _check_finite(
+    loss: jax.Array, epoch: int, step: int, ckpt_dir: Path
+) -> None:
     value = float(loss)
     if not math.isfinite(value):
         raise TrainingDiverged(
@@ -595,9 +622,19 @@ def _check_finite(loss: jax.Array, epoch: int, step: int, ckpt_dir: Path) -> Non
 
 
 _RESUME_KEYS = (
-    "mode", "nq", "nv", "nu", "angle_indices", "coordinate_indices", "hidden_size",
-    "history_length", "prediction_horizon", "columns", "train_files",
-    "val_files", "hyperparameters",
+    "mode",
+    "nq",
+    "nv",
+    "nu",
+    "angle_indices",
+    "coordinate_indices",
+    "hidden_size",
+    "history_length",
+    "prediction_horizon",
+    "columns",
+    "train_files",
+    "val_files",
+    "hyperparameters",
 )
 
 
@@ -610,7 +647,7 @@ def _check_resume(saved: dict, current: dict, path: Path) -> None:
             )
 
 
-# --- command line --------------------------------------------------------------
+# --- command line -----------------------------------------------------
 
 
 def _int_list(text: str) -> list[int]:
@@ -706,7 +743,9 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_training_cli(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, **kwargs: Any  # noqa: ANN401
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    **kwargs: Any,  # noqa: ANN401
 ) -> int:
     """Run training from parsed flags; clear one-line errors, exit codes."""
     try:

@@ -92,7 +92,7 @@ class StateLayout:
 
     @property
     def other_indices(self) -> tuple[int, ...]:
-        """qpos indices that are not angles, in index order."""
+        """The qpos indices that are not angles, in index order."""
         return tuple(i for i in range(self.nq) if i not in self.angle_indices)
 
     @property
@@ -153,7 +153,9 @@ def window_features(
     window = jnp.asarray(window)
     coords = list(layout.coordinate_indices)
     if coords:
-        first = window[..., :1, :] if reference is None else reference[..., None, :]
+        first = (
+            window[..., :1, :] if reference is None else reference[..., None, :]
+        )
         window = window.at[..., coords].add(-first[..., coords])
     if transform_fn is None:
         state = transform_state(layout, window[..., : nq + nv])
