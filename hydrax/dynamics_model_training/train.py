@@ -15,6 +15,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,10 @@ from hydrax.dynamics_model_training.model import (
     DynamicsNetwork,
     Statistic,
     multi_step_errors,
+)
+from hydrax.dynamics_model_training.parallel import (
+    DataParallel,
+    initialize_distributed,
 )
 from hydrax.dynamics_model_training.transforms import StateLayout, TransformFn
 
@@ -326,7 +331,11 @@ def train_dynamics_model(
         weight_decay=weight_decay,
         patience=patience,
     )
+    progress = progress and jax.process_index() == 0
+    main_process = jax.process_index() == 0
     say = log or (lambda s: tqdm.write(s) if progress else print(s))
+    if not main_process:
+        say = lambda s: None  # noqa: E731
     ckpt_dir = Path(checkpoint_dir or CHECKPOINT_ROOT) / task_name
     dataset = DynamicsDataset(
         data_dir,
@@ -444,15 +453,15 @@ def train_dynamics_model(
         best_val = float(ckpt.get("best_val", math.inf))
         say(f"resuming {last} after epoch {start_epoch}")
 
-    # Commit every argument to one device: jit keys its cache on whether an
-    # argument is committed, and its outputs are, so uncommitted first
-    # arguments would compile the step twice (and a resumed run would take
-    # the other executable first, changing the losses in the last bits).
-    device = jax.devices()[0]
-    params, opt_state, stats = jax.device_put(
-        (params, opt_state, stats), device
-    )
-    data = jax.device_put(dataset.data, device)
+    # Data parallelism over all devices (one device: the same code path).
+    # Every argument is placed explicitly: jit keys its cache on placement,
+    # so implicitly placed first arguments would compile the step twice (and
+    # a resumed run would take the other executable first, changing the
+    # losses in the last bits).
+    dp = DataParallel()
+    batch_size = dp.round_batch(batch_size)
+    params, opt_state, stats = dp.replicate((params, opt_state, stats))
+    data = dp.replicate(dataset.data)
     offsets = jnp.asarray(dataset.window_offsets())
     ns = dataset.layout.nq + dataset.layout.nv
     file_starts = dataset.file_offsets[dataset.example_files].astype(np.int64)
@@ -471,28 +480,37 @@ def train_dynamics_model(
             jnp.sum(weights), 1.0
         )
 
-    @jax.jit
+    @partial(jax.jit, out_shardings=dp.replicated)
     def train_step(params, opt_state, data, rows, starts, weights):  # noqa: ANN001, ANN202
         batch = batch_rows(data, rows, starts)
         loss, grads = jax.value_and_grad(loss_fn)(params, batch, weights)
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    @jax.jit
+    @partial(jax.jit, out_shardings=dp.replicated)
     def eval_step(params, data, rows, starts, weights):  # noqa: ANN001, ANN202
         net = nnx.merge(graphdef, params, stats)
         errs = multi_step_errors(net, batch_rows(data, rows, starts))
         return jnp.sum(weights[:, None] * errs, axis=0)
 
+    def step_args(part: np.ndarray, w: np.ndarray) -> tuple:
+        return (
+            dp.shard(ex_rows[part]),
+            dp.shard(file_starts[part]),
+            dp.shard(w),
+        )
+
     ex_rows = dataset.example_rows
 
     def evaluate(params: nnx.State, indices: np.ndarray) -> np.ndarray:
         total = np.zeros(prediction_horizon)
-        for part, w in _padded_batches(indices, EVAL_BATCH):
-            total += np.asarray(
-                eval_step(params, data, ex_rows[part], file_starts[part], w)
-            )
+        for part, w in _padded_batches(indices, dp.round_batch(EVAL_BATCH)):
+            total += dp.fetch(eval_step(params, data, *step_args(part, w)))
         return total / max(len(indices), 1)
+
+    def _write(path: Path, record: dict) -> None:
+        if dp.is_main:  # one writer in a multi-host run
+            write_checkpoint(path, record)
 
     def payload(kind: str, epoch: int, params: nnx.State) -> dict:
         return {
@@ -500,8 +518,8 @@ def train_dynamics_model(
             "epoch": epoch,
             "library_versions": library_versions(),
             "config": config,
-            "params": nnx.to_pure_dict(params),
-            "statistics": nnx.to_pure_dict(stats),
+            "params": dp.fetch(nnx.to_pure_dict(params)),
+            "statistics": dp.fetch(nnx.to_pure_dict(stats)),
             "history": history,
         }
 
@@ -531,16 +549,22 @@ def train_dynamics_model(
             )
             for i, (part, w) in enumerate(bar):
                 params, opt_state, loss = train_step(
-                    params, opt_state, data, ex_rows[part], file_starts[part], w
+                    params, opt_state, data, *step_args(part, w)
                 )
-                losses.append(loss * w.sum())
+                losses.append((loss, float(w.sum())))
                 if i > 0:  # check the previous step while this one runs
-                    _check_finite(losses[-2], epoch, i - 1, ckpt_dir)
+                    _check_finite(
+                        dp.fetch(losses[-2][0]), epoch, i - 1, ckpt_dir
+                    )
                 if progress and i % 20 == 0:
-                    bar.set_postfix(loss=f"{float(loss):.4g}")
+                    bar.set_postfix(loss=f"{float(dp.fetch(loss)):.4g}")
                 step += 1
-            _check_finite(losses[-1], epoch, len(batches) - 1, ckpt_dir)
-            train_loss = float(sum(float(x) for x in losses) / len(train_ids))
+            _check_finite(
+                dp.fetch(losses[-1][0]), epoch, len(batches) - 1, ckpt_dir
+            )
+            train_loss = float(
+                sum(float(dp.fetch(x)) * n for x, n in losses) / len(train_ids)
+            )
             samples_done += len(train_ids)
             per_step = (
                 evaluate(params, dataset.val_indices) if have_val else None
@@ -567,22 +591,22 @@ def train_dynamics_model(
                 epochs_since_best = 0
                 history["best_epoch"] = epoch + 1
                 history["best_val_loss"] = val_loss
-                write_checkpoint(
+                _write(
                     ckpt_dir / "best_model.pkl",
                     payload("best", epoch + 1, params),
                 )
             else:
                 epochs_since_best += 1
             if save_every and (epoch + 1) % save_every == 0:
-                write_checkpoint(
+                _write(
                     ckpt_dir / f"model_epoch_{epoch + 1}.pkl",
                     payload("epoch", epoch + 1, params),
                 )
             last = payload("last", epoch + 1, params)
-            last["optimizer"] = jax.tree.leaves(opt_state)
+            last["optimizer"] = dp.fetch(jax.tree.leaves(opt_state))
             last["best_val"] = best_val
             last["rng"] = jax.random.key_data(key)
-            write_checkpoint(ckpt_dir / "last.pkl", last)
+            _write(ckpt_dir / "last.pkl", last)
             val_text = f"val {val_loss:.5g}" if have_val else "val -"
             say(
                 f"epoch {epoch + 1:3d}/{num_epochs}  train {train_loss:.5g}  "
@@ -716,6 +740,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="start from a trained checkpoint (transfer learning)",
     )
     g.add_argument("--no-progress", action="store_true")
+    d = parser.add_argument_group(
+        "multi-host data parallelism (jax.distributed); all local devices "
+        "are always used"
+    )
+    d.add_argument("--coordinator-address", default=None, help="host:port")
+    d.add_argument("--num-processes", type=int, default=None)
+    d.add_argument("--process-id", type=int, default=None)
 
 
 def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -749,6 +780,9 @@ def run_training_cli(
 ) -> int:
     """Run training from parsed flags; clear one-line errors, exit codes."""
     try:
+        initialize_distributed(
+            args.coordinator_address, args.num_processes, args.process_id
+        )
         _, history = train_dynamics_model(**kwargs, **training_kwargs(args))
     except (ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
