@@ -360,3 +360,36 @@ def test_recurrent_mode_semantics_and_seam(dcp_data, tmp_path):
         seam.append(np.r_[data.qpos, data.qvel])
     pred = dyn.predict(window[:1, :-1], window[:1, -1, :6], us[None])[0]
     np.testing.assert_allclose(np.array(seam), pred, atol=1e-5)
+
+
+def custom_transform(qpos):
+    """(..., 3) → (..., 5): cos/sin of the angles, then x."""
+    return jnp.concatenate(
+        [jnp.cos(qpos[..., 1:]), jnp.sin(qpos[..., 1:]), qpos[..., :1]], -1
+    )
+
+
+def test_custom_transform_fn_is_recorded_and_required(dcp_data, tmp_path):
+    """transform_fn trains; loading needs the same function passed in."""
+    train_dynamics_model(
+        dcp_data,
+        "ct",
+        hidden_size=8,
+        history_length=3,
+        prediction_horizon=2,
+        num_epochs=1,
+        transform_fn=custom_transform,
+        checkpoint_dir=tmp_path,
+        progress=False,
+        log=lambda s: None,
+    )
+    path = tmp_path / "ct" / "best_model.pkl"
+    with pytest.raises(CheckpointError, match="pass the same function"):
+        load_trained_model(path)
+    with pytest.raises(CheckpointError, match="was trained with"):
+        load_trained_model(path, transform_fn=lambda q: q)
+    net, cfg = load_trained_model(path, transform_fn=custom_transform)
+    assert cfg["transform_fn"].endswith("custom_transform")
+    assert net.feature_dim == 5 + 3 + 1
+    win = jnp.zeros((1, 3, 7))
+    assert np.all(np.isfinite(np.asarray(net(win))))
