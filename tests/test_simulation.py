@@ -365,3 +365,18 @@ def test_cli_argparse_rejects_unknown_task(tmp_path, capsys):
     assert info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_default_controller_balances_double_cart_pole():
+    """The default controller keeps the poles up (2.5 s balance trial)."""
+    from hydrax.simulation.closed_loop import balance_trial
+    from hydrax.simulation.controllers import default_controller
+    from hydrax.tasks import get_task
+
+    task = get_task("double_cart_pole")
+    result = balance_trial(task, default_controller(task), seed=0, duration=2.5)
+    episode = result.episode
+    assert result.success
+    assert len(episode.times) == 250 and not episode.stopped_early
+    assert len(episode.replan_seconds) == 125

@@ -1,0 +1,105 @@
+"""Tuned default controllers for the built-in tasks.
+
+``default_controller("double_cart_pole")`` gives the configuration measured
+to pass the balance trial on the MuJoCo plant (see DEFAULT_CONFIGS and
+``benchmarks/bench_foundation.py``); keyword overrides change any argument.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydrax.alg_base import SamplingBasedController
+from hydrax.algs import CEM, MPPI, PredictiveSampling
+from hydrax.task_base import Task
+
+ALGORITHMS: dict[str, type[SamplingBasedController]] = {
+    "predictive_sampling": PredictiveSampling,
+    "mppi": MPPI,
+    "cem": CEM,
+}
+"""The sampling-based controllers by name."""
+
+DEFAULT_CONFIGS: dict[str, dict[str, Any]] = {
+    "double_cart_pole": {
+        "algorithm": "predictive_sampling",
+        "num_samples": 128,
+        "noise_level": 0.2,
+        "plan_horizon": 0.8,
+        "spline_type": "linear",
+        "num_knots": 8,
+        "iterations": 2,
+    },
+    "cart_pole": {
+        "algorithm": "predictive_sampling",
+        "num_samples": 128,
+        "noise_level": 0.3,
+        "plan_horizon": 1.0,
+        "spline_type": "linear",
+        "num_knots": 6,
+        "iterations": 1,
+    },
+    "pendulum": {
+        "algorithm": "predictive_sampling",
+        "num_samples": 128,
+        "noise_level": 0.5,
+        "plan_horizon": 1.0,
+        "spline_type": "linear",
+        "num_knots": 6,
+        "iterations": 1,
+    },
+}
+"""The default algorithm and arguments of each built-in task."""
+
+
+def default_controller(
+    task_or_name: Task | str, **overrides: Any
+) -> SamplingBasedController:
+    """A configured controller for a built-in task.
+
+    Args:
+        task_or_name: A built-in task, or its name (the task is then built
+            with its defaults, e.g. MJX physics).
+        **overrides: Replace any configuration entry, e.g.
+            ``num_samples=256`` or ``algorithm="mppi"`` (with the arguments
+            that algorithm needs).
+
+    Returns:
+        The controller, planning with ``task.dynamics``.
+    """
+    if isinstance(task_or_name, str):
+        from hydrax.tasks import get_task
+
+        task = get_task(task_or_name)
+    else:
+        task = task_or_name
+    name = task.model_file.stem if task.model_file is not None else None
+    if name not in DEFAULT_CONFIGS:
+        raise ValueError(
+            f"no default controller for {type(task).__name__} "
+            f"(model {name!r}); built-in: {', '.join(DEFAULT_CONFIGS)}"
+        )
+    config = dict(DEFAULT_CONFIGS[name])
+    if "algorithm" in overrides and (
+        overrides["algorithm"] != config["algorithm"]
+    ):
+        # A different algorithm keeps only the shared arguments.
+        shared = (
+            "num_samples",
+            "plan_horizon",
+            "spline_type",
+            "num_knots",
+            "iterations",
+        )
+        config = {k: v for k, v in config.items() if k in shared}
+    config.update(overrides)
+    algorithm = config.pop("algorithm")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(
+            f"unknown algorithm {algorithm!r}; choose from "
+            f"{', '.join(ALGORITHMS)}"
+        )
+    try:
+        return ALGORITHMS[algorithm](task, **config)
+    except TypeError as err:
+        raise ValueError(f"bad arguments for {algorithm}: {err}") from err
