@@ -7,7 +7,15 @@ and data collection (`hydrax.simulation`), and the training and evaluation of
 GRU dynamics models (`hydrax.dynamics_model_training`).
 """
 
+import contextlib
+import io
 from pathlib import Path
+
+# MJX's optional Warp backend prints "Failed to import warp" when the extra is
+# not installed; hydrax uses the JAX backend, so keep that line off the
+# console of every command.
+with contextlib.redirect_stdout(io.StringIO()):
+    from mujoco import mjx  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent
 """The package directory; models, data and checkpoints live under it."""

@@ -475,3 +475,13 @@ def swingup_trial(
         compute_cost=False,
     )
     return TrialResult(episode.success(task, last_seconds), episode, seed)
+
+
+if __name__ == "__main__":
+    # ``python -m hydrax.simulation.closed_loop``: the true-vs-learned
+    # comparison command (hydrax.simulation.compare).
+    import sys
+
+    from hydrax.simulation.compare import main
+
+    sys.exit(main())

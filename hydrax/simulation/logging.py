@@ -53,7 +53,7 @@ def write_trajectory_csv(
     """Write one trajectory losslessly and atomically.
 
     Args:
-        path: The CSV file to write (its directory must exist).
+        path: The CSV file to write (its directory is created).
         times: Simulated time of each row, (T,).
         qpos: Positions before each step, (T, nq).
         qvel: Velocities before each step, (T, nv).
@@ -74,6 +74,7 @@ def write_trajectory_csv(
     data = np.concatenate([times[:, None], qpos, qvel, ctrl], axis=1)
     frame = pl.DataFrame(data, schema=header, orient="row")
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
     try:
         frame.write_csv(tmp)

@@ -1,0 +1,309 @@
+"""Closed-loop control on the MuJoCo plant: true vs learned planner model.
+
+``python -m hydrax.simulation.closed_loop --task double_cart_pole --dynamics
+true learned --checkpoint .../best_model.pkl`` runs the same trials (same
+initial states and seeds) with the controller planning on MJX physics and on
+the learned model, and reports success rate, mean cost and time to upright.
+Every episode is logged as a CSV in the collection format, with a manifest,
+so the logs are training data for the next round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hydrax.simulation.closed_loop import (
+    TrialResult,
+    balance_trial,
+    running_costs,
+    swingup_trial,
+)
+from hydrax.task_base import Task
+
+TRIALS = ("balance", "swingup")
+DYNAMICS = ("true", "learned")
+
+
+@dataclass
+class ConditionSummary:
+    """The trials of one planner model.
+
+    Attributes:
+        name: ``true`` or ``learned``.
+        results: One result per seed.
+        costs: Mean running cost per step of each episode.
+        upright_times: Time after which each episode stayed upright (NaN
+            when it never did).
+    """
+
+    name: str
+    results: list[TrialResult] = field(default_factory=list)
+    costs: list[float] = field(default_factory=list)
+    upright_times: list[float] = field(default_factory=list)
+
+    @property
+    def success_rate(self) -> float:
+        """Share of successful trials."""
+        return float(np.mean([r.success for r in self.results]))
+
+    def as_dict(self) -> dict:
+        """JSON-ready numbers."""
+        replans = np.concatenate(
+            [r.episode.replan_seconds for r in self.results]
+        )
+        return {
+            "dynamics": self.name,
+            "success_rate": self.success_rate,
+            "successes": [bool(r.success) for r in self.results],
+            "seeds": [r.seed for r in self.results],
+            "mean_cost": float(np.mean(self.costs)),
+            "costs": self.costs,
+            "time_to_upright": self.upright_times,
+            "episode_seconds": [r.episode.duration for r in self.results],
+            "replan_ms_mean": float(1e3 * np.mean(replans)),
+        }
+
+
+def time_to_upright(task: Task, result: TrialResult) -> float:
+    """Simulated time from which the episode stays upright to its end."""
+    e = result.episode
+    ok = np.array(
+        [task.success(e.qpos[k], e.site_xpos[k]) for k in range(len(e.times))]
+    )
+    if not len(ok) or not ok[-1] or e.stopped_early:
+        return float("nan")
+    bad = np.flatnonzero(~ok)
+    return float(e.times[bad[-1] + 1] if len(bad) else e.times[0])
+
+
+def write_manifest(task: Task, folder: Path) -> None:
+    """A collection manifest beside closed-loop logs (training reads it)."""
+    from hydrax.simulation.collect import (
+        FORMAT,
+        FORMAT_VERSION,
+        QUATERNION_NOTE,
+        joint_table,
+        model_sha256,
+        suggested_indices,
+    )
+    from hydrax.simulation.logging import csv_header
+
+    m = task.mj_model
+    angles, coords = suggested_indices(m)
+    files = sorted(folder.glob("*.csv"))
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "task": task.model_file.stem if task.model_file else "custom",
+        "model_file": str(task.model_file),
+        "model_sha256": model_sha256(task.model_file)
+        if task.model_file
+        else None,
+        "dt": task.dt,
+        "nq": m.nq,
+        "nv": m.nv,
+        "nu": m.nu,
+        "joints": joint_table(m),
+        "angle_indices": angles,
+        "coordinate_indices": coords,
+        "notes": QUATERNION_NOTE,
+        "columns": csv_header(m.nq, m.nv, m.nu),
+        "episodes": len(files),
+        "collection": [{"policy": "closed-loop MPC"}],
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def run_condition(
+    name: str,
+    task: Task,
+    trial: str,
+    seeds: Sequence[int],
+    out_dir: Path | None,
+    controller_overrides: dict | None = None,
+    log: bool = True,
+) -> ConditionSummary:
+    """Run one planner model's trials."""
+    from hydrax.simulation.controllers import default_controller
+
+    controller = default_controller(task, **(controller_overrides or {}))
+    summary = ConditionSummary(name)
+    run = balance_trial if trial == "balance" else swingup_trial
+    folder = out_dir / name if out_dir is not None else None
+    for seed in seeds:
+        path = folder / f"seed_{seed:03d}.csv" if folder else None
+        result = run(task, controller, seed, log_path=path)
+        e = result.episode
+        cost = running_costs(task, e.qpos, e.qvel, e.ctrl)
+        summary.results.append(result)
+        summary.costs.append(float(np.mean(cost)))
+        summary.upright_times.append(time_to_upright(task, result))
+        if log:
+            print(
+                f"  {name:8s} seed {seed:3d}: "
+                f"{'success' if result.success else 'failure'}  "
+                f"{e.duration:5.2f} s simulated  cost {summary.costs[-1]:.3f}"
+                f"  {1e3 * np.mean(e.replan_seconds):.0f} ms/replan",
+                flush=True,
+            )
+    if folder is not None:
+        write_manifest(task, folder)
+    return summary
+
+
+def plot_conditions(
+    task: Task, summaries: list[ConditionSummary], path: Path, trial: str
+) -> None:
+    """Tip height and cart position of every episode, one column a model."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    has_tip = hasattr(task, "tip_id")
+    fig = Figure(figsize=(5.5 * len(summaries), 6.5), constrained_layout=True)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, len(summaries), squeeze=False, sharex=True)
+    for j, s in enumerate(summaries):
+        top, bottom = axes[0, j], axes[1, j]
+        for r in s.results:
+            e = r.episode
+            style = "-" if r.success else ":"
+            color = "tab:green" if r.success else "tab:red"
+            if has_tip:
+                top.plot(e.times, e.site_xpos[:, task.tip_id, 2], style,
+                         color=color, lw=1)
+            bottom.plot(e.times, e.qpos[:, 0], style, color=color, lw=1)
+        if has_tip and trial:
+            threshold = getattr(task, "upright_height", 1.8)
+            top.axhline(threshold, color="k", lw=0.8, ls="--")
+        top.set_title(
+            f"{s.name} model: {sum(r.success for r in s.results)}/"
+            f"{len(s.results)} {trial} trials"
+        )
+        top.set_ylabel("tip height [m]" if has_tip else "")
+        bottom.set_ylabel("qpos_0 [m or rad]")
+        bottom.set_xlabel("simulated time [s]")
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+    fig.suptitle(
+        "Closed loop on the MuJoCo plant (solid green: success, dotted red: "
+        "failure; dashed: upright threshold)"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def format_table(summaries: list[ConditionSummary], trial: str) -> str:
+    """The comparison as a small text table."""
+    lines = [
+        f"{trial} trial, {len(summaries[0].results)} seeds each:",
+        f"  {'planner model':14s} {'success':>9s} {'mean cost':>10s} "
+        f"{'time to upright':>16s} {'ms/replan':>10s}",
+    ]
+    for s in summaries:
+        d = s.as_dict()
+        t = np.array(s.upright_times)
+        t_text = f"{np.nanmean(t):.2f} s" if np.isfinite(t).any() else "-"
+        ok = sum(d["successes"])
+        lines.append(
+            f"  {s.name:14s} {ok:>4d}/{len(s.results):<4d} "
+            f"{d['mean_cost']:10.3f} {t_text:>16s} "
+            f"{d['replan_ms_mean']:10.1f}"
+        )
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    from hydrax.tasks import TASK_NAMES
+
+    p = argparse.ArgumentParser(
+        prog="python -m hydrax.simulation.closed_loop",
+        description=(
+            "Run MPC against the MuJoCo plant, planning with the true (MJX) "
+            "model and/or a learned model, on the same initial states; "
+            "report success, cost and time to upright; write plots and the "
+            "episodes' CSV logs."
+        ),
+    )
+    p.add_argument("--task", choices=TASK_NAMES, default="double_cart_pole")
+    p.add_argument(
+        "--dynamics", nargs="+", choices=DYNAMICS, default=list(DYNAMICS)
+    )
+    p.add_argument("--checkpoint", type=Path, help="for --dynamics learned")
+    p.add_argument("--trial", choices=TRIALS, default="balance")
+    p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument(
+        "--output-dir", type=Path, default=Path("results") / "closed_loop"
+    )
+    p.add_argument("--num-samples", type=int, default=None)
+    p.add_argument("--plan-horizon", type=float, default=None)
+    p.add_argument("--iterations", type=int, default=None)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the comparison."""
+    from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
+    from hydrax.dynamics_model_training.checkpoint import CheckpointError
+    from hydrax.tasks import get_task
+    from hydrax.utils import enable_compilation_cache
+
+    p = build_parser()
+    args = p.parse_args(argv)
+    if args.episodes < 1:
+        p.error("--episodes must be >= 1")
+    if "learned" in args.dynamics and args.checkpoint is None:
+        p.error("--dynamics learned needs --checkpoint")
+    enable_compilation_cache()
+    overrides = {
+        k: v
+        for k, v in (
+            ("num_samples", args.num_samples),
+            ("plan_horizon", args.plan_horizon),
+            ("iterations", args.iterations),
+        )
+        if v is not None
+    }
+    out = args.output_dir / args.task / args.trial
+    seeds = range(args.seed, args.seed + args.episodes)
+    summaries = []
+    try:
+        for name in args.dynamics:
+            if name == "true":
+                task = get_task(args.task)
+            else:
+                physics = get_task(args.task)
+                learned = NeuralNetworkDynamics.load_params(
+                    model=physics.model, path=args.checkpoint
+                )
+                task = get_task(args.task, custom_dynamics=learned)
+            print(f"{name} model:", flush=True)
+            summaries.append(
+                run_condition(name, task, args.trial, seeds, out, overrides)
+            )
+    except (ValueError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    table = format_table(summaries, args.trial)
+    print("\n" + table)
+    plot_conditions(task, summaries, out / "closed_loop.png", args.trial)
+    (out / "summary.json").write_text(
+        json.dumps([s.as_dict() for s in summaries], indent=2)
+    )
+    print(
+        f"\nwrote {out / 'closed_loop.png'}, {out / 'summary.json'} and the "
+        f"episodes' CSV logs (training data) under {out}/<model>/"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
