@@ -1,0 +1,986 @@
+"""Learned-dynamics benchmark: training, rollouts, replanning, ingestion.
+
+    python benchmarks/bench_learning.py                  # ~5-10 minutes
+    python benchmarks/bench_learning.py --quick          # smoke run
+    python benchmarks/bench_learning.py --out results/bench_learning.json
+
+Prints one table, every figure measured in this one run on this machine
+(GRU hidden 128, H = 11, K = 9, the double cart pole's dims), with the ratio
+and PASS/MISS of each target:
+
+1. training samples/s of hydrax's jitted train step (the one
+   ``train_dynamics_model`` builds), window and recurrent mode;
+2. the same model and loss in PyTorch (``torch_peer.py``), eager and
+   ``torch.compile``, after checking both losses agree on one batch;
+3. rollout steps/s through the MPC seam (``Dynamics.step`` in ``lax.scan``
+   over 50 steps, ``vmap`` over the batch, kinematics and running cost
+   included) beside MJX physics and ``mujoco.rollout`` (C);
+4. replanning rate of predictive sampling, 128 samples x 50 steps;
+5. CSV ingestion MB/s and the dataset's memory against raw float32;
+6. achieved GFLOP/s of the train step against a matmul peak;
+7. compile seconds, cold and (in a subprocess with the persistent
+   compilation cache) warm.
+
+Rates are the best of a few rounds of at least ``--seconds`` each, so that
+bursts of load from other processes do not decide a ratio. PyTorch rows are
+skipped (with a note) when torch is not installed (``pip install
+.[bench]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+import optax
+from flax import nnx
+from mujoco import mjx
+from mujoco import rollout as mj_rollout
+
+from hydrax.algs import PredictiveSampling
+from hydrax.dynamics.base import PhysicsDynamics
+from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics, startup_history
+from hydrax.dynamics_model_training.data_loader import (
+    DynamicsDataset,
+    gather_windows,
+    read_trajectory_csv,
+)
+from hydrax.dynamics_model_training.model import (
+    DynamicsNetwork,
+    Statistic,
+    multi_step_errors,
+)
+from hydrax.dynamics_model_training.train import make_optimizer
+from hydrax.simulation.logging import write_trajectory_csv
+from hydrax.tasks.double_cart_pole import DoubleCartPole
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+try:
+    import torch
+except ImportError:  # the PyTorch rows say so
+    torch = None
+if torch is not None:
+    from torch_peer import TorchDynamicsNetwork, TorchTrainer  # noqa: E402
+
+HIDDEN, H, K = 128, 11, 9
+ANGLES, COORDS = [1, 2], [0]
+STEPS = 50  # rollout length = plan_horizon 0.5 s / dt 0.01 s
+
+# --- measuring ----------------------------------------------------------------
+
+
+def best_rate(
+    call: Callable[[], object], per_call: float, seconds: float, rounds: int
+) -> float:
+    """Best over ``rounds`` of (units per second) of calling ``call``.
+
+    Each round calls until ``seconds`` have passed and blocks on the last
+    result; ``call`` blocks on whatever it needs to itself.
+    """
+    best = 0.0
+    for _ in range(rounds):
+        n, start = 0, time.perf_counter()
+        while True:
+            out = call()
+            n += 1
+            if time.perf_counter() - start >= seconds:
+                jax.block_until_ready(out)
+                break
+        best = max(best, n * per_call / (time.perf_counter() - start))
+    return best
+
+
+def first_call_seconds(call: Callable[[], object]) -> float:
+    """Seconds of a first (compiling) call, blocked."""
+    start = time.perf_counter()
+    jax.block_until_ready(call())
+    return time.perf_counter() - start
+
+
+# --- data ---------------------------------------------------------------------
+
+
+def simulate_logs(
+    mj_model: mujoco.MjModel, files: int, rows: int, seed: int
+) -> list[np.ndarray]:
+    """Double cart pole rows (time, qpos, qvel, ctrl) under smooth random
+    controls, half the episodes started near upright, half hanging."""
+    rng = np.random.default_rng(seed)
+    nq, nv = mj_model.nq, mj_model.nv
+    init = np.zeros((files, 1 + nq + nv))
+    upright = np.arange(files) % 2 == 0
+    init[:, 2] = np.where(upright, np.pi, 0.0) + rng.uniform(-0.3, 0.3, files)
+    init[:, 3] = rng.uniform(-0.3, 0.3, files)
+    init[:, 1 + nq :] = rng.uniform(-0.3, 0.3, (files, nv))
+    # Ornstein-Uhlenbeck controls (time constant ~0.2 s), clipped to ±1.
+    u = np.zeros((files, rows, 1))
+    for t in range(1, rows):
+        u[:, t] = 0.95 * u[:, t - 1] + 0.3 * rng.standard_normal((files, 1))
+    u = np.clip(u, -1.0, 1.0)
+    datas = [mujoco.MjData(mj_model) for _ in range(os.cpu_count() or 1)]
+    after, _ = mj_rollout.rollout(mj_model, datas, init, u)
+    before = np.concatenate([init[:, None], after[:, :-1]], axis=1)
+    dt = mj_model.opt.timestep
+    times = np.arange(rows) * dt
+    return [
+        np.concatenate([times[:, None], b[:, 1:], c], axis=1)
+        for b, c in zip(before, u, strict=True)
+    ]
+
+
+def write_logs(logs: list[np.ndarray], out: Path, nq: int, nv: int) -> int:
+    """Write the logs losslessly (the project's writer); bytes on disk."""
+    total = 0
+    for i, a in enumerate(logs):
+        path = write_trajectory_csv(
+            out / f"episode_{i:04d}.csv",
+            a[:, 0],
+            a[:, 1 : 1 + nq],
+            a[:, 1 + nq : 1 + nq + nv],
+            a[:, 1 + nq + nv :],
+        )
+        total += path.stat().st_size
+    return total
+
+
+def ingestion(data_dir: Path, nbytes: int) -> tuple[DynamicsDataset, dict]:
+    """Time the dataset's construction and, separately, the raw reader."""
+    start = time.perf_counter()
+    dataset = DynamicsDataset(
+        data_dir,
+        angle_indices=ANGLES,
+        coordinate_indices=COORDS,
+        history_length=H,
+        prediction_horizon=K,
+        verbose=False,
+    )
+    build_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for path in sorted(data_dir.glob("*.csv")):
+        read_trajectory_csv(path)
+    read_s = time.perf_counter() - start
+    held = sum(
+        a.nbytes
+        for a in (
+            dataset.data,
+            dataset.example_rows,
+            dataset.example_files,
+            dataset.train_indices,
+            dataset.val_indices,
+            dataset.file_offsets,
+        )
+    )
+    raw = dataset.data.shape[0] * dataset.data.shape[1] * 4
+    return dataset, {
+        "mb": nbytes / 1e6,
+        "build_s": build_s,
+        "read_s": read_s,
+        "held_bytes": held,
+        "raw_bytes": raw,
+        "data_bytes": dataset.data.nbytes,
+        "columns": dataset.data.shape[1],
+    }
+
+
+# --- training -----------------------------------------------------------------
+
+
+def make_network(dataset: DynamicsDataset, mode: str) -> DynamicsNetwork:
+    """A fresh network of the benchmark's size with the data's statistics."""
+    net = DynamicsNetwork(
+        dataset.layout, HIDDEN, H, rngs=nnx.Rngs(0), mode=mode
+    )
+    net.set_statistics(dataset.statistics)
+    return net
+
+
+def batch_indices(
+    dataset: DynamicsDataset, batch: int, count: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Random training batches as train.py feeds them: (rows, starts, w)."""
+    rng = np.random.default_rng(seed)
+    starts_all = dataset.file_offsets[dataset.example_files].astype(np.int64)
+    out = []
+    for _ in range(count):
+        part = rng.choice(dataset.train_indices, batch, replace=False)
+        out.append(
+            (
+                dataset.example_rows[part],
+                starts_all[part],
+                np.ones(batch, np.float32),
+            )
+        )
+    return out
+
+
+def jax_train_rate(
+    dataset: DynamicsDataset,
+    mode: str,
+    batch: int,
+    seconds: float,
+    rounds: int,
+) -> tuple[float, float]:
+    """Samples/s and compile seconds of the train step ``train.py`` builds.
+
+    The same functional step as ``train_dynamics_model``: split network,
+    params and statistics; clip + AdamW; value_and_grad of the mean
+    multi-step error; windows gathered on device inside the jitted step.
+    """
+    network = make_network(dataset, mode)
+    graphdef, params, stats = nnx.split(network, nnx.Param, Statistic)
+    tx, _ = make_optimizer(1e-3, 1e-5, 10_000)
+    opt_state = tx.init(params)
+    device = jax.devices()[0]
+    params, opt_state, stats = jax.device_put(
+        (params, opt_state, stats), device
+    )
+    data = jax.device_put(dataset.data, device)
+    offsets = jnp.asarray(dataset.window_offsets())
+    ns = dataset.layout.nq + dataset.layout.nv
+
+    def loss_fn(params, rows, weights):
+        net = nnx.merge(graphdef, params, stats)
+        per_sample = jnp.mean(multi_step_errors(net, rows), axis=-1)
+        return jnp.sum(weights * per_sample) / jnp.maximum(
+            jnp.sum(weights), 1.0
+        )
+
+    @jax.jit
+    def train_step(params, opt_state, data, rows, starts, weights):
+        batch_rows = gather_windows(data, rows, starts, offsets, ns)
+        loss, grads = jax.value_and_grad(loss_fn)(params, batch_rows, weights)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    batches = batch_indices(dataset, batch, 64, seed=1)
+    state = {"p": params, "o": opt_state, "i": 0, "prev": None}
+
+    def call() -> jax.Array:
+        b = batches[state["i"] % len(batches)]
+        state["i"] += 1
+        state["p"], state["o"], loss = train_step(
+            state["p"], state["o"], data, *b
+        )
+        if state["prev"] is not None:  # as train.py: check the previous loss
+            float(state["prev"])
+        state["prev"] = loss
+        return loss
+
+    first = first_call_seconds(call)
+    rate = best_rate(call, batch, seconds, rounds)
+    return rate, max(first - batch / rate, 0.0)
+
+
+def torch_train_rate(
+    dataset: DynamicsDataset,
+    batch: int,
+    compiled: bool,
+    seconds: float,
+    rounds: int,
+    threads: int,
+) -> tuple[float, float]:
+    """Samples/s and first-call seconds of the PyTorch peer's train step."""
+    torch.set_num_threads(threads)
+    model = TorchDynamicsNetwork(dataset.layout, HIDDEN, H)
+    model.copy_from_hydrax(make_network(dataset, "window"))
+    trainer = TorchTrainer(
+        model, dataset.data, dataset.window_offsets(), compile=compiled
+    )
+    batches = batch_indices(dataset, batch, 64, seed=1)
+    i = [0]
+
+    def call() -> None:
+        rows, starts, _ = batches[i[0] % len(batches)]
+        i[0] += 1
+        trainer.step(rows, starts)
+
+    start = time.perf_counter()
+    call()
+    first = time.perf_counter() - start
+    rate = best_rate(call, batch, seconds, rounds)
+    return rate, max(first - batch / rate, 0.0)
+
+
+def loss_check(dataset: DynamicsDataset) -> tuple[float, float, float]:
+    """JAX and PyTorch losses of the same weights on one batch."""
+    network = make_network(dataset, "window")
+    rows = dataset.train_examples.batch(
+        np.arange(64) * 97 % len(dataset.train_indices)
+    )
+    loss_jax = float(jnp.mean(multi_step_errors(network, jnp.asarray(rows))))
+    model = TorchDynamicsNetwork(dataset.layout, HIDDEN, H)
+    model.copy_from_hydrax(network)
+    with torch.no_grad():
+        loss_torch = float(model(torch.from_numpy(np.asarray(rows))))
+    return loss_jax, loss_torch, abs(loss_jax - loss_torch)
+
+
+def train_flops_per_sample(mode: str, features: int, out_dim: int) -> float:
+    """Matmul FLOPs of one training sample (forward + backward).
+
+    One GRU cell on one sample: input projection x (F) @ w_in (F, 3h) and
+    recurrent h (h) @ w_rec (h, 3h): 2·(F·3h + h·3h) FLOPs (a multiply-add
+    is 2 FLOPs). The head: 2·h·D per prediction. Window mode evaluates
+    K·H cells and K heads per sample; recurrent H + K − 1 cells and K heads.
+    Elementwise work (gates, features, deltas) is left out, as is usual for
+    model FLOPs. Forward + backward ≈ 3 × forward (the backward pass does
+    two matmuls per forward matmul: input and weight gradients).
+    """
+    cell = 2 * (features * 3 * HIDDEN + HIDDEN * 3 * HIDDEN)
+    head = 2 * HIDDEN * out_dim
+    cells = K * H if mode == "window" else H + K - 1
+    return 3.0 * (cells * cell + K * head)
+
+
+def matmul_peak(rounds: int) -> float:
+    """GFLOP/s of a jitted float32 2048 x 2048 matmul, best of ``rounds``."""
+    n = 2048
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+    f = jax.jit(jnp.matmul)
+    jax.block_until_ready(f(a, b))
+    best = 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        jax.block_until_ready(f(a, b))
+        best = max(best, 2 * n**3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+# --- rollouts and planning ----------------------------------------------------
+
+
+def learned_dynamics(network: DynamicsNetwork, task) -> NeuralNetworkDynamics:
+    """The network behind the dynamics seam, configured for ``task``."""
+    config = {
+        "dt": task.dt,
+        "nq": task.nq,
+        "nv": task.nv,
+        "nu": task.nu,
+        "mode": network.mode,
+    }
+    return NeuralNetworkDynamics(network, config)
+
+
+def start_state(task) -> tuple[mjx.Data, np.ndarray]:
+    """A state near upright and its start-up history rows."""
+    q, v = task.sample_initial_state(np.random.default_rng(0), "balance")
+    state = mjx.make_data(task.model).replace(
+        qpos=jnp.asarray(q, jnp.float32), qvel=jnp.asarray(v, jnp.float32)
+    )
+    current = jnp.concatenate([state.qpos, state.qvel])
+    return mjx.kinematics(task.model, state), startup_history(current, H - 1, 1)
+
+
+def seam_rate(
+    task, dynamics, batch: int, seconds: float, rounds: int
+) -> tuple[float, float]:
+    """Steps/s of ``dynamics.step`` in scan(50) under vmap(batch), as the
+    controller's ``eval_rollouts`` runs it (running cost per step)."""
+    model = task.model
+    state, history = start_state(task)
+    carry = dynamics.init_carry(model, state, history)
+
+    def rollout(us: jax.Array) -> jax.Array:
+        def step(xc, u):
+            x, c = xc
+            cost = task.running_cost(x, u)
+            x, c = dynamics.step(model, x, c, u)
+            return (x, c), cost
+
+        return jax.lax.scan(step, (state, carry), us)[1]
+
+    f = jax.jit(jax.vmap(rollout))
+    us = jax.random.uniform(
+        jax.random.key(0), (batch, STEPS, task.nu), minval=-1.0, maxval=1.0
+    )
+    first = first_call_seconds(lambda: f(us))
+    rate = best_rate(
+        lambda: jax.block_until_ready(f(us)), batch * STEPS, seconds, rounds
+    )
+    return rate, max(first - batch * STEPS / rate, 0.0)
+
+
+def c_rollout_rate(task, batch: int, seconds: float, rounds: int) -> float:
+    """Steps/s of ``mujoco.rollout.rollout`` with os.cpu_count() threads."""
+    m = task.mj_model
+    datas = [mujoco.MjData(m) for _ in range(os.cpu_count() or 1)]
+    d = datas[0]
+    q, v = task.sample_initial_state(np.random.default_rng(0), "balance")
+    d.qpos[:], d.qvel[:] = q, v
+    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+    x0 = np.zeros(mujoco.mj_stateSize(m, spec))
+    mujoco.mj_getState(m, d, x0, spec)
+    x0 = np.tile(x0, (batch, 1))
+    us = np.random.default_rng(0).uniform(-1, 1, (batch, STEPS, m.nu))
+    out = np.zeros((batch, STEPS, x0.shape[1]))
+
+    def call() -> None:
+        mj_rollout.rollout(m, datas, x0, us, state=out, persistent_pool=True)
+
+    call()
+    return best_rate(call, batch * STEPS, seconds, rounds)
+
+
+def replan_rate(task, seconds: float, rounds: int) -> tuple[float, float]:
+    """Replannings/s and compile seconds: predictive sampling, 128 x 50."""
+    ctrl = PredictiveSampling(
+        task,
+        num_samples=128,
+        noise_level=0.3,
+        plan_horizon=STEPS * task.dt,
+        spline_type="zero",
+        num_knots=4,
+    )
+    assert ctrl.ctrl_steps == STEPS
+    state, history = start_state(task)
+    history = None if task.dynamics.history_length == 1 else history
+    params = [ctrl.init_params()]
+
+    def call() -> jax.Array:
+        params[0], _ = ctrl.optimize(state, params[0], history)
+        return jax.block_until_ready(params[0].mean)
+
+    first = first_call_seconds(call)
+    rate = best_rate(call, 1.0, seconds, rounds)
+    return rate, max(first - 1.0 / rate, 0.0)
+
+
+# --- compile cache (subprocess) -----------------------------------------------
+
+
+def compile_probe(cache_dir: str) -> dict:
+    """First-call seconds of the train step and optimize, with the cache on.
+
+    Run in a fresh process twice over the same cache directory: the first
+    run compiles (cold), the second loads (warm).
+    """
+    from hydrax.utils import enable_compilation_cache
+
+    enable_compilation_cache(cache_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        task = DoubleCartPole()
+        logs = simulate_logs(task.mj_model, 6, 300, seed=0)
+        write_logs(logs, Path(tmp), task.nq, task.nv)
+        dataset = DynamicsDataset(
+            tmp, angle_indices=ANGLES, coordinate_indices=COORDS, verbose=False
+        )
+    _, train_s = jax_train_rate(dataset, "window", 32, 0.0, 1)
+    learned = DoubleCartPole(
+        custom_dynamics=learned_dynamics(make_network(dataset, "window"), task)
+    )
+    _, plan_s = replan_rate(learned, 0.0, 1)
+    return {"train_step_s": train_s, "optimize_s": plan_s}
+
+
+def cache_probe_runs() -> tuple[dict, dict] | str:
+    """Cold and warm compile seconds from two subprocesses sharing a cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        runs = []
+        for _ in range(2):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--compile-probe", cache],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                return proc.stderr.strip().splitlines()[-1]
+            runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return runs[0], runs[1]
+
+
+# --- the table ----------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries measured."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in (
+        "jax",
+        "jaxlib",
+        "flax",
+        "optax",
+        "mujoco",
+        "mujoco-mjx",
+        "numpy",
+        "polars",
+        "torch",
+    ):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+class Table:
+    """Rows of (what, value, compile s, ratio, target, result)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def add(
+        self,
+        what: str,
+        value: float | str | None,
+        unit: str = "",
+        compile_s: float | None = None,
+        ratio: float | None = None,
+        ratio_of: str = "",
+        target: float | None = None,
+        better: str = "higher",
+        fmt: str = ",.0f",
+    ) -> None:
+        """Add a row; PASS/MISS against ``target`` (on the ratio if any).
+
+        A ``ratio_of`` starting with "%" shows the ratio as a percentage.
+        """
+        result = ""
+        if target is not None:
+            x = ratio if ratio is not None else value
+            if not isinstance(x, int | float):
+                result = "n/a"
+            elif better == "higher":
+                result = "PASS" if x >= target else "MISS"
+            else:
+                result = "PASS" if x <= target else "MISS"
+        self.rows.append(
+            {
+                "what": what,
+                "value": value,
+                "unit": unit,
+                "compile_s": compile_s,
+                "ratio": ratio,
+                "ratio_of": ratio_of,
+                "target": target,
+                "better": better,
+                "result": result,
+                "fmt": fmt,
+            }
+        )
+
+    @staticmethod
+    def _cells(r: dict) -> tuple[str, ...]:
+        v = r["value"]
+        if isinstance(v, int | float):
+            value = f"{v:{r['fmt']}} {r['unit']}".strip()
+        else:
+            value = "-" if v is None else str(v)
+        comp = "" if r["compile_s"] is None else f"{r['compile_s']:.1f}"
+        percent = r["ratio_of"].startswith("%")
+        if r["ratio"] is None:
+            ratio = ""
+        elif percent:
+            ratio = f"{r['ratio']:.1f} {r['ratio_of']}"
+        else:
+            ratio = f"{r['ratio']:.2f}x {r['ratio_of']}"
+        target = ""
+        if r["target"] is not None:
+            sign = ">=" if r["better"] == "higher" else "<="
+            if percent:
+                target = f"{sign} {r['target']:g} %"
+            elif r["ratio"] is not None:
+                target = f"{sign} {r['target']:g}x"
+            else:
+                target = f"{sign} {r['target']:g} {r['unit']}".strip()
+        return r["what"], value, comp, ratio, target, r["result"]
+
+    def text(self) -> str:
+        """The table as aligned text."""
+        head = ("what", "value", "compile s", "ratio", "target", "result")
+        cells = [head] + [self._cells(r) for r in self.rows]
+        widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
+        lines = [
+            " | ".join(
+                x.ljust(w) for x, w in zip(c, widths, strict=True)
+            ).rstrip()
+            for c in cells
+        ]
+        lines.insert(1, "-|-".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
+    """Run every measurement; the raw figures, keyed by what."""
+    quick, seconds, rounds = args.quick, args.seconds, args.rounds
+    cpus = os.cpu_count() or 1
+    train_batches = (32,) if quick else (32, 1024)
+    roll_batches = (128,) if quick else (128, 1024)
+    n_files, n_rows = (20, 1000) if quick else (200, 1000)
+    task = DoubleCartPole()
+    m: dict = {
+        "train_batches": train_batches,
+        "roll_batches": roll_batches,
+        "files": (n_files, n_rows),
+    }
+
+    # 5. Ingestion first: the dataset feeds everything else.
+    say(f"simulating and writing {n_files} x {n_rows} rows of logs ...")
+    logs = simulate_logs(task.mj_model, n_files, n_rows, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        nbytes = write_logs(logs, Path(tmp), task.nq, task.nv)
+        say("ingestion ...")
+        dataset, m["ingestion"] = ingestion(Path(tmp), nbytes)
+    m["features"] = int(dataset.statistics["in_mean"].shape[0])
+    m["out_dim"] = dataset.layout.state_dim
+
+    # 1. Training, JAX.
+    m["train"] = {}
+    for mode in ("window", "recurrent"):
+        for b in train_batches:
+            say(f"training JAX {mode}, batch {b} ...")
+            m["train"][mode, b] = jax_train_rate(
+                dataset, mode, b, seconds, rounds
+            )
+
+    # 2. The PyTorch peer.
+    m["torch"], m["loss_check"] = {}, None
+    if torch is not None:
+        m["loss_check"] = loss_check(dataset)
+        say(
+            "loss check: JAX {:.7f}, PyTorch {:.7f}, |diff| {:.2e}".format(
+                *m["loss_check"]
+            )
+        )
+        runs = [("eager", b, cpus) for b in train_batches]
+        if cpus > 1:
+            runs.append(("eager", 32, 1))
+        runs += [("compile", b, cpus) for b in train_batches]
+        for kind, b, threads in runs:
+            say(f"training PyTorch {kind}, batch {b}, {threads} thread(s) ...")
+            try:
+                m["torch"][kind, b, threads] = torch_train_rate(
+                    dataset, b, kind == "compile", seconds, rounds, threads
+                )
+            except Exception as e:  # noqa: BLE001 (reported in its row)
+                msg = f"{type(e).__name__}: {e}".splitlines()[0][:100]
+                m["torch"][kind, b, threads] = msg
+        torch.set_num_threads(cpus)
+
+    say("matmul peak ...")
+    m["peak"] = matmul_peak(rounds=8)
+
+    # 3. Rollouts through the seam, and mujoco.rollout.
+    nets = {
+        mode: make_network(dataset, mode) for mode in ("window", "recurrent")
+    }
+    seams = {
+        "learned window": learned_dynamics(nets["window"], task),
+        "learned recurrent": learned_dynamics(nets["recurrent"], task),
+        "MJX physics": PhysicsDynamics(),
+    }
+    m["rollout"] = {}
+    for b in roll_batches:
+        for name, dynamics in seams.items():
+            say(f"rollouts {name}, batch {b} ...")
+            m["rollout"][name, b] = seam_rate(
+                task, dynamics, b, seconds, rounds
+            )
+        say(f"mujoco.rollout, batch {b} ...")
+        m["rollout"]["mujoco.rollout", b] = (
+            c_rollout_rate(task, b, seconds, rounds),
+            None,
+        )
+
+    # 4. Replanning.
+    m["replan"] = {}
+    for name in ("MJX physics", "learned window", "learned recurrent"):
+        say(f"replanning, {name} ...")
+        custom = None if name == "MJX physics" else seams[name]
+        m["replan"][name] = replan_rate(
+            DoubleCartPole(custom_dynamics=custom), seconds, rounds
+        )
+
+    # 7. Warm compile through the persistent cache.
+    m["cache_probe"] = None
+    if args.cache_probe:
+        say("compile cache probe (two subprocesses) ...")
+        m["cache_probe"] = cache_probe_runs()
+    return m
+
+
+def build_table(m: dict) -> Table:
+    """The table of every figure, ratio and target."""
+    t = Table()
+    tr, to = m["train"], m["torch"]
+    cpus = os.cpu_count() or 1
+
+    def best_eager(b: int) -> float | None:
+        rates = [
+            r[0]
+            for (kind, bb, _), r in to.items()
+            if kind == "eager" and bb == b and isinstance(r, tuple)
+        ]
+        return max(rates) if rates else None
+
+    for b in m["train_batches"]:
+        rate, comp = tr["window", b]
+        eager = best_eager(b)
+        t.add(
+            f"train JAX window, batch {b}",
+            rate,
+            "samples/s",
+            comp,
+            ratio=None if eager is None else rate / eager,
+            ratio_of="vs best PyTorch eager" if eager else "",
+            target=3.0 if b == 32 else None,
+        )
+    for b in m["train_batches"]:
+        rate, comp = tr["recurrent", b]
+        t.add(
+            f"train JAX recurrent, batch {b}",
+            rate,
+            "samples/s",
+            comp,
+            ratio=rate / tr["window", b][0],
+            ratio_of="vs JAX window",
+            target=5.0,
+        )
+    if torch is None:
+        t.add(
+            "train PyTorch (eager, torch.compile)",
+            "skipped: torch not installed",
+        )
+    for (kind, b, threads), r in to.items():
+        what = f"train PyTorch {kind}, batch {b}, {threads} thread(s)"
+        if isinstance(r, str):
+            t.add(what, f"failed: {r}")
+        else:
+            t.add(
+                what,
+                r[0],
+                "samples/s",
+                r[1],
+                ratio=r[0] / tr["window", b][0],
+                ratio_of="vs JAX window",
+            )
+    if m["loss_check"] is not None:
+        lj, lt, diff = m["loss_check"]
+        t.add(
+            f"loss |JAX - PyTorch|, same weights (JAX {lj:.6f})",
+            diff,
+            target=1e-4,
+            better="lower",
+            fmt=".1e",
+        )
+
+    peak = m["peak"]
+    t.add("matmul peak, jit f32 2048x2048", peak, "GFLOP/s", fmt=",.1f")
+    for mode in ("window", "recurrent"):
+        for b in m["train_batches"]:
+            flops = train_flops_per_sample(mode, m["features"], m["out_dim"])
+            gflops = tr[mode, b][0] * flops / 1e9
+            t.add(
+                f"train JAX {mode} achieved, batch {b}",
+                gflops,
+                "GFLOP/s",
+                ratio=100 * gflops / peak,
+                ratio_of="% of peak",
+                target=40.0 if (mode, b) == ("window", 32) else None,
+                fmt=",.1f",
+            )
+
+    ro = m["rollout"]
+    for b in m["roll_batches"]:
+        win, rec, phys = (
+            ro[name, b][0]
+            for name in ("learned window", "learned recurrent", "MJX physics")
+        )
+        t.add(
+            f"rollout learned window, {b} x {STEPS}",
+            win,
+            "steps/s",
+            ro["learned window", b][1],
+        )
+        t.add(
+            f"rollout learned recurrent, {b} x {STEPS}",
+            rec,
+            "steps/s",
+            ro["learned recurrent", b][1],
+            ratio=rec / win,
+            ratio_of="vs learned window",
+            target=8.0,
+        )
+        t.add(
+            f"rollout MJX physics, {b} x {STEPS}",
+            phys,
+            "steps/s",
+            ro["MJX physics", b][1],
+        )
+        t.add(
+            f"rollout learned recurrent vs MJX, {b} x {STEPS}",
+            rec,
+            "steps/s",
+            ratio=rec / phys,
+            ratio_of="vs MJX physics",
+            target=2.0 if b == 128 else None,
+        )
+        c = ro["mujoco.rollout", b][0]
+        t.add(
+            f"rollout mujoco.rollout (C, {cpus} threads), {b} x {STEPS}",
+            c,
+            "steps/s",
+            ratio=c / phys,
+            ratio_of="vs MJX physics",
+        )
+
+    for name, (hz, comp) in m["replan"].items():
+        t.add(
+            f"replan PS 128 x {STEPS}, {name}",
+            hz,
+            "Hz",
+            comp,
+            target=None if name == "MJX physics" else 50.0,
+            fmt=",.1f",
+        )
+
+    ing = m["ingestion"]
+    files, rows = m["files"]
+    t.add(
+        f"ingest DynamicsDataset(), {files} files x {rows} rows, "
+        f"{ing['mb']:.1f} MB",
+        ing["mb"] / ing["build_s"],
+        "MB/s",
+        target=100.0,
+        fmt=",.1f",
+    )
+    t.add(
+        "ingest read_trajectory_csv() alone, same files",
+        ing["mb"] / ing["read_s"],
+        "MB/s",
+        target=100.0,
+        fmt=",.1f",
+    )
+    t.add(
+        f"dataset memory / raw float32 (rows x {ing['columns']} columns"
+        " x 4 B)",
+        ing["held_bytes"] / ing["raw_bytes"],
+        "x",
+        target=1.5,
+        better="lower",
+        fmt=".2f",
+    )
+
+    probe = m["cache_probe"]
+    if isinstance(probe, str):
+        t.add("compile, persistent cache warm", f"failed: {probe}")
+    elif probe is not None:
+        cold, warm = probe
+        for key, what in (
+            ("train_step_s", "train step, window, batch 32"),
+            ("optimize_s", "optimize, learned window"),
+        ):
+            t.add(
+                f"compile {what}: cold (compile s) vs warm cache",
+                warm[key],
+                "s warm",
+                cold[key],
+                ratio=cold[key] / max(warm[key], 1e-9),
+                ratio_of="faster warm",
+                fmt=".2f",
+            )
+    return t
+
+
+def main() -> None:
+    """Run the benchmark, print the table, optionally write JSON."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small smoke run")
+    p.add_argument("--out", type=Path, help="also write the table as JSON")
+    p.add_argument("--seconds", type=float, help="seconds per round")
+    p.add_argument("--rounds", type=int, help="rounds per rate (best kept)")
+    p.add_argument(
+        "--cache-probe",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure warm compiles through the persistent cache in two "
+        "subprocesses (default: on, off with --quick)",
+    )
+    p.add_argument("--compile-probe", metavar="DIR", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.compile_probe:
+        print(json.dumps(compile_probe(args.compile_probe)))
+        return
+    args.seconds = args.seconds or (0.3 if args.quick else 2.0)
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    if args.cache_probe is None:
+        args.cache_probe = not args.quick
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    meta = {
+        "date": datetime.datetime.now()
+        .astimezone()
+        .isoformat(timespec="seconds"),
+        "cpu": cpu_model(),
+        "os.cpu_count()": os.cpu_count(),
+        "versions": versions(),
+        "load_before": os.getloadavg(),
+        "quick": args.quick,
+        "seconds_per_round": args.seconds,
+        "rounds": args.rounds,
+    }
+    m = measure(args, say)
+    meta["load_after"] = os.getloadavg()
+    table = build_table(m)
+    header = [
+        "hydrax learned-dynamics benchmark, "
+        + meta["date"]
+        + (" (--quick)" if args.quick else ""),
+        f"CPU: {meta['cpu']}; os.cpu_count() = {meta['os.cpu_count()']}; "
+        "load average {:.2f} before, {:.2f} after".format(
+            meta["load_before"][0], meta["load_after"][0]
+        ),
+        "versions: "
+        + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        f"GRU hidden {HIDDEN}, H={H}, K={K}; double cart pole (nq=nv=3, "
+        f"nu=1, angles {ANGLES}, coordinate {COORDS}). Rates: best of "
+        f"{args.rounds} round(s) of >= {args.seconds:g} s. compile s: "
+        "first call minus one steady call.",
+    ]
+    text = "\n".join([*header, "", table.text()])
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        rows = [{k: v for k, v in r.items() if k != "fmt"} for r in table.rows]
+        payload = {
+            "meta": meta,
+            "rows": rows,
+            "ingestion": m["ingestion"],
+            "matmul_peak_gflops": m["peak"],
+            "table": text,
+        }
+        args.out.write_text(json.dumps(payload, indent=2, default=str))
+        say(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
