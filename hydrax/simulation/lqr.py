@@ -106,6 +106,7 @@ class LQRController:
                 f"no stabilizing LQR gain at this goal: {err}"
             ) from err
         self.gain = np.linalg.solve(np.diag(r) + b.T @ p @ b, b.T @ p @ a)
+        self.value_matrix = p  # x^T P x: the infinite-horizon cost to go
         self.mj_model = mj_model
         self.qpos_goal = qpos_goal
         self.qvel_goal = qvel_goal
