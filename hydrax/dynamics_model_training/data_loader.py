@@ -480,7 +480,10 @@ class DynamicsDataset:
             t = np.arange(first_t, n - k)
             starts.append(self.file_offsets[f] + t)
             file_ids.append(np.full(len(t), f))
-        self.example_rows = np.concatenate(starts).astype(np.int64)
+        # int32 while it fits (JAX indexes in int32 anyway): the index
+        # arrays stay small beside the float32 rows.
+        index = np.int32 if len(rows) < 2**31 else np.int64
+        self.example_rows = np.concatenate(starts).astype(index)
         self.example_files = np.concatenate(file_ids).astype(np.int32)
 
     def _split(
@@ -509,8 +512,9 @@ class DynamicsDataset:
         ]
         self.val_files = [p for p, v in zip(self.files, val, strict=True) if v]
         is_val = val[self.example_files]
-        self.train_indices = np.flatnonzero(~is_val)
-        self.val_indices = np.flatnonzero(is_val)
+        index = self.example_rows.dtype
+        self.train_indices = np.flatnonzero(~is_val).astype(index)
+        self.val_indices = np.flatnonzero(is_val).astype(index)
         if len(self.train_indices) == 0:
             raise DataError("no training windows are left after the split")
 
