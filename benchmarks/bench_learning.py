@@ -564,7 +564,7 @@ class Table:
         """
         result = ""
         if target is not None:
-            x = ratio if ratio is not None else value
+            x = ratio if ratio_of else value
             if not isinstance(x, int | float):
                 result = "n/a"
             elif better == "higher":
@@ -596,7 +596,7 @@ class Table:
         comp = "" if r["compile_s"] is None else f"{r['compile_s']:.1f}"
         percent = r["ratio_of"].startswith("%")
         if r["ratio"] is None:
-            ratio = ""
+            ratio = f"n/a ({r['ratio_of']})" if r["ratio_of"] else ""
         elif percent:
             ratio = f"{r['ratio']:.1f} {r['ratio_of']}"
         else:
@@ -606,7 +606,7 @@ class Table:
             sign = ">=" if r["better"] == "higher" else "<="
             if percent:
                 target = f"{sign} {r['target']:g} %"
-            elif r["ratio"] is not None:
+            elif r["ratio_of"]:
                 target = f"{sign} {r['target']:g}x"
             else:
                 target = f"{sign} {r['target']:g} {r['unit']}".strip()
@@ -749,7 +749,7 @@ def build_table(m: dict) -> Table:
             "samples/s",
             comp,
             ratio=None if eager is None else rate / eager,
-            ratio_of="vs best PyTorch eager" if eager else "",
+            ratio_of="vs best PyTorch eager",
             target=3.0 if b == 32 else None,
         )
     for b in m["train_batches"]:
