@@ -9,6 +9,7 @@ import time
 import pytest
 
 from hydrax.dynamics_model_training.checkpoint import read_checkpoint
+from hydrax.dynamics_model_training.data_loader import read_trajectory_csv
 from hydrax.dynamics_model_training.train import (
     TrainingDiverged,
     load_trained_model,
@@ -136,3 +137,84 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(dcp_data, tmp_path):
         )
     assert best.read_bytes() == before
     load_trained_model(best)
+
+
+def _interrupt_when(proc, ready, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if ready():
+            proc.send_signal(signal.SIGINT)
+            return proc.communicate(timeout=120)
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail("never ready to interrupt")
+
+
+def test_ctrl_c_during_collection_keeps_complete_episodes(tmp_path):
+    """Ctrl-C: complete CSVs stay, the manifest lists them, exit 130."""
+    import json
+
+    out = tmp_path / "data"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hydrax.simulation.collect",
+            "--task",
+            "double_cart_pole",
+            "--episodes",
+            "100000",
+            "--batch-size",
+            "4",
+            "--out-dir",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, err = _interrupt_when(proc, lambda: len(list(out.glob("*.csv"))) >= 8)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    files = sorted(out.glob("*.csv"))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["episodes"] == len(files) >= 8
+    assert not list(out.glob("*.tmp"))
+    for f in files:  # every file is complete and readable
+        read_trajectory_csv(f)
+
+
+def test_ctrl_c_during_training_leaves_checkpoints(dcp_data, tmp_path):
+    """Ctrl-C: the training CLI stops with a message, checkpoints load."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hydrax.dynamics_model_training.train",
+            "--data-dir",
+            str(dcp_data),
+            "--task-name",
+            "c",
+            "--epochs",
+            "1000",
+            "--hidden-size",
+            "8",
+            "--history-length",
+            "3",
+            "--prediction-horizon",
+            "2",
+            "--checkpoint-dir",
+            str(tmp_path),
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    last = tmp_path / "c" / "last.pkl"
+    out, err = _interrupt_when(proc, last.exists)
+    assert proc.returncode == 130, err
+    assert "interrupted" in out + err
+    load_trained_model(tmp_path / "c" / "best_model.pkl")
+    assert read_checkpoint(last)["epoch"] >= 1

@@ -521,6 +521,48 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
     written: list[Path] = []
     total_rows = 0
     start_time = time.perf_counter()
+
+    def _finish(done: int) -> None:
+        """Write the manifest for ``done`` complete episodes."""
+        seconds = time.perf_counter() - start_time
+
+        angles, coordinates = suggested_indices(mj_model)
+        run = {
+            "policy": policy,
+            "seed": seed,
+            "first_episode": first,
+            "episodes": done,
+            "duration": duration,
+            "lqr_fraction": lqr_fraction,
+            "noise_std": noise_std,
+            "noise_smoothing": noise_smoothing,
+            "random_std": random_std,
+            "init_spread": init_spread,
+            "stop_at_limit": stop_at_limit,
+            "rows": total_rows,
+            "seconds": round(seconds, 3),
+        }
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "task": source.name,
+            "model_file": str(source.model_file),
+            "model_sha256": sha,
+            "dt": dt,
+            "nq": mj_model.nq,
+            "nv": mj_model.nv,
+            "nu": mj_model.nu,
+            "joints": joint_table(mj_model),
+            "angle_indices": angles,
+            "coordinate_indices": coordinates,
+            "notes": QUATERNION_NOTE,
+            "columns": csv_header(mj_model.nq, mj_model.nv, mj_model.nu),
+            "episodes": (old["episodes"] if old else 0) + done,
+            "rows": (old["rows"] if old else 0) + total_rows,
+            "collection": (old["collection"] if old else []) + [run],
+        }
+        _write_json_atomic(manifest_path, manifest)
+
     try:
         bar = tqdm(total=episodes, disable=not progress, desc="episodes")
         chunk = 1 if policy == "mpc" else batch_size
@@ -594,44 +636,13 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
                 total_rows += n
             bar.update(len(indices))
         bar.close()
-        seconds = time.perf_counter() - start_time
-
-        angles, coordinates = suggested_indices(mj_model)
-        run = {
-            "policy": policy,
-            "seed": seed,
-            "first_episode": first,
-            "episodes": episodes,
-            "duration": duration,
-            "lqr_fraction": lqr_fraction,
-            "noise_std": noise_std,
-            "noise_smoothing": noise_smoothing,
-            "random_std": random_std,
-            "init_spread": init_spread,
-            "stop_at_limit": stop_at_limit,
-            "rows": total_rows,
-            "seconds": round(seconds, 3),
-        }
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "task": source.name,
-            "model_file": str(source.model_file),
-            "model_sha256": sha,
-            "dt": dt,
-            "nq": mj_model.nq,
-            "nv": mj_model.nv,
-            "nu": mj_model.nu,
-            "joints": joint_table(mj_model),
-            "angle_indices": angles,
-            "coordinate_indices": coordinates,
-            "notes": QUATERNION_NOTE,
-            "columns": csv_header(mj_model.nq, mj_model.nv, mj_model.nu),
-            "episodes": (old["episodes"] if old else 0) + episodes,
-            "rows": (old["rows"] if old else 0) + total_rows,
-            "collection": (old["collection"] if old else []) + [run],
-        }
-        _write_json_atomic(manifest_path, manifest)
+        _finish(len(written))
+    except KeyboardInterrupt:
+        # Ctrl-C: every episode written so far is complete (atomic files);
+        # keep them, describe them in the manifest, then stop.
+        if written:
+            _finish(len(written))
+        raise
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
@@ -752,6 +763,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         print(f"collect: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "collect: interrupted; the episodes written so far are complete "
+            "and listed in manifest.json",
+            file=sys.stderr,
+        )
+        return 130
     if not args.quiet:
         manifest = json.loads((out_dir / "manifest.json").read_text())
         run = manifest["collection"][-1]

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from hydrax.dynamics_model_training.checkpoint import sigint_deferred
+
 
 def csv_header(nq: int, nv: int, nu: int) -> list[str]:
     """The column names: ``timestamp, qpos_0.., qvel_0.., ctrl_0..``."""
@@ -76,11 +78,12 @@ def write_trajectory_csv(
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
-    try:
-        frame.write_csv(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with sigint_deferred():  # Ctrl-C lands after the file is complete
+        try:
+            frame.write_csv(tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     return path
 
 
