@@ -166,6 +166,21 @@ class SamplingBasedController(ABC):
                 )
         return tk, mean, jax.random.key(seed)
 
+    def _sample_around_mean(
+        self, params: SamplingParams, std: jax.Array | float
+    ) -> tuple[jax.Array, SamplingParams]:
+        """The mean plus ``num_samples - 1`` Gaussian perturbations of it.
+
+        Keeping the mean among the samples means a round never makes the
+        plan worse under the model it rolls out with.
+        """
+        rng, key = jax.random.split(params.rng)
+        noise = jax.random.normal(
+            key, (self.num_samples - 1, *params.mean.shape)
+        )
+        knots = jnp.concatenate([params.mean[None], params.mean + std * noise])
+        return knots, params.replace(rng=rng)
+
     def _clip(self, u: jax.Array) -> jax.Array:
         return jnp.clip(u, self.task.u_min, self.task.u_max)
 

@@ -46,7 +46,9 @@ def upright_model(tmp_path_factory):
 def test_learned_step_recomputes_kinematics(upright_model):
     """After a learned step the sites are where MJX kinematics puts them."""
     task = DoubleCartPole()
-    dyn = NeuralNetworkDynamics.load_params(model=task.model, path=upright_model)
+    dyn = NeuralNetworkDynamics.load_params(
+        model=task.model, path=upright_model
+    )
     state = mjx.kinematics(
         task.model,
         mjx.make_data(task.model).replace(
@@ -73,3 +75,40 @@ def test_learned_model_controller_balances(upright_model):
     task = DoubleCartPole(custom_dynamics=dyn)
     result = balance_trial(task, default_controller(task), seed=0, duration=2.0)
     assert result.success, f"fell after {result.episode.duration:.2f} s"
+
+
+def test_data_aggregation_round(upright_model, tmp_path):
+    """One aggregation round logs episodes, fine-tunes, reports success."""
+    import json
+
+    from hydrax.dynamics_model_training.data_loader import DynamicsDataset
+    from hydrax.simulation.aggregate import aggregate
+
+    records = aggregate(
+        "double_cart_pole",
+        upright_model,
+        upright_model.parent.parent / "data",
+        iterations=1,
+        episodes=2,
+        duration=0.3,
+        epochs=1,
+        trials=1,
+        out_dir=tmp_path,
+        trial_duration=0.3,
+    )
+    assert [r["iteration"] for r in records] == [0, 1]
+    assert all(0.0 <= r["success_rate"] <= 1.0 for r in records)
+    logs = tmp_path / "iter_1" / "data"
+    assert len(list(logs.glob("*.csv"))) == 2
+    ds = DynamicsDataset(
+        logs,
+        history_length=2,
+        prediction_horizon=2,
+        val_fraction=0.0,
+        verbose=False,
+    )
+    assert ds.layout.angle_indices == (1, 2)  # from the written manifest
+    assert (
+        tmp_path / "iter_1" / "double_cart_pole_aggregate_1" / "best_model.pkl"
+    ).exists()
+    assert json.loads((tmp_path / "aggregation.json").read_text()) == records

@@ -80,14 +80,7 @@ class CEM(SamplingBasedController):
 
     def sample_knots(self, params: CEMParams) -> tuple[jax.Array, CEMParams]:
         """The mean plus ``num_samples - 1`` draws from the Gaussian."""
-        rng, key = jax.random.split(params.rng)
-        noise = jax.random.normal(
-            key, (self.num_samples - 1, *params.mean.shape)
-        )
-        knots = jnp.concatenate(
-            [params.mean[None], params.mean + params.std * noise]
-        )
-        return knots, params.replace(rng=rng)
+        return self._sample_around_mean(params, params.std)
 
     def update_params(
         self, params: CEMParams, rollouts: Trajectory

@@ -61,14 +61,7 @@ class MPPI(SamplingBasedController):
         self, params: SamplingParams
     ) -> tuple[jax.Array, SamplingParams]:
         """The mean plus ``num_samples - 1`` Gaussian perturbations of it."""
-        rng, key = jax.random.split(params.rng)
-        noise = jax.random.normal(
-            key, (self.num_samples - 1, *params.mean.shape)
-        )
-        knots = jnp.concatenate(
-            [params.mean[None], params.mean + self.noise_level * noise]
-        )
-        return knots, params.replace(rng=rng)
+        return self._sample_around_mean(params, self.noise_level)
 
     def update_params(
         self, params: SamplingParams, rollouts: Trajectory
