@@ -9,6 +9,7 @@ GRU dynamics models (`hydrax.dynamics_model_training`).
 
 import contextlib
 import io
+import os
 from pathlib import Path
 
 # MJX's optional Warp backend prints "Failed to import warp" when the extra is
@@ -21,3 +22,10 @@ ROOT = Path(__file__).resolve().parent
 """The package directory; models, data and checkpoints live under it."""
 
 __version__ = "0.1.0"
+
+if os.environ.get("HYDRAX_JAX_CACHE"):
+    # Opt-in persistent compilation cache for every process (tests spawn
+    # subprocesses; command-line tools enable it themselves).
+    from hydrax.utils import enable_compilation_cache
+
+    enable_compilation_cache(os.environ["HYDRAX_JAX_CACHE"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import mujoco
@@ -10,7 +11,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from hydrax.task_base import model_path
+# Compiled programs are cached on disk and shared with the subprocesses that
+# tests start; a second run of the suite skips most compiling.
+os.environ.setdefault(
+    "HYDRAX_JAX_CACHE",
+    str(Path.home() / ".cache" / "hydrax" / "jax-tests"),
+)
+
+from hydrax.task_base import model_path  # noqa: E402
 
 DCP_COLUMNS = [
     "timestamp",

@@ -77,7 +77,7 @@ def test_learned_model_controller_balances(upright_model):
     assert result.success, f"fell after {result.episode.duration:.2f} s"
 
 
-def test_data_aggregation_round(upright_model, tmp_path):
+def test_data_aggregation_round(upright_model, dcp_data, tmp_path):
     """One aggregation round logs episodes, fine-tunes, reports success."""
     import json
 
@@ -87,7 +87,7 @@ def test_data_aggregation_round(upright_model, tmp_path):
     records = aggregate(
         "double_cart_pole",
         upright_model,
-        upright_model.parent.parent / "data",
+        dcp_data,
         iterations=1,
         episodes=2,
         duration=0.3,
