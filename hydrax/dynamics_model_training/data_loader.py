@@ -157,8 +157,11 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
     data = df.to_numpy()
     if data.shape[0] == 0:
         raise DataError(f"{path}: the file has a header but no rows")
-    nulls = np.argwhere(
-        np.isnan(data) & df.select(pl.all().is_null()).to_numpy()
+    has_nulls = any(df.null_count().row(0))  # empty cells (rare: slow path)
+    nulls = (
+        np.argwhere(df.select(pl.all().is_null()).to_numpy())
+        if has_nulls
+        else ()
     )
     if len(nulls):
         i, j = nulls[0]
@@ -575,7 +578,7 @@ class DynamicsDataset:
 
     # --- statistics -----------------------------------------------------------
 
-    def compute_statistics(self, chunk: int = 4096) -> dict[str, np.ndarray]:
+    def compute_statistics(self, chunk: int = 16384) -> dict[str, np.ndarray]:
         """Standardization statistics over the training split.
 
         Inputs: mean and std per feature over all (window, row) pairs.
@@ -585,28 +588,65 @@ class DynamicsDataset:
         """
         layout, h = self.layout, self.history_length
         ns = layout.nq + layout.nv
+        offsets = jnp.asarray(self.window_offsets()[:h])
+        data = jnp.asarray(self.data)
+        transform_fn = self.transform_fn
+
+        @jax.jit
+        def moments(rows: jax.Array, starts: jax.Array, weight: jax.Array):  # noqa: ANN202
+            # Count, mean and centred sum of squares of one chunk's features.
+            win = gather_windows(data, rows, starts, offsets, ns)
+            f = window_features(layout, win, transform_fn)
+            w = jnp.broadcast_to(weight[:, None, None], f.shape[:-1] + (1,))
+            n = jnp.sum(w)
+            mean = jnp.sum(w * f, axis=(0, 1)) / n
+            m2 = jnp.sum(w * jnp.square(f - mean), axis=(0, 1))
+            return n, mean, m2
+
+        # Chan et al.'s pairwise combination of per-chunk moments (float64),
+        # with fixed chunk shapes so the function compiles once.
         ids = self.train_indices
-        feats = jax.jit(lambda w: window_features(layout, w, self.transform_fn))
-        total = None
-        count = 0
+        starts = self.file_offsets[self.example_files]
+        count, mean, m2 = 0.0, 0.0, 0.0
         for lo in range(0, len(ids), chunk):
             part = ids[lo : lo + chunk]
-            win = self.window_rows(part)[:, :h]
-            f = np.asarray(feats(jnp.asarray(win)), np.float64)
-            f = f.reshape(-1, f.shape[-1])
-            s = np.stack([f.sum(0), np.square(f).sum(0)])
-            total = s if total is None else total + s
-            count += len(f)
-        in_mean = total[0] / count
-        in_std = np.sqrt(np.maximum(total[1] / count - in_mean**2, 0.0))
+            weight = np.ones(chunk, np.float32)
+            weight[len(part) :] = 0.0
+            part = np.resize(part, chunk)
+            n_b, mean_b, m2_b = (
+                np.asarray(x, np.float64)
+                for x in moments(self.example_rows[part], starts[part], weight)
+            )
+            delta = mean_b - mean
+            total = count + n_b
+            mean = mean + delta * n_b / total
+            m2 = m2 + m2_b + np.square(delta) * count * n_b / total
+            count = total
+        in_mean = np.asarray(mean)
+        in_std = np.sqrt(np.maximum(m2 / count, 0.0))
 
-        # One-step deltas of the training files (row t → t + 1).
-        deltas = []
-        for f in np.flatnonzero(~self.val_file_mask):
-            lo, hi = self.file_offsets[f], self.file_offsets[f + 1]
-            s = jnp.asarray(self.data[lo:hi, :ns])
-            deltas.append(np.asarray(state_delta(layout, s[:-1], s[1:])))
-        d = np.concatenate(deltas).astype(np.float64)
+        # One-step deltas (row t → t + 1) within each training file.
+        prev, nxt = self.data[:-1, :ns], self.data[1:, :ns]
+        pair_file = (
+            np.searchsorted(
+                self.file_offsets, np.arange(1, len(self.data)), side="right"
+            )
+            - 1
+        )  # the file of row t + 1
+        same_file = (
+            pair_file
+            == np.searchsorted(
+                self.file_offsets, np.arange(len(self.data) - 1), side="right"
+            )
+            - 1
+        )
+        keep = same_file & ~self.val_file_mask[pair_file]
+        d = np.asarray(
+            jax.jit(lambda a, b: state_delta(layout, a, b))(
+                prev[keep], nxt[keep]
+            ),
+            np.float64,
+        )
         out_mean = d.mean(0)
         out_std = d.std(0)
         for c, s in layout.angle_slots:
