@@ -6,6 +6,9 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from hydrax.dynamics_model_training.data_loader import (
     DataError,
@@ -240,4 +243,41 @@ def test_ragged_row(tmp_path):
     """A row with a missing field is refused, not silently dropped."""
     path = write(tmp_path / "r.csv", body=rows(5)[:3] + ["0.03,0.1,0.2,0.3"])
     with pytest.raises(DataError, match=str(path)):
+        read_trajectory_csv(path)
+
+
+finite64 = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=arrays(np.float64, (7, 5), elements=finite64))
+def test_property_csv_round_trip(tmp_path_factory, values):
+    """Property: any finite floats written by the logger read back exactly."""
+    from hydrax.simulation.logging import write_trajectory_csv
+
+    path = tmp_path_factory.mktemp("prop") / "p.csv"
+    times = 0.01 * np.arange(7)
+    write_trajectory_csv(
+        path, times, values[:, :2], values[:, 2:4], values[:, 4:]
+    )
+    traj = read_trajectory_csv(path)
+    np.testing.assert_array_equal(traj.rows, values)
+    np.testing.assert_array_equal(traj.times, times)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    row=st.integers(0, 6),
+    col=st.integers(0, 5),
+    junk=st.sampled_from(["x", "1e", "--1", "nan", "inf", ""]),
+)
+def test_property_bad_cell_is_located(tmp_path_factory, row, col, junk):
+    """Property: a bad cell anywhere is reported at its line and column."""
+    body = rows(7)
+    cells = body[row].split(",")
+    cells[col] = junk
+    body[row] = ",".join(cells)
+    path = write(tmp_path_factory.mktemp("bad") / "b.csv", body=body)
+    name = HEADER.split(",")[col]
+    with pytest.raises(DataError, match=rf"line {row + 2}, column '{name}'"):
         read_trajectory_csv(path)
