@@ -63,7 +63,7 @@ class Task(ABC):
         self.u_max = jnp.asarray(np.where(limited, hi, np.inf))
 
         if custom_dynamics is not None:
-            custom_dynamics.check_compatible(self.model)
+            custom_dynamics.check_compatible(self.model, self.model_file)
         self.custom_dynamics = custom_dynamics
         self.dynamics: Dynamics = custom_dynamics or PhysicsDynamics()
 

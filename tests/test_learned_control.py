@@ -112,3 +112,30 @@ def test_data_aggregation_round(upright_model, dcp_data, tmp_path):
         tmp_path / "iter_1" / "double_cart_pole_aggregate_1" / "best_model.pkl"
     ).exists()
     assert json.loads((tmp_path / "aggregation.json").read_text()) == records
+
+
+def test_checkpoint_of_another_mjcf_is_refused(upright_model, tmp_path):
+    """A task whose MJCF differs from the training data's is refused."""
+    import mujoco
+
+    from hydrax.task_base import Task, model_path
+
+    physics = DoubleCartPole()
+    dyn = NeuralNetworkDynamics.load_params(
+        model=physics.model, path=upright_model
+    )
+    DoubleCartPole(custom_dynamics=dyn)  # the same MJCF: accepted
+    edited = tmp_path / "edited.xml"
+    xml = model_path("double_cart_pole").read_text()
+    edited.write_text(xml.replace('mass="1"', 'mass="1.5"'))
+
+    class Edited(Task):
+        def running_cost(self, state, control):
+            return 0.0
+
+        def terminal_cost(self, state):
+            return 0.0
+
+    m = mujoco.MjModel.from_xml_path(str(edited))
+    with pytest.raises(ValueError, match="another MJCF"):
+        Edited(m, custom_dynamics=dyn, model_file=edited)

@@ -9,6 +9,7 @@ window or a hidden state for a learned model). The controller only ever calls
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -29,8 +30,15 @@ class Dynamics(ABC):
     measured before the current state at every replanning.
     """
 
-    def check_compatible(self, model: mjx.Model) -> None:  # noqa: B027
-        """Raise ValueError when the dynamics cannot serve this model."""
+    def check_compatible(  # noqa: B027
+        self, model: mjx.Model, model_file: Path | None = None
+    ) -> None:
+        """Raise ValueError when the dynamics cannot serve this model.
+
+        Args:
+            model: The MJX model to plan for.
+            model_file: The MJCF file it came from, when known.
+        """
 
     @abstractmethod
     def init_carry(

@@ -14,6 +14,7 @@ and bodies see the predicted state, and time advances by dt.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import jax
@@ -99,9 +100,28 @@ class NeuralNetworkDynamics(Dynamics):
             raise CheckpointError(f"{path}: {e}") from None
         return dynamics
 
-    def check_compatible(self, model: mjx.Model) -> None:
-        """Refuse a model of another timestep or other dimensions."""
+    def check_compatible(
+        self, model: mjx.Model, model_file: Path | None = None
+    ) -> None:
+        """Refuse a model of another timestep, dimensions or MJCF file.
+
+        The MJCF check compares the file's SHA-256 with the one the training
+        data's manifest recorded (when both are known): a model edited since
+        the data was logged, or another robot with the same dimensions, is
+        refused.
+        """
         cfg = self.config
+        identity = cfg.get("manifest_identity") or {}
+        recorded = identity.get("model_sha256")
+        if model_file is not None and recorded and Path(model_file).exists():
+            digest = hashlib.sha256(Path(model_file).read_bytes()).hexdigest()
+            if digest != recorded:
+                raise ValueError(
+                    f"the learned model was trained on data from another "
+                    f"MJCF (task {identity.get('task')!r}, sha256 "
+                    f"{recorded[:12]}...) than {model_file} (sha256 "
+                    f"{digest[:12]}...)"
+                )
         dims = {"nq": model.nq, "nv": model.nv, "nu": model.nu}
         for key, value in dims.items():
             if int(cfg[key]) != int(value):
