@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import jax
@@ -82,32 +83,67 @@ STEPS = 50  # rollout length = plan_horizon 0.5 s / dt 0.01 s
 # --- measuring ----------------------------------------------------------------
 
 
-def best_rate(
-    call: Callable[[], object], per_call: float, seconds: float, rounds: int
-) -> float:
-    """Best over ``rounds`` of (units per second) of calling ``call``.
+@dataclass
+class Bench:
+    """One thing to time: ``call`` does ``per_call`` units of work.
 
-    Each round calls until ``seconds`` have passed and blocks on the last
-    result; ``call`` blocks on whatever it needs to itself.
+    Attributes:
+        call: Does the work once (blocking on what it must itself).
+        per_call: Units per call (samples, steps, replannings, GFLOP).
+        first_s: Seconds of the first (compiling) call.
+        setup: Run before each round (e.g. set PyTorch's thread count).
     """
-    best = 0.0
-    for _ in range(rounds):
-        n, start = 0, time.perf_counter()
-        while True:
-            out = call()
-            n += 1
-            if time.perf_counter() - start >= seconds:
-                jax.block_until_ready(out)
-                break
-        best = max(best, n * per_call / (time.perf_counter() - start))
-    return best
+
+    call: Callable[[], object]
+    per_call: float
+    first_s: float
+    setup: Callable[[], None] | None = None
+
+    def compile_s(self, rate: float) -> float:
+        """First call minus one steady call."""
+        return max(self.first_s - self.per_call / rate, 0.0)
 
 
-def first_call_seconds(call: Callable[[], object]) -> float:
-    """Seconds of a first (compiling) call, blocked."""
+def prepared(
+    call: Callable[[], object],
+    per_call: float,
+    setup: Callable[[], None] | None = None,
+) -> Bench:
+    """A bench after its first (compiling) call, which is timed."""
+    if setup is not None:
+        setup()
     start = time.perf_counter()
     jax.block_until_ready(call())
-    return time.perf_counter() - start
+    return Bench(call, per_call, time.perf_counter() - start, setup)
+
+
+def one_round(bench: Bench, seconds: float) -> float:
+    """Units per second over calls for at least ``seconds``."""
+    if bench.setup is not None:
+        bench.setup()
+    n, start = 0, time.perf_counter()
+    while True:
+        out = bench.call()
+        n += 1
+        if time.perf_counter() - start >= seconds:
+            jax.block_until_ready(out)
+            break
+    return n * bench.per_call / (time.perf_counter() - start)
+
+
+def interleaved(
+    benches: dict[str, Bench], seconds: float, rounds: int
+) -> dict[str, float]:
+    """Best rate of each bench over ``rounds`` rounds, taken in turn.
+
+    Round r of every bench runs before round r + 1 of any, so a burst of
+    load from another process hits all the figures of a ratio alike.
+    """
+    best = dict.fromkeys(benches, 0.0)
+    for _ in range(rounds):
+        for name, bench in benches.items():
+            best[name] = max(best[name], one_round(bench, seconds))
+    return best
 
 
 # --- data ---------------------------------------------------------------------
@@ -226,18 +262,13 @@ def batch_indices(
     return out
 
 
-def jax_train_rate(
-    dataset: DynamicsDataset,
-    mode: str,
-    batch: int,
-    seconds: float,
-    rounds: int,
-) -> tuple[float, float]:
-    """Samples/s and compile seconds of the train step ``train.py`` builds.
+def jax_train(dataset: DynamicsDataset, mode: str, batch: int) -> Bench:
+    """The train step ``train_dynamics_model`` builds, in samples.
 
-    The same functional step as ``train_dynamics_model``: split network,
-    params and statistics; clip + AdamW; value_and_grad of the mean
-    multi-step error; windows gathered on device inside the jitted step.
+    The same functional step: split network, params and statistics; clip +
+    AdamW; value_and_grad of the mean multi-step error; windows gathered on
+    device inside the jitted step; the previous step's loss read back after
+    dispatching the next, as the training loop does.
     """
     network = make_network(dataset, mode)
     graphdef, params, stats = nnx.split(network, nnx.Param, Statistic)
@@ -279,21 +310,18 @@ def jax_train_rate(
         state["prev"] = loss
         return loss
 
-    first = first_call_seconds(call)
-    rate = best_rate(call, batch, seconds, rounds)
-    return rate, max(first - batch / rate, 0.0)
+    return prepared(call, batch)
 
 
-def torch_train_rate(
-    dataset: DynamicsDataset,
-    batch: int,
-    compiled: bool,
-    seconds: float,
-    rounds: int,
-    threads: int,
-) -> tuple[float, float]:
-    """Samples/s and first-call seconds of the PyTorch peer's train step."""
-    torch.set_num_threads(threads)
+def torch_train(
+    dataset: DynamicsDataset, batch: int, compiled: bool, threads: int
+) -> Bench:
+    """The PyTorch peer's train step on ``threads`` threads, in samples."""
+
+    def setup() -> None:
+        torch.set_num_threads(threads)
+
+    setup()
     model = TorchDynamicsNetwork(dataset.layout, HIDDEN, H)
     model.copy_from_hydrax(make_network(dataset, "window"))
     trainer = TorchTrainer(
@@ -307,11 +335,7 @@ def torch_train_rate(
         i[0] += 1
         trainer.step(rows, starts)
 
-    start = time.perf_counter()
-    call()
-    first = time.perf_counter() - start
-    rate = best_rate(call, batch, seconds, rounds)
-    return rate, max(first - batch / rate, 0.0)
+    return prepared(call, batch, setup)
 
 
 def loss_check(dataset: DynamicsDataset) -> tuple[float, float, float]:
@@ -345,19 +369,13 @@ def train_flops_per_sample(mode: str, features: int, out_dim: int) -> float:
     return 3.0 * (cells * cell + K * head)
 
 
-def matmul_peak(rounds: int) -> float:
-    """GFLOP/s of a jitted float32 2048 x 2048 matmul, best of ``rounds``."""
+def matmul_peak() -> Bench:
+    """A jitted float32 2048 x 2048 matmul, in GFLOP."""
     n = 2048
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
     b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
     f = jax.jit(jnp.matmul)
-    jax.block_until_ready(f(a, b))
-    best = 0.0
-    for _ in range(rounds):
-        start = time.perf_counter()
-        jax.block_until_ready(f(a, b))
-        best = max(best, 2 * n**3 / (time.perf_counter() - start) / 1e9)
-    return best
+    return prepared(lambda: jax.block_until_ready(f(a, b)), 2 * n**3 / 1e9)
 
 
 # --- rollouts and planning ----------------------------------------------------
@@ -385,11 +403,9 @@ def start_state(task) -> tuple[mjx.Data, np.ndarray]:
     return mjx.kinematics(task.model, state), startup_history(current, H - 1, 1)
 
 
-def seam_rate(
-    task, dynamics, batch: int, seconds: float, rounds: int
-) -> tuple[float, float]:
-    """Steps/s of ``dynamics.step`` in scan(50) under vmap(batch), as the
-    controller's ``eval_rollouts`` runs it (running cost per step)."""
+def seam_rollouts(task, dynamics, batch: int) -> Bench:
+    """``dynamics.step`` in scan(50) under vmap(batch), as the controller's
+    ``eval_rollouts`` runs it (running cost per step), in steps."""
     model = task.model
     state, history = start_state(task)
     carry = dynamics.init_carry(model, state, history)
@@ -407,15 +423,11 @@ def seam_rate(
     us = jax.random.uniform(
         jax.random.key(0), (batch, STEPS, task.nu), minval=-1.0, maxval=1.0
     )
-    first = first_call_seconds(lambda: f(us))
-    rate = best_rate(
-        lambda: jax.block_until_ready(f(us)), batch * STEPS, seconds, rounds
-    )
-    return rate, max(first - batch * STEPS / rate, 0.0)
+    return prepared(lambda: jax.block_until_ready(f(us)), batch * STEPS)
 
 
-def c_rollout_rate(task, batch: int, seconds: float, rounds: int) -> float:
-    """Steps/s of ``mujoco.rollout.rollout`` with os.cpu_count() threads."""
+def c_rollouts(task, batch: int) -> Bench:
+    """``mujoco.rollout.rollout`` on os.cpu_count() threads, in steps."""
     m = task.mj_model
     datas = [mujoco.MjData(m) for _ in range(os.cpu_count() or 1)]
     d = datas[0]
@@ -431,12 +443,12 @@ def c_rollout_rate(task, batch: int, seconds: float, rounds: int) -> float:
     def call() -> None:
         mj_rollout.rollout(m, datas, x0, us, state=out, persistent_pool=True)
 
-    call()
-    return best_rate(call, batch * STEPS, seconds, rounds)
+    return prepared(call, batch * STEPS)
 
 
-def replan_rate(task, seconds: float, rounds: int) -> tuple[float, float]:
-    """Replannings/s and compile seconds: predictive sampling, 128 x 50."""
+def replanning(task) -> Bench:
+    """Predictive sampling, 128 samples x 50 steps, zero-order 4 knots,
+    noise 0.3: ``optimize`` on a fixed state, in replannings."""
     ctrl = PredictiveSampling(
         task,
         num_samples=128,
@@ -454,9 +466,7 @@ def replan_rate(task, seconds: float, rounds: int) -> tuple[float, float]:
         params[0], _ = ctrl.optimize(state, params[0], history)
         return jax.block_until_ready(params[0].mean)
 
-    first = first_call_seconds(call)
-    rate = best_rate(call, 1.0, seconds, rounds)
-    return rate, max(first - 1.0 / rate, 0.0)
+    return prepared(call, 1.0)
 
 
 # --- compile cache (subprocess) -----------------------------------------------
@@ -478,12 +488,15 @@ def compile_probe(cache_dir: str) -> dict:
         dataset = DynamicsDataset(
             tmp, angle_indices=ANGLES, coordinate_indices=COORDS, verbose=False
         )
-    _, train_s = jax_train_rate(dataset, "window", 32, 0.0, 1)
+    train = jax_train(dataset, "window", 32)
     learned = DoubleCartPole(
         custom_dynamics=learned_dynamics(make_network(dataset, "window"), task)
     )
-    _, plan_s = replan_rate(learned, 0.0, 1)
-    return {"train_step_s": train_s, "optimize_s": plan_s}
+    plan = replanning(learned)
+    return {
+        "train_step_s": train.compile_s(one_round(train, 0.0)),
+        "optimize_s": plan.compile_s(one_round(plan, 0.0)),
+    }
 
 
 def cache_probe_runs() -> tuple[dict, dict] | str:
@@ -628,7 +641,11 @@ class Table:
 
 
 def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
-    """Run every measurement; the raw figures, keyed by what."""
+    """Run every measurement; the raw figures, keyed by what.
+
+    Figures that form a ratio are measured in one group, their rounds
+    interleaved (see :func:`interleaved`).
+    """
     quick, seconds, rounds = args.quick, args.seconds, args.rounds
     cpus = os.cpu_count() or 1
     train_batches = (32,) if quick else (32, 1024)
@@ -639,7 +656,18 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
         "train_batches": train_batches,
         "roll_batches": roll_batches,
         "files": (n_files, n_rows),
+        "train": {},
+        "torch": {},
+        "rollout": {},
+        "replan": {},
+        "loss_check": None,
+        "peak": 0.0,
     }
+
+    def run(group: dict[str, Bench]) -> dict[str, tuple[float, float]]:
+        say(f"  timing {len(group)} interleaved, {rounds} x {seconds:g} s ...")
+        rates = interleaved(group, seconds, rounds)
+        return {k: (r, group[k].compile_s(r)) for k, r in rates.items()}
 
     # 5. Ingestion first: the dataset feeds everything else.
     say(f"simulating and writing {n_files} x {n_rows} rows of logs ...")
@@ -651,17 +679,7 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
     m["features"] = int(dataset.statistics["in_mean"].shape[0])
     m["out_dim"] = dataset.layout.state_dim
 
-    # 1. Training, JAX.
-    m["train"] = {}
-    for mode in ("window", "recurrent"):
-        for b in train_batches:
-            say(f"training JAX {mode}, batch {b} ...")
-            m["train"][mode, b] = jax_train_rate(
-                dataset, mode, b, seconds, rounds
-            )
-
-    # 2. The PyTorch peer.
-    m["torch"], m["loss_check"] = {}, None
+    # 1, 2, 6. Training: JAX, the PyTorch peer and the matmul peak together.
     if torch is not None:
         m["loss_check"] = loss_check(dataset)
         say(
@@ -669,23 +687,34 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
                 *m["loss_check"]
             )
         )
-        runs = [("eager", b, cpus) for b in train_batches]
-        if cpus > 1:
-            runs.append(("eager", 32, 1))
-        runs += [("compile", b, cpus) for b in train_batches]
-        for kind, b, threads in runs:
-            say(f"training PyTorch {kind}, batch {b}, {threads} thread(s) ...")
+    for b in train_batches:
+        group: dict[str, Bench] = {}
+        for mode in ("window", "recurrent"):
+            say(f"compiling JAX {mode} train step, batch {b} ...")
+            group[mode] = jax_train(dataset, mode, b)
+        runs = [("eager", cpus), ("eager", 1), ("compile", cpus)]
+        if b == 32:
+            runs.append(("compile", 1))
+        for kind, threads in dict.fromkeys(runs) if torch is not None else ():
+            say(f"preparing PyTorch {kind}, batch {b}, {threads} thread(s) ...")
             try:
-                m["torch"][kind, b, threads] = torch_train_rate(
-                    dataset, b, kind == "compile", seconds, rounds, threads
+                group[f"{kind} {threads}"] = torch_train(
+                    dataset, b, kind == "compile", threads
                 )
             except Exception as e:  # noqa: BLE001 (reported in its row)
                 msg = f"{type(e).__name__}: {e}".splitlines()[0][:100]
                 m["torch"][kind, b, threads] = msg
-        torch.set_num_threads(cpus)
-
-    say("matmul peak ...")
-    m["peak"] = matmul_peak(rounds=8)
+        group["peak"] = matmul_peak()
+        for name, figure in run(group).items():
+            if name == "peak":
+                m["peak"] = max(m["peak"], figure[0])
+            elif name in ("window", "recurrent"):
+                m["train"][name, b] = figure
+            else:
+                kind, threads = name.split()
+                m["torch"][kind, b, int(threads)] = figure
+        if torch is not None:
+            torch.set_num_threads(cpus)
 
     # 3. Rollouts through the seam, and mujoco.rollout.
     nets = {
@@ -696,27 +725,22 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
         "learned recurrent": learned_dynamics(nets["recurrent"], task),
         "MJX physics": PhysicsDynamics(),
     }
-    m["rollout"] = {}
     for b in roll_batches:
+        group = {}
         for name, dynamics in seams.items():
-            say(f"rollouts {name}, batch {b} ...")
-            m["rollout"][name, b] = seam_rate(
-                task, dynamics, b, seconds, rounds
-            )
-        say(f"mujoco.rollout, batch {b} ...")
-        m["rollout"]["mujoco.rollout", b] = (
-            c_rollout_rate(task, b, seconds, rounds),
-            None,
-        )
+            say(f"compiling rollouts, {name}, batch {b} ...")
+            group[name] = seam_rollouts(task, dynamics, b)
+        group["mujoco.rollout"] = c_rollouts(task, b)
+        for name, figure in run(group).items():
+            m["rollout"][name, b] = figure
 
     # 4. Replanning.
-    m["replan"] = {}
+    group = {}
     for name in ("MJX physics", "learned window", "learned recurrent"):
-        say(f"replanning, {name} ...")
+        say(f"compiling the controller, {name} ...")
         custom = None if name == "MJX physics" else seams[name]
-        m["replan"][name] = replan_rate(
-            DoubleCartPole(custom_dynamics=custom), seconds, rounds
-        )
+        group[name] = replanning(DoubleCartPole(custom_dynamics=custom))
+    m["replan"] = run(group)
 
     # 7. Warm compile through the persistent cache.
     m["cache_probe"] = None
@@ -879,8 +903,7 @@ def build_table(m: dict) -> Table:
         fmt=",.1f",
     )
     t.add(
-        f"dataset memory / raw float32 (rows x {ing['columns']} columns"
-        " x 4 B)",
+        f"dataset memory / raw float32 (rows x {ing['columns']} columns x 4 B)",
         ing["held_bytes"] / ing["raw_bytes"],
         "x",
         target=1.5,
