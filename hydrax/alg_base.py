@@ -130,11 +130,12 @@ class SamplingBasedController(ABC):
 
     # --- what an algorithm defines ------------------------------------------
 
-    @abstractmethod
     def init_params(
         self, initial_knots: jax.Array | None = None, seed: int = 0
     ) -> SamplingParams:
         """The initial parameters (zero controls unless knots are given)."""
+        tk, mean, rng = self._base_params(initial_knots, seed)
+        return SamplingParams(tk=tk, mean=mean, rng=rng)
 
     @abstractmethod
     def sample_knots(

@@ -50,13 +50,6 @@ class MPPI(SamplingBasedController):
         self.noise_level = noise_level
         self.temperature = temperature
 
-    def init_params(
-        self, initial_knots: jax.Array | None = None, seed: int = 0
-    ) -> SamplingParams:
-        """The initial parameters (zero controls unless knots are given)."""
-        tk, mean, rng = self._base_params(initial_knots, seed)
-        return SamplingParams(tk=tk, mean=mean, rng=rng)
-
     def sample_knots(
         self, params: SamplingParams
     ) -> tuple[jax.Array, SamplingParams]:

@@ -49,11 +49,13 @@ class Trajectory:
         path: The file.
         times: Timestamps, (T,).
         rows: (qpos, qvel, ctrl) per row, float64, (T, nq + nv + nu).
+        columns: The header's column names.
     """
 
     path: Path
     times: np.ndarray
     rows: np.ndarray
+    columns: list[str]
 
 
 def parse_header(columns: Sequence[str], path: Path) -> tuple[int, int, int]:
@@ -195,7 +197,7 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
                 f"{path}: line {i + 3}, column 'timestamp': spacing "
                 f"{dts[i]:.6g} s differs from the file's step {dt:.6g} s"
             )
-    return Trajectory(path, times, data[:, 1:])
+    return Trajectory(path, times, data[:, 1:], columns)
 
 
 def read_manifest(data_dir: Path) -> dict | None:
@@ -418,7 +420,7 @@ class DynamicsDataset:
         trajectories, columns, dims = [], None, None
         for path in files:
             traj = read_trajectory_csv(path)
-            cols = read_header(path)
+            cols = traj.columns
             if columns is None:
                 columns, dims = cols, parse_header(cols, path)
                 first = path
