@@ -143,10 +143,10 @@ def test_bom_and_crlf_just_work(tmp_path):
 
 def test_empty_and_csv_less_directories(tmp_path):
     """An empty directory, a directory without CSVs, a missing one."""
-    with pytest.raises(DataError, match="no CSV files"):
+    with pytest.raises(DataError, match="no CSV or Parquet logs"):
         dataset(tmp_path)
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(DataError, match="no CSV files"):
+    with pytest.raises(DataError, match="no CSV or Parquet logs"):
         dataset(tmp_path)
     with pytest.raises(DataError, match="does not exist"):
         dataset(tmp_path / "nope")

@@ -260,7 +260,7 @@ def test_empty_data_dir_is_refused(tiny_model, tmp_path, capsys):
         ["--checkpoint", str(tiny_model[0]), "--data-dir", str(tmp_path)]
     )
     assert code == 2
-    assert "no CSV files" in capsys.readouterr().err
+    assert "no CSV or Parquet logs" in capsys.readouterr().err
 
 
 def test_files_too_short_for_the_horizon_are_refused(

@@ -1,19 +1,25 @@
-"""Read CSV trajectory logs into windows for training and evaluation.
+"""Read trajectory logs (CSV or Parquet) into windows for training.
 
 A log holds one trajectory: ``timestamp,qpos_0,...,qvel_0,...,ctrl_0,...``,
 one row per simulation step, the state before the step and the control
-applied during it. A :class:`DynamicsDataset` reads every CSV in a directory,
+applied during it. It is a CSV file, or a Parquet file with the same
+columns (``python -m hydrax.dynamics_model_training.convert`` converts
+either way). A :class:`DynamicsDataset` reads every log in a directory,
 checks it, keeps the rows once in memory, and indexes windows of
-``history_length + prediction_horizon`` rows into them.
+``history_length + prediction_horizon`` rows into them; with
+``max_rows_in_memory`` it instead streams blocks of whole files, so a
+dataset larger than memory trains in bounded memory.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +39,7 @@ MANIFEST = "manifest.json"
 STD_EPS = 1e-6
 """Floor of every standardization std (a constant column stays finite)."""
 
+_READ_THREADS = min(8, os.cpu_count() or 1)
 _GROUP = re.compile(r"^(qpos|qvel|ctrl)_(\d+)$")
 _DT_RTOL = 1e-4
 
@@ -156,6 +163,30 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
         )
     except (pl.exceptions.ComputeError, pl.exceptions.ShapeError) as e:
         raise DataError(_first_bad_cell(path, columns)) from e
+    return _checked(path, df, columns, _csv_line)
+
+
+LOG_SUFFIXES = (".csv", ".parquet")
+"""File suffixes read as trajectory logs."""
+
+
+def _csv_line(i: int) -> str:
+    """Where data row i (0-based) of a CSV is: line i + 2 (after the header)."""
+    return f"line {i + 2}"
+
+
+def _parquet_row(i: int) -> str:
+    """Where data row i (0-based) of a Parquet file is."""
+    return f"row {i + 1}"
+
+
+def _checked(
+    path: Path,
+    df: pl.DataFrame,
+    columns: list[str],
+    where: Callable[[int], str],
+) -> Trajectory:
+    """Check a parsed log's values; ``where(i)`` names data row i."""
     data = df.to_numpy()
     if data.shape[0] == 0:
         raise DataError(f"{path}: the file has a header but no rows")
@@ -168,14 +199,14 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
     if len(nulls):
         i, j = nulls[0]
         raise DataError(
-            f"{path}: line {i + 2}, column {columns[j]!r}: an empty cell is "
+            f"{path}: {where(i)}, column {columns[j]!r}: an empty cell is "
             "not a number"
         )
     bad = np.argwhere(~np.isfinite(data))
     if len(bad):
         i, j = bad[0]
         raise DataError(
-            f"{path}: line {i + 2}, column {columns[j]!r}: {data[i, j]} "
+            f"{path}: {where(i)}, column {columns[j]!r}: {data[i, j]} "
             "(NaN or Inf) is not allowed"
         )
     times = data[:, 0]
@@ -185,7 +216,7 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
         if len(nonpos):
             i = nonpos[0]
             raise DataError(
-                f"{path}: line {i + 3}, column 'timestamp': "
+                f"{path}: {where(i + 1)}, column 'timestamp': "
                 f"{times[i + 1]:.17g} does not increase (previous "
                 f"{times[i]:.17g})"
             )
@@ -194,10 +225,51 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
         if len(off):
             i = off[0]
             raise DataError(
-                f"{path}: line {i + 3}, column 'timestamp': spacing "
+                f"{path}: {where(i + 1)}, column 'timestamp': spacing "
                 f"{dts[i]:.6g} s differs from the file's step {dt:.6g} s"
             )
     return Trajectory(path, times, data[:, 1:], columns)
+
+
+def read_trajectory_parquet(path: str | Path) -> Trajectory:
+    """Read and check one Parquet log (the CSV log's columns, numeric).
+
+    Raises:
+        DataError: naming the file, row and column of the first problem,
+            as for CSV logs; a column that is not numeric is named too.
+    """
+    path = Path(path)
+    try:
+        df = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as e:
+        raise DataError(f"{path}: not a readable Parquet file ({e})") from e
+    columns = [str(c) for c in df.columns]
+    parse_header(columns, path)
+    for name, dtype in df.schema.items():
+        if not dtype.is_numeric():
+            raise DataError(
+                f"{path}: column {name!r} has type {dtype}, not a number type"
+            )
+    return _checked(path, df.cast(pl.Float64), columns, _parquet_row)
+
+
+def read_columns(path: str | Path) -> list[str]:
+    """A log's column names, CSV or Parquet, without reading its rows."""
+    path = Path(path)
+    if path.suffix != ".parquet":
+        return read_header(path)
+    try:
+        return list(pl.read_parquet_schema(path))
+    except (OSError, pl.exceptions.PolarsError) as e:
+        raise DataError(f"{path}: not a readable Parquet file ({e})") from e
+
+
+def read_trajectory(path: str | Path) -> Trajectory:
+    """Read and check one log, CSV or Parquet by its suffix."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return read_trajectory_parquet(path)
+    return read_trajectory_csv(path)
 
 
 def read_manifest(data_dir: Path) -> dict | None:
@@ -215,16 +287,19 @@ MANIFEST_IDENTITY = ("task", "model_sha256", "dt", "nq", "nv", "nu", "joints")
 """Manifest fields that identify the model the data came from."""
 
 
-def _list_csvs(dirs: Sequence[Path]) -> list[Path]:
+def list_logs(dirs: Sequence[Path]) -> list[Path]:
+    """The CSV and Parquet logs of each directory, sorted by name."""
     files = []
-    for d in dirs:
+    for d in map(Path, dirs):
         if not d.exists():
             raise DataError(f"{d}: the data directory does not exist")
         if not d.is_dir():
             raise DataError(f"{d}: not a directory")
-        found = sorted(d.glob("*.csv"))
+        found = sorted(p for p in d.iterdir() if p.suffix in LOG_SUFFIXES)
         if not found:
-            raise DataError(f"{d}: no CSV files in the data directory")
+            raise DataError(
+                f"{d}: no CSV or Parquet logs in the data directory"
+            )
         files += found
     return files
 
@@ -283,8 +358,98 @@ class Examples(Sequence):
         return out
 
 
+@dataclass(frozen=True)
+class RowBlock:
+    """The rows of whole files in memory, and the windows into them.
+
+    Attributes:
+        data: Rows, (N, R) float32, angles wrapped. A streamed block is
+            padded with zero rows to the dataset's block size, which no
+            window reads, so every block has one shape (no recompiles).
+        file_offsets: First row of each file, then the end of the last,
+            (F + 1,).
+        example_rows: Each window's current row, (E,).
+        example_files: Each window's file (its index in the block), (E,).
+        files: The block's files.
+    """
+
+    data: np.ndarray
+    file_offsets: np.ndarray
+    example_rows: np.ndarray
+    example_files: np.ndarray
+    files: tuple[Path, ...]
+
+    def window_starts(self) -> np.ndarray:
+        """The first row of each window's file, (E,) int64."""
+        return self.file_offsets[self.example_files].astype(np.int64)
+
+
+def _first_window_row(history_length: int, pad_start: bool) -> int:
+    """The first row of a file that can be a window's current row."""
+    return 0 if pad_start else history_length - 1
+
+
+def _make_block(
+    trajectories: Sequence[Trajectory],
+    layout: StateLayout,
+    history_length: int,
+    prediction_horizon: int,
+    pad_start: bool,
+    num_rows: int | None = None,
+) -> RowBlock:
+    """Rows of some files (angles wrapped) and the window index into them.
+
+    ``num_rows`` pads the rows with zeros to a fixed count.
+    """
+    lengths = np.array([len(t.rows) for t in trajectories])
+    file_offsets = np.concatenate([[0], np.cumsum(lengths)])
+    total = int(file_offsets[-1])
+    width = trajectories[0].rows.shape[1]
+    rows = np.zeros((num_rows or total, width), np.float32)
+    for t, lo in zip(trajectories, file_offsets, strict=False):
+        rows[lo : lo + len(t.rows)] = t.rows
+    angles = list(layout.angle_indices)
+    if angles:
+        a = np.concatenate([t.rows[:, angles] for t in trajectories])
+        rows[:total, angles] = np.remainder(a + np.pi, 2 * np.pi) - np.pi
+    first = _first_window_row(history_length, pad_start)
+    starts, file_ids = [], []
+    for f, n in enumerate(lengths):
+        t = np.arange(first, n - prediction_horizon)
+        starts.append(file_offsets[f] + t)
+        file_ids.append(np.full(len(t), f))
+    # int32 while it fits (JAX indexes in int32 anyway): the index arrays
+    # stay small beside the float32 rows.
+    index = np.int32 if len(rows) < 2**31 else np.int64
+    return RowBlock(
+        data=rows,
+        file_offsets=file_offsets,
+        example_rows=np.concatenate(starts).astype(index),
+        example_files=np.concatenate(file_ids).astype(np.int32),
+        files=tuple(t.path for t in trajectories),
+    )
+
+
+def _combine_moments(
+    a: tuple[float, np.ndarray, np.ndarray],
+    b: tuple[float, np.ndarray, np.ndarray],
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Chan et al.'s pairwise combination of (count, mean, centred M2)."""
+    n_a, mean_a, m2_a = a
+    n_b, mean_b, m2_b = b
+    total = n_a + n_b
+    if total == 0:
+        return a
+    delta = mean_b - mean_a
+    mean = mean_a + delta * n_b / total
+    return total, mean, m2_a + m2_b + np.square(delta) * n_a * n_b / total
+
+
+SPLITS = ("train", "val")
+
+
 class DynamicsDataset:
-    """Every CSV log in a directory, checked, as windows for the GRU.
+    """Every log in a directory, checked, as windows for the GRU.
 
     Rows of all files are kept once (float32, angles wrapped to [-π, π):
     features and deltas only see angles through cos, sin and wrapped
@@ -292,6 +457,12 @@ class DynamicsDataset:
     window of H + K rows is an index into them. Windows at the start of a
     file are also offered with the history before the first row padded by
     the first state with zero control, the start-up history planning uses.
+
+    With ``max_rows_in_memory`` the dataset is *streamed*: construction
+    reads each file once (to check it and count its rows) and keeps no
+    rows; :meth:`blocks` then reads whole files into blocks of at most that
+    many rows, one block at a time (plus the next, read ahead), and the
+    statistics are combined block by block.
 
     Files are split into training and validation *by file*, from the seed.
     Standardization statistics come from the training files only.
@@ -310,12 +481,13 @@ class DynamicsDataset:
         pad_start: bool = True,
         val_files: Sequence[str] | None = None,
         verbose: bool = True,
+        max_rows_in_memory: int | None = None,
     ):
         """Read, check and index the logs.
 
         Args:
-            data_dir: A directory of CSV logs, or several (their files are
-                pooled; they must share columns).
+            data_dir: A directory of CSV or Parquet logs, or several (their
+                files are pooled; they must share columns).
             coordinate_indices: qpos indices of Cartesian coordinates; from
                 the directory's manifest.json when None.
             angle_indices: qpos indices of angles; from the manifest when
@@ -330,6 +502,8 @@ class DynamicsDataset:
             val_files: File names to validate on, instead of a random split
                 (e.g. a checkpoint's, to evaluate on its validation files).
             verbose: Print a summary and warnings.
+            max_rows_in_memory: Stream: keep at most this many rows per
+                block of whole files (None keeps every row in memory).
         """
         if history_length < 1:
             raise ValueError(
@@ -343,6 +517,10 @@ class DynamicsDataset:
             raise ValueError(
                 f"val_fraction must be in [0, 1), got {val_fraction}"
             )
+        if max_rows_in_memory is not None and max_rows_in_memory < 1:
+            raise ValueError(
+                f"max_rows_in_memory must be >= 1, got {max_rows_in_memory}"
+            )
         dirs = (
             [Path(data_dir)]
             if isinstance(data_dir, str | Path)
@@ -355,6 +533,7 @@ class DynamicsDataset:
         self.prediction_horizon = prediction_horizon
         self.transform_fn = transform_fn
         self.pad_start = pad_start
+        self.max_rows_in_memory = max_rows_in_memory
 
         self.manifest = read_manifest(dirs[0])
         for d in dirs[1:]:
@@ -367,8 +546,10 @@ class DynamicsDataset:
                             f"from {dirs[0]}'s {self.manifest.get(key)}"
                         )
 
-        files = _list_csvs(dirs)
-        trajectories, columns, dims = self._read_all(files)
+        files = list_logs(dirs)
+        trajectories, lengths, dts, columns, dims = self._read_all(
+            files, keep_rows=not self.streaming
+        )
         self.columns = columns
         nq, nv, nu = dims
         if angle_indices is None or coordinate_indices is None:
@@ -386,14 +567,14 @@ class DynamicsDataset:
             nq, nv, nu, angle_indices, coordinate_indices
         )
         self._check_manifest_dims(dims)
-        self.dt = self._common_dt(trajectories)
+        self.dt = self._common_dt(files, dts)
 
         need = prediction_horizon + (1 if pad_start else history_length)
-        kept = [t for t in trajectories if len(t.rows) >= need]
-        skipped = len(trajectories) - len(kept)
+        kept = [i for i, n in enumerate(lengths) if n >= need]
+        skipped = len(files) - len(kept)
         if skipped and verbose:
             warnings.warn(
-                f"skipped {skipped} of {len(trajectories)} files shorter than "
+                f"skipped {skipped} of {len(files)} files shorter than "
                 f"{need} rows (history {history_length} + horizon "
                 f"{prediction_horizon})",
                 stacklevel=2,
@@ -405,34 +586,86 @@ class DynamicsDataset:
                 f"prediction_horizon={prediction_horizon})"
             )
         self.skipped_files = skipped
-        self.files = [t.path for t in kept]
-        self._build_index(kept)
+        self.files = [files[i] for i in kept]
+        self.file_rows = np.array([lengths[i] for i in kept], np.int64)
+        if self.streaming:
+            longest = int(np.argmax(self.file_rows))
+            if self.file_rows[longest] > max_rows_in_memory:
+                raise DataError(
+                    f"{self.files[longest]}: {self.file_rows[longest]} rows, "
+                    f"more than max_rows_in_memory={max_rows_in_memory}; a "
+                    "block holds whole files, so raise it"
+                )
+            self._block = None
+        else:
+            self._block = _make_block(
+                [trajectories[i] for i in kept],
+                self.layout,
+                history_length,
+                prediction_horizon,
+                pad_start,
+            )
         self._split(val_fraction, seed, val_files)
+        self._plan_blocks()
         self.statistics = self.compute_statistics()
         if verbose:
             print(self.summary())
 
     # --- reading --------------------------------------------------------------
 
+    @property
+    def streaming(self) -> bool:
+        """Whether rows are read per block instead of kept in memory."""
+        return self.max_rows_in_memory is not None
+
     def _read_all(
-        self, files: list[Path]
-    ) -> tuple[list[Trajectory], list[str], tuple[int, int, int]]:
-        trajectories, columns, dims = [], None, None
-        for path in files:
-            traj = read_trajectory_csv(path)
-            cols = traj.columns
-            if columns is None:
-                columns, dims = cols, parse_header(cols, path)
-                first = path
-            elif cols != columns:
-                raise DataError(
-                    f"{path}: header differs from {first}'s "
-                    f"({len(cols)} vs {len(columns)} columns: "
-                    f"{','.join(cols[:6])}... vs {','.join(columns[:6])}...)"
-                )
-            trajectories.append(traj)
+        self, files: list[Path], keep_rows: bool
+    ) -> tuple[
+        list[Trajectory | None],
+        list[int],
+        list[float | None],
+        list[str],
+        tuple[int, int, int],
+    ]:
+        def read(path: Path) -> tuple:
+            # Streamed, only the facts are kept: memory holds one file per
+            # reading thread.
+            traj = read_trajectory(path)
+            dt = (
+                float(np.median(np.diff(traj.times)))
+                if len(traj.times) > 1
+                else None
+            )
+            kept = traj if keep_rows else None
+            return kept, len(traj.rows), dt, traj.columns
+
+        trajectories, lengths, dts = [], [], []
+        columns, dims = None, None
+        # Small logs are dominated by per-file overhead; the parser releases
+        # the GIL, so threads overlap it. Results (and the first error)
+        # come in file order.
+        pool = ThreadPoolExecutor(max_workers=_READ_THREADS)
+        try:
+            for path, (traj, n, dt, cols) in zip(
+                files, pool.map(read, files), strict=True
+            ):
+                if columns is None:
+                    columns, dims = cols, parse_header(cols, path)
+                    first = path
+                elif cols != columns:
+                    raise DataError(
+                        f"{path}: header differs from {first}'s "
+                        f"({len(cols)} vs {len(columns)} columns: "
+                        f"{','.join(cols[:6])}... vs "
+                        f"{','.join(columns[:6])}...)"
+                    )
+                trajectories.append(traj)
+                lengths.append(n)
+                dts.append(dt)
+        finally:  # on an error, the files not read yet are not read
+            pool.shutdown(cancel_futures=True)
         assert columns is not None and dims is not None
-        return trajectories, columns, dims
+        return trajectories, lengths, dts, columns, dims
 
     def _check_manifest_dims(self, dims: tuple[int, int, int]) -> None:
         if self.manifest is None:
@@ -444,16 +677,12 @@ class DynamicsDataset:
                     f"{self.manifest[key]} but the CSV header has {value}"
                 )
 
-    def _common_dt(self, trajectories: list[Trajectory]) -> float:
-        dts = [
-            (float(np.median(np.diff(t.times))), t.path)
-            for t in trajectories
-            if len(t.times) > 1
-        ]
-        if not dts:
+    def _common_dt(self, files: list[Path], dts: list[float | None]) -> float:
+        known = [(dt, path) for dt, path in zip(dts, files, strict=True) if dt]
+        if not known:
             raise DataError("no file has two rows to read a timestep from")
-        dt, first = dts[0]
-        for other, path in dts[1:]:
+        dt, first = known[0]
+        for other, path in known[1:]:
             if abs(other - dt) > _DT_RTOL * dt:
                 raise DataError(
                     f"{path}: timestep {other:.6g} s differs from {first}'s "
@@ -468,28 +697,6 @@ class DynamicsDataset:
                 )
             dt = m_dt
         return dt
-
-    def _build_index(self, trajectories: list[Trajectory]) -> None:
-        lengths = np.array([len(t.rows) for t in trajectories])
-        self.file_offsets = np.concatenate([[0], np.cumsum(lengths)])
-        rows = np.concatenate([t.rows for t in trajectories]).astype(np.float32)
-        angles = list(self.layout.angle_indices)
-        if angles:
-            a = np.concatenate([t.rows[:, angles] for t in trajectories])
-            rows[:, angles] = np.remainder(a + np.pi, 2 * np.pi) - np.pi
-        self.data = rows
-        h, k = self.history_length, self.prediction_horizon
-        first_t = 0 if self.pad_start else h - 1
-        starts, file_ids = [], []
-        for f, n in enumerate(lengths):
-            t = np.arange(first_t, n - k)
-            starts.append(self.file_offsets[f] + t)
-            file_ids.append(np.full(len(t), f))
-        # int32 while it fits (JAX indexes in int32 anyway): the index
-        # arrays stay small beside the float32 rows.
-        index = np.int32 if len(rows) < 2**31 else np.int64
-        self.example_rows = np.concatenate(starts).astype(index)
-        self.example_files = np.concatenate(file_ids).astype(np.int32)
 
     def _split(
         self, val_fraction: float, seed: int, val_files: Sequence[str] | None
@@ -516,14 +723,169 @@ class DynamicsDataset:
             p for p, v in zip(self.files, val, strict=True) if not v
         ]
         self.val_files = [p for p, v in zip(self.files, val, strict=True) if v]
-        is_val = val[self.example_files]
-        index = self.example_rows.dtype
-        self.train_indices = np.flatnonzero(~is_val).astype(index)
-        self.val_indices = np.flatnonzero(is_val).astype(index)
-        if len(self.train_indices) == 0:
+        windows = self.windows_per_file()
+        self.num_windows = {
+            "train": int(windows[~val].sum()),
+            "val": int(windows[val].sum()),
+        }
+        if self.num_windows["train"] == 0:
             raise DataError("no training windows are left after the split")
+        if self._block is not None:
+            is_val = val[self._block.example_files]
+            index = self._block.example_rows.dtype
+            self._indices = {
+                "train": np.flatnonzero(~is_val).astype(index),
+                "val": np.flatnonzero(is_val).astype(index),
+            }
 
-    # --- windows --------------------------------------------------------------
+    def windows_per_file(self) -> np.ndarray:
+        """The number of windows each file offers, (F,)."""
+        first = _first_window_row(self.history_length, self.pad_start)
+        return np.maximum(self.file_rows - self.prediction_horizon - first, 0)
+
+    # --- blocks ---------------------------------------------------------------
+
+    def _plan_blocks(self) -> None:
+        """Pack each split's files, in order, into blocks of whole files."""
+        self._block_files: dict[str, list[np.ndarray]] = {}
+        for split in SPLITS:
+            ids = np.flatnonzero(self.val_file_mask == (split == "val"))
+            if not self.streaming:
+                self._block_files[split] = [ids] if len(ids) else []
+                continue
+            plan, current, rows = [], [], 0
+            for f in ids:
+                n = int(self.file_rows[f])
+                if current and rows + n > self.max_rows_in_memory:
+                    plan.append(np.array(current))
+                    current, rows = [], 0
+                current.append(f)
+                rows += n
+            if current:
+                plan.append(np.array(current))
+            self._block_files[split] = plan
+        if self.streaming:
+            self.block_rows = int(
+                max(
+                    self.file_rows[f].sum()
+                    for plan in self._block_files.values()
+                    for f in plan
+                )
+            )
+
+    def num_blocks(self, split: str) -> int:
+        """How many blocks :meth:`blocks` yields for a split."""
+        return len(self._block_files[_check_split(split)])
+
+    def block_windows(self, split: str) -> list[int]:
+        """The split's windows in each of its blocks, in block order."""
+        split = _check_split(split)
+        if not self.streaming:
+            n = len(self._indices[split])
+            return [n] if n else []
+        windows = self.windows_per_file()
+        return [int(windows[f].sum()) for f in self._block_files[split]]
+
+    def blocks(
+        self, split: str, order: Sequence[int] | None = None
+    ) -> Iterator[tuple[RowBlock, np.ndarray]]:
+        """The split's windows, block by block.
+
+        In memory there is one block (all rows); its windows of the split are
+        the yielded example ids. Streamed, each block holds only the split's
+        files and every window in it belongs to the split; the next block is
+        read in a background thread while the caller works on this one.
+
+        Args:
+            split: ``train`` or ``val``.
+            order: The order of the blocks (a permutation of
+                ``range(num_blocks(split))``); None keeps file order.
+
+        Yields:
+            (block, example ids into ``block.example_rows``).
+        """
+        plan = self._block_files[_check_split(split)]
+        order = list(range(len(plan))) if order is None else list(order)
+        if not self.streaming:
+            for _ in order:
+                yield self._block, self._indices[split]
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = (
+                pool.submit(self._load_block, plan[order[0]]) if order else None
+            )
+            for i in range(len(order)):
+                block = pending.result()
+                pending = (
+                    pool.submit(self._load_block, plan[order[i + 1]])
+                    if i + 1 < len(order)
+                    else None
+                )
+                yield block, np.arange(len(block.example_rows))
+
+    def _load_block(self, file_ids: np.ndarray) -> RowBlock:
+        trajectories = []
+        for f in file_ids:
+            traj = read_trajectory(self.files[f])
+            if traj.columns != self.columns or len(traj.rows) != int(
+                self.file_rows[f]
+            ):
+                raise DataError(
+                    f"{self.files[f]}: changed since the dataset was indexed "
+                    f"({len(traj.rows)} rows, {self.file_rows[f]} before)"
+                )
+            trajectories.append(traj)
+        return _make_block(
+            trajectories,
+            self.layout,
+            self.history_length,
+            self.prediction_horizon,
+            self.pad_start,
+            num_rows=self.block_rows,
+        )
+
+    # --- in memory ------------------------------------------------------------
+
+    def _memory_block(self, what: str) -> RowBlock:
+        if self._block is None:
+            raise DataError(
+                f"{what} needs the rows in memory, but this dataset is "
+                f"streamed (max_rows_in_memory={self.max_rows_in_memory}); "
+                "iterate dataset.blocks(split) instead"
+            )
+        return self._block
+
+    @property
+    def data(self) -> np.ndarray:
+        """All rows, (N, R) float32, angles wrapped (in memory only)."""
+        return self._memory_block("dataset.data").data
+
+    @property
+    def file_offsets(self) -> np.ndarray:
+        """First row of each file, then the end (in memory only)."""
+        return self._memory_block("dataset.file_offsets").file_offsets
+
+    @property
+    def example_rows(self) -> np.ndarray:
+        """Each window's current row (in memory only)."""
+        return self._memory_block("dataset.example_rows").example_rows
+
+    @property
+    def example_files(self) -> np.ndarray:
+        """Each window's file (in memory only)."""
+        return self._memory_block("dataset.example_files").example_files
+
+    @property
+    def train_indices(self) -> np.ndarray:
+        """Example ids of the training windows (in memory only)."""
+        self._memory_block("dataset.train_indices")
+        return self._indices["train"]
+
+    @property
+    def val_indices(self) -> np.ndarray:
+        """Example ids of the validation windows (in memory only)."""
+        self._memory_block("dataset.val_indices")
+        return self._indices["val"]
 
     @property
     def examples(self) -> Examples:
@@ -586,71 +948,57 @@ class DynamicsDataset:
         Inputs: mean and std per feature over all (window, row) pairs.
         Deltas: mean and std of one-step true deltas per additive dimension;
         each angle pair gets mean (1, 0) and std(sin Δθ) on both components.
-        Every std is floored at ``STD_EPS``.
+        Every std is floored at ``STD_EPS``. Moments are combined per chunk
+        and per block in float64 (Chan et al.), with fixed chunk shapes, so
+        the functions compile once.
         """
         layout, h = self.layout, self.history_length
         ns = layout.nq + layout.nv
         offsets = jnp.asarray(self.window_offsets()[:h])
-        data = jnp.asarray(self.data)
         transform_fn = self.transform_fn
 
         @jax.jit
-        def moments(rows: jax.Array, starts: jax.Array, weight: jax.Array):  # noqa: ANN202
+        def moments(data, rows, starts, weight):  # noqa: ANN001, ANN202
             # Count, mean and centred sum of squares of one chunk's features.
             win = gather_windows(data, rows, starts, offsets, ns)
             f = window_features(layout, win, transform_fn)
             w = jnp.broadcast_to(weight[:, None, None], f.shape[:-1] + (1,))
             n = jnp.sum(w)
-            mean = jnp.sum(w * f, axis=(0, 1)) / n
+            mean = jnp.sum(w * f, axis=(0, 1)) / jnp.maximum(n, 1.0)
             m2 = jnp.sum(w * jnp.square(f - mean), axis=(0, 1))
             return n, mean, m2
 
-        # Chan et al.'s pairwise combination of per-chunk moments (float64),
-        # with fixed chunk shapes so the function compiles once.
-        ids = self.train_indices
-        starts = self.file_offsets[self.example_files]
-        count, mean, m2 = 0.0, 0.0, 0.0
-        for lo in range(0, len(ids), chunk):
-            part = ids[lo : lo + chunk]
-            weight = np.ones(chunk, np.float32)
-            weight[len(part) :] = 0.0
-            part = np.resize(part, chunk)
-            n_b, mean_b, m2_b = (
-                np.asarray(x, np.float64)
-                for x in moments(self.example_rows[part], starts[part], weight)
+        deltas = jax.jit(lambda a, b: state_delta(layout, a, b))
+        features = (0.0, np.float64(0.0), np.float64(0.0))
+        steps = (0.0, np.float64(0.0), np.float64(0.0))
+        for block, ids in self.blocks("train"):
+            data = jnp.asarray(block.data)
+            starts = block.window_starts()
+            for lo in range(0, len(ids), chunk):
+                part = ids[lo : lo + chunk]
+                weight = np.ones(chunk, np.float32)
+                weight[len(part) :] = 0.0
+                part = np.resize(part, chunk)
+                features = _combine_moments(
+                    features,
+                    tuple(
+                        np.asarray(x, np.float64)
+                        for x in moments(
+                            data, block.example_rows[part], starts[part], weight
+                        )
+                    ),
+                )
+            # One-step deltas (row t → t + 1) within each training file.
+            d = np.asarray(deltas(data[:-1, :ns], data[1:, :ns]), np.float64)
+            d = d[self._delta_pairs(block)]
+            mean = d.mean(0)
+            steps = _combine_moments(
+                steps, (float(len(d)), mean, np.square(d - mean).sum(0))
             )
-            delta = mean_b - mean
-            total = count + n_b
-            mean = mean + delta * n_b / total
-            m2 = m2 + m2_b + np.square(delta) * count * n_b / total
-            count = total
-        in_mean = np.asarray(mean)
-        in_std = np.sqrt(np.maximum(m2 / count, 0.0))
-
-        # One-step deltas (row t → t + 1) within each training file.
-        prev, nxt = self.data[:-1, :ns], self.data[1:, :ns]
-        pair_file = (
-            np.searchsorted(
-                self.file_offsets, np.arange(1, len(self.data)), side="right"
-            )
-            - 1
-        )  # the file of row t + 1
-        same_file = (
-            pair_file
-            == np.searchsorted(
-                self.file_offsets, np.arange(len(self.data) - 1), side="right"
-            )
-            - 1
-        )
-        keep = same_file & ~self.val_file_mask[pair_file]
-        d = np.asarray(
-            jax.jit(lambda a, b: state_delta(layout, a, b))(
-                prev[keep], nxt[keep]
-            ),
-            np.float64,
-        )
-        out_mean = d.mean(0)
-        out_std = d.std(0)
+        in_mean = np.asarray(features[1])
+        in_std = np.sqrt(np.maximum(features[2] / features[0], 0.0))
+        out_mean = np.array(steps[1])
+        out_std = np.sqrt(np.maximum(steps[2] / max(steps[0], 1.0), 0.0))
         for c, s in layout.angle_slots:
             out_mean[c], out_mean[s] = 1.0, 0.0
             out_std[c] = out_std[s]
@@ -661,18 +1009,42 @@ class DynamicsDataset:
             "out_std": np.maximum(out_std, STD_EPS).astype(np.float32),
         }
 
+    def _delta_pairs(self, block: RowBlock) -> np.ndarray:
+        """Which (t, t + 1) row pairs of a block lie in one training file."""
+        n = len(block.data)
+        file_of = np.searchsorted(block.file_offsets, np.arange(n), "right") - 1
+        real = np.arange(n) < block.file_offsets[-1]  # not padding
+        same = (file_of[:-1] == file_of[1:]) & real[1:]
+        if self.streaming:  # a streamed block holds one split's files
+            return same
+        return same & ~self.val_file_mask[file_of[1:]]
+
     def summary(self) -> str:
         """One paragraph: files, rows, windows, split, dims."""
+        rows = int(self.file_rows.sum())
+        stream = (
+            f", streamed in blocks of <= {self.block_rows} rows "
+            f"({self.num_blocks('train')} train / {self.num_blocks('val')} "
+            "val blocks)"
+            if self.streaming
+            else ""
+        )
         return (
             f"dataset: {len(self.files)} files ({len(self.train_files)} train,"
-            f" {len(self.val_files)} val), {len(self.data)} rows, "
-            f"{len(self.train_indices)} train / {len(self.val_indices)} val "
-            f"windows of {self.history_length}+{self.prediction_horizon} "
+            f" {len(self.val_files)} val), {rows} rows, "
+            f"{self.num_windows['train']} train / {self.num_windows['val']} "
+            f"val windows of {self.history_length}+{self.prediction_horizon} "
             f"rows; nq={self.layout.nq} nv={self.layout.nv} "
             f"nu={self.layout.nu}, dt={self.dt:g} s, angles "
             f"{list(self.layout.angle_indices)}, coordinates "
-            f"{list(self.layout.coordinate_indices)}"
+            f"{list(self.layout.coordinate_indices)}{stream}"
         )
+
+
+def _check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    return split
 
 
 def gather_windows(

@@ -35,7 +35,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import polars as pl
 
 from hydrax.dynamics_model_training.baselines import (
     RIDGE,
@@ -52,7 +51,9 @@ from hydrax.dynamics_model_training.checkpoint import (
 from hydrax.dynamics_model_training.data_loader import (
     DataError,
     DynamicsDataset,
+    list_logs,
     parse_header,
+    read_columns,
 )
 from hydrax.dynamics_model_training.model import DynamicsNetwork
 from hydrax.dynamics_model_training.train import load_trained_model
@@ -110,17 +111,6 @@ def state_errors(
 # --- loading and selecting ----------------------------------------------------
 
 
-def _csv_files(data_dir: Path) -> list[Path]:
-    if not data_dir.exists():
-        raise DataError(f"{data_dir}: the data directory does not exist")
-    if not data_dir.is_dir():
-        raise DataError(f"{data_dir}: not a directory")
-    files = sorted(data_dir.glob("*.csv"))
-    if not files:
-        raise DataError(f"{data_dir}: no CSV files in the data directory")
-    return files
-
-
 def check_data_matches(
     config: dict, data_dir: Path, source: str = "the checkpoint"
 ) -> None:
@@ -130,12 +120,8 @@ def check_data_matches(
         DataError: naming both the checkpoint's and the data's dims and the
             file whose header differs.
     """
-    first = _csv_files(data_dir)[0]
-    try:
-        cols = pl.read_csv(first, n_rows=0, infer_schema=False).columns
-    except pl.exceptions.NoDataError as e:
-        raise DataError(f"{first}: the file is empty") from e
-    cols = [c.lstrip("\ufeff").strip() for c in cols]
+    first = list_logs([data_dir])[0]
+    cols = read_columns(first)
     nq, nv, nu = parse_header(cols, first)
     want = (config["nq"], config["nv"], config["nu"])
     want_cols = config.get("columns")

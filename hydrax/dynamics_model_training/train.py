@@ -14,7 +14,7 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from hydrax.dynamics_model_training.checkpoint import (
 from hydrax.dynamics_model_training.data_loader import (
     MANIFEST_IDENTITY,
     DynamicsDataset,
+    RowBlock,
     gather_windows,
 )
 from hydrax.dynamics_model_training.model import (
@@ -280,6 +281,7 @@ def train_dynamics_model(
     init_from: str | Path | DynamicsNetwork | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    max_rows_in_memory: int | None = None,
 ) -> tuple[DynamicsNetwork, dict]:
     """Train a GRU dynamics model on a directory of CSV logs.
 
@@ -315,6 +317,10 @@ def train_dynamics_model(
             learning); its statistics are kept.
         progress: Show a progress bar.
         log: Where epoch lines go (default: print above the bar).
+        max_rows_in_memory: Stream the data in blocks of whole files of at
+            most this many rows (for datasets larger than memory); windows
+            are shuffled within a block and the blocks' order per epoch.
+            None keeps every row in memory.
 
     Returns:
         The best network (by validation loss) and the history: per-epoch
@@ -348,6 +354,7 @@ def train_dynamics_model(
         seed=seed,
         pad_start=pad_start,
         verbose=False,
+        max_rows_in_memory=max_rows_in_memory,
     )
     say(dataset.summary())
     hyper = {
@@ -361,6 +368,7 @@ def train_dynamics_model(
         "val_fraction": val_fraction,
         "patience": patience,
         "pad_start": pad_start,
+        "max_rows_in_memory": max_rows_in_memory,
     }
     network = DynamicsNetwork(
         dataset.layout,
@@ -415,7 +423,11 @@ def train_dynamics_model(
     }
 
     graphdef, params, stats = nnx.split(network, nnx.Param, Statistic)
-    steps_per_epoch = math.ceil(len(dataset.train_indices) / batch_size)
+    dp = DataParallel()
+    batch_size = dp.round_batch(batch_size)
+    train_windows = dataset.block_windows("train")
+    num_train = sum(train_windows)
+    steps_per_epoch = sum(math.ceil(n / batch_size) for n in train_windows)
     tx, schedule_lr = make_optimizer(
         learning_rate,
         weight_decay,
@@ -458,13 +470,18 @@ def train_dynamics_model(
     # so implicitly placed first arguments would compile the step twice (and
     # a resumed run would take the other executable first, changing the
     # losses in the last bits).
-    dp = DataParallel()
-    batch_size = dp.round_batch(batch_size)
     params, opt_state, stats = dp.replicate((params, opt_state, stats))
-    data = dp.replicate(dataset.data)
     offsets = jnp.asarray(dataset.window_offsets())
     ns = dataset.layout.nq + dataset.layout.nv
-    file_starts = dataset.file_offsets[dataset.example_files].astype(np.int64)
+    placed: dict[int, jax.Array] = {}
+
+    def block_data(block: RowBlock) -> jax.Array:
+        # In memory the one block is placed once; a streamed block each time.
+        if dataset.streaming:
+            return dp.replicate(block.data)
+        if id(block) not in placed:
+            placed[id(block)] = dp.replicate(block.data)
+        return placed[id(block)]
 
     def batch_rows(
         data: jax.Array, rows: jax.Array, starts: jax.Array
@@ -493,20 +510,41 @@ def train_dynamics_model(
         errs = multi_step_errors(net, batch_rows(data, rows, starts))
         return jnp.sum(weights[:, None] * errs, axis=0)
 
-    def step_args(part: np.ndarray, w: np.ndarray) -> tuple:
+    def step_args(
+        block: RowBlock, starts: np.ndarray, part: np.ndarray, w: np.ndarray
+    ) -> tuple:
         return (
-            dp.shard(ex_rows[part]),
-            dp.shard(file_starts[part]),
+            block_data(block),
+            dp.shard(block.example_rows[part]),
+            dp.shard(starts[part]),
             dp.shard(w),
         )
 
-    ex_rows = dataset.example_rows
+    def evaluate(params: nnx.State) -> np.ndarray:
+        total, count = np.zeros(prediction_horizon), 0
+        for block, ids in dataset.blocks("val"):
+            starts = block.window_starts()
+            for part, w in _padded_batches(ids, dp.round_batch(EVAL_BATCH)):
+                total += dp.fetch(
+                    eval_step(params, *step_args(block, starts, part, w))
+                )
+            count += len(ids)
+        return total / max(count, 1)
 
-    def evaluate(params: nnx.State, indices: np.ndarray) -> np.ndarray:
-        total = np.zeros(prediction_horizon)
-        for part, w in _padded_batches(indices, dp.round_batch(EVAL_BATCH)):
-            total += dp.fetch(eval_step(params, data, *step_args(part, w)))
-        return total / max(len(indices), 1)
+    def epoch_batches(
+        epoch: int,
+    ) -> Iterator[tuple[RowBlock, np.ndarray, np.ndarray, np.ndarray]]:
+        # The blocks in a per-epoch order; the windows shuffled in each.
+        epoch_key = jax.random.fold_in(key, epoch)
+        order = np.random.default_rng([seed, epoch]).permutation(
+            dataset.num_blocks("train")
+        )
+        for b, (block, ids) in enumerate(dataset.blocks("train", order)):
+            k_b = epoch_key if b == 0 else jax.random.fold_in(epoch_key, b)
+            perm = np.asarray(jax.random.permutation(k_b, len(ids)))
+            starts = block.window_starts()
+            for part, w in _padded_batches(ids[perm], batch_size):
+                yield block, starts, part, w
 
     def _write(path: Path, record: dict) -> None:
         if dp.is_main:  # one writer in a multi-host run
@@ -525,31 +563,25 @@ def train_dynamics_model(
 
     best_params = params
     epochs_since_best = 0
-    train_ids = dataset.train_indices
-    have_val = len(dataset.val_indices) > 0
+    have_val = dataset.num_windows["val"] > 0
     step = start_epoch * steps_per_epoch
     t_start = time.perf_counter()
     samples_done = 0
     try:
         for epoch in range(start_epoch, num_epochs):
             t0 = time.perf_counter()
-            perm = np.asarray(
-                jax.random.permutation(
-                    jax.random.fold_in(key, epoch), len(train_ids)
-                )
-            )
-            batches = _padded_batches(train_ids[perm], batch_size)
             losses = []
             bar = tqdm(
-                batches,
+                epoch_batches(epoch),
+                total=steps_per_epoch,
                 desc=f"epoch {epoch + 1}/{num_epochs}",
                 leave=False,
                 disable=not progress,
                 unit="batch",
             )
-            for i, (part, w) in enumerate(bar):
+            for i, (block, starts, part, w) in enumerate(bar):
                 params, opt_state, loss = train_step(
-                    params, opt_state, data, *step_args(part, w)
+                    params, opt_state, *step_args(block, starts, part, w)
                 )
                 losses.append((loss, float(w.sum())))
                 if i > 0:  # check the previous step while this one runs
@@ -560,15 +592,13 @@ def train_dynamics_model(
                     bar.set_postfix(loss=f"{float(dp.fetch(loss)):.4g}")
                 step += 1
             _check_finite(
-                dp.fetch(losses[-1][0]), epoch, len(batches) - 1, ckpt_dir
+                dp.fetch(losses[-1][0]), epoch, len(losses) - 1, ckpt_dir
             )
             train_loss = float(
-                sum(float(dp.fetch(x)) * n for x, n in losses) / len(train_ids)
+                sum(float(dp.fetch(x)) * n for x, n in losses) / num_train
             )
-            samples_done += len(train_ids)
-            per_step = (
-                evaluate(params, dataset.val_indices) if have_val else None
-            )
+            samples_done += num_train
+            per_step = evaluate(params) if have_val else None
             val_loss = float(per_step.mean()) if have_val else train_loss
             if not math.isfinite(val_loss):
                 raise TrainingDiverged(
@@ -739,6 +769,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="start from a trained checkpoint (transfer learning)",
     )
+    g.add_argument(
+        "--max-rows-in-memory",
+        type=int,
+        default=None,
+        help="stream the logs in blocks of whole files of at most this many "
+        "rows, for datasets larger than memory (default: all in memory)",
+    )
     g.add_argument("--no-progress", action="store_true")
     d = parser.add_argument_group(
         "multi-host data parallelism (jax.distributed); all local devices "
@@ -770,6 +807,7 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "resume": args.resume,
         "init_from": args.init_from,
         "progress": not args.no_progress,
+        "max_rows_in_memory": args.max_rows_in_memory,
     }
 
 

@@ -176,8 +176,13 @@ def plot_conditions(
             style = "-" if r.success else ":"
             color = "tab:green" if r.success else "tab:red"
             if has_tip:
-                top.plot(e.times, e.site_xpos[:, task.tip_id, 2], style,
-                         color=color, lw=1)
+                top.plot(
+                    e.times,
+                    e.site_xpos[:, task.tip_id, 2],
+                    style,
+                    color=color,
+                    lw=1,
+                )
             bottom.plot(e.times, e.qpos[:, 0], style, color=color, lw=1)
         if has_tip and trial:
             threshold = getattr(task, "upright_height", 1.8)

@@ -45,17 +45,20 @@ def _as_rows(name: str, a: np.ndarray, rows: int) -> np.ndarray:
     return a
 
 
-def write_trajectory_csv(
+def write_trajectory(
     path: str | Path,
     times: np.ndarray,
     qpos: np.ndarray,
     qvel: np.ndarray,
     ctrl: np.ndarray,
 ) -> Path:
-    """Write one trajectory losslessly and atomically.
+    """Write one trajectory losslessly and atomically, CSV or Parquet.
+
+    A ``.parquet`` path gets a Parquet file (float64 columns, zstd), any
+    other path a CSV file; both have the same columns.
 
     Args:
-        path: The CSV file to write (its directory is created).
+        path: The file to write (its directory is created).
         times: Simulated time of each row, (T,).
         qpos: Positions before each step, (T, nq).
         qvel: Velocities before each step, (T, nv).
@@ -77,14 +80,30 @@ def write_trajectory_csv(
     frame = pl.DataFrame(data, schema=header, orient="row")
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.tmp")
+    tmp = path.with_name(path.name + ".tmp")
     with sigint_deferred():  # Ctrl-C lands after the file is complete
         try:
-            frame.write_csv(tmp)
+            if path.suffix == ".parquet":
+                frame.write_parquet(tmp, compression="zstd")
+            else:
+                frame.write_csv(tmp)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
     return path
+
+
+def write_trajectory_csv(
+    path: str | Path,
+    times: np.ndarray,
+    qpos: np.ndarray,
+    qvel: np.ndarray,
+    ctrl: np.ndarray,
+) -> Path:
+    """Write one trajectory as a CSV log (see `write_trajectory`)."""
+    if Path(path).suffix == ".parquet":
+        raise ValueError(f"{path}: a CSV log needs a name ending in .csv")
+    return write_trajectory(path, times, qpos, qvel, ctrl)
 
 
 def read_trajectory_csv(

@@ -1,0 +1,161 @@
+"""Convert a directory of trajectory logs between CSV and Parquet.
+
+``python -m hydrax.dynamics_model_training.convert SRC DST`` reads every log
+in SRC (checked exactly as training reads it), writes each one to DST in the
+other format with the same name stem and the same float64 values, and copies
+SRC's ``manifest.json``. Parquet files are several times smaller than the
+CSV logs and read much faster; training reads either (and a mix).
+
+Every file is written atomically, so an interrupted conversion leaves only
+complete files; run it again with ``--overwrite`` to finish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from hydrax.dynamics_model_training.data_loader import (
+    LOG_SUFFIXES,
+    MANIFEST,
+    DataError,
+    list_logs,
+    parse_header,
+    read_manifest,
+    read_trajectory,
+)
+from hydrax.simulation.logging import write_trajectory
+
+FORMATS = {"parquet": ".parquet", "csv": ".csv"}
+"""Target formats and their suffixes."""
+
+
+def convert_logs(
+    src: str | Path,
+    dst: str | Path,
+    to: str = "parquet",
+    overwrite: bool = False,
+    progress: bool = True,
+) -> list[Path]:
+    """Convert every log of ``src`` into ``dst`` in the format ``to``.
+
+    Args:
+        src: A directory of CSV and/or Parquet logs.
+        dst: The output directory (created; may not be ``src``).
+        to: ``parquet`` or ``csv``.
+        overwrite: Replace logs already in ``dst``.
+        progress: Show a progress bar.
+
+    Returns:
+        The files written, in name order.
+
+    Raises:
+        DataError: a bad log (naming its file, line and column), a target
+            that already exists, or ``dst`` equal to ``src``.
+    """
+    if to not in FORMATS:
+        raise ValueError(f"to must be 'parquet' or 'csv', got {to!r}")
+    src, dst = Path(src), Path(dst)
+    files = list_logs([src])
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise DataError(f"{dst}: the output directory is the input directory")
+    suffix = FORMATS[to]
+    targets = [dst / (f.stem + suffix) for f in files]
+    stems = [f.stem for f in files]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:
+        raise DataError(
+            f"{src}: {twice[0]} exists as both CSV and Parquet; convert a "
+            "directory holding one of them"
+        )
+    existing = [t for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise DataError(
+            f"{existing[0]}: already exists ({len(existing)} of "
+            f"{len(targets)} targets do); pass --overwrite to replace them"
+        )
+    manifest = read_manifest(src)
+    dst.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path, target in tqdm(
+        list(zip(files, targets, strict=True)),
+        desc=f"to {to}",
+        unit="file",
+        disable=not progress,
+    ):
+        traj = read_trajectory(path)
+        nq, nv, _ = parse_header(traj.columns, path)
+        rows = traj.rows
+        write_trajectory(
+            target,
+            traj.times,
+            rows[:, :nq],
+            rows[:, nq : nq + nv],
+            rows[:, nq + nv :],
+        )
+        written.append(target)
+    if manifest is not None:
+        tmp = dst / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+        os.replace(tmp, dst / MANIFEST)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line."""
+    p = argparse.ArgumentParser(
+        prog="python -m hydrax.dynamics_model_training.convert",
+        description=(
+            "Convert a directory of trajectory logs between CSV and Parquet "
+            "(same columns, same float64 values; manifest.json is copied). "
+            "Training reads both."
+        ),
+    )
+    p.add_argument("src", type=Path, help="directory of CSV/Parquet logs")
+    p.add_argument("dst", type=Path, help="output directory")
+    p.add_argument(
+        "--to",
+        choices=sorted(FORMATS),
+        default="parquet",
+        help="target format (default parquet)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace logs already in the output directory",
+    )
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    start = time.perf_counter()
+    try:
+        written = convert_logs(
+            args.src,
+            args.dst,
+            to=args.to,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+    except (DataError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    size_in = sum(
+        f.stat().st_size for f in args.src.iterdir() if f.suffix in LOG_SUFFIXES
+    )
+    size_out = sum(f.stat().st_size for f in written)
+    print(
+        f"wrote {len(written)} {args.to} logs to {args.dst} "
+        f"({size_in / 1e6:.1f} MB -> {size_out / 1e6:.1f} MB, "
+        f"{time.perf_counter() - start:.1f} s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Parquet logs, the converter command, and streamed (bounded-memory) data."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import polars as pl
+import pytest
+
+from hydrax.dynamics_model_training.convert import convert_logs
+from hydrax.dynamics_model_training.data_loader import (
+    DataError,
+    DynamicsDataset,
+    read_trajectory,
+    read_trajectory_parquet,
+)
+from hydrax.dynamics_model_training.train import train_dynamics_model
+
+KW = dict(history_length=4, prediction_horizon=3, verbose=False)
+
+
+def test_csv_parquet_csv_round_trip_is_exact(dcp_data, tmp_path):
+    """CSV → Parquet → CSV keeps every float64 bit, the columns and the
+    manifest; training data from either format is the same."""
+    pq = tmp_path / "pq"
+    back = tmp_path / "back"
+    written = convert_logs(dcp_data, pq, progress=False)
+    assert [p.suffix for p in written] == [".parquet"] * 12
+    convert_logs(pq, back, to="csv", progress=False)
+    for src in sorted(dcp_data.glob("*.csv")):
+        a = read_trajectory(src)
+        b = read_trajectory(pq / f"{src.stem}.parquet")
+        c = read_trajectory(back / src.name)
+        for other in (b, c):
+            assert other.columns == a.columns
+            assert np.array_equal(other.times, a.times)
+            assert np.array_equal(other.rows, a.rows)
+    assert json.loads((pq / "manifest.json").read_text()) == json.loads(
+        (dcp_data / "manifest.json").read_text()
+    )
+    d_csv = DynamicsDataset(dcp_data, **KW)
+    d_pq = DynamicsDataset(pq, **KW)
+    assert np.array_equal(d_csv.data, d_pq.data)
+    for k, v in d_csv.statistics.items():
+        assert np.array_equal(v, d_pq.statistics[k]), k
+
+
+def test_converter_refuses_overwrite_and_bad_logs(dcp_data, tmp_path):
+    """An existing target needs --overwrite; a bad log is named with its
+    line and column, exit code 1, and no partial file is left."""
+    out = tmp_path / "pq"
+    convert_logs(dcp_data, out, progress=False)
+    with pytest.raises(DataError, match="already exists.*--overwrite"):
+        convert_logs(dcp_data, out, progress=False)
+    convert_logs(dcp_data, out, overwrite=True, progress=False)
+
+    bad = tmp_path / "bad"
+    shutil.copytree(dcp_data, bad)
+    path = bad / "episode_00003.csv"
+    lines = path.read_text().splitlines()
+    cells = lines[7].split(",")
+    cells[2] = "abc"
+    lines[7] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    dst = tmp_path / "bad_out"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hydrax.dynamics_model_training.convert",
+            str(bad),
+            str(dst),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert re.search(
+        r"episode_00003\.csv: line 8, column 'qpos_1': 'abc' is not a number",
+        proc.stderr,
+    ), proc.stderr
+    assert not list(dst.glob("*.tmp"))
+    assert not (dst / "episode_00003.parquet").exists()
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_bad_parquet_is_refused_with_row_and_column(dcp_data, tmp_path):
+    """NaN, text columns and a wrong header in Parquet are named exactly."""
+    frame = pl.read_csv(dcp_data / "episode_00000.csv")
+    nan = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 4)
+        .then(float("nan"))
+        .otherwise(pl.col("qvel_1"))
+        .alias("qvel_1")
+    )
+    nan.write_parquet(tmp_path / "nan.parquet")
+    with pytest.raises(
+        DataError, match=r"nan\.parquet: row 5, column 'qvel_1'.*NaN"
+    ):
+        read_trajectory_parquet(tmp_path / "nan.parquet")
+    text = frame.with_columns(pl.col("ctrl_0").cast(pl.String))
+    text.write_parquet(tmp_path / "text.parquet")
+    with pytest.raises(DataError, match=r"column 'ctrl_0' has type String"):
+        read_trajectory_parquet(tmp_path / "text.parquet")
+    frame.rename({"qvel_0": "velocity"}).write_parquet(tmp_path / "h.parquet")
+    with pytest.raises(DataError, match=r"h\.parquet: column 5 'velocity'"):
+        read_trajectory_parquet(tmp_path / "h.parquet")
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(DataError, match="junk.parquet: not a readable"):
+        read_trajectory_parquet(tmp_path / "junk.parquet")
+
+
+def test_streamed_blocks_are_bounded_and_cover_every_window(dcp_data):
+    """Each block holds whole files within max_rows_in_memory; together the
+    blocks give the same windows and statistics as the in-memory dataset."""
+    full = DynamicsDataset(dcp_data, **KW)
+    stream = DynamicsDataset(dcp_data, max_rows_in_memory=700, **KW)
+    with pytest.raises(DataError, match="streamed.*blocks"):
+        _ = stream.data
+    assert stream.block_rows <= 700
+    for split in ("train", "val"):
+        windows = []
+        for block, ids in stream.blocks(split):
+            assert block.data.shape[0] == stream.block_rows
+            assert block.file_offsets[-1] <= 700
+            windows.append(
+                np.stack(
+                    [
+                        block.data[block.example_rows[i]]
+                        for i in ids  # the current row of each window
+                    ]
+                )
+            )
+        ids = full.train_indices if split == "train" else full.val_indices
+        expect = full.data[full.example_rows[ids]]
+        got = np.concatenate(windows)
+        assert sum(stream.block_windows(split)) == len(expect)
+        assert np.array_equal(np.sort(got, axis=0), np.sort(expect, axis=0)), (
+            split
+        )
+    for k, v in full.statistics.items():
+        np.testing.assert_allclose(stream.statistics[k], v, rtol=1e-5)
+    with pytest.raises(DataError, match="300 rows, more than"):
+        DynamicsDataset(dcp_data, max_rows_in_memory=299, **KW)
+
+
+def test_streamed_training_matches_in_memory_and_learns(dcp_data, tmp_path):
+    """One block holding everything trains exactly as in memory; small
+    blocks of a mixed CSV + Parquet directory train too."""
+    kw = dict(
+        hidden_size=8,
+        history_length=3,
+        prediction_horizon=2,
+        num_epochs=2,
+        progress=False,
+        log=lambda s: None,
+        checkpoint_dir=tmp_path,
+    )
+    _, mem = train_dynamics_model(dcp_data, "mem", **kw)
+    _, one = train_dynamics_model(
+        dcp_data, "one", max_rows_in_memory=10**6, **kw
+    )
+    np.testing.assert_allclose(one["train_loss"], mem["train_loss"], 1e-5)
+    np.testing.assert_allclose(one["val_loss"], mem["val_loss"], 1e-5)
+
+    mixed = tmp_path / "mixed"
+    shutil.copytree(dcp_data, mixed)
+    for src in sorted(mixed.glob("*.csv"))[::2]:
+        pl.read_csv(src).write_parquet(src.with_suffix(".parquet"))
+        src.unlink()
+    kw["num_epochs"] = 3
+    _, small = train_dynamics_model(
+        mixed, "small", max_rows_in_memory=650, learning_rate=3e-3, **kw
+    )
+    assert all(np.isfinite(small["train_loss"]))
+    assert small["val_loss"][-1] < small["val_loss"][0]
