@@ -73,6 +73,18 @@ def interpolate(
     raise ValueError(f"unknown spline type {kind!r}")
 
 
+def _committed_to(tree: object, device: jax.Device) -> bool:
+    """Whether every leaf is a jax.Array committed to ``device`` alone."""
+    for leaf in jax.tree.leaves(tree):
+        if not (
+            isinstance(leaf, jax.Array)
+            and leaf.committed
+            and leaf.devices() == {device}
+        ):
+            return False
+    return True
+
+
 class SamplingBasedController(ABC):
     """The base of sampling-based controllers.
 
@@ -205,8 +217,16 @@ class SamplingBasedController(ABC):
         """
         # Commit everything to one device: jit keys its cache on whether an
         # argument is committed, and outputs are, so fresh inputs would
-        # otherwise compile a second time at the second replanning.
-        args = jax.device_put((state, params, history), self._device)
+        # otherwise compile a second time at the second replanning. An
+        # mjx.Data has ~100 arrays, and putting them all costs more than the
+        # rest of a learned-model replanning; the closed loop hands over a
+        # state already committed, which passes through untouched.
+        args = [
+            x
+            if _committed_to(x, self._device)
+            else jax.device_put(x, self._device)
+            for x in (state, params, history)
+        ]
         return self._optimize(*args)
 
     def _optimize_impl(

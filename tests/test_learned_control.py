@@ -139,3 +139,26 @@ def test_checkpoint_of_another_mjcf_is_refused(upright_model, tmp_path):
     m = mujoco.MjModel.from_xml_path(str(edited))
     with pytest.raises(ValueError, match="another MJCF"):
         Edited(m, custom_dynamics=dyn, model_file=edited)
+
+
+def test_swingup_aggregation_episodes_start_hanging(upright_model, tmp_path):
+    """Aggregation for the swing-up trial logs whole episodes from hanging
+    (no stop at the tip below the rail, where a swing-up starts)."""
+    import polars as pl
+
+    from hydrax.simulation.aggregate import collect_with_model
+
+    collect_with_model(
+        "double_cart_pole",
+        upright_model,
+        tmp_path,
+        episodes=1,
+        duration=0.2,
+        noise_std=0.1,
+        seed=0,
+        trial="swingup",
+    )
+    log = pl.read_csv(tmp_path / "episode_00000.csv")
+    assert log.height == 20
+    assert abs(log["qpos_1"][0]) <= 0.05 and abs(log["qpos_2"][0]) <= 0.05
+    assert log["qvel_0"][0] == 0.0

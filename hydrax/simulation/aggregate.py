@@ -7,7 +7,7 @@ training logs cover; Nagabandi et al. (2018) close the gap by alternating:
    plant, with smooth exploration noise on its controls, and log every
    episode;
 2. add the logs to the dataset and fine-tune the model on all of it;
-3. measure closed-loop success (balance trials without noise).
+3. measure closed-loop success (balance or swing-up trials, without noise).
 
 ``python -m hydrax.simulation.aggregate --checkpoint .../best_model.pkl
 --data-dir hydrax/data_csv/double_cart_pole --iterations 3`` prints the
@@ -30,7 +30,7 @@ from hydrax.dynamics_model_training.train import (
     CHECKPOINT_ROOT,
     train_dynamics_model,
 )
-from hydrax.simulation.closed_loop import balance_trial, run_closed_loop
+from hydrax.simulation.closed_loop import TRIALS, run_closed_loop, run_trial
 from hydrax.simulation.collect import coloured_noise
 from hydrax.simulation.compare import write_manifest
 from hydrax.simulation.controllers import default_controller
@@ -54,12 +54,13 @@ def success_rate(
     task_name: str,
     checkpoint: Path,
     seeds: Sequence[int],
-    duration: float = 5.0,
+    duration: float | None = None,
+    trial: str = "balance",
 ) -> float:
-    """Balance-trial success of the learned-model controller."""
+    """Trial success rate of the learned-model controller."""
     task, controller = learned_controller(task_name, checkpoint)
     wins = [
-        balance_trial(task, controller, s, duration=duration).success
+        run_trial(trial, task, controller, s, duration=duration).success
         for s in seeds
     ]
     return float(np.mean(wins))
@@ -73,15 +74,20 @@ def collect_with_model(
     duration: float,
     noise_std: float,
     seed: int,
+    trial: str = "balance",
 ) -> Path:
-    """Log closed-loop episodes of the learned-model controller plus noise."""
+    """Log closed-loop episodes of the learned-model controller plus noise.
+
+    Episodes start from the trial's initial states; balance episodes stop
+    once the tip falls below the rail.
+    """
     task, controller = learned_controller(task_name, checkpoint)
     steps = int(round(duration / task.dt))
     half = np.asarray((task.u_max - task.u_min) / 2.0)
     half = np.where(np.isfinite(half), half, 1.0)
     for i in range(episodes):
         rng = np.random.default_rng([seed, i])
-        qpos0, qvel0 = task.sample_initial_state(rng, "balance")
+        qpos0, qvel0 = task.sample_initial_state(rng, trial)
         noise = coloured_noise(rng, steps, noise_std * half, 0.95)
         run_closed_loop(
             task,
@@ -93,7 +99,7 @@ def collect_with_model(
             ctrl_noise=noise,
             compute_cost=False,
             log_path=out_dir / f"episode_{i:05d}.csv",
-            stop_condition=_fallen(task),
+            stop_condition=_fallen(task) if trial == "balance" else None,
         )
     write_manifest(task, out_dir)
     return out_dir
@@ -113,13 +119,14 @@ def aggregate(
     data_dir: str | Path,
     iterations: int = 3,
     episodes: int = 10,
-    duration: float = 5.0,
+    duration: float | None = None,
     noise_std: float = 0.1,
     epochs: int = 3,
     trials: int = 3,
     out_dir: str | Path = Path("results") / "aggregate",
     seed: int = 0,
-    trial_duration: float = 5.0,
+    trial_duration: float | None = None,
+    trial: str = "balance",
 ) -> list[dict]:
     """Alternate learned-model control, logging and fine-tuning.
 
@@ -129,13 +136,16 @@ def aggregate(
         data_dir: The original dataset (kept in every fine-tuning).
         iterations: Rounds of collect → fine-tune.
         episodes: Closed-loop episodes logged per round.
-        duration: Seconds per episode.
+        duration: Seconds per logged episode (default: the trial's).
         noise_std: Exploration noise on the controls (fraction of range/2).
         epochs: Fine-tuning epochs per round.
-        trials: Balance trials (no noise) to measure success per round.
+        trials: Trials (no noise) to measure success per round.
         out_dir: Where the rounds' logs and checkpoints go.
         seed: Seeds the episodes and trials.
-        trial_duration: Seconds of each balance trial (5 s by definition).
+        trial_duration: Seconds of each trial (default: the definition's,
+            5 s balance, 10 s swing-up).
+        trial: ``balance`` or ``swingup``: where episodes start and what
+            success means.
 
     Returns:
         One record per round (0 = the starting model): success rate,
@@ -143,6 +153,9 @@ def aggregate(
     """
     if iterations < 1 or episodes < 1 or epochs < 1 or trials < 1:
         raise ValueError("iterations, episodes, epochs and trials must be >= 1")
+    if trial not in TRIALS:
+        raise ValueError(f"unknown trial {trial!r}; choose from {list(TRIALS)}")
+    duration = TRIALS[trial][0] if duration is None else duration
     from hydrax.dynamics_model_training.train import load_trained_model
 
     out_dir = Path(out_dir)
@@ -156,7 +169,7 @@ def aggregate(
             "iteration": 0,
             "checkpoint": str(checkpoint),
             "success_rate": success_rate(
-                task_name, checkpoint, trial_seeds, trial_duration
+                task_name, checkpoint, trial_seeds, trial_duration, trial
             ),
             "data_dirs": [str(d) for d in dirs],
         }
@@ -171,6 +184,7 @@ def aggregate(
             duration,
             noise_std,
             seed + 100 * it,
+            trial,
         )
         dirs.append(logs)
         name = f"{task_name}_aggregate_{it}"
@@ -193,7 +207,9 @@ def aggregate(
             progress=False,
         )
         checkpoint = out_dir / f"iter_{it}" / name / "best_model.pkl"
-        rate = success_rate(task_name, checkpoint, trial_seeds, trial_duration)
+        rate = success_rate(
+            task_name, checkpoint, trial_seeds, trial_duration, trial
+        )
         records.append(
             {
                 "iteration": it,
@@ -219,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=(
             "Data aggregation: control with the learned model (plus "
             "exploration noise), add the logs, fine-tune; repeat. Prints the "
-            "balance-trial success per iteration."
+            "trial success per iteration."
         ),
     )
     p.add_argument("--task", choices=TASK_NAMES, default="double_cart_pole")
@@ -231,7 +247,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, required=True)
     p.add_argument("--iterations", type=int, default=3)
     p.add_argument("--episodes", type=int, default=10)
-    p.add_argument("--duration", type=float, default=5.0)
+    p.add_argument(
+        "--trial",
+        choices=sorted(TRIALS),
+        default="balance",
+        help="where episodes start and how success is judged",
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="seconds per logged episode (default: the trial's)",
+    )
     p.add_argument("--noise-std", type=float, default=0.1)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--trials", type=int, default=3)
@@ -254,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             trials=args.trials,
             out_dir=args.output_dir,
             seed=args.seed,
+            trial=args.trial,
         )
     except (ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)

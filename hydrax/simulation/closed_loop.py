@@ -276,7 +276,10 @@ def run_closed_loop(
     data.time = 0.0
     mujoco.mj_forward(mj_model, data)
 
-    template = mjx.make_data(task.model)
+    # The measured state is built on a template committed to the
+    # controller's device, so optimize() need not put ~100 arrays each time.
+    device = jax.devices()[0]
+    template = jax.device_put(mjx.make_data(task.model), device)
     history_rows = task.dynamics.history_length - 1
     history = HistoryBuffer(history_rows, task.nq, task.nv, task.nu)
     history.reset(qpos0, qvel0)
@@ -286,12 +289,11 @@ def run_closed_loop(
     )
 
     def measured_state() -> mjx.Data:
-        return template.replace(
-            qpos=jnp.asarray(data.qpos, dtype=jnp.float32),
-            qvel=jnp.asarray(data.qvel, dtype=jnp.float32),
-            time=jnp.asarray(data.time, dtype=jnp.float32),
-            ctrl=jnp.asarray(data.ctrl, dtype=jnp.float32),
+        measured = (data.qpos, data.qvel, np.float32(data.time), data.ctrl)
+        qpos, qvel, t, u = jax.device_put(
+            [np.asarray(x, np.float32) for x in measured], device
         )
+        return template.replace(qpos=qpos, qvel=qvel, time=t, ctrl=u)
 
     params = controller.init_params(seed=seed)
     # Warm-up: compile optimize and the action lookup; results discarded.
@@ -388,6 +390,70 @@ def _not_upright(task: Task) -> Callable[[mujoco.MjData], bool]:
     return lambda data: not task.success(data.qpos, data.site_xpos)
 
 
+TRIALS = {"balance": (5.0, None), "swingup": (10.0, 2.0)}
+"""Each trial's duration and judged tail (None: the whole episode), from
+ARCHITECTURE.md's shared definitions."""
+
+
+def run_trial(
+    kind: str,
+    task: Task,
+    controller: SamplingBasedController,
+    seed: int,
+    *,
+    duration: float | None = None,
+    last_seconds: float | None = None,
+    replan_hz: float = 50.0,
+    log_path: str | Path | None = None,
+) -> TrialResult:
+    """Run one trial of a kind: ``balance`` or ``swingup``.
+
+    The initial state is ``task.sample_initial_state(rng, kind)`` with
+    ``rng = np.random.default_rng(seed)``; the controller's key is seeded
+    with ``seed`` too. A balance trial stops at the first state that is not
+    upright (it has failed then; the remaining time could not change that).
+
+    Args:
+        kind: ``balance`` (start near upright; success = upright during the
+            whole episode) or ``swingup`` (start hanging; success = upright
+            during the last ``last_seconds``).
+        task: The task (must define ``success``).
+        controller: The controller.
+        seed: The trial's seed.
+        duration: Simulated seconds (default: 5 s balance, 10 s swing-up).
+        last_seconds: The judged tail of a swing-up (default 2 s).
+        replan_hz: Replannings per simulated second.
+        log_path: Write the episode's CSV log here, if given.
+
+    Returns:
+        The result.
+    """
+    if kind not in TRIALS:
+        raise ValueError(f"unknown trial {kind!r}; choose from {list(TRIALS)}")
+    default_duration, default_tail = TRIALS[kind]
+    duration = default_duration if duration is None else duration
+    tail = default_tail if last_seconds is None else last_seconds
+    if tail is not None and not 0 < tail <= duration:
+        raise ValueError(
+            f"need 0 < last_seconds <= duration, got {tail} and {duration}"
+        )
+    rng = np.random.default_rng(seed)
+    qpos0, qvel0 = task.sample_initial_state(rng, kind)
+    episode = run_closed_loop(
+        task,
+        controller,
+        qpos0,
+        qvel0,
+        duration,
+        replan_hz=replan_hz,
+        log_path=log_path,
+        seed=seed,
+        stop_condition=_not_upright(task) if kind == "balance" else None,
+        compute_cost=False,
+    )
+    return TrialResult(episode.success(task, tail), episode, seed)
+
+
 def balance_trial(
     task: Task,
     controller: SamplingBasedController,
@@ -399,37 +465,17 @@ def balance_trial(
 ) -> TrialResult:
     """Start near the goal; success = upright during the whole episode.
 
-    The initial state is ``task.sample_initial_state(rng, "balance")`` with
-    ``rng = np.random.default_rng(seed)``; the controller's key is seeded
-    with ``seed`` too. The episode stops at the first state that is not
-    upright (it has failed then; the remaining time could not change that).
-
-    Args:
-        task: The task (must define ``success``).
-        controller: The controller.
-        seed: The trial's seed.
-        duration: Simulated seconds (5 s in the shared definition).
-        replan_hz: Replannings per simulated second.
-        log_path: Write the episode's CSV log here, if given.
-
-    Returns:
-        The result.
+    ``run_trial("balance", ...)``; see there.
     """
-    rng = np.random.default_rng(seed)
-    qpos0, qvel0 = task.sample_initial_state(rng, "balance")
-    episode = run_closed_loop(
+    return run_trial(
+        "balance",
         task,
         controller,
-        qpos0,
-        qvel0,
-        duration,
+        seed,
+        duration=duration,
         replan_hz=replan_hz,
         log_path=log_path,
-        seed=seed,
-        stop_condition=_not_upright(task),
-        compute_cost=False,
     )
-    return TrialResult(episode.success(task), episode, seed)
 
 
 def swingup_trial(
@@ -444,37 +490,18 @@ def swingup_trial(
 ) -> TrialResult:
     """Start hanging; success = upright during the last ``last_seconds``.
 
-    Args:
-        task: The task (must define ``success``).
-        controller: The controller.
-        seed: The trial's seed (initial state and controller key).
-        duration: Simulated seconds (10 s in the shared definition).
-        last_seconds: The tail that must be upright (2 s).
-        replan_hz: Replannings per simulated second.
-        log_path: Write the episode's CSV log here, if given.
-
-    Returns:
-        The result.
+    ``run_trial("swingup", ...)``; see there.
     """
-    if not 0 < last_seconds <= duration:
-        raise ValueError(
-            f"need 0 < last_seconds <= duration, got {last_seconds} "
-            f"and {duration}"
-        )
-    rng = np.random.default_rng(seed)
-    qpos0, qvel0 = task.sample_initial_state(rng, "swingup")
-    episode = run_closed_loop(
+    return run_trial(
+        "swingup",
         task,
         controller,
-        qpos0,
-        qvel0,
-        duration,
+        seed,
+        duration=duration,
+        last_seconds=last_seconds,
         replan_hz=replan_hz,
         log_path=log_path,
-        seed=seed,
-        compute_cost=False,
     )
-    return TrialResult(episode.success(task, last_seconds), episode, seed)
 
 
 if __name__ == "__main__":

@@ -20,14 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from hydrax.simulation.closed_loop import (
+    TRIALS,
     TrialResult,
-    balance_trial,
+    run_trial,
     running_costs,
-    swingup_trial,
 )
 from hydrax.task_base import Task
 
-TRIALS = ("balance", "swingup")
 DYNAMICS = ("true", "learned")
 
 
@@ -135,11 +134,10 @@ def run_condition(
 
     controller = default_controller(task, **(controller_overrides or {}))
     summary = ConditionSummary(name)
-    run = balance_trial if trial == "balance" else swingup_trial
     folder = out_dir / name if out_dir is not None else None
     for seed in seeds:
         path = folder / f"seed_{seed:03d}.csv" if folder else None
-        result = run(task, controller, seed, log_path=path)
+        result = run_trial(trial, task, controller, seed, log_path=path)
         e = result.episode
         cost = running_costs(task, e.qpos, e.qvel, e.ctrl)
         summary.results.append(result)
@@ -242,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dynamics", nargs="+", choices=DYNAMICS, default=list(DYNAMICS)
     )
     p.add_argument("--checkpoint", type=Path, help="for --dynamics learned")
-    p.add_argument("--trial", choices=TRIALS, default="balance")
+    p.add_argument("--trial", choices=sorted(TRIALS), default="balance")
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument(
