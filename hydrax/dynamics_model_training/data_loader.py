@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import jax
@@ -952,23 +953,13 @@ class DynamicsDataset:
         and per block in float64 (Chan et al.), with fixed chunk shapes, so
         the functions compile once.
         """
-        layout, h = self.layout, self.history_length
+        layout = self.layout
         ns = layout.nq + layout.nv
-        offsets = jnp.asarray(self.window_offsets()[:h])
-        transform_fn = self.transform_fn
-
-        @jax.jit
-        def moments(data, rows, starts, weight):  # noqa: ANN001, ANN202
-            # Count, mean and centred sum of squares of one chunk's features.
-            win = gather_windows(data, rows, starts, offsets, ns)
-            f = window_features(layout, win, transform_fn)
-            w = jnp.broadcast_to(weight[:, None, None], f.shape[:-1] + (1,))
-            n = jnp.sum(w)
-            mean = jnp.sum(w * f, axis=(0, 1)) / jnp.maximum(n, 1.0)
-            m2 = jnp.sum(w * jnp.square(f - mean), axis=(0, 1))
-            return n, mean, m2
-
-        deltas = jax.jit(lambda a, b: state_delta(layout, a, b))
+        static = {
+            "layout": layout,
+            "history_length": self.history_length,
+            "transform_fn": self.transform_fn,
+        }
         features = (0.0, np.float64(0.0), np.float64(0.0))
         steps = (0.0, np.float64(0.0), np.float64(0.0))
         for block, ids in self.blocks("train"):
@@ -983,13 +974,18 @@ class DynamicsDataset:
                     features,
                     tuple(
                         np.asarray(x, np.float64)
-                        for x in moments(
-                            data, block.example_rows[part], starts[part], weight
+                        for x in _feature_moments(
+                            data,
+                            block.example_rows[part],
+                            starts[part],
+                            weight,
+                            **static,
                         )
                     ),
                 )
             # One-step deltas (row t → t + 1) within each training file.
-            d = np.asarray(deltas(data[:-1, :ns], data[1:, :ns]), np.float64)
+            d = _step_deltas(data[:-1, :ns], data[1:, :ns], layout=layout)
+            d = np.asarray(d, np.float64)
             d = d[self._delta_pairs(block)]
             mean = d.mean(0)
             steps = _combine_moments(
@@ -1039,6 +1035,40 @@ class DynamicsDataset:
             f"{list(self.layout.angle_indices)}, coordinates "
             f"{list(self.layout.coordinate_indices)}{stream}"
         )
+
+
+@partial(jax.jit, static_argnames=("layout", "history_length", "transform_fn"))
+def _feature_moments(
+    data: jax.Array,
+    rows: jax.Array,
+    starts: jax.Array,
+    weight: jax.Array,
+    *,
+    layout: StateLayout,
+    history_length: int,
+    transform_fn: TransformFn | None,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Count, mean and centred sum of squares of one chunk's input features.
+
+    Module-level and keyed on static arguments, so every dataset of one
+    layout shares one compiled program.
+    """
+    offsets = jnp.arange(-history_length + 1, 1)
+    win = gather_windows(data, rows, starts, offsets, layout.nq + layout.nv)
+    f = window_features(layout, win, transform_fn)
+    w = jnp.broadcast_to(weight[:, None, None], f.shape[:-1] + (1,))
+    n = jnp.sum(w)
+    mean = jnp.sum(w * f, axis=(0, 1)) / jnp.maximum(n, 1.0)
+    m2 = jnp.sum(w * jnp.square(f - mean), axis=(0, 1))
+    return n, mean, m2
+
+
+@partial(jax.jit, static_argnames=("layout",))
+def _step_deltas(
+    prev: jax.Array, nxt: jax.Array, *, layout: StateLayout
+) -> jax.Array:
+    """One-step deltas of consecutive rows (``state_delta``), jitted once."""
+    return state_delta(layout, prev, nxt)
 
 
 def _check_split(split: str) -> str:
