@@ -3,8 +3,8 @@
 ``python -m hydrax.dynamics_model_training.convert SRC DST`` reads every log
 in SRC (checked exactly as training reads it), writes each one to DST in the
 other format with the same name stem and the same float64 values, and copies
-SRC's ``manifest.json``. Parquet files are several times smaller than the
-CSV logs and read much faster; training reads either (and a mix).
+SRC's ``manifest.json``. Parquet files are about half the size of the CSV
+logs; training reads either (and a mix).
 
 Every file is written atomically, so an interrupted conversion leaves only
 complete files; run it again with ``--overwrite`` to finish.
@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,8 +69,8 @@ def convert_logs(
         raise DataError(f"{dst}: the output directory is the input directory")
     suffix = FORMATS[to]
     targets = [dst / (f.stem + suffix) for f in files]
-    stems = [f.stem for f in files]
-    twice = sorted({s for s in stems if stems.count(s) > 1})
+    counts = Counter(f.stem for f in files)
+    twice = sorted(stem for stem, n in counts.items() if n > 1)
     if twice:
         raise DataError(
             f"{src}: {twice[0]} exists as both CSV and Parquet; convert a "
@@ -103,8 +104,11 @@ def convert_logs(
         written.append(target)
     if manifest is not None:
         tmp = dst / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(tmp, dst / MANIFEST)
+        try:
+            tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+            os.replace(tmp, dst / MANIFEST)
+        finally:
+            tmp.unlink(missing_ok=True)
     return written
 
 
@@ -142,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             overwrite=args.overwrite,
             progress=not args.no_progress,
         )
-    except (DataError, ValueError) as e:
+    except (DataError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     size_in = sum(

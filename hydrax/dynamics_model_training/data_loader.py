@@ -462,10 +462,10 @@ class DynamicsDataset:
     the first state with zero control, the start-up history planning uses.
 
     With ``max_rows_in_memory`` the dataset is *streamed*: construction
-    reads each file once (to check it and count its rows) and keeps no
-    rows; :meth:`blocks` then reads whole files into blocks of at most that
-    many rows, one block at a time (plus the next, read ahead), and the
-    statistics are combined block by block.
+    reads each file once (to check it and count its rows), keeps no rows,
+    and reads the training files once more for the statistics, combined
+    block by block. :meth:`blocks` then reads whole files into blocks of at
+    most that many rows, one block at a time (plus the next, read ahead).
 
     Files are split into training and validation *by file*, from the seed.
     Standardization statistics come from the training files only.
@@ -813,10 +813,11 @@ class DynamicsDataset:
             for _ in order:
                 yield self._block, self._indices[split]
             return
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = (
-                pool.submit(self._load_block, plan[order[0]]) if order else None
-            )
+        pool = ThreadPoolExecutor(max_workers=1)
+        pending = (
+            pool.submit(self._load_block, plan[order[0]]) if order else None
+        )
+        try:
             for i in range(len(order)):
                 block = pending.result()
                 pending = (
@@ -825,6 +826,10 @@ class DynamicsDataset:
                     else None
                 )
                 yield block, np.arange(len(block.example_rows))
+        finally:  # a consumer that stops early stops the read-ahead too
+            if pending is not None:
+                pending.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _load_block(self, file_ids: np.ndarray) -> RowBlock:
         trajectories = []

@@ -11,6 +11,7 @@ epochs) and ``last.pkl`` (every epoch, with the optimizer state, so that
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import time
@@ -473,15 +474,14 @@ def train_dynamics_model(
     params, opt_state, stats = dp.replicate((params, opt_state, stats))
     offsets = jnp.asarray(dataset.window_offsets())
     ns = dataset.layout.nq + dataset.layout.nv
-    placed: dict[int, jax.Array] = {}
+    placed: list = [None, None]  # the block on the device, and its array
 
     def block_data(block: RowBlock) -> jax.Array:
-        # In memory the one block is placed once; a streamed block each time.
-        if dataset.streaming:
-            return dp.replicate(block.data)
-        if id(block) not in placed:
-            placed[id(block)] = dp.replicate(block.data)
-        return placed[id(block)]
+        # Each block is placed once, when its first batch comes: in memory
+        # the one block once per run, streamed each block once per epoch.
+        if placed[0] is not block:
+            placed[:] = [block, dp.replicate(block.data)]
+        return placed[1]
 
     def batch_rows(
         data: jax.Array, rows: jax.Array, starts: jax.Array
@@ -540,8 +540,13 @@ def train_dynamics_model(
             dataset.num_blocks("train")
         )
         for b, (block, ids) in enumerate(dataset.blocks("train", order)):
-            k_b = epoch_key if b == 0 else jax.random.fold_in(epoch_key, b)
-            perm = np.asarray(jax.random.permutation(k_b, len(ids)))
+            if dataset.streaming:
+                # numpy: a jitted permutation compiles per block length.
+                perm = np.random.default_rng([seed, epoch, b]).permutation(
+                    len(ids)
+                )
+            else:
+                perm = np.asarray(jax.random.permutation(epoch_key, len(ids)))
             starts = block.window_starts()
             for part, w in _padded_batches(ids[perm], batch_size):
                 yield block, starts, part, w
@@ -571,26 +576,28 @@ def train_dynamics_model(
         for epoch in range(start_epoch, num_epochs):
             t0 = time.perf_counter()
             losses = []
-            bar = tqdm(
-                epoch_batches(epoch),
-                total=steps_per_epoch,
-                desc=f"epoch {epoch + 1}/{num_epochs}",
-                leave=False,
-                disable=not progress,
-                unit="batch",
-            )
-            for i, (block, starts, part, w) in enumerate(bar):
-                params, opt_state, loss = train_step(
-                    params, opt_state, *step_args(block, starts, part, w)
+            # Closed on any exit, so a streamed read-ahead stops with it.
+            with contextlib.closing(epoch_batches(epoch)) as batches:
+                bar = tqdm(
+                    batches,
+                    total=steps_per_epoch,
+                    desc=f"epoch {epoch + 1}/{num_epochs}",
+                    leave=False,
+                    disable=not progress,
+                    unit="batch",
                 )
-                losses.append((loss, float(w.sum())))
-                if i > 0:  # check the previous step while this one runs
-                    _check_finite(
-                        dp.fetch(losses[-2][0]), epoch, i - 1, ckpt_dir
+                for i, (block, starts, part, w) in enumerate(bar):
+                    params, opt_state, loss = train_step(
+                        params, opt_state, *step_args(block, starts, part, w)
                     )
-                if progress and i % 20 == 0:
-                    bar.set_postfix(loss=f"{float(dp.fetch(loss)):.4g}")
-                step += 1
+                    losses.append((loss, float(w.sum())))
+                    if i > 0:  # check the previous step while this one runs
+                        _check_finite(
+                            dp.fetch(losses[-2][0]), epoch, i - 1, ckpt_dir
+                        )
+                    if progress and i % 20 == 0:
+                        bar.set_postfix(loss=f"{float(dp.fetch(loss)):.4g}")
+                    step += 1
             _check_finite(
                 dp.fetch(losses[-1][0]), epoch, len(losses) - 1, ckpt_dir
             )
@@ -694,10 +701,15 @@ _RESUME_KEYS = (
 
 def _check_resume(saved: dict, current: dict, path: Path) -> None:
     for key in _RESUME_KEYS:
-        if saved.get(key) != current.get(key):
+        old, new = saved.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            # An option added since the checkpoint was written counts as
+            # its default, None.
+            old = {k: old.get(k) for k in new} | old
+        if old != new:
             raise CheckpointError(
                 f"{path}: cannot resume, {key} differs (checkpoint "
-                f"{saved.get(key)!r}, now {current.get(key)!r})"
+                f"{old!r}, now {new!r})"
             )
 
 

@@ -202,6 +202,7 @@ def aggregate(
             weight_decay=hp["weight_decay"],
             seed=seed + it,
             mode=config.get("mode", "window"),
+            max_rows_in_memory=hp.get("max_rows_in_memory"),
             init_from=checkpoint,
             checkpoint_dir=out_dir / f"iter_{it}",
             progress=False,
