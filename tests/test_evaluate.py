@@ -15,10 +15,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from hydrax.dynamics_model_training.baselines import (
-    ConstantVelocityModel,
-    rollout_deltas,
-)
+from hydrax.dynamics_model_training.baselines import ConstantVelocityModel
 from hydrax.dynamics_model_training.data_loader import DataError
 from hydrax.dynamics_model_training.evaluate import (
     evaluate_model,
@@ -26,7 +23,11 @@ from hydrax.dynamics_model_training.evaluate import (
     main,
 )
 from hydrax.dynamics_model_training.evaluation_plots import PLOT_FILES
-from hydrax.dynamics_model_training.model import DynamicsNetwork, rollout
+from hydrax.dynamics_model_training.model import (
+    DynamicsNetwork,
+    rollout,
+    rollout_deltas,
+)
 from hydrax.dynamics_model_training.train import load_trained_model
 from hydrax.dynamics_model_training.transforms import StateLayout
 

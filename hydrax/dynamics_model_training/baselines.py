@@ -31,7 +31,6 @@ from hydrax.dynamics_model_training.model import DynamicsNetwork
 from hydrax.dynamics_model_training.transforms import (
     StateLayout,
     TransformFn,
-    apply_delta,
     state_delta,
     window_features,
 )
@@ -230,69 +229,3 @@ def fit_linear_model(
         transform_fn=network.transform_fn,
     )
     return model, len(rows)
-
-
-def rollout_deltas(
-    model: StandardizedDeltaModel,
-    window: jax.Array,
-    controls: jax.Array,
-    targets: jax.Array,
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """``model.rollout`` that also returns the standardized deltas.
-
-    The same steps as :func:`hydrax.dynamics_model_training.model.rollout`:
-    predict, apply to the predictor's current state, slide the window by
-    (predicted state, next true control). A network in ``recurrent`` mode
-    carries its hidden state instead, as ``model.rollout`` does.
-
-    Args:
-        model: A network or a baseline.
-        window: The initial raw rows, (B, H, R).
-        controls: The controls after the window, (B, K, nu).
-        targets: The true states, (B, K, nq + nv).
-
-    Returns:
-        The predicted states (B, K, nq + nv), and the standardized predicted
-        and target deltas, each (B, K, D).
-    """
-    layout = model.layout
-    ns = layout.nq + layout.nv
-    xs = (jnp.swapaxes(controls, 0, 1), jnp.swapaxes(targets, 0, 1))
-    if getattr(model, "mode", "window") == "recurrent":
-        return _rollout_deltas_recurrent(model, window, xs)
-
-    def step(win: jax.Array, xs: tuple) -> tuple:
-        u_next, target = xs
-        current = win[:, -1, :ns]
-        pred_std = model.predict_standardized(win)
-        true_std = model.standardize(state_delta(layout, current, target))
-        nxt = apply_delta(layout, current, model.unstandardize(pred_std))
-        row = jnp.concatenate([nxt, u_next], axis=-1)
-        win = jnp.concatenate([win[:, 1:], row[:, None]], axis=1)
-        return win, (nxt, pred_std, true_std)
-
-    _, outs = jax.lax.scan(step, window, xs)
-    return tuple(jnp.swapaxes(o, 0, 1) for o in outs)
-
-
-def _rollout_deltas_recurrent(
-    network: DynamicsNetwork, window: jax.Array, xs: tuple
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """``rollout_deltas`` for a recurrent-mode network (hidden state kept)."""
-    layout = network.layout
-    ns = layout.nq + layout.nv
-    reference = window[:, 0]
-    h = network.gru(network.features(window, reference))
-
-    def step(carry: tuple, xs: tuple) -> tuple:
-        h, current = carry
-        u_next, target = xs
-        pred_std = network.head(h)
-        true_std = network.standardize(state_delta(layout, current, target))
-        nxt = apply_delta(layout, current, network.unstandardize(pred_std))
-        row = jnp.concatenate([nxt, u_next], axis=-1)
-        carry = (network.advance(h, row, reference), nxt)
-        return carry, (nxt, pred_std, true_std)
-
-    _, outs = jax.lax.scan(step, (h, window[:, -1, :ns]), xs)
-    return tuple(jnp.swapaxes(o, 0, 1) for o in outs)

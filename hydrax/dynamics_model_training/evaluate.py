@@ -42,7 +42,6 @@ from hydrax.dynamics_model_training.baselines import (
     StandardizedDeltaModel,
     ZeroDeltaModel,
     fit_linear_model,
-    rollout_deltas,
 )
 from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
@@ -55,7 +54,7 @@ from hydrax.dynamics_model_training.data_loader import (
     parse_header,
     read_columns,
 )
-from hydrax.dynamics_model_training.model import DynamicsNetwork
+from hydrax.dynamics_model_training.model import DynamicsNetwork, rollout_deltas
 from hydrax.dynamics_model_training.train import load_trained_model
 from hydrax.dynamics_model_training.transforms import StateLayout, TransformFn
 

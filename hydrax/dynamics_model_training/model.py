@@ -8,7 +8,7 @@ evaluation never see standardized numbers.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -202,6 +202,63 @@ class DynamicsNetwork(nnx.Module):
         return apply_delta(self.layout, current, self(window))
 
 
+def rollout_deltas(
+    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
+    window: jax.Array,
+    controls: jax.Array,
+    targets: jax.Array,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Roll a predictor out autoregressively, keeping its standardized deltas.
+
+    Each step predicts a delta, applies it to the model's current state, and
+    slides the window by one row holding (predicted state, next control). A
+    network in ``recurrent`` mode carries its hidden state instead: the GRU
+    runs once over the initial window, then each predicted row is one cell
+    step, with coordinates relative to the initial window's first row.
+
+    Args:
+        model: A network, or anything with its ``layout``,
+            ``predict_standardized``, ``standardize`` and ``unstandardize``
+            (the evaluation's baselines).
+        window: The initial raw rows, (B, H, R).
+        controls: The controls applied after the window, (B, K, nu):
+            ``controls[:, k]`` is applied to the k-th predicted state (the
+            last one only fills the final window, which is not used).
+        targets: The true states, (B, K, nq + nv).
+
+    Returns:
+        The predicted states (B, K, nq + nv), and the standardized predicted
+        and target deltas, each (B, K, D).
+    """
+    layout = model.layout
+    ns = layout.nq + layout.nv
+    xs = (jnp.swapaxes(controls, 0, 1), jnp.swapaxes(targets, 0, 1))
+    recurrent = getattr(model, "mode", "window") == "recurrent"
+    if recurrent:
+        reference = window[:, 0]
+        h = model.gru(model.features(window, reference))
+
+    def step(carry: tuple, xs: tuple) -> tuple:
+        memory, current = carry  # the hidden state or the window
+        u_next, target = xs
+        if recurrent:
+            pred_std = model.head(memory)
+        else:
+            pred_std = model.predict_standardized(memory)
+        true_std = model.standardize(state_delta(layout, current, target))
+        nxt = apply_delta(layout, current, model.unstandardize(pred_std))
+        row = jnp.concatenate([nxt, u_next], axis=-1)
+        if recurrent:
+            memory = model.advance(memory, row, reference)
+        else:
+            memory = jnp.concatenate([memory[:, 1:], row[:, None]], axis=1)
+        return (memory, nxt), (nxt, pred_std, true_std)
+
+    first = h if recurrent else window
+    _, outs = jax.lax.scan(step, (first, window[:, -1, :ns]), xs)
+    return tuple(jnp.swapaxes(o, 0, 1) for o in outs)
+
+
 def rollout(
     network: DynamicsNetwork,
     window: jax.Array,
@@ -210,70 +267,25 @@ def rollout(
 ) -> tuple[jax.Array, jax.Array]:
     """Roll the network out autoregressively from a window.
 
-    Each step predicts a delta, applies it to the model's current state, and
-    slides the window by one row holding (predicted state, next control).
+    See :func:`rollout_deltas` for the steps, in window and recurrent mode.
 
     Args:
         network: The network.
         window: The initial raw rows, (B, H, R).
-        controls: The controls applied after the window, (B, K, nu):
-            ``controls[:, k]`` is applied to the k-th predicted state (the
-            last one only fills the final window, which is not used).
+        controls: The controls applied after the window, (B, K, nu).
         targets: The true states (B, K, nq + nv) to score against, or None.
 
     Returns:
         The predicted states (B, K, nq + nv) and the per-step standardized
         squared errors (B, K) against the targets (zeros without targets).
     """
-    layout = network.layout
-    ns = layout.nq + layout.nv
+    ns = network.layout.nq + network.layout.nv
     if targets is None:
         targets = jnp.zeros((*controls.shape[:2], ns), window.dtype)
-    xs = (jnp.swapaxes(controls, 0, 1), jnp.swapaxes(targets, 0, 1))
-    if network.mode == "recurrent":
-        return _rollout_recurrent(network, window, xs)
-
-    def step(win: jax.Array, xs: tuple) -> tuple:
-        u_next, target = xs
-        current = win[:, -1, :ns]
-        pred_std = network.predict_standardized(win)
-        true_std = network.standardize(state_delta(layout, current, target))
-        err = jnp.mean(jnp.square(pred_std - true_std), axis=-1)
-        nxt = apply_delta(layout, current, network.unstandardize(pred_std))
-        row = jnp.concatenate([nxt, u_next], axis=-1)
-        win = jnp.concatenate([win[:, 1:], row[:, None]], axis=1)
-        return win, (nxt, err)
-
-    _, (states, errs) = jax.lax.scan(step, window, xs)
-    return jnp.swapaxes(states, 0, 1), jnp.swapaxes(errs, 0, 1)
-
-
-def _rollout_recurrent(
-    network: DynamicsNetwork, window: jax.Array, xs: tuple
-) -> tuple[jax.Array, jax.Array]:
-    """``rollout`` in recurrent mode: the hidden state is carried forward.
-
-    The GRU runs once over the initial window; then each predicted row is fed
-    to it as one cell step. Coordinates stay relative to the initial window's
-    first row for the whole rollout.
-    """
-    layout = network.layout
-    ns = layout.nq + layout.nv
-    reference = window[:, 0]
-    h = network.gru(network.features(window, reference))
-
-    def step(carry: tuple, xs: tuple) -> tuple:
-        h, current = carry
-        u_next, target = xs
-        pred_std = network.head(h)
-        true_std = network.standardize(state_delta(layout, current, target))
-        err = jnp.mean(jnp.square(pred_std - true_std), axis=-1)
-        nxt = apply_delta(layout, current, network.unstandardize(pred_std))
-        row = jnp.concatenate([nxt, u_next], axis=-1)
-        return (network.advance(h, row, reference), nxt), (nxt, err)
-
-    _, (states, errs) = jax.lax.scan(step, (h, window[:, -1, :ns]), xs)
-    return jnp.swapaxes(states, 0, 1), jnp.swapaxes(errs, 0, 1)
+    states, pred_std, true_std = rollout_deltas(
+        network, window, controls, targets
+    )
+    return states, jnp.mean(jnp.square(pred_std - true_std), axis=-1)
 
 
 def split_rows(
