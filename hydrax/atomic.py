@@ -1,0 +1,99 @@
+"""Atomic file writes and a Ctrl-C guard: a reader never sees a partial file.
+
+Every writer here puts its bytes into a temporary file beside the target,
+flushes and fsyncs it, then renames it over the target (``os.replace`` is
+atomic on POSIX and Windows). On any error, the temporary file is deleted and
+the target is left as it was. This module imports nothing from hydrax, so
+every layer may use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C until the block is done (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[Any] = []
+    previous = signal.signal(signal.SIGINT, lambda *a: received.append(a))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path to write; on success it replaces ``path``.
+
+    The directory of ``path`` is created. The caller writes the temporary
+    file by any means (e.g. a library that takes a path); when the block
+    ends without an error the file is fsynced and renamed over ``path``,
+    otherwise it is deleted. Ctrl-C is held until the rename is done.
+
+    Args:
+        path: The target file.
+
+    Yields:
+        The temporary file's path (a hidden ``.<name>.<random>.tmp`` beside
+        the target).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sigint_deferred():
+        tmp = _new_temporary(path)
+        try:
+            yield tmp
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _new_temporary(path: Path) -> Path:
+    """Create an empty, unique temporary file beside ``path``.
+
+    Unlike ``tempfile.mkstemp`` (mode 0600), the file gets the usual
+    permissions (0666 less the umask), which the renamed target keeps.
+    """
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"{path}: no free temporary name beside it")
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically; return the path."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> Path:  # noqa: ANN401
+    """Write ``obj`` as indented JSON (and a newline) atomically."""
+    return write_text_atomic(path, json.dumps(obj, indent=2) + "\n")

@@ -1,0 +1,63 @@
+"""Trajectory logs and their manifest: the one owner of the data format.
+
+- `hydrax.logs.format`: the columns, the row convention, `startup_history`.
+- `hydrax.logs.reader`: `read_trajectory` (CSV or Parquet) into a checked
+  `Trajectory`, `list_logs`, `scan_logs`.
+- `hydrax.logs.writer`: `write_trajectory`, lossless and atomic.
+- `hydrax.logs.manifest`: the typed `Manifest` and its reader and writer.
+
+Nothing here imports the training, simulation or task code.
+"""
+
+from hydrax.logs.format import (
+    LOG_SUFFIXES,
+    DataError,
+    csv_header,
+    parse_header,
+    startup_history,
+)
+from hydrax.logs.manifest import (
+    MANIFEST,
+    MANIFEST_IDENTITY,
+    Manifest,
+    read_manifest,
+    write_manifest,
+)
+from hydrax.logs.reader import (
+    LogScan,
+    Trajectory,
+    count_rows,
+    list_logs,
+    read_columns,
+    read_header,
+    read_trajectory,
+    read_trajectory_csv,
+    read_trajectory_parquet,
+    scan_logs,
+)
+from hydrax.logs.writer import write_trajectory, write_trajectory_csv
+
+__all__ = [
+    "LOG_SUFFIXES",
+    "MANIFEST",
+    "MANIFEST_IDENTITY",
+    "DataError",
+    "LogScan",
+    "Manifest",
+    "Trajectory",
+    "count_rows",
+    "csv_header",
+    "list_logs",
+    "parse_header",
+    "read_columns",
+    "read_header",
+    "read_manifest",
+    "read_trajectory",
+    "read_trajectory_csv",
+    "read_trajectory_parquet",
+    "scan_logs",
+    "startup_history",
+    "write_manifest",
+    "write_trajectory",
+    "write_trajectory_csv",
+]

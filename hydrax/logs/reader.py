@@ -1,0 +1,390 @@
+"""Read and check trajectory logs, CSV or Parquet, into :class:`Trajectory`.
+
+Every problem is a :class:`DataError` that names the file and, where there is
+one, the line (CSV) or row (Parquet) and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from hydrax.logs.format import LOG_SUFFIXES, DataError, parse_header
+
+DT_RTOL = 1e-4
+"""Relative tolerance on the spacing of timestamps (within and across files)."""
+
+_READ_THREADS = 8
+"""Logs read at once. Reading a small log is mostly fixed latency (opening,
+the parser's thread pool), not CPU, so even 2 cores gain from 8 threads:
+with 1000-row logs, 1.2x over one by one on a quiet machine, 5x on a busy
+one."""
+
+_FIELDS = ("times", "qpos", "qvel", "ctrl")
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One checked log.
+
+    ``traj["qpos"]`` is ``traj.qpos`` (likewise ``times``, ``qvel``,
+    ``ctrl``), the mapping form older code reads.
+
+    Attributes:
+        path: The file.
+        times: Timestamps, (T,) float64.
+        rows: (qpos, qvel, ctrl) per row, float64, (T, nq + nv + nu).
+        columns: The header's column names.
+    """
+
+    path: Path
+    times: np.ndarray
+    rows: np.ndarray
+    columns: list[str]
+
+    @property
+    def dims(self) -> tuple[int, int, int]:
+        """(nq, nv, nu) from the header."""
+        return parse_header(self.columns, self.path)
+
+    @property
+    def qpos(self) -> np.ndarray:
+        """Positions, (T, nq)."""
+        nq, _, _ = self.dims
+        return self.rows[:, :nq]
+
+    @property
+    def qvel(self) -> np.ndarray:
+        """Velocities, (T, nv)."""
+        nq, nv, _ = self.dims
+        return self.rows[:, nq : nq + nv]
+
+    @property
+    def ctrl(self) -> np.ndarray:
+        """Applied controls, (T, nu)."""
+        nq, nv, _ = self.dims
+        return self.rows[:, nq + nv :]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """``times``, ``qpos``, ``qvel`` or ``ctrl`` by name."""
+        if name not in _FIELDS:
+            raise KeyError(f"{name!r} is not one of {', '.join(_FIELDS)}")
+        return getattr(self, name)
+
+    def timestep(self) -> float | None:
+        """The median spacing of the timestamps (None for one row)."""
+        if len(self.times) < 2:
+            return None
+        return float(np.median(np.diff(self.times)))
+
+
+def read_header(path: str | Path) -> list[str]:
+    """The column names of a CSV log's first line (a BOM is dropped)."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            first = f.readline()
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not a UTF-8 text file ({e})") from None
+    if not first.strip():
+        raise DataError(f"{path}: the file is empty (no header line)")
+    return [c.strip() for c in next(csv.reader([first]))]
+
+
+def read_columns(path: str | Path) -> list[str]:
+    """A log's column names, CSV or Parquet, without reading its rows."""
+    path = Path(path)
+    if path.suffix != ".parquet":
+        return read_header(path)
+    try:
+        return list(pl.read_parquet_schema(path))
+    except (OSError, pl.exceptions.PolarsError) as e:
+        raise DataError(f"{path}: not a readable Parquet file ({e})") from e
+
+
+def _first_bad_cell(path: Path, columns: list[str]) -> str:
+    """Locate the first cell that is not a number (slow path, errors only)."""
+    df = pl.read_csv(path, infer_schema=False)
+    for col in columns:
+        raw = df[col]
+        num = raw.cast(pl.Float64, strict=False)
+        bad = (num.is_null()).arg_true()
+        if len(bad):
+            i = int(bad[0])
+            value = raw[i]
+            what = "an empty cell" if value in (None, "") else repr(value)
+            return (
+                f"{path}: line {i + 2}, column {col!r}: {what} is not a number"
+            )
+    return f"{path}: could not be parsed as numbers"
+
+
+def _check_dims(
+    path: Path, columns: list[str], expected: tuple[int | None, ...]
+) -> None:
+    """Compare the header's (nq, nv, nu) with those expected (None: any)."""
+    found = parse_header(columns, path)
+    for name, want, got in zip(("nq", "nv", "nu"), expected, found, strict=True):
+        if want is not None and want != got:
+            raise DataError(
+                f"{path}: the header has {name}={got}, expected {want}"
+            )
+
+
+def read_trajectory_csv(
+    path: str | Path,
+    nq: int | None = None,
+    nv: int | None = None,
+    nu: int | None = None,
+) -> Trajectory:
+    """Read and check one CSV log (BOM and CRLF line endings are fine).
+
+    Args:
+        path: The file.
+        nq: The position dimension the header must have (None: any).
+        nv: The velocity dimension expected (None: any).
+        nu: The control dimension expected (None: any).
+
+    Raises:
+        DataError: naming the file, line and column of the first problem:
+            a bad header, a non-numeric or empty cell, NaN or Inf,
+            timestamps that do not increase or are unevenly spaced.
+    """
+    path = Path(path)
+    columns = read_header(path)
+    _check_dims(path, columns, (nq, nv, nu))
+    schema = dict.fromkeys(columns, pl.Float64)
+    try:
+        df = pl.read_csv(
+            path,
+            has_header=False,
+            skip_rows=1,
+            new_columns=columns,
+            schema=schema,
+        )
+    except (pl.exceptions.ComputeError, pl.exceptions.ShapeError) as e:
+        raise DataError(_first_bad_cell(path, columns)) from e
+    return _checked(path, df, columns, _csv_line)
+
+
+def read_trajectory_parquet(path: str | Path) -> Trajectory:
+    """Read and check one Parquet log (the CSV log's columns, numeric).
+
+    Raises:
+        DataError: naming the file, row and column of the first problem,
+            as for CSV logs; a column that is not numeric is named too.
+    """
+    path = Path(path)
+    try:
+        df = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as e:
+        raise DataError(f"{path}: not a readable Parquet file ({e})") from e
+    columns = [str(c) for c in df.columns]
+    parse_header(columns, path)
+    for name, dtype in df.schema.items():
+        if not dtype.is_numeric():
+            raise DataError(
+                f"{path}: column {name!r} has type {dtype}, not a number type"
+            )
+    return _checked(path, df.cast(pl.Float64), columns, _parquet_row)
+
+
+def read_trajectory(path: str | Path) -> Trajectory:
+    """Read and check one log, CSV or Parquet by its suffix."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return read_trajectory_parquet(path)
+    return read_trajectory_csv(path)
+
+
+def _csv_line(i: int) -> str:
+    """Where data row i (0-based) of a CSV is: line i + 2 (after the header)."""
+    return f"line {i + 2}"
+
+
+def _parquet_row(i: int) -> str:
+    """Where data row i (0-based) of a Parquet file is."""
+    return f"row {i + 1}"
+
+
+def _checked(
+    path: Path,
+    df: pl.DataFrame,
+    columns: list[str],
+    where: Callable[[int], str],
+) -> Trajectory:
+    """Check a parsed log's values; ``where(i)`` names data row i."""
+    data = df.to_numpy()
+    if data.shape[0] == 0:
+        raise DataError(f"{path}: the file has a header but no rows")
+    has_nulls = any(df.null_count().row(0))  # empty cells (rare: slow path)
+    nulls = (
+        np.argwhere(df.select(pl.all().is_null()).to_numpy())
+        if has_nulls
+        else ()
+    )
+    if len(nulls):
+        i, j = nulls[0]
+        raise DataError(
+            f"{path}: {where(i)}, column {columns[j]!r}: an empty cell is "
+            "not a number"
+        )
+    bad = np.argwhere(~np.isfinite(data))
+    if len(bad):
+        i, j = bad[0]
+        raise DataError(
+            f"{path}: {where(i)}, column {columns[j]!r}: {data[i, j]} "
+            "(NaN or Inf) is not allowed"
+        )
+    _check_times(path, data[:, 0], where)
+    return Trajectory(path, data[:, 0], data[:, 1:], columns)
+
+
+def _check_times(
+    path: Path, times: np.ndarray, where: Callable[[int], str]
+) -> None:
+    """Timestamps must increase with an even spacing."""
+    if len(times) < 2:
+        return
+    dts = np.diff(times)
+    nonpos = np.flatnonzero(dts <= 0)
+    if len(nonpos):
+        i = nonpos[0]
+        raise DataError(
+            f"{path}: {where(i + 1)}, column 'timestamp': "
+            f"{times[i + 1]:.17g} does not increase (previous "
+            f"{times[i]:.17g})"
+        )
+    dt = float(np.median(dts))
+    off = np.flatnonzero(np.abs(dts - dt) > DT_RTOL * dt)
+    if len(off):
+        i = off[0]
+        raise DataError(
+            f"{path}: {where(i + 1)}, column 'timestamp': spacing "
+            f"{dts[i]:.6g} s differs from the file's step {dt:.6g} s"
+        )
+
+
+def list_logs(dirs: Sequence[str | Path]) -> list[Path]:
+    """The CSV and Parquet logs of each directory, sorted by name."""
+    files = []
+    for d in map(Path, dirs):
+        if not d.exists():
+            raise DataError(f"{d}: the data directory does not exist")
+        if not d.is_dir():
+            raise DataError(f"{d}: not a directory")
+        found = sorted(p for p in d.iterdir() if p.suffix in LOG_SUFFIXES)
+        if not found:
+            raise DataError(
+                f"{d}: no CSV or Parquet logs in the data directory"
+            )
+        files += found
+    return files
+
+
+def count_rows(path: str | Path) -> int:
+    """The number of data rows of a log, without checking its values."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    frame = pl.scan_csv(path, infer_schema=False)
+    return int(frame.select(pl.len()).collect().item())
+
+
+@dataclass(frozen=True)
+class LogScan:
+    """What reading a set of logs found, in file order.
+
+    Attributes:
+        files: The logs.
+        trajectories: Each file's rows (None where they were not kept).
+        lengths: Rows per file.
+        timesteps: Each file's timestep (None for a one-row file).
+        columns: The header all files share.
+        dims: (nq, nv, nu) of that header.
+    """
+
+    files: list[Path]
+    trajectories: list[Trajectory | None]
+    lengths: list[int]
+    timesteps: list[float | None]
+    columns: list[str]
+    dims: tuple[int, int, int]
+
+    def common_timestep(self) -> tuple[float, Path]:
+        """The timestep every file shares, and the first file that has one.
+
+        Raises:
+            DataError: when no file has two rows, or files differ.
+        """
+        known = [
+            (dt, p)
+            for dt, p in zip(self.timesteps, self.files, strict=True)
+            if dt
+        ]
+        if not known:
+            raise DataError("no file has two rows to read a timestep from")
+        dt, first = known[0]
+        for other, path in known[1:]:
+            if abs(other - dt) > DT_RTOL * dt:
+                raise DataError(
+                    f"{path}: timestep {other:.6g} s differs from {first}'s "
+                    f"{dt:.6g} s"
+                )
+        return dt, first
+
+
+def scan_logs(files: Sequence[Path], keep_rows: bool = True) -> LogScan:
+    """Read and check every log; they must share one header.
+
+    Small logs are dominated by per-file overhead and the parser releases
+    the GIL, so files are read by a pool of threads. Results, and the first
+    error, come in file order; on an error the files not read yet are not
+    read.
+
+    Args:
+        files: The logs.
+        keep_rows: Keep each file's rows; without, only the facts are kept
+            and memory holds one file per reading thread.
+
+    Raises:
+        DataError: the first bad file, or a header that differs from the
+            first file's.
+    """
+    files = list(files)
+
+    def read(path: Path) -> tuple:
+        traj = read_trajectory(path)
+        kept = traj if keep_rows else None
+        return kept, len(traj.rows), traj.timestep(), traj.columns
+
+    trajectories, lengths, dts = [], [], []
+    columns, dims, first = None, None, None
+    pool = ThreadPoolExecutor(max_workers=_READ_THREADS)
+    try:
+        for path, (traj, n, dt, cols) in zip(
+            files, pool.map(read, files), strict=True
+        ):
+            if columns is None:
+                columns, dims, first = cols, parse_header(cols, path), path
+            elif cols != columns:
+                raise DataError(
+                    f"{path}: header differs from {first}'s "
+                    f"({len(cols)} vs {len(columns)} columns: "
+                    f"{','.join(cols[:6])}... vs "
+                    f"{','.join(columns[:6])}...)"
+                )
+            trajectories.append(traj)
+            lengths.append(n)
+            dts.append(dt)
+    finally:
+        pool.shutdown(cancel_futures=True)
+    if columns is None or dims is None:
+        raise DataError("no logs to read")
+    return LogScan(files, trajectories, lengths, dts, columns, dims)
