@@ -14,15 +14,14 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import signal
 import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from hydrax.atomic import sigint_deferred
 
 FORMAT = "hydrax-dynamics-checkpoint"
 FORMAT_VERSION = 1
@@ -116,22 +115,6 @@ def read_checkpoint(path: str | Path) -> dict:
 
 
 _write_lock = threading.Lock()
-
-
-@contextmanager
-def sigint_deferred() -> Iterator[None]:
-    """Hold Ctrl-C until the block is done (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[Any] = []
-    previous = signal.signal(signal.SIGINT, lambda *a: received.append(a))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            raise KeyboardInterrupt
 
 
 def write_checkpoint(path: str | Path, payload: dict) -> Path:

@@ -13,8 +13,6 @@ complete files; run it again with ``--overwrite`` to finish.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from collections import Counter
@@ -23,16 +21,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from hydrax.dynamics_model_training.data_loader import (
+from hydrax.logs import (
     LOG_SUFFIXES,
-    MANIFEST,
     DataError,
     list_logs,
-    parse_header,
     read_manifest,
     read_trajectory,
+    write_manifest,
+    write_trajectory,
 )
-from hydrax.simulation.logging import write_trajectory
 
 FORMATS = {"parquet": ".parquet", "csv": ".csv"}
 """Target formats and their suffixes."""
@@ -92,23 +89,10 @@ def convert_logs(
         disable=not progress,
     ):
         traj = read_trajectory(path)
-        nq, nv, _ = parse_header(traj.columns, path)
-        rows = traj.rows
-        write_trajectory(
-            target,
-            traj.times,
-            rows[:, :nq],
-            rows[:, nq : nq + nv],
-            rows[:, nq + nv :],
-        )
+        write_trajectory(target, traj.times, traj.qpos, traj.qvel, traj.ctrl)
         written.append(target)
     if manifest is not None:
-        tmp = dst / (MANIFEST + ".tmp")
-        try:
-            tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-            os.replace(tmp, dst / MANIFEST)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_manifest(dst, manifest)
     return written
 
 

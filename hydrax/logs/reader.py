@@ -130,7 +130,9 @@ def _check_dims(
 ) -> None:
     """Compare the header's (nq, nv, nu) with those expected (None: any)."""
     found = parse_header(columns, path)
-    for name, want, got in zip(("nq", "nv", "nu"), expected, found, strict=True):
+    for name, want, got in zip(
+        ("nq", "nv", "nu"), expected, found, strict=True
+    ):
         if want is not None and want != got:
             raise DataError(
                 f"{path}: the header has {name}={got}, expected {want}"

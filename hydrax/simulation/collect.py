@@ -28,9 +28,6 @@ limited actuator's half range (in control units for unlimited ones).
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -43,25 +40,20 @@ import scipy.signal
 from tqdm import tqdm
 
 from hydrax import ROOT
-from hydrax.simulation.logging import csv_header, write_trajectory_csv
+from hydrax.logs import Manifest, read_manifest, write_manifest
+from hydrax.logs.manifest import (  # noqa: F401 (re-exported)
+    FORMAT,
+    FORMAT_VERSION,
+    QUATERNION_NOTE,
+    joint_table,
+    model_sha256,
+    suggested_indices,
+)
+from hydrax.logs.writer import write_trajectory_csv
 from hydrax.simulation.lqr import LQRController
 from hydrax.task_base import Task
 
-FORMAT = "hydrax-dataset"
-FORMAT_VERSION = 1
 POLICIES = ("auto", "lqr", "random", "mpc", "mix")
-_JOINT_TYPES = {
-    mujoco.mjtJoint.mjJNT_FREE: "free",
-    mujoco.mjtJoint.mjJNT_BALL: "ball",
-    mujoco.mjtJoint.mjJNT_SLIDE: "slide",
-    mujoco.mjtJoint.mjJNT_HINGE: "hinge",
-}
-QUATERNION_NOTE = (
-    "angle_indices lists the qpos of hinge joints; coordinate_indices those "
-    "of slide joints and the 3 position coordinates of free joints. "
-    "Quaternions of ball and free joints are left untransformed (neither "
-    "angles nor coordinates)."
-)
 
 
 @dataclass
@@ -125,47 +117,6 @@ def resolve_source(task_or_model: str | Path | Task) -> ModelSource:
             "control (add an <actuator>)"
         )
     return ModelSource(path.stem, mj_model, path.resolve(), None)
-
-
-def joint_table(mj_model: mujoco.MjModel) -> list[dict]:
-    """Each joint's name, type and qpos/dof addresses, for the manifest."""
-    joints = []
-    for j in range(mj_model.njnt):
-        joints.append(
-            {
-                "name": mj_model.joint(j).name,
-                "type": _JOINT_TYPES[mujoco.mjtJoint(mj_model.jnt_type[j])],
-                "qpos_adr": int(mj_model.jnt_qposadr[j]),
-                "dof_adr": int(mj_model.jnt_dofadr[j]),
-            }
-        )
-    return joints
-
-
-def suggested_indices(mj_model: mujoco.MjModel) -> tuple[list[int], list[int]]:
-    """The qpos indices of angles and of Cartesian coordinates.
-
-    Angles: hinge joints. Coordinates: slide joints and the 3 position
-    coordinates of free joints. Quaternions are in neither list.
-
-    Returns:
-        ``(angle_indices, coordinate_indices)``, sorted.
-    """
-    angles, coordinates = [], []
-    for joint in joint_table(mj_model):
-        adr = joint["qpos_adr"]
-        if joint["type"] == "hinge":
-            angles.append(adr)
-        elif joint["type"] == "slide":
-            coordinates.append(adr)
-        elif joint["type"] == "free":
-            coordinates.extend([adr, adr + 1, adr + 2])
-    return sorted(angles), sorted(coordinates)
-
-
-def model_sha256(path: Path) -> str:
-    """The SHA-256 of the model file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def coloured_noise(
@@ -384,16 +335,6 @@ def _existing_files(out_dir: Path) -> list[Path]:
     return files + ([manifest] if manifest.exists() else [])
 
 
-def _write_json_atomic(path: Path, obj: dict) -> None:
-    """Write JSON to ``path`` via a temporary file and a rename."""
-    tmp = path.with_suffix(".json.tmp")
-    try:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
     task_or_model: str | Path | Task,
     out_dir: str | Path | None = None,
@@ -474,19 +415,18 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
     existing = _existing_files(out_dir)
     sha = model_sha256(source.model_file)
     first = 0
-    old: dict | None = None
-    manifest_path = out_dir / "manifest.json"
+    old: Manifest | None = None
     if existing and append:
-        if not manifest_path.exists():
+        old = read_manifest(out_dir)
+        if old is None:
             raise ValueError(
                 f"{out_dir} has episode CSVs but no manifest.json; cannot "
                 "append (use --overwrite)"
             )
-        old = json.loads(manifest_path.read_text())
-        if old.get("model_sha256") != sha:
+        if old.model_sha256 != sha:
             raise ValueError(
                 f"cannot append: {out_dir} was collected from a different "
-                f"model (sha256 {old.get('model_sha256')}, this one {sha})"
+                f"model (sha256 {old.model_sha256}, this one {sha})"
             )
         numbers = [
             int(p.stem.split("_")[1]) for p in existing if p.suffix == ".csv"
@@ -525,8 +465,6 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
     def _finish(done: int) -> None:
         """Write the manifest for ``done`` complete episodes."""
         seconds = time.perf_counter() - start_time
-
-        angles, coordinates = suggested_indices(mj_model)
         run = {
             "policy": policy,
             "seed": seed,
@@ -542,26 +480,10 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
             "rows": total_rows,
             "seconds": round(seconds, 3),
         }
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "task": source.name,
-            "model_file": str(source.model_file),
-            "model_sha256": sha,
-            "dt": dt,
-            "nq": mj_model.nq,
-            "nv": mj_model.nv,
-            "nu": mj_model.nu,
-            "joints": joint_table(mj_model),
-            "angle_indices": angles,
-            "coordinate_indices": coordinates,
-            "notes": QUATERNION_NOTE,
-            "columns": csv_header(mj_model.nq, mj_model.nv, mj_model.nu),
-            "episodes": (old["episodes"] if old else 0) + done,
-            "rows": (old["rows"] if old else 0) + total_rows,
-            "collection": (old["collection"] if old else []) + [run],
-        }
-        _write_json_atomic(manifest_path, manifest)
+        manifest = Manifest.for_model(
+            mj_model, source.name, source.model_file, previous=old
+        ).with_run(run, episodes=done, rows=total_rows)
+        write_manifest(out_dir, manifest)
 
     try:
         bar = tqdm(total=episodes, disable=not progress, desc="episodes")
@@ -771,8 +693,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 130
     if not args.quiet:
-        manifest = json.loads((out_dir / "manifest.json").read_text())
-        run = manifest["collection"][-1]
+        run = read_manifest(out_dir).collection[-1]
         rate = run["rows"] / max(time.perf_counter() - start, 1e-9)
         print(
             f"wrote {args.episodes} episodes, {run['rows']} rows to "

@@ -84,40 +84,15 @@ def time_to_upright(task: Task, result: TrialResult) -> float:
 
 def write_manifest(task: Task, folder: Path) -> None:
     """A collection manifest beside closed-loop logs (training reads it)."""
-    from hydrax.simulation.collect import (
-        FORMAT,
-        FORMAT_VERSION,
-        QUATERNION_NOTE,
-        joint_table,
-        model_sha256,
-        suggested_indices,
-    )
-    from hydrax.simulation.logging import csv_header
+    from hydrax.logs import Manifest, count_rows
+    from hydrax.logs import write_manifest as write_manifest_file
 
-    m = task.mj_model
-    angles, coords = suggested_indices(m)
     files = sorted(folder.glob("*.csv"))
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "task": task.model_file.stem if task.model_file else "custom",
-        "model_file": str(task.model_file),
-        "model_sha256": model_sha256(task.model_file)
-        if task.model_file
-        else None,
-        "dt": task.dt,
-        "nq": m.nq,
-        "nv": m.nv,
-        "nu": m.nu,
-        "joints": joint_table(m),
-        "angle_indices": angles,
-        "coordinate_indices": coords,
-        "notes": QUATERNION_NOTE,
-        "columns": csv_header(m.nq, m.nv, m.nu),
-        "episodes": len(files),
-        "collection": [{"policy": "closed-loop MPC"}],
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    name = task.model_file.stem if task.model_file else "custom"
+    manifest = Manifest.for_model(task.mj_model, name, task.model_file)
+    run = {"policy": "closed-loop MPC"}
+    rows = sum(count_rows(f) for f in files)
+    write_manifest_file(folder, manifest.with_run(run, len(files), rows))
 
 
 def run_condition(
