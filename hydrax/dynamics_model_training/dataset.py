@@ -1,0 +1,473 @@
+"""``DynamicsDataset``: every log of some directories, checked, as windows.
+
+The dataset reads and checks the logs (:mod:`hydrax.logs`), splits them into
+training and validation *by file*, indexes windows into their rows
+(:mod:`.windows`), holds them in a block source, in memory or streamed
+(:mod:`.blocks`), and computes the standardization statistics over the
+training split (:mod:`.standardization`).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from hydrax.dynamics_model_training.blocks import (
+    BlockSource,
+    InMemorySource,
+    StreamedSource,
+)
+from hydrax.dynamics_model_training.standardization import compute_statistics
+from hydrax.dynamics_model_training.transforms import StateLayout, TransformFn
+from hydrax.dynamics_model_training.windows import (
+    Examples,
+    RowBlock,
+    first_window_row,
+    gather_windows,
+)
+from hydrax.logs import (
+    MANIFEST,
+    DataError,
+    LogScan,
+    Manifest,
+    Trajectory,
+    list_logs,
+    read_manifest,
+    scan_logs,
+)
+from hydrax.logs.reader import DT_RTOL
+
+_log = logging.getLogger(__name__)
+
+
+def _check_arguments(
+    history_length: int,
+    prediction_horizon: int,
+    val_fraction: float,
+    max_rows_in_memory: int | None,
+) -> None:
+    """ValueErrors naming the parameter."""
+    if history_length < 1:
+        raise ValueError(f"history_length must be >= 1, got {history_length}")
+    if prediction_horizon < 1:
+        raise ValueError(
+            f"prediction_horizon must be >= 1, got {prediction_horizon}"
+        )
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if max_rows_in_memory is not None and max_rows_in_memory < 1:
+        raise ValueError(
+            f"max_rows_in_memory must be >= 1, got {max_rows_in_memory}"
+        )
+
+
+def _read_manifests(dirs: list[Path]) -> Manifest | None:
+    """The first directory's manifest; the others' dims must agree."""
+    first = read_manifest(dirs[0])
+    for d in dirs[1:]:
+        other = read_manifest(d)
+        if first and other:
+            for key in ("nq", "nv", "nu"):
+                if getattr(first, key) != getattr(other, key):
+                    raise DataError(
+                        f"{d}: manifest {key}={getattr(other, key)} differs "
+                        f"from {dirs[0]}'s {getattr(first, key)}"
+                    )
+    return first
+
+
+def _split_files(
+    names: list[str],
+    val_fraction: float,
+    seed: int,
+    val_files: Sequence[str] | None,
+) -> np.ndarray:
+    """Which files validate: those named, or a seeded share of them."""
+    n = len(names)
+    if val_files is not None:
+        wanted = set(val_files)
+        return np.array([name in wanted for name in names])
+    n_val = int(round(val_fraction * n))
+    if val_fraction > 0:
+        n_val = max(n_val, 1)
+    if val_fraction > 0 and n - n_val < 1:
+        raise DataError(
+            f"{n} usable file(s): a split by file needs at least 2 "
+            "(pass val_fraction=0 to train without validation)"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    val = np.zeros(n, bool)
+    val[order[:n_val]] = True
+    return val
+
+
+class DynamicsDataset:
+    """Every log in a directory, checked, as windows for the GRU.
+
+    Rows of all files are kept once (float32, angles wrapped to [-π, π):
+    features and deltas only see angles through cos, sin and wrapped
+    differences, so nothing is lost and float32 keeps its precision). A
+    window of H + K rows is an index into them. Windows at the start of a
+    file are also offered with the history before the first row padded by
+    the first state with zero control, the start-up history planning uses.
+
+    With ``max_rows_in_memory`` the dataset is *streamed*: construction
+    reads each file once (to check it and count its rows), keeps no rows,
+    and reads the training files once more for the statistics, combined
+    block by block. :meth:`blocks` then reads whole files into blocks of at
+    most that many rows, one block at a time (plus the next, read ahead).
+
+    Files are split into training and validation *by file*, from the seed.
+    Standardization statistics come from the training files only.
+    Construction prints nothing; :meth:`summary` says what was read.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path | Sequence[str | Path],
+        coordinate_indices: Sequence[int] | None = None,
+        angle_indices: Sequence[int] | None = None,
+        history_length: int = 11,
+        prediction_horizon: int = 9,
+        transform_fn: TransformFn | None = None,
+        val_fraction: float = 0.2,
+        seed: int = 42,
+        pad_start: bool = True,
+        val_files: Sequence[str] | None = None,
+        verbose: bool = True,
+        max_rows_in_memory: int | None = None,
+    ):
+        """Read, check and index the logs.
+
+        Args:
+            data_dir: A directory of CSV or Parquet logs, or several (their
+                files are pooled; they must share columns).
+            coordinate_indices: qpos indices of Cartesian coordinates; from
+                the directory's manifest.json when None.
+            angle_indices: qpos indices of angles; from the manifest when
+                None.
+            history_length: Rows per input window (H).
+            prediction_horizon: Steps the loss rolls out (K).
+            transform_fn: Optional custom qpos feature map (see README).
+            val_fraction: Share of files held out for validation.
+            seed: Seed of the file split.
+            pad_start: Also offer start-of-file windows padded with the
+                first state and zero control.
+            val_files: File names to validate on, instead of a random split
+                (e.g. a checkpoint's, to evaluate on its validation files).
+            verbose: Warn about skipped short files, and log the summary
+                (``logging``, level INFO; nothing is printed).
+            max_rows_in_memory: Stream: keep at most this many rows per
+                block of whole files (None keeps every row in memory).
+        """
+        _check_arguments(
+            history_length, prediction_horizon, val_fraction, max_rows_in_memory
+        )
+        dirs = (
+            [Path(data_dir)]
+            if isinstance(data_dir, str | Path)
+            else [Path(d) for d in data_dir]
+        )
+        if not dirs:
+            raise ValueError("data_dir is an empty list")
+        self.data_dirs = dirs
+        self.history_length = history_length
+        self.prediction_horizon = prediction_horizon
+        self.transform_fn = transform_fn
+        self.pad_start = pad_start
+        self.max_rows_in_memory = max_rows_in_memory
+        self.manifest_record = _read_manifests(dirs)
+
+        scan = scan_logs(list_logs(dirs), keep_rows=max_rows_in_memory is None)
+        self.columns = scan.columns
+        self.layout = self._layout(scan.dims, angle_indices, coordinate_indices)
+        self.dt = self._common_dt(scan)
+        kept = self._keep_long_enough(scan, verbose)
+        self.files = [scan.files[i] for i in kept]
+        self.file_rows = np.array([scan.lengths[i] for i in kept], np.int64)
+        self._split(
+            _split_files(self.file_names, val_fraction, seed, val_files)
+        )
+        self._source = self._make_source([scan.trajectories[i] for i in kept])
+        self.statistics = self.compute_statistics()
+        if verbose:
+            _log.info("%s", self.summary())
+
+    # --- reading --------------------------------------------------------------
+
+    @property
+    def manifest(self) -> dict | None:
+        """The first directory's manifest.json as a dict (None: none)."""
+        record = self.manifest_record
+        return None if record is None else record.to_dict()
+
+    @property
+    def file_names(self) -> list[str]:
+        """The kept files' names."""
+        return [p.name for p in self.files]
+
+    @property
+    def streaming(self) -> bool:
+        """Whether rows are read per block instead of kept in memory."""
+        return self.max_rows_in_memory is not None
+
+    def _layout(
+        self,
+        dims: tuple[int, int, int],
+        angle_indices: Sequence[int] | None,
+        coordinate_indices: Sequence[int] | None,
+    ) -> StateLayout:
+        """The layout of the header's dims; indices from the manifest."""
+        manifest = self.manifest_record
+        if angle_indices is None or coordinate_indices is None:
+            if manifest is None:
+                raise DataError(
+                    f"{self.data_dirs[0]}: no {MANIFEST} to read "
+                    "angle_indices and coordinate_indices from; pass both "
+                    "explicitly (e.g. angle_indices=[1, 2], "
+                    "coordinate_indices=[0])"
+                )
+            if angle_indices is None:
+                angle_indices = manifest.angle_indices or []
+            if coordinate_indices is None:
+                coordinate_indices = manifest.coordinate_indices or []
+        layout = StateLayout.create(*dims, angle_indices, coordinate_indices)
+        if manifest is not None:
+            for key, value in zip(("nq", "nv", "nu"), dims, strict=True):
+                recorded = getattr(manifest, key)
+                if recorded is not None and recorded != value:
+                    raise DataError(
+                        f"{self.data_dirs[0] / MANIFEST}: {key}={recorded} "
+                        f"but the CSV header has {value}"
+                    )
+        return layout
+
+    def _common_dt(self, scan: LogScan) -> float:
+        """The files' timestep; the manifest's dt when it agrees."""
+        dt, first = scan.common_timestep()
+        manifest = self.manifest_record
+        if manifest is not None and manifest.dt is not None:
+            m_dt = float(manifest.dt)
+            if abs(m_dt - dt) > DT_RTOL * m_dt:
+                raise DataError(
+                    f"{first}: timestep {dt:.6g} s differs from the "
+                    f"manifest's dt {m_dt:.6g} s"
+                )
+            dt = m_dt
+        return dt
+
+    def _keep_long_enough(self, scan: LogScan, verbose: bool) -> list[int]:
+        """The files with the rows one window needs (a warning for others)."""
+        h, k = self.history_length, self.prediction_horizon
+        need = k + (1 if self.pad_start else h)
+        kept = [i for i, n in enumerate(scan.lengths) if n >= need]
+        self.skipped_files = len(scan.files) - len(kept)
+        if self.skipped_files and verbose:
+            warnings.warn(
+                f"skipped {self.skipped_files} of {len(scan.files)} files "
+                f"shorter than {need} rows (history {h} + horizon {k})",
+                stacklevel=3,
+            )
+        if not kept:
+            raise DataError(
+                f"{', '.join(map(str, self.data_dirs))}: no file has the "
+                f"{need} rows a window needs (history_length={h}, "
+                f"prediction_horizon={k})"
+            )
+        return kept
+
+    def _split(self, val: np.ndarray) -> None:
+        """Record the split by file and count each side's windows."""
+        self.val_file_mask = val
+        self.train_files = [
+            p for p, v in zip(self.files, val, strict=True) if not v
+        ]
+        self.val_files = [p for p, v in zip(self.files, val, strict=True) if v]
+        windows = self.windows_per_file()
+        self.num_windows = {
+            "train": int(windows[~val].sum()),
+            "val": int(windows[val].sum()),
+        }
+        if self.num_windows["train"] == 0:
+            raise DataError("no training windows are left after the split")
+
+    def _make_source(
+        self, trajectories: list[Trajectory | None]
+    ) -> BlockSource:
+        """The rows in memory, or a plan of streamed blocks."""
+        window = (
+            self.layout,
+            self.history_length,
+            self.prediction_horizon,
+            self.pad_start,
+        )
+        if self.max_rows_in_memory is None:
+            return InMemorySource(trajectories, self.val_file_mask, *window)
+        return StreamedSource(
+            self.files,
+            self.file_rows,
+            self.columns,
+            self.val_file_mask,
+            *window,
+            max_rows=self.max_rows_in_memory,
+        )
+
+    def windows_per_file(self) -> np.ndarray:
+        """The number of windows each file offers, (F,)."""
+        first = first_window_row(self.history_length, self.pad_start)
+        return np.maximum(self.file_rows - self.prediction_horizon - first, 0)
+
+    # --- blocks ---------------------------------------------------------------
+
+    @property
+    def block_rows(self) -> int | None:
+        """Rows of every streamed block (None in memory)."""
+        return self._source.block_rows
+
+    def num_blocks(self, split: str) -> int:
+        """How many blocks :meth:`blocks` yields for a split."""
+        return self._source.num_blocks(split)
+
+    def block_windows(self, split: str) -> list[int]:
+        """The split's windows in each of its blocks, in block order."""
+        return self._source.block_windows(split)
+
+    def blocks(
+        self, split: str, order: Sequence[int] | None = None
+    ) -> Iterator[tuple[RowBlock, np.ndarray]]:
+        """The split's windows, block by block.
+
+        In memory there is one block (all rows); its windows of the split are
+        the yielded example ids. Streamed, each block holds only the split's
+        files and every window in it belongs to the split; the next block is
+        read in a background thread while the caller works on this one.
+
+        Args:
+            split: ``train`` or ``val``.
+            order: The order of the blocks (a permutation of
+                ``range(num_blocks(split))``); None keeps file order.
+
+        Yields:
+            (block, example ids into ``block.example_rows``).
+        """
+        return self._source.blocks(split, order)
+
+    # --- in memory ------------------------------------------------------------
+
+    @property
+    def data(self) -> np.ndarray:
+        """All rows, (N, R) float32, angles wrapped (in memory only)."""
+        return self._source.memory_block("dataset.data").data
+
+    @property
+    def file_offsets(self) -> np.ndarray:
+        """First row of each file, then the end (in memory only)."""
+        return self._source.memory_block("dataset.file_offsets").file_offsets
+
+    @property
+    def example_rows(self) -> np.ndarray:
+        """Each window's current row (in memory only)."""
+        return self._source.memory_block("dataset.example_rows").example_rows
+
+    @property
+    def example_files(self) -> np.ndarray:
+        """Each window's file (in memory only)."""
+        return self._source.memory_block("dataset.example_files").example_files
+
+    @property
+    def train_indices(self) -> np.ndarray:
+        """Example ids of the training windows (in memory only)."""
+        return self._source.split_windows("train", "dataset.train_indices")
+
+    @property
+    def val_indices(self) -> np.ndarray:
+        """Example ids of the validation windows (in memory only)."""
+        return self._source.split_windows("val", "dataset.val_indices")
+
+    @property
+    def examples(self) -> Examples:
+        """All windows, as a sequence that ``+`` combines across datasets."""
+        return Examples([(self, np.arange(len(self.example_rows)))])
+
+    @property
+    def train_examples(self) -> Examples:
+        """The training split's windows."""
+        return Examples([(self, self.train_indices)])
+
+    @property
+    def val_examples(self) -> Examples:
+        """The validation split's windows."""
+        return Examples([(self, self.val_indices)])
+
+    def window_offsets(self) -> np.ndarray:
+        """Row offsets of a window relative to its current row, (H + K,)."""
+        return np.arange(-self.history_length + 1, self.prediction_horizon + 1)
+
+    def window_rows(self, example_ids: np.ndarray) -> np.ndarray:
+        """Raw rows of windows, (B, H + K, R), start-up padding applied."""
+        return np.asarray(
+            gather_windows(
+                self.data,
+                self.example_rows[example_ids],
+                self.file_offsets[self.example_files[example_ids]],
+                self.window_offsets(),
+                self.layout.nq + self.layout.nv,
+            )
+        )
+
+    def check_compatible(self, other: DynamicsDataset) -> None:
+        """Raise when two datasets cannot be pooled (columns or layout)."""
+        if self.columns != other.columns:
+            raise DataError(
+                f"cannot combine {other.data_dirs[0]} with "
+                f"{self.data_dirs[0]}: their columns differ"
+            )
+        if self.layout != other.layout:
+            raise DataError(
+                f"cannot combine {other.data_dirs[0]} with "
+                f"{self.data_dirs[0]}: angle/coordinate indices differ "
+                f"({other.layout} vs {self.layout})"
+            )
+        if (self.history_length, self.prediction_horizon) != (
+            other.history_length,
+            other.prediction_horizon,
+        ):
+            raise DataError(
+                "cannot combine datasets of different history_length or "
+                "prediction_horizon"
+            )
+
+    # --- statistics and summary ----------------------------------------------
+
+    def compute_statistics(self, chunk: int = 16384) -> dict[str, np.ndarray]:
+        """Standardization statistics over the training split.
+
+        See :func:`hydrax.dynamics_model_training.standardization.
+        compute_statistics`.
+        """
+        return compute_statistics(
+            self.blocks("train"),
+            self.val_file_mask,
+            self.layout,
+            self.history_length,
+            self.transform_fn,
+            chunk,
+        )
+
+    def summary(self) -> str:
+        """One paragraph: files, rows, windows, split, dims."""
+        rows = int(self.file_rows.sum())
+        return (
+            f"dataset: {len(self.files)} files ({len(self.train_files)} train,"
+            f" {len(self.val_files)} val), {rows} rows, "
+            f"{self.num_windows['train']} train / {self.num_windows['val']} "
+            f"val windows of {self.history_length}+{self.prediction_horizon} "
+            f"rows; nq={self.layout.nq} nv={self.layout.nv} "
+            f"nu={self.layout.nu}, dt={self.dt:g} s, angles "
+            f"{list(self.layout.angle_indices)}, coordinates "
+            f"{list(self.layout.coordinate_indices)}{self._source.describe()}"
+        )
