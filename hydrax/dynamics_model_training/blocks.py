@@ -35,6 +35,44 @@ def check_split(split: str) -> str:
     return split
 
 
+def split_by_file(
+    names: list[str],
+    val_fraction: float,
+    seed: int,
+    val_files: Sequence[str] | None,
+) -> np.ndarray:
+    """Which files validate: those named, or a seeded share of them.
+
+    Windows overlap, so a split by window would leak; files are split
+    instead, deterministically from the seed.
+
+    Args:
+        names: The files' names, in dataset order.
+        val_fraction: Share of files to validate on (at least one when > 0).
+        seed: Seed of the permutation.
+        val_files: Names to validate on instead (a checkpoint's split).
+
+    Returns:
+        The validation mask, (F,) bool.
+    """
+    n = len(names)
+    if val_files is not None:
+        wanted = set(val_files)
+        return np.array([name in wanted for name in names])
+    n_val = int(round(val_fraction * n))
+    if val_fraction > 0:
+        n_val = max(n_val, 1)
+    if val_fraction > 0 and n - n_val < 1:
+        raise DataError(
+            f"{n} usable file(s): a split by file needs at least 2 "
+            "(pass val_fraction=0 to train without validation)"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    val = np.zeros(n, bool)
+    val[order[:n_val]] = True
+    return val
+
+
 class BlockSource(abc.ABC):
     """A split's windows, block by block.
 

@@ -20,12 +20,14 @@ from hydrax.dynamics_model_training.blocks import (
     BlockSource,
     InMemorySource,
     StreamedSource,
+    split_by_file,
 )
 from hydrax.dynamics_model_training.standardization import compute_statistics
 from hydrax.dynamics_model_training.transforms import StateLayout, TransformFn
 from hydrax.dynamics_model_training.windows import (
     Examples,
     RowBlock,
+    check_poolable,
     first_window_row,
     gather_windows,
 )
@@ -33,13 +35,11 @@ from hydrax.logs import (
     MANIFEST,
     DataError,
     LogScan,
-    Manifest,
     Trajectory,
     list_logs,
-    read_manifest,
+    read_common_manifest,
     scan_logs,
 )
-from hydrax.logs.reader import DT_RTOL
 
 _log = logging.getLogger(__name__)
 
@@ -63,46 +63,6 @@ def _check_arguments(
         raise ValueError(
             f"max_rows_in_memory must be >= 1, got {max_rows_in_memory}"
         )
-
-
-def _read_manifests(dirs: list[Path]) -> Manifest | None:
-    """The first directory's manifest; the others' dims must agree."""
-    first = read_manifest(dirs[0])
-    for d in dirs[1:]:
-        other = read_manifest(d)
-        if first and other:
-            for key in ("nq", "nv", "nu"):
-                if getattr(first, key) != getattr(other, key):
-                    raise DataError(
-                        f"{d}: manifest {key}={getattr(other, key)} differs "
-                        f"from {dirs[0]}'s {getattr(first, key)}"
-                    )
-    return first
-
-
-def _split_files(
-    names: list[str],
-    val_fraction: float,
-    seed: int,
-    val_files: Sequence[str] | None,
-) -> np.ndarray:
-    """Which files validate: those named, or a seeded share of them."""
-    n = len(names)
-    if val_files is not None:
-        wanted = set(val_files)
-        return np.array([name in wanted for name in names])
-    n_val = int(round(val_fraction * n))
-    if val_fraction > 0:
-        n_val = max(n_val, 1)
-    if val_fraction > 0 and n - n_val < 1:
-        raise DataError(
-            f"{n} usable file(s): a split by file needs at least 2 "
-            "(pass val_fraction=0 to train without validation)"
-        )
-    order = np.random.default_rng(seed).permutation(n)
-    val = np.zeros(n, bool)
-    val[order[:n_val]] = True
-    return val
 
 
 class DynamicsDataset:
@@ -180,7 +140,7 @@ class DynamicsDataset:
         self.transform_fn = transform_fn
         self.pad_start = pad_start
         self.max_rows_in_memory = max_rows_in_memory
-        self.manifest_record = _read_manifests(dirs)
+        self.manifest_record = read_common_manifest(dirs)
 
         scan = scan_logs(list_logs(dirs), keep_rows=max_rows_in_memory is None)
         self.columns = scan.columns
@@ -190,7 +150,7 @@ class DynamicsDataset:
         self.files = [scan.files[i] for i in kept]
         self.file_rows = np.array([scan.lengths[i] for i in kept], np.int64)
         self._split(
-            _split_files(self.file_names, val_fraction, seed, val_files)
+            split_by_file(self.file_names, val_fraction, seed, val_files)
         )
         self._source = self._make_source([scan.trajectories[i] for i in kept])
         self.statistics = self.compute_statistics()
@@ -237,28 +197,15 @@ class DynamicsDataset:
                 coordinate_indices = manifest.coordinate_indices or []
         layout = StateLayout.create(*dims, angle_indices, coordinate_indices)
         if manifest is not None:
-            for key, value in zip(("nq", "nv", "nu"), dims, strict=True):
-                recorded = getattr(manifest, key)
-                if recorded is not None and recorded != value:
-                    raise DataError(
-                        f"{self.data_dirs[0] / MANIFEST}: {key}={recorded} "
-                        f"but the CSV header has {value}"
-                    )
+            manifest.check_dims(dims, self.data_dirs[0] / MANIFEST)
         return layout
 
     def _common_dt(self, scan: LogScan) -> float:
         """The files' timestep; the manifest's dt when it agrees."""
         dt, first = scan.common_timestep()
-        manifest = self.manifest_record
-        if manifest is not None and manifest.dt is not None:
-            m_dt = float(manifest.dt)
-            if abs(m_dt - dt) > DT_RTOL * m_dt:
-                raise DataError(
-                    f"{first}: timestep {dt:.6g} s differs from the "
-                    f"manifest's dt {m_dt:.6g} s"
-                )
-            dt = m_dt
-        return dt
+        if self.manifest_record is None:
+            return dt
+        return self.manifest_record.checked_dt(dt, first)
 
     def _keep_long_enough(self, scan: LogScan, verbose: bool) -> list[int]:
         """The files with the rows one window needs (a warning for others)."""
@@ -421,25 +368,7 @@ class DynamicsDataset:
 
     def check_compatible(self, other: DynamicsDataset) -> None:
         """Raise when two datasets cannot be pooled (columns or layout)."""
-        if self.columns != other.columns:
-            raise DataError(
-                f"cannot combine {other.data_dirs[0]} with "
-                f"{self.data_dirs[0]}: their columns differ"
-            )
-        if self.layout != other.layout:
-            raise DataError(
-                f"cannot combine {other.data_dirs[0]} with "
-                f"{self.data_dirs[0]}: angle/coordinate indices differ "
-                f"({other.layout} vs {self.layout})"
-            )
-        if (self.history_length, self.prediction_horizon) != (
-            other.history_length,
-            other.prediction_horizon,
-        ):
-            raise DataError(
-                "cannot combine datasets of different history_length or "
-                "prediction_horizon"
-            )
+        check_poolable(self, other)
 
     # --- statistics and summary ----------------------------------------------
 

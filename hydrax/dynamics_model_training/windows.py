@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hydrax.dynamics_model_training.transforms import StateLayout
-from hydrax.logs import Trajectory, startup_history
+from hydrax.logs import DataError, Trajectory, startup_history
 
 if TYPE_CHECKING:
     from hydrax.dynamics_model_training.dataset import DynamicsDataset
@@ -152,6 +152,29 @@ def gather_windows(
         data[file_starts, :ns], offsets.shape[0], data.shape[-1] - ns
     )  # (B, W, R)
     return jnp.where((idx < starts)[..., None], pad, win)
+
+
+def check_poolable(a: DynamicsDataset, b: DynamicsDataset) -> None:
+    """Raise when two datasets cannot be pooled (columns or layout)."""
+    if a.columns != b.columns:
+        raise DataError(
+            f"cannot combine {b.data_dirs[0]} with "
+            f"{a.data_dirs[0]}: their columns differ"
+        )
+    if a.layout != b.layout:
+        raise DataError(
+            f"cannot combine {b.data_dirs[0]} with "
+            f"{a.data_dirs[0]}: angle/coordinate indices differ "
+            f"({b.layout} vs {a.layout})"
+        )
+    if (a.history_length, a.prediction_horizon) != (
+        b.history_length,
+        b.prediction_horizon,
+    ):
+        raise DataError(
+            "cannot combine datasets of different history_length or "
+            "prediction_horizon"
+        )
 
 
 class Examples(Sequence):

@@ -20,6 +20,7 @@ from hydrax.logs.manifest import (
     MANIFEST,
     MANIFEST_IDENTITY,
     Manifest,
+    read_common_manifest,
     read_manifest,
     write_manifest,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "list_logs",
     "parse_header",
     "read_columns",
+    "read_common_manifest",
     "read_header",
     "read_manifest",
     "read_trajectory",

@@ -23,6 +23,9 @@ import numpy as np
 LOG_SUFFIXES = (".csv", ".parquet")
 """File suffixes read as trajectory logs."""
 
+DT_RTOL = 1e-4
+"""Relative tolerance on the spacing of timestamps (in and across logs)."""
+
 _GROUP = re.compile(r"^(qpos|qvel|ctrl)_(\d+)$")
 
 ArrayT = TypeVar("ArrayT", np.ndarray, jax.Array)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import mujoco
 
 from hydrax.atomic import write_json_atomic
-from hydrax.logs.format import DataError, csv_header
+from hydrax.logs.format import DT_RTOL, DataError, csv_header
 
 MANIFEST = "manifest.json"
 """The manifest's file name in a data directory."""
@@ -221,6 +222,27 @@ class Manifest:
         data = self.to_dict()
         return {k: data[k] for k in MANIFEST_IDENTITY if k in data}
 
+    def check_dims(self, dims: tuple[int, int, int], where: str | Path) -> None:
+        """Raise when the recorded nq, nv, nu differ from a log header's."""
+        for key, value in zip(("nq", "nv", "nu"), dims, strict=True):
+            recorded = getattr(self, key)
+            if recorded is not None and recorded != value:
+                raise DataError(
+                    f"{where}: {key}={recorded} but the CSV header has {value}"
+                )
+
+    def checked_dt(self, dt: float, where: str | Path) -> float:
+        """The recorded dt when the logs' ``dt`` agrees (else DataError)."""
+        if self.dt is None:
+            return dt
+        recorded = float(self.dt)
+        if abs(recorded - dt) > DT_RTOL * recorded:
+            raise DataError(
+                f"{where}: timestep {dt:.6g} s differs from the manifest's "
+                f"dt {recorded:.6g} s"
+            )
+        return recorded
+
     def to_dict(self) -> dict:
         """The JSON object: present fields in their order, then the extra."""
         out = {
@@ -276,3 +298,23 @@ def read_manifest(data_dir: str | Path) -> Manifest | None:
 def write_manifest(data_dir: str | Path, manifest: Manifest) -> Path:
     """Write ``data_dir/manifest.json`` atomically; return its path."""
     return write_json_atomic(Path(data_dir) / MANIFEST, manifest.to_dict())
+
+
+def read_common_manifest(dirs: Sequence[str | Path]) -> Manifest | None:
+    """The first directory's manifest; the others' nq, nv, nu must agree.
+
+    Raises:
+        DataError: naming the directory whose manifest disagrees.
+    """
+    dirs = [Path(d) for d in dirs]
+    first = read_manifest(dirs[0])
+    for d in dirs[1:]:
+        other = read_manifest(d)
+        if first and other:
+            for key in ("nq", "nv", "nu"):
+                if getattr(first, key) != getattr(other, key):
+                    raise DataError(
+                        f"{d}: manifest {key}={getattr(other, key)} differs "
+                        f"from {dirs[0]}'s {getattr(first, key)}"
+                    )
+    return first

@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from hydrax.logs.format import LOG_SUFFIXES, DataError, parse_header
-
-DT_RTOL = 1e-4
-"""Relative tolerance on the spacing of timestamps (within and across files)."""
+from hydrax.logs.format import (
+    DT_RTOL,
+    LOG_SUFFIXES,
+    DataError,
+    parse_header,
+)
 
 _READ_THREADS = 8
 """Logs read at once. Reading a small log is mostly fixed latency (opening,
