@@ -10,11 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from hydrax.dynamics_model_training.data_loader import (
-    DataError,
-    DynamicsDataset,
-    read_trajectory_csv,
-)
+from hydrax.dynamics_model_training.dataset import DynamicsDataset
+from hydrax.logs import DataError, read_trajectory_csv
 
 HEADER = "timestamp,qpos_0,qpos_1,qvel_0,qvel_1,ctrl_0"
 
@@ -253,7 +250,7 @@ finite64 = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 @given(values=arrays(np.float64, (7, 5), elements=finite64))
 def test_property_csv_round_trip(tmp_path_factory, values):
     """Property: any finite floats written by the logger read back exactly."""
-    from hydrax.simulation.logging import write_trajectory_csv
+    from hydrax.logs import write_trajectory_csv
 
     path = tmp_path_factory.mktemp("prop") / "p.csv"
     times = 0.01 * np.arange(7)
