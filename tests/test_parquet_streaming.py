@@ -14,8 +14,8 @@ import pytest
 
 from hydrax.dynamics_model_training.convert import convert_logs
 from hydrax.dynamics_model_training.dataset import DynamicsDataset
-from hydrax.logs import DataError, read_trajectory, read_trajectory_parquet
 from hydrax.dynamics_model_training.train import train_dynamics_model
+from hydrax.logs import DataError, read_trajectory, read_trajectory_parquet
 
 KW = dict(history_length=4, prediction_horizon=3, verbose=False)
 
