@@ -94,6 +94,6 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_json_atomic(path: str | Path, obj: Any) -> Path:  # noqa: ANN401
+def write_json_atomic(path: str | Path, obj: object) -> Path:
     """Write ``obj`` as indented JSON (and a newline) atomically."""
     return write_text_atomic(path, json.dumps(obj, indent=2) + "\n")

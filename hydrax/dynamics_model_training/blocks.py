@@ -162,24 +162,29 @@ class InMemorySource(BlockSource):
             "val": np.flatnonzero(is_val).astype(index),
         }
 
-    def num_blocks(self, split: str) -> int:  # noqa: D102
+    def num_blocks(self, split: str) -> int:
+        """One block when the split has files, else none."""
         return 1 if len(self.split_files(split)) else 0
 
-    def block_windows(self, split: str) -> list[int]:  # noqa: D102
+    def block_windows(self, split: str) -> list[int]:
+        """The split's windows, all in the one block."""
         n = len(self._windows[check_split(split)])
         return [n] if n else []
 
-    def blocks(  # noqa: D102
+    def blocks(
         self, split: str, order: Sequence[int] | None = None
     ) -> Iterator[tuple[RowBlock, np.ndarray]]:
+        """The one block and the split's window ids, once per entry of order."""
         count = self.num_blocks(split)
         for _ in range(count) if order is None else order:
             yield self.block, self._windows[split]
 
-    def memory_block(self, what: str) -> RowBlock:  # noqa: D102
+    def memory_block(self, what: str) -> RowBlock:
+        """The block of all rows."""
         return self.block
 
-    def split_windows(self, split: str, what: str) -> np.ndarray:  # noqa: D102
+    def split_windows(self, split: str, what: str) -> np.ndarray:
+        """The split's window ids into the block."""
         return self._windows[check_split(split)]
 
 
@@ -246,13 +251,16 @@ class StreamedSource(BlockSource):
         return plan
 
     @property
-    def block_rows(self) -> int:  # noqa: D102
+    def block_rows(self) -> int:
+        """Rows of every block (padded to one shape)."""
         return self._block_rows
 
-    def num_blocks(self, split: str) -> int:  # noqa: D102
+    def num_blocks(self, split: str) -> int:
+        """Blocks of whole files the split is packed into."""
         return len(self._plan[check_split(split)])
 
-    def block_windows(self, split: str) -> list[int]:  # noqa: D102
+    def block_windows(self, split: str) -> list[int]:
+        """The split's windows in each block."""
         first = first_window_row(self.history_length, self.pad_start)
         windows = np.maximum(
             self.file_rows - self.prediction_horizon - first, 0
@@ -261,9 +269,10 @@ class StreamedSource(BlockSource):
             int(windows[ids].sum()) for ids in self._plan[check_split(split)]
         ]
 
-    def blocks(  # noqa: D102
+    def blocks(
         self, split: str, order: Sequence[int] | None = None
     ) -> Iterator[tuple[RowBlock, np.ndarray]]:
+        """Read the blocks in order, each the next one ahead."""
         # Each block holds only the split's files, so every window in it
         # belongs to the split; the next block is read while this one is
         # used.
@@ -308,18 +317,23 @@ class StreamedSource(BlockSource):
             num_rows=self.block_rows,
         )
 
-    def memory_block(self, what: str) -> RowBlock:  # noqa: D102
-        raise DataError(
+    def _not_in_memory(self, what: str) -> DataError:
+        return DataError(
             f"{what} needs the rows in memory, but this dataset is "
             f"streamed (max_rows_in_memory={self.max_rows}); "
             "iterate dataset.blocks(split) instead"
         )
 
-    def split_windows(self, split: str, what: str) -> np.ndarray:  # noqa: D102
-        self.memory_block(what)
-        raise AssertionError("unreachable")
+    def memory_block(self, what: str) -> RowBlock:
+        """Refused: a streamed dataset holds no block of all rows."""
+        raise self._not_in_memory(what)
 
-    def describe(self) -> str:  # noqa: D102
+    def split_windows(self, split: str, what: str) -> np.ndarray:
+        """Refused: window ids exist per block only."""
+        raise self._not_in_memory(what)
+
+    def describe(self) -> str:
+        """The block size and counts."""
         return (
             f", streamed in blocks of <= {self.block_rows} rows "
             f"({self.num_blocks('train')} train / {self.num_blocks('val')} "

@@ -15,10 +15,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import mujoco
 
@@ -88,15 +87,17 @@ def model_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _is_int(v: Any) -> bool:  # noqa: ANN401
+def _is_int(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v: Any) -> bool:  # noqa: ANN401
+def _is_number(v: object) -> bool:
     return _is_int(v) or isinstance(v, float)
 
 
-def _is_list_of(check: Any) -> Any:  # noqa: ANN401
+def _is_list_of(
+    check: Callable[[object], bool],
+) -> Callable[[object], bool]:
     return lambda v: isinstance(v, list) and all(check(x) for x in v)
 
 
