@@ -1,10 +1,10 @@
 """Atomic file writes and a Ctrl-C guard: a reader never sees a partial file.
 
 Every writer here puts its bytes into a temporary file beside the target,
-flushes and fsyncs it, then renames it over the target (``os.replace`` is
-atomic on POSIX and Windows). On any error, the temporary file is deleted and
-the target is left as it was. This module imports nothing from hydrax, so
-every layer may use it.
+flushes and (by default) fsyncs it, then renames it over the target
+(``os.replace`` is atomic on POSIX and Windows). On any error, the temporary
+file is deleted and the target is left as it was. This module imports
+nothing from hydrax, so every layer may use it.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def sigint_deferred() -> Iterator[None]:
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, fsync: bool = True) -> Iterator[Path]:
     """A temporary path to write; on success it replaces ``path``.
 
     The directory of ``path`` is created. The caller writes the temporary
@@ -47,6 +47,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     Args:
         path: The target file.
+        fsync: Flush the file to the disk before the rename, so that even a
+            power loss leaves the old or the new file. Without it a crash of
+            the process still cannot leave a partial file (the rename is
+            atomic); that costs ~3 ms less per file, which matters when
+            writing many small logs.
 
     Yields:
         The temporary file's path (a hidden ``.<name>.<random>.tmp`` beside
@@ -58,8 +63,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp = _new_temporary(path)
         try:
             yield tmp
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
+            if fsync:
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)

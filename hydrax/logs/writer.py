@@ -63,7 +63,9 @@ def write_trajectory(
     header = csv_header(qpos.shape[1], qvel.shape[1], ctrl.shape[1])
     data = np.concatenate([times[:, None], qpos, qvel, ctrl], axis=1)
     frame = pl.DataFrame(data, schema=header, orient="row")
-    with atomic_path(path) as tmp:
+    # No fsync: a collection writes many small logs (~3 ms each); the
+    # rename alone keeps a crashed process from leaving a partial log.
+    with atomic_path(path, fsync=False) as tmp:
         if path.suffix == ".parquet":
             frame.write_parquet(tmp, compression="zstd")
         else:
