@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from hydrax.dynamics_model_training.evaluate import dim_label, state_errors
+from hydrax.dynamics_model_training.evaluation_metrics import (
+    dim_label,
+    state_errors,
+)
 from hydrax.dynamics_model_training.transforms import StateLayout
 
 PLOT_FILES = (
