@@ -4,7 +4,7 @@ Command line::
 
     python -m hydrax.dynamics_model_training.evaluate \
         --checkpoint .../best_model.pkl --data-dir hydrax/data_csv/<task> \
-        --output-dir results/evaluation [--num-examples 1000] [--horizon 50]
+        --output-dir results/evaluation [--num-examples 2000] [--horizon 50]
 
 From Python: :func:`evaluate_model` (``evaluation_pipeline.py``). The
 pieces: ``evaluation_windows`` (which windows), ``evaluation_metrics``
@@ -58,7 +58,7 @@ __all__ = [
     "write_summary_csv",
 ]
 
-DEFAULT_NUM_EXAMPLES = 1000
+DEFAULT_NUM_EXAMPLES = 2000
 """The command line's windows: enough for a stable horizon mean (README)."""
 
 

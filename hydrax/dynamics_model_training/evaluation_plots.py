@@ -1,16 +1,22 @@
 """The evaluation's plots (PNG, matplotlib's Agg canvas, no pyplot state).
 
-- ``error_growth.png``: standardized MSE and MAE vs step, model and
-  baselines, log y;
-- ``per_dimension_error.png``: physical RMSE vs step per state dimension;
+- ``error_growth.png``: standardized MSE and MAE vs prediction time, model
+  (with its 95% interval) and baselines, log y;
+- ``per_dimension_error.png``: physical RMSE vs time per state dimension;
 - ``trajectories.png``: predicted vs true trajectories of three examples;
 - ``training_curves.png``: train and validation loss per epoch.
+
+Time axes are in seconds with the step number on a secondary axis at the
+top; a dotted vertical line marks the training horizon; angle panels of the
+trajectories mark the upright angle (π, with 0 hanging down) where it is in
+view. Each figure has one legend shared by its panels.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +46,31 @@ _STYLE = {
     "constant_velocity": {"color": "C0", "ls": "-."},
     "linear": {"color": "C2", "ls": ":", "lw": 2},
 }
+_RC = {
+    "font.size": 11,
+    "axes.titlesize": 11.5,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10.5,
+    "figure.titlesize": 13,
+}
+"""Font sizes in points; at the saved 110 dpi the smallest is ~15 px."""
+
+_ROUND_STEPS = [1, 2, 2.5, 5, 10]
+
+
+def _styled(fn: Callable[..., Path]) -> Callable[..., Path]:
+    """Draw and save with the plots' font sizes (a local rc context)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Path:  # noqa: ANN401
+        import matplotlib as mpl
+
+        with mpl.rc_context(_RC):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def _figure(w: float, h: float) -> Any:  # noqa: ANN401
@@ -52,17 +83,55 @@ def _figure(w: float, h: float) -> Any:  # noqa: ANN401
     return fig
 
 
-def _step_axis(ax: Any, metrics: dict, label: bool = True) -> None:  # noqa: ANN401
+def _time_axis(
+    ax: Any,  # noqa: ANN401
+    metrics: dict,
+    *,
+    xlabel: str | None = "prediction time ahead [s]",
+    step_label: bool = True,
+    step_axis: bool = True,
+) -> None:
+    """Seconds at round ticks below, steps on top, the training horizon."""
     from matplotlib.ticker import MaxNLocator
 
     dt = metrics["dt"]
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if label:
-        ax.set_xlabel(f"prediction step k (×{dt * 1000:g} ms)")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=_ROUND_STEPS))
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if step_axis:
+        top = ax.secondary_xaxis(
+            "top", functions=(lambda t: t / dt, lambda k: k * dt)
+        )
+        top.xaxis.set_major_locator(
+            MaxNLocator(nbins=6, steps=_ROUND_STEPS, integer=True)
+        )
+        if step_label:
+            top.set_xlabel(f"step (dt = {dt * 1000:g} ms)")
     k_train = metrics.get("training_horizon")
-    if k_train and k_train < metrics["horizon"]:
-        ax.axvline(k_train, color="0.6", lw=0.8, ls=":")
+    if k_train and k_train <= metrics["horizon"]:
+        ax.axvline(
+            k_train * dt,
+            color="0.3",
+            lw=1.3,
+            ls=":",
+            label=f"training horizon ({k_train} steps)",
+        )
     ax.grid(True, which="both", alpha=0.25)
+
+
+def _shared_legend(fig: Any, axes: Sequence[Any]) -> None:  # noqa: ANN401
+    """One legend below the panels, every label drawn in any of them once."""
+    seen: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    fig.legend(
+        list(seen.values()),
+        list(seen),
+        loc="outside lower center",
+        ncol=min(len(seen), 4),
+        frameon=False,
+    )
 
 
 def _positive(values: Sequence[float]) -> np.ndarray:
@@ -70,58 +139,70 @@ def _positive(values: Sequence[float]) -> np.ndarray:
     return np.where(a > 0, a, np.nan)
 
 
+@_styled
 def plot_error_growth(metrics: dict[str, Any], path: Path) -> Path:
-    """Standardized MSE and MAE vs step, model and baselines, log y."""
-    fig = _figure(11, 4.2)
+    """Standardized MSE and MAE vs time, model and baselines, log y."""
+    fig = _figure(11, 4.8)
     axes = fig.subplots(1, 2)
-    steps = np.arange(1, metrics["horizon"] + 1)
+    times = np.arange(1, metrics["horizon"] + 1) * metrics["dt"]
+    pct = f"{metrics['bootstrap']['confidence'] * 100:g}%"
     for ax, key, title in (
         (axes[0], "mse", "MSE"),
         (axes[1], "mae", "MAE"),
     ):
         for name, res in metrics["predictors"].items():
             ax.plot(
-                steps, _positive(res[key]), label=LABELS[name], **_STYLE[name]
+                times, _positive(res[key]), label=LABELS[name], **_STYLE[name]
             )
+        ci = np.asarray(metrics["predictors"]["model"][f"{key}_ci"])
+        ax.fill_between(
+            times,
+            _positive(ci[:, 0]),
+            _positive(ci[:, 1]),
+            color=_STYLE["model"]["color"],
+            alpha=0.2,
+            lw=0,
+            label=f"GRU model, {pct} interval",
+        )
         ax.set_yscale("log")
-        ax.set_ylabel(f"{title} of the delta (standardized units)")
+        ax.set_ylabel(f"{title} of the delta (standardized)")
         ax.set_title(f"{title} per step (training-loss units)")
-        _step_axis(ax, metrics)
-    axes[0].legend(loc="best", fontsize=9)
-    k_train = metrics.get("training_horizon")
-    note = (
-        f"; dotted line: training horizon {k_train}"
-        if k_train and k_train < metrics["horizon"]
-        else ""
-    )
+        _time_axis(ax, metrics)
+    _shared_legend(fig, axes)
     fig.suptitle(
         f"Open-loop error growth over {metrics['num_examples']} "
-        f"{metrics['split']} windows{note}"
+        f"{metrics['split']} windows"
     )
     fig.savefig(path)
     return path
 
 
+@_styled
 def plot_per_dimension(metrics: dict[str, Any], path: Path) -> Path:
-    """Physical RMSE vs step, one panel per state dimension."""
+    """Physical RMSE vs time, one panel per state dimension."""
     dims = metrics["dims"]
     ncol = min(3, len(dims))
     nrow = math.ceil(len(dims) / ncol)
-    fig = _figure(4.2 * ncol, 3.0 * nrow + 0.6)
+    fig = _figure(4.6 * ncol, 3.4 * nrow + 1.0)
     axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).ravel()
-    steps = np.arange(1, metrics["horizon"] + 1)
-    for ax, dim in zip(axes, dims, strict=False):
+    times = np.arange(1, metrics["horizon"] + 1) * metrics["dt"]
+    for i, (ax, dim) in enumerate(zip(axes, dims, strict=False)):
         for name, res in metrics["predictors"].items():
             rmse = np.sqrt(np.asarray(res["phys_mse"][dim["name"]]))
-            ax.plot(steps, _positive(rmse), label=LABELS[name], **_STYLE[name])
+            ax.plot(times, _positive(rmse), label=LABELS[name], **_STYLE[name])
         ax.set_yscale("log")
         ax.set_title(dim_label(dim))
         unit = f" [{dim['unit']}]" if dim["unit"] else ""
         ax.set_ylabel(f"RMSE{unit}")
-        _step_axis(ax, metrics)
+        _time_axis(
+            ax,
+            metrics,
+            xlabel="time ahead [s]" if i >= len(dims) - ncol else None,
+            step_label=i < ncol,
+        )
     for ax in axes[len(dims) :]:
         ax.set_visible(False)
-    axes[0].legend(fontsize=8)
+    _shared_legend(fig, axes[: len(dims)])
     fig.suptitle(
         "Physical RMSE of the predicted state per dimension "
         f"({metrics['num_examples']} {metrics['split']} windows; zero delta "
@@ -131,6 +212,56 @@ def plot_per_dimension(metrics: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def _pick_examples(
+    metrics: dict[str, Any],
+    windows: np.ndarray,
+    states_of: dict[str, np.ndarray],
+    layout: StateLayout,
+    count: int,
+) -> list[tuple[int, float]]:
+    """(example, quantile) at the 25th/50th/90th pct of the final error."""
+    ns = len(metrics["dims"])
+    final = np.sum(
+        np.square(
+            state_errors(layout, states_of["model"][:, -1], windows[:, -1, :ns])
+        ),
+        axis=-1,
+    )
+    order = np.argsort(final)
+    n = len(order)
+    quantiles = (0.25, 0.5, 0.9)[: min(count, n)]
+    return [(int(order[min(n - 1, int(q * n))]), q) for q in quantiles]
+
+
+def _mark_upright(ax: Any) -> None:  # noqa: ANN401
+    """Mark angle = π + 2πn (upright when 0 hangs down) on an angle panel.
+
+    The nearest such line is drawn when it is in view or when showing it at
+    most doubles the panel's y range; otherwise a note says it is off scale.
+    """
+    lo, hi = ax.get_ylim()
+    mid, span = 0.5 * (lo + hi), hi - lo
+    ref = np.pi + 2 * np.pi * round((mid - np.pi) / (2 * np.pi))
+    label = "angle = π (upright when 0 hangs down)"
+    if max(hi, ref) - min(lo, ref) <= 2 * span:
+        ax.axhline(ref, color="C1", lw=1.2, ls="-.", label=label)
+        pad = 0.05 * span
+        ax.set_ylim(min(lo, ref - pad), max(hi, ref + pad))
+        return
+    above = ref > hi
+    ax.text(
+        0.99,
+        0.97 if above else 0.03,
+        f"{'↑' if above else '↓'} π = {ref:.2f} rad off scale",
+        transform=ax.transAxes,
+        ha="right",
+        va="top" if above else "bottom",
+        color="C1",
+        fontsize=9.5,
+    )
+
+
+@_styled
 def plot_trajectories(
     metrics: dict[str, Any],
     path: Path,
@@ -160,23 +291,14 @@ def plot_trajectories(
     dims = metrics["dims"]
     ns, h = len(dims), metrics["history_length"]
     dt = metrics["dt"]
-    final = np.sum(
-        np.square(
-            state_errors(layout, states_of["model"][:, -1], windows[:, -1, :ns])
-        ),
-        axis=-1,
-    )
-    order = np.argsort(final)
-    n = len(order)
-    quantiles = (0.25, 0.5, 0.9)[: min(count, n)]
-    picks = [int(order[min(n - 1, int(q * n))]) for q in quantiles]
-    fig = _figure(4.4 * len(picks), 1.9 * ns + 0.8)
+    picks = _pick_examples(metrics, windows, states_of, layout, count)
+    fig = _figure(4.8 * len(picks), 2.2 * ns + 1.6)
     axes = fig.subplots(ns, len(picks), squeeze=False, sharex="col")
     t_hist = np.arange(-h + 1, 1) * dt
     t_true = np.arange(-h + 1, windows.shape[1] - h + 1) * dt
     t_pred = np.arange(0, windows.shape[1] - h + 1) * dt
     angles = list(layout.angle_indices)
-    for col, (i, q) in enumerate(zip(picks, quantiles, strict=True)):
+    for col, (i, q) in enumerate(picks):
         true = windows[i, :, :ns].astype(np.float64)
         shown = true.copy()
         shown[:, angles] = np.unwrap(true[:, angles], axis=0)
@@ -210,26 +332,35 @@ def plot_trajectories(
                 }
                 ax.plot(t_pred, pred, label=LABELS[name], **style)
             ax.axvline(0.0, color="0.7", lw=0.8)
-            ax.set_ylabel(dim_label(dim), fontsize=9)
-            ax.grid(True, alpha=0.25)
+            ax.set_ylabel(dim_label(dim))
+            if dim["kind"] == "angle":
+                _mark_upright(ax)
+            _time_axis(
+                ax,
+                metrics,
+                xlabel="time since the last measured row [s]"
+                if row == ns - 1
+                else None,
+                step_axis=row == 0,
+            )
+            ax.tick_params(labelbottom=row == ns - 1)
             if row == 0:
                 ax.set_title(
                     f"{ex['file']} row {ex['row']}\n"
-                    f"({int(q * 100)}th pct of final error)",
-                    fontsize=9,
+                    f"({int(q * 100)}th pct of final error)"
                 )
-        axes[-1, col].set_xlabel("time since the last measured row [s]")
-    axes[0, 0].legend(fontsize=7, loc="best")
+    _shared_legend(fig, axes.ravel())
     fig.suptitle("Open-loop predictions vs truth (angles unwrapped)")
     fig.savefig(path)
     return path
 
 
+@_styled
 def plot_training_curves(history: dict[str, Any], path: Path) -> Path:
     """Train and validation loss per epoch, log y."""
     from matplotlib.ticker import MaxNLocator
 
-    fig = _figure(6.5, 4.2)
+    fig = _figure(6.5, 4.4)
     ax = fig.subplots()
     train = history.get("train_loss") or []
     val = [np.nan if v is None else v for v in history.get("val_loss") or []]

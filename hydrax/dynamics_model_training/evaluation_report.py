@@ -101,20 +101,21 @@ def _interval_block(metrics: dict[str, Any]) -> list[str]:
         f"{pct} intervals of the means ({boot['resamples']} bootstrap "
         f"resamples of the {metrics['num_examples']} windows; narrower "
         "with more windows):",
-        f"  mean over the {steps} steps   standardized MSE"
-        "                    physical MSE, sum over dims",
+        f"  {f'mean over the {steps} steps':<24}  {'standardized MSE':<34}"
+        "  physical MSE, sum over dims",
     ]
     for name, res in metrics["predictors"].items():
         std = res["horizon_mean"]["mse"]
         phys = res["horizon_mean"]["phys_mse_sum"]
-        a = f"{std['mean']:.4g} {format_interval(std['ci'])}"
-        b = f"{phys['mean']:.4g} {format_interval(phys['ci'])}"
+        a = f"{std['mean']:<10.4g}{format_interval(std['ci'])}"
+        b = f"{phys['mean']:<10.4g}{format_interval(phys['ci'])}"
         lines.append(f"  {SHORT_LABELS[name]:<24}  {a:<34}  {b}")
     model = metrics["predictors"]["model"]
-    lines.append(f"  model, per step:  step  standardized MSE {pct}")
+    lines.append("  model, standardized MSE per step:")
+    lines.append(f"  {'step':>6}  {'mean':<10}{pct} interval")
     for k in report_steps(steps):
         lines.append(
-            f"                    {k:4d}  {model['mse'][k - 1]:.4g} "
+            f"  {k:6d}  {model['mse'][k - 1]:<10.4g}"
             f"{format_interval(model['mse_ci'][k - 1])}"
         )
     return lines
