@@ -169,6 +169,26 @@ def _metrics(
     }
 
 
+def _settings(
+    network: DynamicsNetwork,
+    config: dict,
+    source: str,
+    data_dir: Path,
+    dt: float,
+) -> dict[str, Any]:
+    """The model's and the data's part of metrics.json."""
+    return {
+        "checkpoint": source,
+        "data_dir": str(data_dir),
+        "training_horizon": config.get("prediction_horizon"),
+        "history_length": network.history_length,
+        "mode": getattr(network, "mode", "window"),
+        "dt": dt,
+        "dims": state_dimensions(network.layout),
+        "best_val_loss": (config.get("history") or {}).get("best_val_loss"),
+    }
+
+
 def _write_outputs(
     metrics: dict[str, Any],
     out: Path,
@@ -264,19 +284,8 @@ def evaluate_model(  # noqa: PLR0917 (the seed's positional signature)
         training_horizon=config.get("prediction_horizon"),
     )
     history = config.get("history") or {}
-    settings = {
-        "checkpoint": source,
-        "data_dir": str(data_dir),
-        "split_requested": split,
-        "horizon": horizon,
-        "training_horizon": config.get("prediction_horizon"),
-        "history_length": network.history_length,
-        "mode": getattr(network, "mode", "window"),
-        "seed": seed,
-        "dt": dt,
-        "dims": state_dimensions(network.layout),
-        "best_val_loss": history.get("best_val_loss"),
-    }
+    settings = _settings(network, config, source, data_dir, dt)
+    settings.update(split_requested=split, horizon=horizon, seed=seed)
     metrics = _metrics(
         results, dataset=dataset, sel=sel, settings=settings, n_fit=n_fit
     )

@@ -14,9 +14,7 @@ view. Each figure has one legend shared by its panels.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,15 @@ from hydrax.dynamics_model_training.evaluation_metrics import (
     dim_label,
     state_errors,
 )
+from hydrax.dynamics_model_training.evaluation_plot_style import (
+    LABELS,
+    STYLE,
+    figure,
+    positive,
+    shared_legend,
+    styled,
+    time_axis,
+)
 from hydrax.dynamics_model_training.transforms import StateLayout
 
 PLOT_FILES = (
@@ -34,115 +41,12 @@ PLOT_FILES = (
     "trajectories.png",
     "training_curves.png",
 )
-LABELS = {
-    "model": "GRU model",
-    "zero_delta": "zero delta",
-    "constant_velocity": "constant velocity",
-    "linear": "linear (ridge)",
-}
-_STYLE = {
-    "model": {"color": "C3", "lw": 2.2, "marker": "o", "ms": 3},
-    "zero_delta": {"color": "0.45", "ls": "--"},
-    "constant_velocity": {"color": "C0", "ls": "-."},
-    "linear": {"color": "C2", "ls": ":", "lw": 2},
-}
-_RC = {
-    "font.size": 11,
-    "axes.titlesize": 11.5,
-    "axes.labelsize": 11,
-    "xtick.labelsize": 10,
-    "ytick.labelsize": 10,
-    "legend.fontsize": 10.5,
-    "figure.titlesize": 13,
-}
-"""Font sizes in points; at the saved 110 dpi the smallest is ~15 px."""
-
-_ROUND_STEPS = [1, 2, 2.5, 5, 10]
 
 
-def _styled(fn: Callable[..., Path]) -> Callable[..., Path]:
-    """Draw and save with the plots' font sizes (a local rc context)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Path:  # noqa: ANN401
-        import matplotlib as mpl
-
-        with mpl.rc_context(_RC):
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
-def _figure(w: float, h: float) -> Any:  # noqa: ANN401
-    """A matplotlib Figure on the Agg canvas (no pyplot, no global state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(w, h), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _time_axis(
-    ax: Any,  # noqa: ANN401
-    metrics: dict,
-    *,
-    xlabel: str | None = "prediction time ahead [s]",
-    step_label: bool = True,
-    step_axis: bool = True,
-) -> None:
-    """Seconds at round ticks below, steps on top, the training horizon."""
-    from matplotlib.ticker import MaxNLocator
-
-    dt = metrics["dt"]
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=_ROUND_STEPS))
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    if step_axis:
-        top = ax.secondary_xaxis(
-            "top", functions=(lambda t: t / dt, lambda k: k * dt)
-        )
-        top.xaxis.set_major_locator(
-            MaxNLocator(nbins=6, steps=_ROUND_STEPS, integer=True)
-        )
-        if step_label:
-            top.set_xlabel(f"step (dt = {dt * 1000:g} ms)")
-    k_train = metrics.get("training_horizon")
-    if k_train and k_train <= metrics["horizon"]:
-        ax.axvline(
-            k_train * dt,
-            color="0.3",
-            lw=1.3,
-            ls=":",
-            label=f"training horizon ({k_train} steps)",
-        )
-    ax.grid(True, which="both", alpha=0.25)
-
-
-def _shared_legend(fig: Any, axes: Sequence[Any]) -> None:  # noqa: ANN401
-    """One legend below the panels, every label drawn in any of them once."""
-    seen: dict[str, Any] = {}
-    for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            seen.setdefault(label, handle)
-    fig.legend(
-        list(seen.values()),
-        list(seen),
-        loc="outside lower center",
-        ncol=min(len(seen), 4),
-        frameon=False,
-    )
-
-
-def _positive(values: Sequence[float]) -> np.ndarray:
-    a = np.asarray(values, np.float64)
-    return np.where(a > 0, a, np.nan)
-
-
-@_styled
+@styled
 def plot_error_growth(metrics: dict[str, Any], path: Path) -> Path:
     """Standardized MSE and MAE vs time, model and baselines, log y."""
-    fig = _figure(11, 4.8)
+    fig = figure(11, 4.8)
     axes = fig.subplots(1, 2)
     times = np.arange(1, metrics["horizon"] + 1) * metrics["dt"]
     pct = f"{metrics['bootstrap']['confidence'] * 100:g}%"
@@ -152,14 +56,14 @@ def plot_error_growth(metrics: dict[str, Any], path: Path) -> Path:
     ):
         for name, res in metrics["predictors"].items():
             ax.plot(
-                times, _positive(res[key]), label=LABELS[name], **_STYLE[name]
+                times, positive(res[key]), label=LABELS[name], **STYLE[name]
             )
         ci = np.asarray(metrics["predictors"]["model"][f"{key}_ci"])
         ax.fill_between(
             times,
-            _positive(ci[:, 0]),
-            _positive(ci[:, 1]),
-            color=_STYLE["model"]["color"],
+            positive(ci[:, 0]),
+            positive(ci[:, 1]),
+            color=STYLE["model"]["color"],
             alpha=0.2,
             lw=0,
             label=f"GRU model, {pct} interval",
@@ -167,8 +71,8 @@ def plot_error_growth(metrics: dict[str, Any], path: Path) -> Path:
         ax.set_yscale("log")
         ax.set_ylabel(f"{title} of the delta (standardized)")
         ax.set_title(f"{title} per step (training-loss units)")
-        _time_axis(ax, metrics)
-    _shared_legend(fig, axes)
+        time_axis(ax, metrics)
+    shared_legend(fig, axes)
     fig.suptitle(
         f"Open-loop error growth over {metrics['num_examples']} "
         f"{metrics['split']} windows"
@@ -177,24 +81,24 @@ def plot_error_growth(metrics: dict[str, Any], path: Path) -> Path:
     return path
 
 
-@_styled
+@styled
 def plot_per_dimension(metrics: dict[str, Any], path: Path) -> Path:
     """Physical RMSE vs time, one panel per state dimension."""
     dims = metrics["dims"]
     ncol = min(3, len(dims))
     nrow = math.ceil(len(dims) / ncol)
-    fig = _figure(4.6 * ncol, 3.4 * nrow + 1.0)
+    fig = figure(4.6 * ncol, 3.4 * nrow + 1.0)
     axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).ravel()
     times = np.arange(1, metrics["horizon"] + 1) * metrics["dt"]
     for i, (ax, dim) in enumerate(zip(axes, dims, strict=False)):
         for name, res in metrics["predictors"].items():
             rmse = np.sqrt(np.asarray(res["phys_mse"][dim["name"]]))
-            ax.plot(times, _positive(rmse), label=LABELS[name], **_STYLE[name])
+            ax.plot(times, positive(rmse), label=LABELS[name], **STYLE[name])
         ax.set_yscale("log")
         ax.set_title(dim_label(dim))
         unit = f" [{dim['unit']}]" if dim["unit"] else ""
         ax.set_ylabel(f"RMSE{unit}")
-        _time_axis(
+        time_axis(
             ax,
             metrics,
             xlabel="time ahead [s]" if i >= len(dims) - ncol else None,
@@ -202,7 +106,7 @@ def plot_per_dimension(metrics: dict[str, Any], path: Path) -> Path:
         )
     for ax in axes[len(dims) :]:
         ax.set_visible(False)
-    _shared_legend(fig, axes[: len(dims)])
+    shared_legend(fig, axes[: len(dims)])
     fig.suptitle(
         "Physical RMSE of the predicted state per dimension "
         f"({metrics['num_examples']} {metrics['split']} windows; zero delta "
@@ -258,10 +162,41 @@ def _mark_upright(ax: Any) -> None:  # noqa: ANN401
         va="top" if above else "bottom",
         color="C1",
         fontsize=9.5,
+        bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1.5},
     )
 
 
-@_styled
+def _trajectory_panel(
+    ax: Any,  # noqa: ANN401
+    shown: np.ndarray,
+    h: int,
+    dt: float,
+    predicted: dict[str, np.ndarray],
+) -> None:
+    """One dimension of one example: history, truth and predictions.
+
+    Args:
+        ax: The panel.
+        shown: The true values over the window, (H + K,).
+        h: The history length H.
+        dt: The timestep.
+        predicted: Predicted values per predictor, each (K,).
+    """
+    t = np.arange(-h + 1, len(shown) - h + 1) * dt
+    ax.plot(t[h - 1 :], shown[h - 1 :], color="k", lw=1.8, label="true")
+    ax.plot(t[:h], shown[:h], color="0.55", lw=1.8, label="history (input)")
+    for name, pred in predicted.items():
+        style = {
+            "color": STYLE[name]["color"],
+            "ls": "--" if name == "model" else ":",
+            "lw": 1.8 if name == "model" else 1.4,
+        }
+        line = np.concatenate([[shown[h - 1]], pred])
+        ax.plot(t[h - 1 :], line, label=LABELS[name], **style)
+    ax.axvline(0.0, color="0.7", lw=0.8)
+
+
+@styled
 def plot_trajectories(
     metrics: dict[str, Any],
     path: Path,
@@ -292,50 +227,32 @@ def plot_trajectories(
     ns, h = len(dims), metrics["history_length"]
     dt = metrics["dt"]
     picks = _pick_examples(metrics, windows, states_of, layout, count)
-    fig = _figure(4.8 * len(picks), 2.2 * ns + 1.6)
+    fig = figure(4.8 * len(picks), 2.2 * ns + 1.6)
     axes = fig.subplots(ns, len(picks), squeeze=False, sharex="col")
-    t_hist = np.arange(-h + 1, 1) * dt
-    t_true = np.arange(-h + 1, windows.shape[1] - h + 1) * dt
-    t_pred = np.arange(0, windows.shape[1] - h + 1) * dt
     angles = list(layout.angle_indices)
     for col, (i, q) in enumerate(picks):
         true = windows[i, :, :ns].astype(np.float64)
         shown = true.copy()
         shown[:, angles] = np.unwrap(true[:, angles], axis=0)
         shift = shown[h - 1] - true[h - 1]  # 2π multiples on angles
-        ex = metrics["examples"][i]
+        predicted = {
+            name: states_of[name][i] + shift
+            for name in ("model", "linear")
+            if name in states_of
+        }
         for row, dim in enumerate(dims):
             ax = axes[row, col]
-            ax.plot(
-                t_true[h - 1 :],
-                shown[h - 1 :, row],
-                color="k",
-                lw=1.8,
-                label="true",
+            _trajectory_panel(
+                ax,
+                shown[:, row],
+                h,
+                dt,
+                {name: pred[:, row] for name, pred in predicted.items()},
             )
-            ax.plot(
-                t_hist,
-                shown[:h, row],
-                color="0.55",
-                lw=1.8,
-                label="history (input)",
-            )
-            for name in ("model", "linear"):
-                if name not in states_of:
-                    continue
-                pred = states_of[name][i, :, row] + shift[row]
-                pred = np.concatenate([[shown[h - 1, row]], pred])
-                style = {
-                    "color": _STYLE[name]["color"],
-                    "ls": "--" if name == "model" else ":",
-                    "lw": 1.8 if name == "model" else 1.4,
-                }
-                ax.plot(t_pred, pred, label=LABELS[name], **style)
-            ax.axvline(0.0, color="0.7", lw=0.8)
             ax.set_ylabel(dim_label(dim))
             if dim["kind"] == "angle":
                 _mark_upright(ax)
-            _time_axis(
+            time_axis(
                 ax,
                 metrics,
                 xlabel="time since the last measured row [s]"
@@ -344,23 +261,23 @@ def plot_trajectories(
                 step_axis=row == 0,
             )
             ax.tick_params(labelbottom=row == ns - 1)
-            if row == 0:
-                ax.set_title(
-                    f"{ex['file']} row {ex['row']}\n"
-                    f"({int(q * 100)}th pct of final error)"
-                )
-    _shared_legend(fig, axes.ravel())
+        ex = metrics["examples"][i]
+        axes[0, col].set_title(
+            f"{ex['file']} row {ex['row']}\n"
+            f"({int(q * 100)}th pct of final error)"
+        )
+    shared_legend(fig, axes.ravel())
     fig.suptitle("Open-loop predictions vs truth (angles unwrapped)")
     fig.savefig(path)
     return path
 
 
-@_styled
+@styled
 def plot_training_curves(history: dict[str, Any], path: Path) -> Path:
     """Train and validation loss per epoch, log y."""
     from matplotlib.ticker import MaxNLocator
 
-    fig = _figure(6.5, 4.4)
+    fig = figure(6.5, 4.4)
     ax = fig.subplots()
     train = history.get("train_loss") or []
     val = [np.nan if v is None else v for v in history.get("val_loss") or []]
@@ -375,11 +292,11 @@ def plot_training_curves(history: dict[str, Any], path: Path) -> Path:
         )
     else:
         epochs = np.arange(1, len(train) + 1)
-        ax.plot(epochs, _positive(train), "o-", ms=3, label="train loss")
+        ax.plot(epochs, positive(train), "o-", ms=3, label="train loss")
         if val and not np.all(np.isnan(val)):
             ax.plot(
                 epochs[: len(val)],
-                _positive(val),
+                positive(val),
                 "s-",
                 ms=3,
                 label="validation loss",
