@@ -411,3 +411,19 @@ def test_help_shows_every_default():
     assert "(default: val)" in text
     for action in parser._actions:
         assert action.help, action.option_strings
+
+
+def test_angle_panels_mark_upright_or_say_it_is_off_scale():
+    """π is drawn when near the data's range, else a note says where it is."""
+    from hydrax.dynamics_model_training.evaluation_plot_style import figure
+    from hydrax.dynamics_model_training.evaluation_plots import _mark_upright
+
+    near, far = figure(4, 3).subplots(1, 2)
+    near.plot([0.0, 1.0], [2.7, 3.0])  # balancing: π just above the data
+    _mark_upright(near)
+    assert [line.get_ydata()[0] for line in near.lines[1:]] == [np.pi]
+    assert near.get_ylim()[1] > np.pi
+    far.plot([0.0, 1.0], [-0.1, 0.1])  # the second pole's relative angle
+    _mark_upright(far)
+    assert len(far.lines) == 1
+    assert "π = 3.14 rad off scale" in far.texts[0].get_text()
