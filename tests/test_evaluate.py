@@ -18,9 +18,15 @@ from flax import nnx
 from hydrax.dynamics_model_training.baselines import ConstantVelocityModel
 from hydrax.dynamics_model_training.data_loader import DataError
 from hydrax.dynamics_model_training.evaluate import (
+    DEFAULT_NUM_EXAMPLES,
+    build_parser,
     evaluate_model,
     format_value,
     main,
+)
+from hydrax.dynamics_model_training.evaluation_metrics import (
+    bootstrap_interval,
+    bootstrap_weights,
 )
 from hydrax.dynamics_model_training.evaluation_plots import PLOT_FILES
 from hydrax.dynamics_model_training.model import (
@@ -299,3 +305,125 @@ def test_format_value_never_prints_zero_for_tiny_values():
     assert format_value(0.000123) == "0.000123"
     assert format_value(3.2e-8) == "3.200e-08"
     assert format_value(12.5) == "12.500000"
+
+
+def test_bootstrap_is_deterministic_for_a_seed():
+    """Same seed: the same resamples and interval; another seed: others."""
+    values = np.random.default_rng(0).lognormal(size=200)
+    a = bootstrap_interval(values, bootstrap_weights(200, seed=4))
+    b = bootstrap_interval(values, bootstrap_weights(200, seed=4))
+    c = bootstrap_interval(values, bootstrap_weights(200, seed=5))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    weights = bootstrap_weights(200, seed=4)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    assert weights.shape == (1000, 200)
+
+
+def test_bootstrap_interval_contains_the_mean_and_narrows():
+    """The interval holds the mean and shrinks ~1/sqrt(N) with N windows."""
+    rng = np.random.default_rng(1)
+    widths = {}
+    for n in (50, 800):
+        values = rng.lognormal(size=(n, 3))  # heavy-tailed, like errors
+        lo, hi = bootstrap_interval(values, bootstrap_weights(n, seed=0)).T
+        mean = values.mean(axis=0)
+        assert np.all(lo < mean) and np.all(mean < hi)
+        widths[n] = np.mean(hi - lo)
+    assert widths[800] < 0.45 * widths[50]  # 1/sqrt(16) = 0.25
+
+
+def test_bootstrap_interval_covers_the_true_mean_about_95_percent():
+    """Over 200 samples of N(1, 1), the interval holds 1 about 95% of times."""
+    rng = np.random.default_rng(2)
+    hits = 0
+    for s in range(200):
+        values = rng.normal(1.0, 1.0, size=100)
+        lo, hi = bootstrap_interval(values, bootstrap_weights(100, seed=s))
+        hits += lo <= 1.0 <= hi
+    assert 0.88 <= hits / 200 <= 0.99
+
+
+def test_bootstrap_refuses_mismatched_weights():
+    """Weights for another number of windows are refused."""
+    with pytest.raises(ValueError, match="weights are for 10 windows"):
+        bootstrap_interval(np.ones(5), bootstrap_weights(10, seed=0))
+
+
+def test_metrics_hold_intervals_around_each_mean(long_eval):
+    """Every per-step and horizon mean lies inside its interval."""
+    for name, res in long_eval["predictors"].items():
+        for key in ("mse", "mae", "phys_mse_sum"):
+            ci = np.asarray(res[f"{key}_ci"])
+            mean = np.asarray(res[key])
+            assert ci.shape == (long_eval["horizon"], 2), (name, key)
+            assert np.all(ci[:, 0] <= mean) and np.all(mean <= ci[:, 1])
+            assert np.all(ci[:, 0] < ci[:, 1]), (name, key)
+        for key in ("mse", "phys_mse_sum"):
+            mean = res["horizon_mean"][key]
+            assert mean["ci"][0] < mean["mean"] < mean["ci"][1], (name, key)
+        np.testing.assert_allclose(
+            res["horizon_mean"]["mse"]["mean"], np.mean(res["mse"])
+        )
+    model = long_eval["predictors"]["model"]
+    train = model["training_horizon_mean"]
+    assert train["steps"] == 4
+    np.testing.assert_allclose(train["mse"]["mean"], np.mean(model["mse"][:4]))
+
+
+def test_cli_prints_and_writes_the_intervals(cli_run):
+    """The report has the interval block; the CSVs agree with the JSON."""
+    proc, out = cli_run
+    assert "95% intervals of the means (1000 bootstrap resamples" in proc.stdout
+    line = next(
+        x for x in proc.stdout.splitlines() if x.startswith("Mean MSE over")
+    )
+    assert re.search(r"steps: \S+ \[\S+, \S+\]", line), line
+    metrics = json.loads((out / "metrics.json").read_text())
+    with (out / "metrics.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["predictor"] == "model"]
+    ci = [
+        [float(r["mse_std_ci_low"]), float(r["mse_std_ci_high"])] for r in rows
+    ]
+    np.testing.assert_allclose(ci, metrics["mse_ci"], rtol=1e-12)
+    with (out / "summary.csv").open() as f:
+        summary = {r["predictor"]: r for r in csv.DictReader(f)}
+    assert set(summary) == set(metrics["predictors"])
+    model = metrics["predictors"]["model"]["horizon_mean"]["mse"]
+    got = summary["model"]
+    np.testing.assert_allclose(
+        [
+            float(got["mean_mse_std"]),
+            float(got["mean_mse_std_ci_low"]),
+            float(got["mean_mse_std_ci_high"]),
+        ],
+        [model["mean"], *model["ci"]],
+        rtol=1e-12,
+    )
+
+
+def test_help_shows_every_default():
+    """--help: a help line for every option and the defaults shown."""
+    parser = build_parser()
+    text = " ".join(parser.format_help().split())
+    assert f"(default: {DEFAULT_NUM_EXAMPLES})" in text
+    assert "(default: results/evaluation)" in text
+    assert "(default: val)" in text
+    for action in parser._actions:
+        assert action.help, action.option_strings
+
+
+def test_angle_panels_mark_upright_or_say_it_is_off_scale():
+    """π is drawn when near the data's range, else a note says where it is."""
+    from hydrax.dynamics_model_training.evaluation_plot_style import figure
+    from hydrax.dynamics_model_training.evaluation_plots import _mark_upright
+
+    near, far = figure(4, 3).subplots(1, 2)
+    near.plot([0.0, 1.0], [2.7, 3.0])  # balancing: π just above the data
+    _mark_upright(near)
+    assert [line.get_ydata()[0] for line in near.lines[1:]] == [np.pi]
+    assert near.get_ylim()[1] > np.pi
+    far.plot([0.0, 1.0], [-0.1, 0.1])  # the second pole's relative angle
+    _mark_upright(far)
+    assert len(far.lines) == 1
+    assert "π = 3.14 rad off scale" in far.texts[0].get_text()

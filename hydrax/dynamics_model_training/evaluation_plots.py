@@ -1,22 +1,38 @@
 """The evaluation's plots (PNG, matplotlib's Agg canvas, no pyplot state).
 
-- ``error_growth.png``: standardized MSE and MAE vs step, model and
-  baselines, log y;
-- ``per_dimension_error.png``: physical RMSE vs step per state dimension;
+- ``error_growth.png``: standardized MSE and MAE vs prediction time, model
+  (with its 95% interval) and baselines, log y;
+- ``per_dimension_error.png``: physical RMSE vs time per state dimension;
 - ``trajectories.png``: predicted vs true trajectories of three examples;
 - ``training_curves.png``: train and validation loss per epoch.
+
+Time axes are in seconds with the step number on a secondary axis at the
+top; a dotted vertical line marks the training horizon; angle panels of the
+trajectories mark the upright angle (π, with 0 hanging down) where it is in
+view. Each figure has one legend shared by its panels.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hydrax.dynamics_model_training.evaluate import dim_label, state_errors
+from hydrax.dynamics_model_training.evaluation_metrics import (
+    dim_label,
+    state_errors,
+)
+from hydrax.dynamics_model_training.evaluation_plot_style import (
+    LABELS,
+    STYLE,
+    figure,
+    positive,
+    shared_legend,
+    styled,
+    time_axis,
+)
 from hydrax.dynamics_model_training.transforms import StateLayout
 
 PLOT_FILES = (
@@ -25,100 +41,72 @@ PLOT_FILES = (
     "trajectories.png",
     "training_curves.png",
 )
-LABELS = {
-    "model": "GRU model",
-    "zero_delta": "zero delta",
-    "constant_velocity": "constant velocity",
-    "linear": "linear (ridge)",
-}
-_STYLE = {
-    "model": {"color": "C3", "lw": 2.2, "marker": "o", "ms": 3},
-    "zero_delta": {"color": "0.45", "ls": "--"},
-    "constant_velocity": {"color": "C0", "ls": "-."},
-    "linear": {"color": "C2", "ls": ":", "lw": 2},
-}
 
 
-def _figure(w: float, h: float) -> Any:  # noqa: ANN401
-    """A matplotlib Figure on the Agg canvas (no pyplot, no global state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(w, h), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _step_axis(ax: Any, metrics: dict, label: bool = True) -> None:  # noqa: ANN401
-    from matplotlib.ticker import MaxNLocator
-
-    dt = metrics["dt"]
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if label:
-        ax.set_xlabel(f"prediction step k (×{dt * 1000:g} ms)")
-    k_train = metrics.get("training_horizon")
-    if k_train and k_train < metrics["horizon"]:
-        ax.axvline(k_train, color="0.6", lw=0.8, ls=":")
-    ax.grid(True, which="both", alpha=0.25)
-
-
-def _positive(values: Sequence[float]) -> np.ndarray:
-    a = np.asarray(values, np.float64)
-    return np.where(a > 0, a, np.nan)
-
-
+@styled
 def plot_error_growth(metrics: dict[str, Any], path: Path) -> Path:
-    """Standardized MSE and MAE vs step, model and baselines, log y."""
-    fig = _figure(11, 4.2)
+    """Standardized MSE and MAE vs time, model and baselines, log y."""
+    fig = figure(11, 4.8)
     axes = fig.subplots(1, 2)
-    steps = np.arange(1, metrics["horizon"] + 1)
+    times = np.arange(1, metrics["horizon"] + 1) * metrics["dt"]
+    pct = f"{metrics['bootstrap']['confidence'] * 100:g}%"
     for ax, key, title in (
         (axes[0], "mse", "MSE"),
         (axes[1], "mae", "MAE"),
     ):
         for name, res in metrics["predictors"].items():
             ax.plot(
-                steps, _positive(res[key]), label=LABELS[name], **_STYLE[name]
+                times, positive(res[key]), label=LABELS[name], **STYLE[name]
             )
+        ci = np.asarray(metrics["predictors"]["model"][f"{key}_ci"])
+        ax.fill_between(
+            times,
+            positive(ci[:, 0]),
+            positive(ci[:, 1]),
+            color=STYLE["model"]["color"],
+            alpha=0.2,
+            lw=0,
+            label=f"GRU model, {pct} interval",
+        )
         ax.set_yscale("log")
-        ax.set_ylabel(f"{title} of the delta (standardized units)")
+        ax.set_ylabel(f"{title} of the delta (standardized)")
         ax.set_title(f"{title} per step (training-loss units)")
-        _step_axis(ax, metrics)
-    axes[0].legend(loc="best", fontsize=9)
-    k_train = metrics.get("training_horizon")
-    note = (
-        f"; dotted line: training horizon {k_train}"
-        if k_train and k_train < metrics["horizon"]
-        else ""
-    )
+        time_axis(ax, metrics)
+    shared_legend(fig, axes)
     fig.suptitle(
         f"Open-loop error growth over {metrics['num_examples']} "
-        f"{metrics['split']} windows{note}"
+        f"{metrics['split']} windows"
     )
     fig.savefig(path)
     return path
 
 
+@styled
 def plot_per_dimension(metrics: dict[str, Any], path: Path) -> Path:
-    """Physical RMSE vs step, one panel per state dimension."""
+    """Physical RMSE vs time, one panel per state dimension."""
     dims = metrics["dims"]
     ncol = min(3, len(dims))
     nrow = math.ceil(len(dims) / ncol)
-    fig = _figure(4.2 * ncol, 3.0 * nrow + 0.6)
+    fig = figure(4.6 * ncol, 3.4 * nrow + 1.0)
     axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).ravel()
-    steps = np.arange(1, metrics["horizon"] + 1)
-    for ax, dim in zip(axes, dims, strict=False):
+    times = np.arange(1, metrics["horizon"] + 1) * metrics["dt"]
+    for i, (ax, dim) in enumerate(zip(axes, dims, strict=False)):
         for name, res in metrics["predictors"].items():
             rmse = np.sqrt(np.asarray(res["phys_mse"][dim["name"]]))
-            ax.plot(steps, _positive(rmse), label=LABELS[name], **_STYLE[name])
+            ax.plot(times, positive(rmse), label=LABELS[name], **STYLE[name])
         ax.set_yscale("log")
         ax.set_title(dim_label(dim))
         unit = f" [{dim['unit']}]" if dim["unit"] else ""
         ax.set_ylabel(f"RMSE{unit}")
-        _step_axis(ax, metrics)
+        time_axis(
+            ax,
+            metrics,
+            xlabel="time ahead [s]" if i >= len(dims) - ncol else None,
+            step_label=i < ncol,
+        )
     for ax in axes[len(dims) :]:
         ax.set_visible(False)
-    axes[0].legend(fontsize=8)
+    shared_legend(fig, axes[: len(dims)])
     fig.suptitle(
         "Physical RMSE of the predicted state per dimension "
         f"({metrics['num_examples']} {metrics['split']} windows; zero delta "
@@ -128,6 +116,87 @@ def plot_per_dimension(metrics: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def _pick_examples(
+    metrics: dict[str, Any],
+    windows: np.ndarray,
+    states_of: dict[str, np.ndarray],
+    layout: StateLayout,
+    count: int,
+) -> list[tuple[int, float]]:
+    """(example, quantile) at the 25th/50th/90th pct of the final error."""
+    ns = len(metrics["dims"])
+    final = np.sum(
+        np.square(
+            state_errors(layout, states_of["model"][:, -1], windows[:, -1, :ns])
+        ),
+        axis=-1,
+    )
+    order = np.argsort(final)
+    n = len(order)
+    quantiles = (0.25, 0.5, 0.9)[: min(count, n)]
+    return [(int(order[min(n - 1, int(q * n))]), q) for q in quantiles]
+
+
+def _mark_upright(ax: Any) -> None:  # noqa: ANN401
+    """Mark angle = π + 2πn (upright when 0 hangs down) on an angle panel.
+
+    The nearest such line is drawn when it is in view or when showing it at
+    most doubles the panel's y range; otherwise a note says it is off scale.
+    """
+    lo, hi = ax.get_ylim()
+    mid, span = 0.5 * (lo + hi), hi - lo
+    ref = np.pi + 2 * np.pi * round((mid - np.pi) / (2 * np.pi))
+    label = "angle = π (upright when 0 hangs down)"
+    if max(hi, ref) - min(lo, ref) <= 2 * span:
+        ax.axhline(ref, color="C1", lw=1.2, ls="-.", label=label)
+        pad = 0.05 * span
+        ax.set_ylim(min(lo, ref - pad), max(hi, ref + pad))
+        return
+    above = ref > hi
+    ax.text(
+        0.99,
+        0.97 if above else 0.03,
+        f"{'↑' if above else '↓'} π = {ref:.2f} rad off scale",
+        transform=ax.transAxes,
+        ha="right",
+        va="top" if above else "bottom",
+        color="C1",
+        fontsize=9.5,
+        bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1.5},
+    )
+
+
+def _trajectory_panel(
+    ax: Any,  # noqa: ANN401
+    shown: np.ndarray,
+    h: int,
+    dt: float,
+    predicted: dict[str, np.ndarray],
+) -> None:
+    """One dimension of one example: history, truth and predictions.
+
+    Args:
+        ax: The panel.
+        shown: The true values over the window, (H + K,).
+        h: The history length H.
+        dt: The timestep.
+        predicted: Predicted values per predictor, each (K,).
+    """
+    t = np.arange(-h + 1, len(shown) - h + 1) * dt
+    ax.plot(t[h - 1 :], shown[h - 1 :], color="k", lw=1.8, label="true")
+    ax.plot(t[:h], shown[:h], color="0.55", lw=1.8, label="history (input)")
+    for name, pred in predicted.items():
+        style = {
+            "color": STYLE[name]["color"],
+            "ls": "--" if name == "model" else ":",
+            "lw": 1.8 if name == "model" else 1.4,
+        }
+        line = np.concatenate([[shown[h - 1]], pred])
+        ax.plot(t[h - 1 :], line, label=LABELS[name], **style)
+    ax.axvline(0.0, color="0.7", lw=0.8)
+
+
+@styled
 def plot_trajectories(
     metrics: dict[str, Any],
     path: Path,
@@ -157,76 +226,58 @@ def plot_trajectories(
     dims = metrics["dims"]
     ns, h = len(dims), metrics["history_length"]
     dt = metrics["dt"]
-    final = np.sum(
-        np.square(
-            state_errors(layout, states_of["model"][:, -1], windows[:, -1, :ns])
-        ),
-        axis=-1,
-    )
-    order = np.argsort(final)
-    n = len(order)
-    quantiles = (0.25, 0.5, 0.9)[: min(count, n)]
-    picks = [int(order[min(n - 1, int(q * n))]) for q in quantiles]
-    fig = _figure(4.4 * len(picks), 1.9 * ns + 0.8)
+    picks = _pick_examples(metrics, windows, states_of, layout, count)
+    fig = figure(4.8 * len(picks), 2.2 * ns + 1.6)
     axes = fig.subplots(ns, len(picks), squeeze=False, sharex="col")
-    t_hist = np.arange(-h + 1, 1) * dt
-    t_true = np.arange(-h + 1, windows.shape[1] - h + 1) * dt
-    t_pred = np.arange(0, windows.shape[1] - h + 1) * dt
     angles = list(layout.angle_indices)
-    for col, (i, q) in enumerate(zip(picks, quantiles, strict=True)):
+    for col, (i, q) in enumerate(picks):
         true = windows[i, :, :ns].astype(np.float64)
         shown = true.copy()
         shown[:, angles] = np.unwrap(true[:, angles], axis=0)
         shift = shown[h - 1] - true[h - 1]  # 2π multiples on angles
-        ex = metrics["examples"][i]
+        predicted = {
+            name: states_of[name][i] + shift
+            for name in ("model", "linear")
+            if name in states_of
+        }
         for row, dim in enumerate(dims):
             ax = axes[row, col]
-            ax.plot(
-                t_true[h - 1 :],
-                shown[h - 1 :, row],
-                color="k",
-                lw=1.8,
-                label="true",
+            _trajectory_panel(
+                ax,
+                shown[:, row],
+                h,
+                dt,
+                {name: pred[:, row] for name, pred in predicted.items()},
             )
-            ax.plot(
-                t_hist,
-                shown[:h, row],
-                color="0.55",
-                lw=1.8,
-                label="history (input)",
+            ax.set_ylabel(dim_label(dim))
+            if dim["kind"] == "angle":
+                _mark_upright(ax)
+            time_axis(
+                ax,
+                metrics,
+                xlabel="time since the last measured row [s]"
+                if row == ns - 1
+                else None,
+                step_axis=row == 0,
             )
-            for name in ("model", "linear"):
-                if name not in states_of:
-                    continue
-                pred = states_of[name][i, :, row] + shift[row]
-                pred = np.concatenate([[shown[h - 1, row]], pred])
-                style = {
-                    "color": _STYLE[name]["color"],
-                    "ls": "--" if name == "model" else ":",
-                    "lw": 1.8 if name == "model" else 1.4,
-                }
-                ax.plot(t_pred, pred, label=LABELS[name], **style)
-            ax.axvline(0.0, color="0.7", lw=0.8)
-            ax.set_ylabel(dim_label(dim), fontsize=9)
-            ax.grid(True, alpha=0.25)
-            if row == 0:
-                ax.set_title(
-                    f"{ex['file']} row {ex['row']}\n"
-                    f"({int(q * 100)}th pct of final error)",
-                    fontsize=9,
-                )
-        axes[-1, col].set_xlabel("time since the last measured row [s]")
-    axes[0, 0].legend(fontsize=7, loc="best")
+            ax.tick_params(labelbottom=row == ns - 1)
+        ex = metrics["examples"][i]
+        axes[0, col].set_title(
+            f"{ex['file']} row {ex['row']}\n"
+            f"({int(q * 100)}th pct of final error)"
+        )
+    shared_legend(fig, axes.ravel())
     fig.suptitle("Open-loop predictions vs truth (angles unwrapped)")
     fig.savefig(path)
     return path
 
 
+@styled
 def plot_training_curves(history: dict[str, Any], path: Path) -> Path:
     """Train and validation loss per epoch, log y."""
     from matplotlib.ticker import MaxNLocator
 
-    fig = _figure(6.5, 4.2)
+    fig = figure(6.5, 4.4)
     ax = fig.subplots()
     train = history.get("train_loss") or []
     val = [np.nan if v is None else v for v in history.get("val_loss") or []]
@@ -241,11 +292,11 @@ def plot_training_curves(history: dict[str, Any], path: Path) -> Path:
         )
     else:
         epochs = np.arange(1, len(train) + 1)
-        ax.plot(epochs, _positive(train), "o-", ms=3, label="train loss")
+        ax.plot(epochs, positive(train), "o-", ms=3, label="train loss")
         if val and not np.all(np.isnan(val)):
             ax.plot(
                 epochs[: len(val)],
-                _positive(val),
+                positive(val),
                 "s-",
                 ms=3,
                 label="validation loss",

@@ -1,0 +1,255 @@
+"""The evaluation's error metrics and their bootstrap confidence intervals.
+
+A predictor (the network or a baseline, see ``baselines.py``) is rolled out
+K steps from true windows through ``model.rollout_deltas``. Per window and
+step this module measures:
+
+- the standardized squared and absolute error of the predicted delta
+  against the delta from the predictor's current state to the true next
+  state (the training loss's definition and units), averaged over the
+  delta's components;
+- the physical-unit squared and absolute error of the predicted state per
+  state dimension, angle errors wrapped to (-π, π].
+
+The metrics are the means over windows; beside each mean a 95% percentile
+bootstrap interval over windows (:func:`bootstrap_weights`,
+:func:`bootstrap_interval`), the same resamples for every predictor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hydrax.dynamics_model_training.baselines import StandardizedDeltaModel
+from hydrax.dynamics_model_training.model import rollout_deltas
+from hydrax.dynamics_model_training.transforms import StateLayout
+
+BOOTSTRAP_RESAMPLES = 1000
+"""Bootstrap resamples of the evaluated windows."""
+
+CONFIDENCE = 0.95
+"""Coverage of the reported intervals."""
+
+
+# --- state dimensions ---------------------------------------------------------
+
+
+def state_dimensions(layout: StateLayout) -> list[dict[str, str]]:
+    """Name, kind and unit of each raw state dimension (qpos, then qvel)."""
+    dims = []
+    for i in range(layout.nq):
+        if i in layout.angle_indices:
+            kind, unit = "angle", "rad"
+        elif i in layout.coordinate_indices:
+            kind, unit = "coordinate", "m"
+        else:
+            kind, unit = "position", ""
+        dims.append({"name": f"qpos_{i}", "kind": kind, "unit": unit})
+    for i in range(layout.nv):
+        unit = ""
+        if layout.nq == layout.nv and dims[i]["unit"]:
+            unit = dims[i]["unit"] + "/s"
+        dims.append({"name": f"qvel_{i}", "kind": "velocity", "unit": unit})
+    return dims
+
+
+def dim_label(dim: dict[str, str]) -> str:
+    """``qpos_1 [rad]``, or the bare name when the unit is unknown."""
+    return f"{dim['name']} [{dim['unit']}]" if dim["unit"] else dim["name"]
+
+
+def wrap_angle(x: np.ndarray) -> np.ndarray:
+    """Wrap angles to (-π, π]."""
+    return -(np.remainder(-x + np.pi, 2 * np.pi) - np.pi)
+
+
+def state_errors(
+    layout: StateLayout, predicted: np.ndarray, true: np.ndarray
+) -> np.ndarray:
+    """Predicted minus true raw states, angle dims wrapped to (-π, π]."""
+    err = np.asarray(predicted, np.float64) - np.asarray(true, np.float64)
+    angles = list(layout.angle_indices)
+    err[..., angles] = wrap_angle(err[..., angles])
+    return err
+
+
+# --- bootstrap ----------------------------------------------------------------
+
+
+def bootstrap_weights(
+    num_windows: int, seed: int, resamples: int = BOOTSTRAP_RESAMPLES
+) -> np.ndarray:
+    """Resampling weights: how often each window is drawn, per resample.
+
+    Each resample draws ``num_windows`` windows with replacement; row r of
+    the result counts the draws of each window divided by ``num_windows``,
+    so ``weights @ values`` is the resampled means of ``values`` (B, ...).
+
+    Args:
+        num_windows: B, the evaluated windows.
+        seed: Seeds the resamples (numpy's default generator).
+        resamples: How many resamples.
+
+    Returns:
+        (resamples, B) float64 weights, each row summing to 1.
+
+    Raises:
+        ValueError: a non-positive ``num_windows`` or ``resamples``.
+    """
+    if num_windows < 1 or resamples < 1:
+        raise ValueError(
+            f"num_windows and resamples must be >= 1, got {num_windows} "
+            f"and {resamples}"
+        )
+    rng = np.random.default_rng((seed, 0xB007))
+    draws = rng.integers(0, num_windows, (resamples, num_windows))
+    flat = draws + num_windows * np.arange(resamples)[:, None]
+    counts = np.bincount(flat.ravel(), minlength=resamples * num_windows)
+    return counts.reshape(resamples, num_windows) / num_windows
+
+
+def bootstrap_interval(
+    values: np.ndarray,
+    weights: np.ndarray,
+    confidence: float = CONFIDENCE,
+) -> np.ndarray:
+    """Percentile bootstrap interval of the mean over axis 0.
+
+    Args:
+        values: Per-window values, (B, ...).
+        weights: From :func:`bootstrap_weights`, (resamples, B).
+        confidence: Coverage, in (0, 1).
+
+    Returns:
+        (..., 2): the lower and upper bound of each mean.
+
+    Raises:
+        ValueError: ``confidence`` outside (0, 1), or weights for another B.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    values = np.asarray(values, np.float64)
+    if weights.shape[1] != values.shape[0]:
+        raise ValueError(
+            f"weights are for {weights.shape[1]} windows, values have "
+            f"{values.shape[0]}"
+        )
+    flat = values.reshape(values.shape[0], -1)
+    means = weights @ flat  # (resamples, M)
+    tail = 50.0 * (1.0 - confidence)
+    bounds = np.percentile(means, [tail, 100.0 - tail], axis=0)  # (2, M)
+    return np.moveaxis(bounds, 0, -1).reshape(*values.shape[1:], 2)
+
+
+# --- rollouts and metrics -----------------------------------------------------
+
+
+def rollout_batches(
+    model: StandardizedDeltaModel,
+    windows: np.ndarray,
+    batch_size: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Roll a predictor out over windows (B, H + K, R) in fixed-size batches.
+
+    Returns:
+        The predicted states (B, K, nq + nv), the predicted and the true
+        standardized deltas (B, K, D), as ``rollout_deltas`` gives them.
+    """
+    h = model.history_length
+    ns = model.layout.nq + model.layout.nv
+    fn = jax.jit(lambda w, c, t: rollout_deltas(model, w, c, t))
+    outs = [[], [], []]
+    for lo in range(0, len(windows), batch_size):
+        part = windows[lo : lo + batch_size]
+        n = len(part)
+        if n < batch_size:  # pad to one compiled shape
+            pad = np.repeat(part[:1], batch_size - n, axis=0)
+            part = np.concatenate([part, pad])
+        part = jnp.asarray(part)
+        res = fn(part[:, :h], part[:, h:, ns:], part[:, h:, :ns])
+        for out, r in zip(outs, res, strict=True):
+            out.append(np.asarray(r)[:n])
+    return tuple(np.concatenate(o) for o in outs)
+
+
+def _mean_with_ci(values: np.ndarray, weights: np.ndarray) -> dict[str, Any]:
+    """The mean of per-window values (B,) and its bootstrap interval."""
+    return {
+        "mean": float(np.mean(values)),
+        "ci": bootstrap_interval(values, weights).tolist(),
+    }
+
+
+def predictor_metrics(
+    layout: StateLayout,
+    dims: list[dict[str, str]],
+    rolled: tuple[np.ndarray, np.ndarray, np.ndarray],
+    targets: np.ndarray,
+    weights: np.ndarray,
+    training_horizon: int | None = None,
+) -> dict[str, Any]:
+    """Per-step errors of one predictor's rollout, with their intervals.
+
+    Args:
+        layout: The state layout.
+        dims: From :func:`state_dimensions`.
+        rolled: What :func:`rollout_batches` returned.
+        targets: The true states, (B, K, nq + nv).
+        weights: From :func:`bootstrap_weights` for these B windows.
+        training_horizon: Also report the mean over the first this many
+            steps (None or longer than K: not reported).
+
+    Returns:
+        Per-step lists ``mse``, ``mae`` (standardized), ``phys_mse``,
+        ``phys_mae`` (per state dimension), ``phys_mse_sum``; the intervals
+        ``mse_ci``, ``mae_ci``, ``phys_mse_sum_ci`` ([low, high] per step);
+        ``horizon_mean``: the mean over all K steps of ``mse`` and
+        ``phys_mse_sum``, each ``{"mean", "ci"}``, and ``training_horizon``
+        when asked for.
+    """
+    states, pred_std, true_std = rolled
+    diff = pred_std.astype(np.float64) - true_std.astype(np.float64)
+    sq_std = np.mean(np.square(diff), axis=2)  # (B, K)
+    abs_std = np.mean(np.abs(diff), axis=2)
+    err = state_errors(layout, states, targets)  # (B, K, ns)
+    sq_sum = np.sum(np.square(err), axis=2)  # (B, K)
+    mse = np.mean(np.square(err), axis=0)  # (K, ns)
+    mae = np.mean(np.abs(err), axis=0)
+    names = [d["name"] for d in dims]
+    out = {
+        "mse": np.mean(sq_std, axis=0).tolist(),
+        "mae": np.mean(abs_std, axis=0).tolist(),
+        "phys_mse": {n: mse[:, i].tolist() for i, n in enumerate(names)},
+        "phys_mae": {n: mae[:, i].tolist() for i, n in enumerate(names)},
+        "phys_mse_sum": mse.sum(axis=1).tolist(),
+        "mse_ci": bootstrap_interval(sq_std, weights).tolist(),
+        "mae_ci": bootstrap_interval(abs_std, weights).tolist(),
+        "phys_mse_sum_ci": bootstrap_interval(sq_sum, weights).tolist(),
+        "horizon_mean": {
+            "steps": sq_std.shape[1],
+            "mse": _mean_with_ci(sq_std.mean(axis=1), weights),
+            "phys_mse_sum": _mean_with_ci(sq_sum.mean(axis=1), weights),
+        },
+    }
+    k_train = training_horizon
+    if k_train and k_train <= sq_std.shape[1]:
+        out["training_horizon_mean"] = {
+            "steps": int(k_train),
+            "mse": _mean_with_ci(sq_std[:, :k_train].mean(axis=1), weights),
+        }
+    return out
+
+
+def ratios(a: Sequence[float], b: Sequence[float]) -> list[float | None]:
+    """Element-wise a / b; None where it is not finite."""
+    out = []
+    for x, y in zip(a, b, strict=True):
+        r = x / y if y > 0 else math.inf
+        out.append(r if math.isfinite(r) else None)
+    return out
