@@ -31,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run collect → train → evaluate → control."""
     p = argparse.ArgumentParser(
         prog="python -m hydrax.demo",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description=(
             "Collect data on the double cart pole, train a GRU dynamics "
             "model, evaluate it, and control the plant with MPC on the true "
@@ -41,33 +42,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--episodes", type=int, default=150, help="episodes to collect"
     )
     p.add_argument(
-        "--duration", type=float, default=4.0, help="seconds per episode"
+        "--duration",
+        type=float,
+        default=4.0,
+        help="simulated seconds per collected episode",
     )
     p.add_argument("--epochs", type=int, default=10, help="training epochs")
-    p.add_argument("--hidden-size", type=int, default=128)
+    p.add_argument(
+        "--hidden-size",
+        type=int,
+        default=128,
+        help="width of the model's recurrent (GRU) layer",
+    )
     p.add_argument(
         "--prediction-horizon",
         type=int,
         default=40,
-        help="steps of the multi-step loss; planning rolls the model out "
-        "80 steps, and a model trained on 10-step rollouts balanced 0/3 "
-        "where 40 steps balanced 10/10",
+        help="how many steps ahead the model is trained to predict; "
+        "planning looks 80 steps ahead, and a model trained to predict 10 "
+        "steps balanced 0/3 trials where 40 steps balanced 10/10",
     )
     p.add_argument(
         "--mode",
         choices=("recurrent", "window"),
         default="recurrent",
-        help="model mode; recurrent plans ~10x faster than window",
+        help="how the model is rolled out: recurrent carries its memory "
+        "from step to step, window re-reads a fixed span of past states; "
+        "recurrent plans about 10x faster",
     )
     p.add_argument(
         "--trials", type=int, default=3, help="balance trials per model"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed of every stage"
+    )
     p.add_argument(
         "--data-dir",
         type=Path,
-        default=ROOT / "data_csv" / TASK,
-        help="dataset directory (reused when it holds logs, unless --fresh)",
+        default=None,
+        help="dataset folder, reused when it holds logs unless --fresh "
+        f"(none given: hydrax/data_csv/{TASK} inside the package)",
     )
     p.add_argument(
         "--output-dir",
@@ -77,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--fresh", action="store_true", help="recollect the dataset")
     args = p.parse_args(argv)
+    if args.data_dir is None:
+        args.data_dir = ROOT / "data_csv" / TASK
     for name in (
         "episodes",
         "epochs",
@@ -93,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_all = time.perf_counter()
 
     # 1. Data ---------------------------------------------------------------
-    from hydrax.simulation.collect import collect
+    from hydrax.simulation.collection import collect
 
     t0 = _section("1/4 collect")
     if args.fresh or not any(args.data_dir.glob("*.csv")):
@@ -157,8 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # 4. Control ------------------------------------------------------------
     from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
-    from hydrax.simulation.closed_loop import balance_trial
     from hydrax.simulation.controllers import default_controller
+    from hydrax.simulation.trials import balance_trial
     from hydrax.tasks.double_cart_pole import DoubleCartPole
 
     t0 = _section("4/4 control: balance trials in the MuJoCo plant")
@@ -187,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
         rows.append((name, results, log_dir))
-    print("\nbalance trial (5 s upright, ARCHITECTURE.md definitions):")
+    print("\nbalance trial (upright for 5 s; README.md, section Trials):")
     print(f"  {'planner dynamics':22s} {'success':>9s} {'ms/replan':>10s}")
     for name, results, _ in rows:
         ok = sum(r.success for r in results)

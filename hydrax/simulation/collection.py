@@ -34,12 +34,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import mujoco
 import numpy as np
 from tqdm import tqdm
 
 from hydrax import ROOT
-from hydrax.control.lqr import LQRController
 from hydrax.simulation.logging import csv_header, write_trajectory_csv
 from hydrax.simulation.model_source import (
     FORMAT,
@@ -52,12 +50,11 @@ from hydrax.simulation.model_source import (
     suggested_indices,
 )
 from hydrax.simulation.policies import (
-    coloured_noise,
-    episode_is_lqr,
+    episode_inputs,
+    exploration_lqr,
     resolve_policy,
     run_batch,
     run_mpc_episode,
-    spread_state,
 )
 from hydrax.task_base import Task
 
@@ -173,67 +170,6 @@ def _resolve_target(
     return _Target(out_dir, existing, sha, first, old)
 
 
-def _episode_inputs(
-    source: ModelSource,
-    indices: range,
-    *,
-    policy: str,
-    seed: int,
-    steps: int,
-    lqr_fraction: float,
-    noise_std: float,
-    noise_smoothing: float,
-    random_std: float,
-    init_spread: float,
-) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray], list[bool]]:
-    """Each episode's start, control noise and whether it runs LQR.
-
-    Episode ``i`` draws from ``np.random.default_rng([seed, i])``.
-    """
-    mj_model = source.mj_model
-    limited = mj_model.actuator_ctrllimited.astype(bool)
-    lo, hi = mj_model.actuator_ctrlrange.T
-    half_range = np.where(limited, (hi - lo) / 2.0, 1.0)
-    centre = np.where(limited, (hi + lo) / 2.0, 0.0)
-    starts, noises, mask = [], [], []
-    for i in indices:
-        rng = np.random.default_rng([seed, i])
-        is_lqr = policy == "mpc" or episode_is_lqr(policy, i, lqr_fraction)
-        if is_lqr:
-            starts.append(
-                spread_state(mj_model, rng, *source.task.goal(), init_spread)
-            )
-            std = noise_std * half_range
-            noises.append(coloured_noise(rng, steps, std, noise_smoothing))
-        else:
-            starts.append(
-                spread_state(
-                    mj_model,
-                    rng,
-                    mj_model.qpos0,
-                    np.zeros(mj_model.nv),
-                    init_spread,
-                )
-            )
-            std = random_std * half_range
-            noises.append(
-                centre + coloured_noise(rng, steps, std, noise_smoothing)
-            )
-        mask.append(is_lqr)
-    return starts, noises, mask
-
-
-def _exploration_lqr(source: ModelSource) -> LQRController:
-    """The LQR at the task's goal, or a ValueError that says why not."""
-    try:
-        return LQRController(source.mj_model, *source.task.goal(), 1.0, 10.0)
-    except mujoco.FatalError as err:
-        raise ValueError(
-            f"cannot linearize {source.name} for LQR: {err} (use --policy "
-            "random)"
-        ) from err
-
-
 def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
     task_or_model: str | Path | Task,
     out_dir: str | Path | None = None,
@@ -308,7 +244,7 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
     first, old = target.first, target.old
     manifest_path = out_dir / "manifest.json"
     steps = int(round(duration / dt))
-    lqr = _exploration_lqr(source) if policy in ("lqr", "mix") else None
+    lqr = exploration_lqr(source) if policy in ("lqr", "mix") else None
     controller = None
     if policy == "mpc":
         from hydrax.simulation.controllers import default_controller
@@ -373,7 +309,7 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
             indices = range(
                 first + offset, first + min(offset + chunk, episodes)
             )
-            starts, noises, mask = _episode_inputs(
+            starts, noises, mask = episode_inputs(
                 source,
                 indices,
                 policy=policy,

@@ -205,7 +205,7 @@ def run_mpc_episode(
     stop_at_limit: bool,
 ) -> Rollouts:
     """One episode of the default MPC plus control noise."""
-    from hydrax.simulation.closed_loop import run_closed_loop
+    from hydrax.simulation.loop import run_closed_loop
 
     check = LimitCheck(source.mj_model)
 
@@ -229,3 +229,64 @@ def run_mpc_episode(
         episode.ctrl[None],
         np.array([len(episode.times)]),
     )
+
+
+def episode_inputs(
+    source: ModelSource,
+    indices: range,
+    *,
+    policy: str,
+    seed: int,
+    steps: int,
+    lqr_fraction: float,
+    noise_std: float,
+    noise_smoothing: float,
+    random_std: float,
+    init_spread: float,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray], list[bool]]:
+    """Each episode's start, control noise and whether it runs LQR.
+
+    Episode ``i`` draws from ``np.random.default_rng([seed, i])``.
+    """
+    mj_model = source.mj_model
+    limited = mj_model.actuator_ctrllimited.astype(bool)
+    lo, hi = mj_model.actuator_ctrlrange.T
+    half_range = np.where(limited, (hi - lo) / 2.0, 1.0)
+    centre = np.where(limited, (hi + lo) / 2.0, 0.0)
+    starts, noises, mask = [], [], []
+    for i in indices:
+        rng = np.random.default_rng([seed, i])
+        is_lqr = policy == "mpc" or episode_is_lqr(policy, i, lqr_fraction)
+        if is_lqr:
+            starts.append(
+                spread_state(mj_model, rng, *source.task.goal(), init_spread)
+            )
+            std = noise_std * half_range
+            noises.append(coloured_noise(rng, steps, std, noise_smoothing))
+        else:
+            starts.append(
+                spread_state(
+                    mj_model,
+                    rng,
+                    mj_model.qpos0,
+                    np.zeros(mj_model.nv),
+                    init_spread,
+                )
+            )
+            std = random_std * half_range
+            noises.append(
+                centre + coloured_noise(rng, steps, std, noise_smoothing)
+            )
+        mask.append(is_lqr)
+    return starts, noises, mask
+
+
+def exploration_lqr(source: ModelSource) -> LQRController:
+    """The LQR at the task's goal, or a ValueError that says why not."""
+    try:
+        return LQRController(source.mj_model, *source.task.goal(), 1.0, 10.0)
+    except mujoco.FatalError as err:
+        raise ValueError(
+            f"cannot linearize {source.name} for LQR: {err} (use --policy "
+            "random)"
+        ) from err
