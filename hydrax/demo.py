@@ -33,9 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m hydrax.demo",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description=(
-            "Collect data on the double cart pole, train a GRU dynamics "
-            "model, evaluate it, and control the plant with MPC on the true "
-            "and on the learned model."
+            "Collect data on the double cart pole, train a recurrent (GRU) "
+            "model of its dynamics, evaluate it, and balance the plant with "
+            "a sampling-based planner (MPC) that predicts with the true "
+            "physics and with the learned model."
         ),
     )
     p.add_argument(
