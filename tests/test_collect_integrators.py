@@ -243,3 +243,19 @@ def test_implicit_integrator_lqr_and_task(tmp_path):
     with pytest.raises(ValueError, match="implicitfast") as err:
         RailPole(path)
     assert "\n" not in str(err.value)
+
+
+class FloatingArm(RailPole):
+    """A goal no actuator can hold: the free base drifts."""
+
+    def goal(self):
+        return self.mj_model.qpos0.copy(), np.zeros(self.nv)
+
+
+def test_unstabilizable_goal_is_one_error_and_no_files(tmp_path):
+    """LQR collection at a goal the actuators cannot hold: one line."""
+    task = FloatingArm(_write(tmp_path, "RK4", xml=ALL_JOINTS_XML))
+    with pytest.raises(ValueError, match="use --policy random") as err:
+        collect(task, tmp_path / "out", episodes=2, policy="lqr")
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "out").exists()

@@ -282,11 +282,18 @@ def episode_inputs(
 
 
 def exploration_lqr(source: ModelSource) -> LQRController:
-    """The LQR at the task's goal, or a ValueError that says why not."""
+    """The LQR at the task's goal, or a one-line ValueError that says why not.
+
+    Raises:
+        ValueError: The goal has the wrong shape, MuJoCo cannot linearize the
+            model, or no gain stabilizes the linearization (e.g. a floating
+            base that no actuator reaches).
+    """
     try:
         return LQRController(source.mj_model, *source.task.goal(), 1.0, 10.0)
-    except mujoco.FatalError as err:
+    except (ValueError, mujoco.FatalError) as err:
+        message = " ".join(str(err).split())
         raise ValueError(
-            f"cannot linearize {source.name} for LQR: {err} (use --policy "
-            "random)"
+            f"{source.name}: no LQR for the lqr and mix policies: {message} "
+            "(use --policy random, or a goal the actuators can hold)"
         ) from err
