@@ -27,8 +27,8 @@ def _section(title: str) -> float:
     return time.perf_counter()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run collect → train → evaluate → control."""
+def _parser() -> argparse.ArgumentParser:
+    """The command line."""
     p = argparse.ArgumentParser(
         prog="python -m hydrax.demo",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -91,25 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="evaluation plots, metrics and closed-loop logs",
     )
     p.add_argument("--fresh", action="store_true", help="recollect the dataset")
-    args = p.parse_args(argv)
-    if args.data_dir is None:
-        args.data_dir = ROOT / "data_csv" / TASK
-    for name in (
-        "episodes",
-        "epochs",
-        "trials",
-        "hidden_size",
-        "prediction_horizon",
-    ):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    return p
 
-    from hydrax.utils import enable_compilation_cache
 
-    enable_compilation_cache()
-    t_all = time.perf_counter()
-
-    # 1. Data ---------------------------------------------------------------
+def _collect_stage(args: argparse.Namespace) -> None:
+    """1/4: collect LQR logs unless the data directory has some."""
     from hydrax.simulation.collection import collect
 
     t0 = _section("1/4 collect")
@@ -131,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reusing the logs in {args.data_dir} (--fresh recollects)")
     print(f"data: {args.data_dir}  ({time.perf_counter() - t0:.0f} s)")
 
-    # 2. Train --------------------------------------------------------------
+
+def _train_stage(args: argparse.Namespace) -> Path:
+    """2/4: train the model; returns its best checkpoint."""
     from hydrax.dynamics_model_training.train import (
         CHECKPOINT_ROOT,
         train_dynamics_model,
@@ -156,8 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"checkpoint: {best} (best val loss {history['best_val_loss']:.4g}, "
         f"{time.perf_counter() - t0:.0f} s)"
     )
+    return best
 
-    # 3. Evaluate -----------------------------------------------------------
+
+def _evaluate_stage(args: argparse.Namespace, best: Path) -> None:
+    """3/4: open-loop evaluation plots and metrics."""
     from hydrax.dynamics_model_training.evaluate import evaluate_model
 
     t0 = _section("3/4 evaluate")
@@ -172,7 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"evaluation: {eval_dir}  ({time.perf_counter() - t0:.0f} s)")
 
-    # 4. Control ------------------------------------------------------------
+
+def _control_stage(args: argparse.Namespace, best: Path) -> None:
+    """4/4: balance trials planning on the true and the learned model."""
     from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
     from hydrax.simulation.controllers import default_controller
     from hydrax.simulation.trials import balance_trial
@@ -217,6 +210,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.output_dir / 'closed_loop'}"
     )
     print(f"({time.perf_counter() - t0:.0f} s)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run collect → train → evaluate → control."""
+    p = _parser()
+    args = p.parse_args(argv)
+    if args.data_dir is None:
+        args.data_dir = ROOT / "data_csv" / TASK
+    for name in (
+        "episodes",
+        "epochs",
+        "trials",
+        "hidden_size",
+        "prediction_horizon",
+    ):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+
+    from hydrax.utils import enable_compilation_cache
+
+    enable_compilation_cache()
+    t_all = time.perf_counter()
+    _collect_stage(args)
+    best = _train_stage(args)
+    _evaluate_stage(args, best)
+    _control_stage(args, best)
     print(f"\ndone in {time.perf_counter() - t_all:.0f} s")
     return 0
 

@@ -197,6 +197,38 @@ def _replan_every(replan_hz: float, dt: float) -> int:
     return max(1, int(round(1.0 / (replan_hz * dt))))
 
 
+def _checked_inputs(
+    task: Task,
+    qpos0: np.ndarray,
+    qvel0: np.ndarray,
+    duration: float,
+    ctrl_noise: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+    """The closed loop's inputs as float64 arrays, and its step count.
+
+    Raises:
+        ValueError: A shape that does not match the task, or duration <= 0.
+    """
+    qpos0 = np.asarray(qpos0, dtype=np.float64)
+    qvel0 = np.asarray(qvel0, dtype=np.float64)
+    if qpos0.shape != (task.nq,) or qvel0.shape != (task.nv,):
+        raise ValueError(
+            f"qpos0 must have shape ({task.nq},) and qvel0 ({task.nv},), "
+            f"got {qpos0.shape} and {qvel0.shape}"
+        )
+    if duration <= 0:
+        raise ValueError(f"duration must be > 0, got {duration}")
+    num_steps = int(round(duration / task.dt))
+    if ctrl_noise is not None:
+        ctrl_noise = np.asarray(ctrl_noise, dtype=np.float64)
+        if ctrl_noise.shape != (num_steps, task.nu):
+            raise ValueError(
+                f"ctrl_noise must have shape ({num_steps}, {task.nu}), "
+                f"got {ctrl_noise.shape}"
+            )
+    return qpos0, qvel0, ctrl_noise, num_steps
+
+
 def run_closed_loop(
     task: Task,
     controller: SamplingBasedController,
@@ -237,24 +269,10 @@ def run_closed_loop(
     """
     mj_model = task.mj_model
     dt = task.dt
-    qpos0 = np.asarray(qpos0, dtype=np.float64)
-    qvel0 = np.asarray(qvel0, dtype=np.float64)
-    if qpos0.shape != (task.nq,) or qvel0.shape != (task.nv,):
-        raise ValueError(
-            f"qpos0 must have shape ({task.nq},) and qvel0 ({task.nv},), "
-            f"got {qpos0.shape} and {qvel0.shape}"
-        )
-    if duration <= 0:
-        raise ValueError(f"duration must be > 0, got {duration}")
-    num_steps = int(round(duration / dt))
+    qpos0, qvel0, ctrl_noise, num_steps = _checked_inputs(
+        task, qpos0, qvel0, duration, ctrl_noise
+    )
     every = _replan_every(replan_hz, dt)
-    if ctrl_noise is not None:
-        ctrl_noise = np.asarray(ctrl_noise, dtype=np.float64)
-        if ctrl_noise.shape != (num_steps, task.nu):
-            raise ValueError(
-                f"ctrl_noise must have shape ({num_steps}, {task.nu}), "
-                f"got {ctrl_noise.shape}"
-            )
     u_min = np.asarray(task.u_min, dtype=np.float64)
     u_max = np.asarray(task.u_max, dtype=np.float64)
 
