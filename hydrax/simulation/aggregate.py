@@ -226,11 +226,9 @@ def aggregate(
     return records
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m hydrax.simulation.aggregate``."""
-    from hydrax.dynamics_model_training.checkpoint import CheckpointError
+def _parser() -> argparse.ArgumentParser:
+    """The command line."""
     from hydrax.tasks import TASK_NAMES
-    from hydrax.utils import enable_compilation_cache
 
     p = argparse.ArgumentParser(
         prog="python -m hydrax.simulation.aggregate",
@@ -313,7 +311,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--seed", type=int, default=0, help="seeds the episodes and trials"
     )
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m hydrax.simulation.aggregate``."""
+    from hydrax.dynamics_model_training.checkpoint import CheckpointError
+    from hydrax.utils import enable_compilation_cache
+
+    args = _parser().parse_args(argv)
     if args.checkpoint is None:
         args.checkpoint = CHECKPOINT_ROOT / args.task / "best_model.pkl"
     enable_compilation_cache()
