@@ -1,7 +1,8 @@
 """hydrax: sampling-based MPC in JAX/MJX, with learned dynamics models.
 
 The package carries what planning with a learned model needs: MuJoCo tasks
-(`hydrax.tasks`), sampling-based controllers (`hydrax.algs`), the dynamics seam
+(`hydrax.tasks`), an LQR on the MuJoCo model (`hydrax.control`),
+sampling-based controllers (`hydrax.algs`), the dynamics seam
 through which every rollout passes (`hydrax.dynamics`), a headless closed loop
 and data collection (`hydrax.simulation`), and the training and evaluation of
 GRU dynamics models (`hydrax.dynamics_model_training`).

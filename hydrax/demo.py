@@ -27,47 +27,62 @@ def _section(title: str) -> float:
     return time.perf_counter()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run collect → train → evaluate → control."""
+def _parser() -> argparse.ArgumentParser:
+    """The command line."""
     p = argparse.ArgumentParser(
         prog="python -m hydrax.demo",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description=(
-            "Collect data on the double cart pole, train a GRU dynamics "
-            "model, evaluate it, and control the plant with MPC on the true "
-            "and on the learned model."
+            "Collect data on the double cart pole, train a recurrent (GRU) "
+            "model of its dynamics, evaluate it, and balance the plant with "
+            "a sampling-based planner (MPC) that predicts with the true "
+            "physics and with the learned model."
         ),
     )
     p.add_argument(
         "--episodes", type=int, default=150, help="episodes to collect"
     )
     p.add_argument(
-        "--duration", type=float, default=4.0, help="seconds per episode"
+        "--duration",
+        type=float,
+        default=4.0,
+        help="simulated seconds per collected episode",
     )
     p.add_argument("--epochs", type=int, default=10, help="training epochs")
-    p.add_argument("--hidden-size", type=int, default=128)
+    p.add_argument(
+        "--hidden-size",
+        type=int,
+        default=128,
+        help="width of the model's recurrent (GRU) layer",
+    )
     p.add_argument(
         "--prediction-horizon",
         type=int,
         default=40,
-        help="steps of the multi-step loss; planning rolls the model out "
-        "80 steps, and a model trained on 10-step rollouts balanced 0/3 "
-        "where 40 steps balanced 10/10",
+        help="how many steps ahead the model is trained to predict; "
+        "planning looks 80 steps ahead, and a model trained to predict 10 "
+        "steps balanced 0/3 trials where 40 steps balanced 10/10",
     )
     p.add_argument(
         "--mode",
         choices=("recurrent", "window"),
         default="recurrent",
-        help="model mode; recurrent plans ~10x faster than window",
+        help="how the model is rolled out: recurrent carries its memory "
+        "from step to step, window re-reads a fixed span of past states; "
+        "recurrent plans about 10x faster",
     )
     p.add_argument(
         "--trials", type=int, default=3, help="balance trials per model"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed of every stage"
+    )
     p.add_argument(
         "--data-dir",
         type=Path,
-        default=ROOT / "data_csv" / TASK,
-        help="dataset directory (reused when it holds logs, unless --fresh)",
+        default=None,
+        help="dataset folder, reused when it holds logs unless --fresh "
+        f"(none given: hydrax/data_csv/{TASK} inside the package)",
     )
     p.add_argument(
         "--output-dir",
@@ -76,24 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="evaluation plots, metrics and closed-loop logs",
     )
     p.add_argument("--fresh", action="store_true", help="recollect the dataset")
-    args = p.parse_args(argv)
-    for name in (
-        "episodes",
-        "epochs",
-        "trials",
-        "hidden_size",
-        "prediction_horizon",
-    ):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    return p
 
-    from hydrax.utils import enable_compilation_cache
 
-    enable_compilation_cache()
-    t_all = time.perf_counter()
-
-    # 1. Data ---------------------------------------------------------------
-    from hydrax.simulation.collect import collect
+def _collect_stage(args: argparse.Namespace) -> None:
+    """1/4: collect LQR logs unless the data directory has some."""
+    from hydrax.simulation.collection import collect
 
     t0 = _section("1/4 collect")
     if args.fresh or not any(args.data_dir.glob("*.csv")):
@@ -114,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reusing the logs in {args.data_dir} (--fresh recollects)")
     print(f"data: {args.data_dir}  ({time.perf_counter() - t0:.0f} s)")
 
-    # 2. Train --------------------------------------------------------------
+
+def _train_stage(args: argparse.Namespace) -> Path:
+    """2/4: train the model; returns its best checkpoint."""
     from hydrax.dynamics_model_training.train import (
         CHECKPOINT_ROOT,
         train_dynamics_model,
@@ -139,8 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"checkpoint: {best} (best val loss {history['best_val_loss']:.4g}, "
         f"{time.perf_counter() - t0:.0f} s)"
     )
+    return best
 
-    # 3. Evaluate -----------------------------------------------------------
+
+def _evaluate_stage(args: argparse.Namespace, best: Path) -> None:
+    """3/4: open-loop evaluation plots and metrics."""
     from hydrax.dynamics_model_training.evaluate import evaluate_model
 
     t0 = _section("3/4 evaluate")
@@ -155,10 +163,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"evaluation: {eval_dir}  ({time.perf_counter() - t0:.0f} s)")
 
-    # 4. Control ------------------------------------------------------------
+
+def _control_stage(args: argparse.Namespace, best: Path) -> None:
+    """4/4: balance trials planning on the true and the learned model."""
     from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
-    from hydrax.simulation.closed_loop import balance_trial
     from hydrax.simulation.controllers import default_controller
+    from hydrax.simulation.trials import balance_trial
     from hydrax.tasks.double_cart_pole import DoubleCartPole
 
     t0 = _section("4/4 control: balance trials in the MuJoCo plant")
@@ -187,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
         rows.append((name, results, log_dir))
-    print("\nbalance trial (5 s upright, ARCHITECTURE.md definitions):")
+    print("\nbalance trial (upright for 5 s; README.md, section Trials):")
     print(f"  {'planner dynamics':22s} {'success':>9s} {'ms/replan':>10s}")
     for name, results, _ in rows:
         ok = sum(r.success for r in results)
@@ -200,6 +210,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.output_dir / 'closed_loop'}"
     )
     print(f"({time.perf_counter() - t0:.0f} s)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run collect → train → evaluate → control."""
+    p = _parser()
+    args = p.parse_args(argv)
+    if args.data_dir is None:
+        args.data_dir = ROOT / "data_csv" / TASK
+    for name in (
+        "episodes",
+        "epochs",
+        "trials",
+        "hidden_size",
+        "prediction_horizon",
+    ):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+
+    from hydrax.utils import enable_compilation_cache
+
+    enable_compilation_cache()
+    t_all = time.perf_counter()
+    _collect_stage(args)
+    best = _train_stage(args)
+    _evaluate_stage(args, best)
+    _control_stage(args, best)
     print(f"\ndone in {time.perf_counter() - t_all:.0f} s")
     return 0
 

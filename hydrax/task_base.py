@@ -51,6 +51,13 @@ class Task(ABC):
                 f"{type(self).__name__}: the model has no actuators, so "
                 "there is nothing to control"
             )
+        if mj_model.opt.integrator == mujoco.mjtIntegrator.mjINT_IMPLICIT:
+            raise ValueError(
+                f"{type(self).__name__}: MJX, which runs the planner's "
+                'rollouts, does not support integrator="implicit"; use '
+                'integrator="implicitfast" (or "Euler", "RK4") in the '
+                "MJCF's <option>"
+            )
         self.mj_model = mj_model
         self.model = mjx.put_model(mj_model)
         self.model_file = Path(model_file) if model_file else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import jax
+import numpy as np
 
 
 def enable_compilation_cache(path: str | Path | None = None) -> Path:
@@ -22,6 +22,8 @@ def enable_compilation_cache(path: str | Path | None = None) -> Path:
     Returns:
         The directory used.
     """
+    import jax
+
     default = Path.home() / ".cache" / "hydrax" / "jax"
     path = Path(path or os.environ.get("HYDRAX_JAX_CACHE", default))
     path.mkdir(parents=True, exist_ok=True)
@@ -29,3 +31,20 @@ def enable_compilation_cache(path: str | Path | None = None) -> Path:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return path
+
+
+def wrap_angle(x: np.ndarray) -> np.ndarray:
+    """Angles (or angle differences) wrapped into (-π, π].
+
+    The one wrapping rule of the package: angle errors in evaluation and the
+    LQR's hinge errors both use it. The interval is half-open at -π so that
+    an error of exactly π (a pole pointing the opposite way) reads +π
+    whichever side it came from, and stays π after wrapping again.
+
+    Args:
+        x: Angles in radians, any shape.
+
+    Returns:
+        The wrapped angles, same shape and float dtype as ``x``.
+    """
+    return -(np.remainder(-np.asarray(x) + np.pi, 2 * np.pi) - np.pi)

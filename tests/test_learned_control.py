@@ -6,9 +6,9 @@ from mujoco import mjx
 
 from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
 from hydrax.dynamics_model_training.train import train_dynamics_model
-from hydrax.simulation.closed_loop import balance_trial
 from hydrax.simulation.collect import collect
 from hydrax.simulation.controllers import default_controller
+from hydrax.simulation.trials import balance_trial
 from hydrax.tasks.double_cart_pole import DoubleCartPole
 
 

@@ -9,7 +9,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from hydrax.simulation.closed_loop import HistoryBuffer
+from hydrax.control.lqr import LQRController
 from hydrax.simulation.collect import (
     collect,
     main,
@@ -21,7 +21,7 @@ from hydrax.simulation.logging import (
     read_trajectory_csv,
     write_trajectory_csv,
 )
-from hydrax.simulation.lqr import LQRController
+from hydrax.simulation.loop import HistoryBuffer
 
 SLIDE_HINGE_XML = """
 <mujoco model="slide_hinge">
@@ -370,8 +370,8 @@ def test_cli_argparse_rejects_unknown_task(tmp_path, capsys):
 @pytest.mark.slow
 def test_default_controller_balances_double_cart_pole():
     """The default controller keeps the poles up (2.5 s balance trial)."""
-    from hydrax.simulation.closed_loop import balance_trial
     from hydrax.simulation.controllers import default_controller
+    from hydrax.simulation.trials import balance_trial
     from hydrax.tasks import get_task
 
     task = get_task("double_cart_pole")

@@ -1,8 +1,23 @@
-"""Headless simulation: the closed loop, CSV logs, LQR and data collection.
+"""Headless simulation: the closed loop, trials, CSV logs and data collection.
 
-- `hydrax.simulation.closed_loop`: MPC against the MuJoCo C plant, trials.
+Core (imports nothing above it):
+
+- `hydrax.simulation.loop`: MPC against the MuJoCo C plant (`run_closed_loop`).
+- `hydrax.simulation.trials`: the balance and swing-up trials.
 - `hydrax.simulation.logging`: the trajectory CSV format.
-- `hydrax.simulation.lqr`: LQR at a task's goal (exploration policy).
-- `hydrax.simulation.collect`: the data collection CLI and `collect()`.
+- `hydrax.simulation.model_source`: what is collected from, and its
+  description in the manifest.
+- `hydrax.simulation.policies`: exploration policies and episode runners.
+- `hydrax.simulation.collection`: `collect()`.
 - `hydrax.simulation.controllers`: `default_controller` for each task.
+
+Commands and pipelines above it:
+
+- `hydrax.simulation.collect`: the data collection command.
+- `hydrax.simulation.compare`: true vs learned planner model in trials;
+  `hydrax.simulation.closed_loop` re-exports the loop and the trials and
+  runs this command.
+- `hydrax.simulation.aggregate`: data aggregation rounds.
+
+LQR moved to `hydrax.control.lqr` (`hydrax.simulation.lqr` re-exports it).
 """

@@ -30,10 +30,11 @@ from hydrax.dynamics_model_training.train import (
     CHECKPOINT_ROOT,
     train_dynamics_model,
 )
-from hydrax.simulation.closed_loop import TRIALS, run_closed_loop, run_trial
-from hydrax.simulation.collect import coloured_noise
 from hydrax.simulation.compare import write_manifest
 from hydrax.simulation.controllers import default_controller
+from hydrax.simulation.loop import run_closed_loop
+from hydrax.simulation.policies import coloured_noise
+from hydrax.simulation.trials import TRIALS, run_trial
 from hydrax.task_base import Task
 from hydrax.tasks import get_task
 
@@ -225,49 +226,102 @@ def aggregate(
     return records
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m hydrax.simulation.aggregate``."""
-    from hydrax.dynamics_model_training.checkpoint import CheckpointError
+def _parser() -> argparse.ArgumentParser:
+    """The command line."""
     from hydrax.tasks import TASK_NAMES
-    from hydrax.utils import enable_compilation_cache
 
     p = argparse.ArgumentParser(
         prog="python -m hydrax.simulation.aggregate",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description=(
             "Data aggregation: control with the learned model (plus "
             "exploration noise), add the logs, fine-tune; repeat. Prints the "
             "trial success per iteration."
         ),
     )
-    p.add_argument("--task", choices=TASK_NAMES, default="double_cart_pole")
+    p.add_argument(
+        "--task",
+        choices=TASK_NAMES,
+        default="double_cart_pole",
+        help="the built-in task",
+    )
     p.add_argument(
         "--checkpoint",
         type=Path,
-        default=CHECKPOINT_ROOT / "double_cart_pole" / "best_model.pkl",
+        default=None,
+        help="the learned model to start from (none given: "
+        "hydrax/dynamics_model_training/checkpoints/<task>/best_model.pkl "
+        "inside the package)",
     )
-    p.add_argument("--data-dir", type=Path, required=True)
-    p.add_argument("--iterations", type=int, default=3)
-    p.add_argument("--episodes", type=int, default=10)
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        required=True,
+        help="the original dataset, kept in every fine-tuning",
+    )
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=3,
+        help="rounds of control, logging and fine-tuning",
+    )
+    p.add_argument(
+        "--episodes",
+        type=int,
+        default=10,
+        help="closed-loop episodes logged per round",
+    )
     p.add_argument(
         "--trial",
         choices=sorted(TRIALS),
         default="balance",
-        help="where episodes start and how success is judged",
+        help="where episodes start and how success is judged (README.md, "
+        "section Trials)",
     )
     p.add_argument(
         "--duration",
         type=float,
         default=None,
-        help="seconds per logged episode (default: the trial's)",
+        help="simulated seconds per logged episode (none given: the "
+        "trial's, 5 s balance, 10 s swing-up)",
     )
-    p.add_argument("--noise-std", type=float, default=0.1)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--trials", type=int, default=3)
     p.add_argument(
-        "--output-dir", type=Path, default=Path("results") / "aggregate"
+        "--noise-std",
+        type=float,
+        default=0.1,
+        help="standard deviation of the smooth exploration noise on the "
+        "logged episodes' controls, as a fraction of each actuator's half "
+        "range",
     )
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    p.add_argument(
+        "--epochs", type=int, default=3, help="fine-tuning epochs per round"
+    )
+    p.add_argument(
+        "--trials",
+        type=int,
+        default=3,
+        help="trials without noise that measure success each round",
+    )
+    p.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("results") / "aggregate",
+        help="where each round's logs and checkpoint go",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seeds the episodes and trials"
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m hydrax.simulation.aggregate``."""
+    from hydrax.dynamics_model_training.checkpoint import CheckpointError
+    from hydrax.utils import enable_compilation_cache
+
+    args = _parser().parse_args(argv)
+    if args.checkpoint is None:
+        args.checkpoint = CHECKPOINT_ROOT / args.task / "best_model.pkl"
     enable_compilation_cache()
     try:
         records = aggregate(

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hydrax.simulation.closed_loop import (
+from hydrax.simulation.loop import running_costs
+from hydrax.simulation.trials import (
     TRIALS,
     TrialResult,
     run_trial,
-    running_costs,
 )
 from hydrax.task_base import Task
 
@@ -203,27 +203,77 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(
         prog="python -m hydrax.simulation.closed_loop",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description=(
-            "Run MPC against the MuJoCo plant, planning with the true (MJX) "
+            "Control the MuJoCo plant with sampling-based model-predictive "
+            "control (MPC), planning with the true (MJX) "
             "model and/or a learned model, on the same initial states; "
             "report success, cost and time to upright; write plots and the "
             "episodes' CSV logs."
         ),
     )
-    p.add_argument("--task", choices=TASK_NAMES, default="double_cart_pole")
     p.add_argument(
-        "--dynamics", nargs="+", choices=DYNAMICS, default=list(DYNAMICS)
+        "--task",
+        choices=TASK_NAMES,
+        default="double_cart_pole",
+        help="the built-in task",
     )
-    p.add_argument("--checkpoint", type=Path, help="for --dynamics learned")
-    p.add_argument("--trial", choices=sorted(TRIALS), default="balance")
-    p.add_argument("--episodes", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument(
-        "--output-dir", type=Path, default=Path("results") / "closed_loop"
+        "--dynamics",
+        nargs="+",
+        choices=DYNAMICS,
+        default=list(DYNAMICS),
+        help="what the planner predicts with: true (the MuJoCo physics in "
+        "JAX, MJX), learned (the model of --checkpoint), or both",
     )
-    p.add_argument("--num-samples", type=int, default=None)
-    p.add_argument("--plan-horizon", type=float, default=None)
-    p.add_argument("--iterations", type=int, default=None)
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="the learned model's best_model.pkl (for --dynamics learned)",
+    )
+    p.add_argument(
+        "--trial",
+        choices=sorted(TRIALS),
+        default="balance",
+        help="where episodes start and how success is judged (README.md, "
+        "section Trials)",
+    )
+    p.add_argument(
+        "--episodes", type=int, default=10, help="trials per planner model"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the first trial (trial i uses seed + i)",
+    )
+    p.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("results") / "closed_loop",
+        help="results go to <output-dir>/<task>/<trial>/",
+    )
+    p.add_argument(
+        "--num-samples",
+        type=int,
+        default=None,
+        help="control sequences the planner tries per replanning (none "
+        "given: the task's default controller's)",
+    )
+    p.add_argument(
+        "--plan-horizon",
+        type=float,
+        default=None,
+        help="seconds the planner looks ahead (none given: the default "
+        "controller's)",
+    )
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help="planner refinements per replanning (none given: the default "
+        "controller's)",
+    )
     return p
 
 

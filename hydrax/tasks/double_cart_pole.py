@@ -43,7 +43,7 @@ class DoubleCartPole(Task):
                 ``cart_weight=0, terminal_lqr_weight=0`` gives the reference
                 cost exactly.
         """
-        from hydrax.simulation.lqr import LQRController
+        from hydrax.control.lqr import LQRController
 
         path = model_path("double_cart_pole")
         mj_model = mujoco.MjModel.from_xml_path(str(path))
