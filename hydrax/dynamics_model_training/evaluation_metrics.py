@@ -29,6 +29,7 @@ import numpy as np
 from hydrax.dynamics_model_training.baselines import StandardizedDeltaModel
 from hydrax.dynamics_model_training.model import rollout_deltas
 from hydrax.dynamics_model_training.transforms import StateLayout
+from hydrax.utils import wrap_angle
 
 BOOTSTRAP_RESAMPLES = 1000
 """Bootstrap resamples of the evaluated windows."""
@@ -62,11 +63,6 @@ def state_dimensions(layout: StateLayout) -> list[dict[str, str]]:
 def dim_label(dim: dict[str, str]) -> str:
     """``qpos_1 [rad]``, or the bare name when the unit is unknown."""
     return f"{dim['name']} [{dim['unit']}]" if dim["unit"] else dim["name"]
-
-
-def wrap_angle(x: np.ndarray) -> np.ndarray:
-    """Wrap angles to (-π, π]."""
-    return -(np.remainder(-x + np.pi, 2 * np.pi) - np.pi)
 
 
 def state_errors(

@@ -27,7 +27,8 @@ from mujoco import mjx
 from tqdm import tqdm
 
 from hydrax.alg_base import SamplingBasedController
-from hydrax.simulation.logging import write_trajectory_csv
+from hydrax.logs import startup_history
+from hydrax.logs.writer import write_trajectory_csv
 from hydrax.task_base import Task
 
 
@@ -65,9 +66,9 @@ class HistoryBuffer:
                 f"expected qpos ({self.nq},) and qvel ({self.nv},), got "
                 f"{qpos.shape} and {qvel.shape}"
             )
-        self._rows[:, : self.nq] = qpos
-        self._rows[:, self.nq : self.nq + self.nv] = qvel
-        self._rows[:, self.nq + self.nv :] = 0.0
+        self._rows[:] = startup_history(
+            np.concatenate([qpos, qvel]), self.num_rows, self.nu
+        )
         self._started = True
 
     def push(
