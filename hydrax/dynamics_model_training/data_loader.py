@@ -486,6 +486,7 @@ class DynamicsDataset:
         val_files: Sequence[str] | None = None,
         verbose: bool = True,
         max_rows_in_memory: int | None = None,
+        quat_indices: Sequence[int] | None = None,
     ):
         """Read, check and index the logs.
 
@@ -508,6 +509,8 @@ class DynamicsDataset:
             verbose: Print a summary and warnings.
             max_rows_in_memory: Stream: keep at most this many rows per
                 block of whole files (None keeps every row in memory).
+            quat_indices: First qpos index of each free/ball joint's
+                quaternion; from the manifest when None (none without one).
         """
         if history_length < 1:
             raise ValueError(
@@ -567,8 +570,10 @@ class DynamicsDataset:
                 angle_indices = self.manifest.get("angle_indices", [])
             if coordinate_indices is None:
                 coordinate_indices = self.manifest.get("coordinate_indices", [])
+        if quat_indices is None:
+            quat_indices = (self.manifest or {}).get("quat_indices", [])
         self.layout = StateLayout.create(
-            nq, nv, nu, angle_indices, coordinate_indices
+            nq, nv, nu, angle_indices, coordinate_indices, quat_indices
         )
         self._check_manifest_dims(dims)
         self.dt = self._common_dt(files, dts)

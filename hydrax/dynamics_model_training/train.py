@@ -96,6 +96,7 @@ def build_network(
         config["nu"],
         config["angle_indices"],
         config["coordinate_indices"],
+        config.get("quat_indices"),
     )
     return DynamicsNetwork(
         layout,
@@ -283,6 +284,7 @@ def train_dynamics_model(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     max_rows_in_memory: int | None = None,
+    quat_indices: Sequence[int] | None = None,
 ) -> tuple[DynamicsNetwork, dict]:
     """Train a GRU dynamics model on a directory of CSV logs.
 
@@ -322,6 +324,8 @@ def train_dynamics_model(
             most this many rows (for datasets larger than memory); windows
             are shuffled within a block and the blocks' order per epoch.
             None keeps every row in memory.
+        quat_indices: First qpos index of each free/ball joint's quaternion
+            (manifest when None).
 
     Returns:
         The best network (by validation loss) and the history: per-epoch
@@ -356,6 +360,7 @@ def train_dynamics_model(
         pad_start=pad_start,
         verbose=False,
         max_rows_in_memory=max_rows_in_memory,
+        quat_indices=quat_indices,
     )
     say(dataset.summary())
     hyper = {
@@ -404,6 +409,7 @@ def train_dynamics_model(
         "nu": dataset.layout.nu,
         "angle_indices": list(dataset.layout.angle_indices),
         "coordinate_indices": list(dataset.layout.coordinate_indices),
+        "quat_indices": list(dataset.layout.quat_indices),
         "hidden_size": hidden_size,
         "history_length": history_length,
         "prediction_horizon": prediction_horizon,
@@ -689,6 +695,7 @@ _RESUME_KEYS = (
     "nu",
     "angle_indices",
     "coordinate_indices",
+    "quat_indices",
     "hidden_size",
     "history_length",
     "prediction_horizon",
@@ -702,6 +709,8 @@ _RESUME_KEYS = (
 def _check_resume(saved: dict, current: dict, path: Path) -> None:
     for key in _RESUME_KEYS:
         old, new = saved.get(key), current.get(key)
+        if key == "quat_indices":  # absent from older checkpoints
+            old, new = old or [], new or []
         if isinstance(old, dict) and isinstance(new, dict):
             # An option added since the checkpoint was written counts as
             # its default, None.

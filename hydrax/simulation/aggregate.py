@@ -193,6 +193,7 @@ def aggregate(
             name,
             angle_indices=config["angle_indices"],
             coordinate_indices=config["coordinate_indices"],
+            quat_indices=config.get("quat_indices"),
             hidden_size=config["hidden_size"],
             history_length=config["history_length"],
             prediction_horizon=config["prediction_horizon"],

@@ -58,9 +58,10 @@ _JOINT_TYPES = {
 }
 QUATERNION_NOTE = (
     "angle_indices lists the qpos of hinge joints; coordinate_indices those "
-    "of slide joints and the 3 position coordinates of free joints. "
-    "Quaternions of ball and free joints are left untransformed (neither "
-    "angles nor coordinates)."
+    "of slide joints and the 3 position coordinates of free joints; "
+    "quat_indices the first qpos of each ball and free joint's quaternion "
+    "(w, x, y, z; its 3 angular velocities are in the joint's local frame, "
+    "a free joint's linear velocity in the world frame)."
 )
 
 
@@ -146,7 +147,8 @@ def suggested_indices(mj_model: mujoco.MjModel) -> tuple[list[int], list[int]]:
     """The qpos indices of angles and of Cartesian coordinates.
 
     Angles: hinge joints. Coordinates: slide joints and the 3 position
-    coordinates of free joints. Quaternions are in neither list.
+    coordinates of free joints. Quaternions are in neither list (see
+    :func:`suggested_quat_indices`).
 
     Returns:
         ``(angle_indices, coordinate_indices)``, sorted.
@@ -161,6 +163,17 @@ def suggested_indices(mj_model: mujoco.MjModel) -> tuple[list[int], list[int]]:
         elif joint["type"] == "free":
             coordinates.extend([adr, adr + 1, adr + 2])
     return sorted(angles), sorted(coordinates)
+
+
+def suggested_quat_indices(mj_model: mujoco.MjModel) -> list[int]:
+    """The first qpos index of each free and ball joint's quaternion."""
+    quats = []
+    for joint in joint_table(mj_model):
+        if joint["type"] == "free":
+            quats.append(joint["qpos_adr"] + 3)
+        elif joint["type"] == "ball":
+            quats.append(joint["qpos_adr"])
+    return sorted(quats)
 
 
 def model_sha256(path: Path) -> str:
@@ -555,6 +568,7 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
             "joints": joint_table(mj_model),
             "angle_indices": angles,
             "coordinate_indices": coordinates,
+            "quat_indices": suggested_quat_indices(mj_model),
             "notes": QUATERNION_NOTE,
             "columns": csv_header(mj_model.nq, mj_model.nv, mj_model.nu),
             "episodes": (old["episodes"] if old else 0) + done,

@@ -91,6 +91,7 @@ def write_manifest(task: Task, folder: Path) -> None:
         joint_table,
         model_sha256,
         suggested_indices,
+        suggested_quat_indices,
     )
     from hydrax.simulation.logging import csv_header
 
@@ -112,6 +113,7 @@ def write_manifest(task: Task, folder: Path) -> None:
         "joints": joint_table(m),
         "angle_indices": angles,
         "coordinate_indices": coords,
+        "quat_indices": suggested_quat_indices(m),
         "notes": QUATERNION_NOTE,
         "columns": csv_header(m.nq, m.nv, m.nu),
         "episodes": len(files),
