@@ -7,7 +7,10 @@ from hydrax.dynamics_model_training.baselines import ConstantVelocityModel
 from hydrax.dynamics_model_training.data_loader import DynamicsDataset
 from hydrax.dynamics_model_training.evaluate import evaluate_model
 from hydrax.dynamics_model_training.model import rollout_deltas, split_rows
-from hydrax.dynamics_model_training.train import train_dynamics_model
+from hydrax.dynamics_model_training.train import (
+    load_trained_model,
+    train_dynamics_model,
+)
 from hydrax.simulation.collect import collect
 
 # A ball on a free joint, dropped from 0.6 m onto a plane; the soft, lightly
@@ -32,7 +35,8 @@ BOUNCE_XML = """
 
 
 def test_free_body_model_beats_constant_velocity_and_stays_unit(tmp_path):
-    """Trained tiny on random-policy logs, it beats constant velocity."""
+    """Trained tiny on random-policy logs (heading frame), it beats constant
+    velocity and keeps its quaternions unit norm."""
     xml = tmp_path / "bounce.xml"
     xml.write_text(BOUNCE_XML)
     data = collect(
@@ -48,6 +52,7 @@ def test_free_body_model_beats_constant_velocity_and_stays_unit(tmp_path):
         data,
         "bounce",
         coordinate_indices=[0, 1],  # height stays absolute: the floor
+        heading_frame=True,
         hidden_size=32,
         history_length=4,
         prediction_horizon=4,
@@ -59,8 +64,11 @@ def test_free_body_model_beats_constant_velocity_and_stays_unit(tmp_path):
         log=lambda s: None,
     )
     assert network.layout.quat_indices == (3,)  # from the manifest
+    best = tmp_path / "ck" / "bounce" / "best_model.pkl"
+    loaded, _ = load_trained_model(best)
+    assert loaded.layout == network.layout  # quaternions, heading frame
     metrics = evaluate_model(
-        tmp_path / "ck" / "bounce" / "best_model.pkl",
+        best,
         data,
         num_examples=200,
         horizon=10,

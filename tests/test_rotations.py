@@ -257,3 +257,70 @@ def test_geodesic_angle():
         geodesic_angle(a, b), geodesic_angle(b, a), atol=1e-3
     )
     assert np.all(np.asarray(geodesic_angle(a, b)) <= 180.0)
+
+
+HEADING = StateLayout.create(
+    12,
+    10,
+    1,
+    angle_indices=[11],
+    coordinate_indices=[0, 1],
+    quat_indices=[3, 7],
+    heading_frame=True,
+)
+
+
+def _turn_world(rows, alpha):
+    """Rotate the free body (position, linear velocity, orientation) by α."""
+    rows = np.array(rows, np.float64)
+    c, s = np.cos(alpha), np.sin(alpha)
+    for p in (0, 12):  # position, linear velocity
+        x, y = rows[..., p].copy(), rows[..., p + 1].copy()
+        rows[..., p], rows[..., p + 1] = c * x - s * y, s * x + c * y
+    turn = np.array([np.cos(alpha / 2), 0.0, 0.0, np.sin(alpha / 2)])
+    rows[..., 3:7] = np.asarray(quat_mul(turn, rows[..., 3:7]))
+    return rows.astype(np.float32)
+
+
+def test_heading_frame_is_yaw_and_translation_invariant():
+    """Features and deltas do not change when the world turns and shifts."""
+    assert HEADING.free_joints == ((3, 0, 0),)  # the ball joint is not free
+    _, rows = _mujoco_steps(12)
+    win = np.concatenate([rows, np.zeros((len(rows), 1))], axis=-1)
+    win = win.astype(np.float32)
+    moved = _turn_world(win, 2.5)
+    moved[:, :2] += np.array([3.0, -7.0], np.float32)
+    np.testing.assert_allclose(
+        window_features(HEADING, moved),
+        window_features(HEADING, win),
+        atol=2e-5,
+    )
+    # Without the heading frame the features do depend on the yaw.
+    plain = np.abs(
+        window_features(LAYOUT, moved) - window_features(LAYOUT, win)
+    )
+    assert plain.max() > 0.5
+    s, t = win[:-1, :22], win[1:, :22]
+    d = np.asarray(state_delta(HEADING, s, t))
+    np.testing.assert_allclose(
+        state_delta(HEADING, moved[:-1, :22], moved[1:, :22]), d, atol=2e-5
+    )
+    out = np.asarray(apply_delta(HEADING, moved[:-1, :22], d))
+    np.testing.assert_allclose(out[:, :12], moved[1:, :12], atol=1e-5)
+    np.testing.assert_allclose(out[:, 12:], moved[1:, 12:22], atol=1e-4)
+
+
+def test_heading_frame_true_delta_reproduces_mujoco():
+    """With the heading frame, the true and Euler deltas still give MuJoCo."""
+    m, rows = _mujoco_steps()
+    dt = m.opt.timestep
+    s, t = rows[:-1].astype(np.float32), rows[1:]
+    out = np.asarray(apply_delta(HEADING, s, state_delta(HEADING, s, t)))
+    np.testing.assert_allclose(out[:, :12], t[:, :12], atol=1e-6)
+    vel = velocity_delta(HEADING, t[:, 12:], dt, qpos=s[:, :12])
+    out = np.asarray(apply_delta(HEADING, s, vel))
+    np.testing.assert_allclose(out[:, :12], t[:, :12], atol=1e-6)
+    with pytest.raises(ValueError, match="needs qpos with heading_frame"):
+        velocity_delta(HEADING, t[:, 12:], dt)
+    with pytest.raises(ValueError, match="heading_frame needs a free joint"):
+        StateLayout.create(4, 3, 1, quat_indices=[0], heading_frame=True)

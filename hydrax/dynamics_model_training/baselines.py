@@ -115,7 +115,8 @@ class ConstantVelocityModel(_Baseline):
         """The standardized constant-velocity delta, (B, H, R) → (B, D)."""
         lay = self.layout
         qvel = window[:, -1, lay.nq : lay.nq + lay.nv]
-        return self.standardize(velocity_delta(lay, qvel, self.dt))
+        qpos = window[:, -1, : lay.nq]
+        return self.standardize(velocity_delta(lay, qvel, self.dt, qpos))
 
 
 @dataclass(frozen=True)

@@ -487,6 +487,7 @@ class DynamicsDataset:
         verbose: bool = True,
         max_rows_in_memory: int | None = None,
         quat_indices: Sequence[int] | None = None,
+        heading_frame: bool = False,
     ):
         """Read, check and index the logs.
 
@@ -511,6 +512,8 @@ class DynamicsDataset:
                 block of whole files (None keeps every row in memory).
             quat_indices: First qpos index of each free/ball joint's
                 quaternion; from the manifest when None (none without one).
+            heading_frame: Free joints in their heading (yaw) frame (see
+                ``StateLayout``).
         """
         if history_length < 1:
             raise ValueError(
@@ -573,7 +576,13 @@ class DynamicsDataset:
         if quat_indices is None:
             quat_indices = (self.manifest or {}).get("quat_indices", [])
         self.layout = StateLayout.create(
-            nq, nv, nu, angle_indices, coordinate_indices, quat_indices
+            nq,
+            nv,
+            nu,
+            angle_indices,
+            coordinate_indices,
+            quat_indices,
+            heading_frame,
         )
         self._check_manifest_dims(dims)
         self.dt = self._common_dt(files, dts)

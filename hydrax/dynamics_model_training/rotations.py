@@ -29,6 +29,8 @@ gradients at the identity rotation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import jax
 import jax.numpy as jnp
 
@@ -171,6 +173,72 @@ def rotate_z(v: jax.Array, psi: jax.Array) -> jax.Array:
     c, s = jnp.cos(psi), jnp.sin(psi)
     x, y = v[..., 0], v[..., 1]
     return jnp.stack([c * x - s * y, s * x + c * y, v[..., 2]], axis=-1)
+
+
+FreeJoints = Sequence[tuple[int, int, int]]
+"""(quaternion qpos, first position qpos, first linear dof) per free joint."""
+
+
+def free_joint_yaws(joints: FreeJoints, qpos: jax.Array) -> list[jax.Array]:
+    """The heading of each free joint's quaternion in qpos, each (...)."""
+    return [yaw(qpos[..., q : q + 4]) for q, _, _ in joints]
+
+
+def rotate_free_joints(
+    joints: FreeJoints,
+    qpart: jax.Array,
+    vpart: jax.Array,
+    psi: Sequence[jax.Array],
+) -> tuple[jax.Array, jax.Array]:
+    """Turn free joints' positions and linear velocities about the world z.
+
+    Args:
+        joints: The free joints.
+        qpart: Positions (or position increments), (..., nq).
+        vpart: Velocities (or increments), (..., nv).
+        psi: One angle per free joint, broadcastable to qpart[..., 0].
+
+    Returns:
+        The rotated (qpart, vpart); nothing else changes.
+    """
+    for (_, p, v), angle in zip(joints, psi, strict=True):
+        qpart = qpart.at[..., p : p + 3].set(
+            rotate_z(qpart[..., p : p + 3], angle)
+        )
+        vpart = vpart.at[..., v : v + 3].set(
+            rotate_z(vpart[..., v : v + 3], angle)
+        )
+    return qpart, vpart
+
+
+def into_heading_frame(
+    joints: FreeJoints, rows: jax.Array, ref: jax.Array, nq: int, nv: int
+) -> jax.Array:
+    """Raw rows in the heading frames of a reference row.
+
+    Each free joint's position, linear velocity and orientation are turned
+    by −ψ_ref about the world z, ψ_ref the joint's heading in ``ref``; the
+    angular velocity is in the body frame already and stays.
+
+    Args:
+        joints: The free joints.
+        rows: Raw rows (qpos, qvel, ...), (..., T, R).
+        ref: The reference rows, (..., 1, R).
+        nq: Generalized positions.
+        nv: Generalized velocities.
+
+    Returns:
+        The rows, (..., T, R).
+    """
+    minus = [-a for a in free_joint_yaws(joints, ref[..., :nq])]
+    qpos, qvel = rotate_free_joints(
+        joints, rows[..., :nq], rows[..., nq : nq + nv], minus
+    )
+    for (q, _, _), angle in zip(joints, minus, strict=True):
+        qpos = qpos.at[..., q : q + 4].set(
+            quat_mul(yaw_quat(angle), qpos[..., q : q + 4])
+        )
+    return jnp.concatenate([qpos, qvel, rows[..., nq + nv :]], axis=-1)
 
 
 def geodesic_angle(

@@ -97,6 +97,7 @@ def build_network(
         config["angle_indices"],
         config["coordinate_indices"],
         config.get("quat_indices"),
+        config.get("heading_frame", False),
     )
     return DynamicsNetwork(
         layout,
@@ -285,6 +286,7 @@ def train_dynamics_model(
     log: Callable[[str], None] | None = None,
     max_rows_in_memory: int | None = None,
     quat_indices: Sequence[int] | None = None,
+    heading_frame: bool = False,
 ) -> tuple[DynamicsNetwork, dict]:
     """Train a GRU dynamics model on a directory of CSV logs.
 
@@ -326,6 +328,8 @@ def train_dynamics_model(
             None keeps every row in memory.
         quat_indices: First qpos index of each free/ball joint's quaternion
             (manifest when None).
+        heading_frame: Express free joints in their heading (yaw) frame, so
+            the model does not depend on where the robot faces.
 
     Returns:
         The best network (by validation loss) and the history: per-epoch
@@ -361,6 +365,7 @@ def train_dynamics_model(
         verbose=False,
         max_rows_in_memory=max_rows_in_memory,
         quat_indices=quat_indices,
+        heading_frame=heading_frame,
     )
     say(dataset.summary())
     hyper = {
@@ -410,6 +415,7 @@ def train_dynamics_model(
         "angle_indices": list(dataset.layout.angle_indices),
         "coordinate_indices": list(dataset.layout.coordinate_indices),
         "quat_indices": list(dataset.layout.quat_indices),
+        "heading_frame": dataset.layout.heading_frame,
         "hidden_size": hidden_size,
         "history_length": history_length,
         "prediction_horizon": prediction_horizon,
@@ -696,6 +702,7 @@ _RESUME_KEYS = (
     "angle_indices",
     "coordinate_indices",
     "quat_indices",
+    "heading_frame",
     "hidden_size",
     "history_length",
     "prediction_horizon",
@@ -709,8 +716,8 @@ _RESUME_KEYS = (
 def _check_resume(saved: dict, current: dict, path: Path) -> None:
     for key in _RESUME_KEYS:
         old, new = saved.get(key), current.get(key)
-        if key == "quat_indices":  # absent from older checkpoints
-            old, new = old or [], new or []
+        if key in ("quat_indices", "heading_frame"):  # newer keys
+            old, new = old or type(new)(), new or type(new)()
         if isinstance(old, dict) and isinstance(new, dict):
             # An option added since the checkpoint was written counts as
             # its default, None.
@@ -886,6 +893,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help='qpos indices of Cartesian coordinates, e.g. "0"',
     )
+    parser.add_argument(
+        "--quat-indices",
+        type=_int_list,
+        default=None,
+        help='first qpos of each free/ball joint quaternion, e.g. "3"',
+    )
+    parser.add_argument(
+        "--heading-frame",
+        action="store_true",
+        help="free joints in their heading (yaw) frame",
+    )
     add_training_arguments(parser)
     args = parser.parse_args(argv)
     data_dir = args.data_dir[0] if len(args.data_dir) == 1 else args.data_dir
@@ -896,6 +914,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         task_name=args.task_name,
         angle_indices=args.angle_indices,
         coordinate_indices=args.coordinate_indices,
+        quat_indices=args.quat_indices,
+        heading_frame=args.heading_frame,
     )
 
 

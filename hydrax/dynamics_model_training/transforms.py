@@ -28,14 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hydrax.dynamics_model_training.rotations import (
-    quat_conj,
-    quat_exp,
-    quat_log,
-    quat_mul,
-    quat_normalize,
-    quat_to_6d,
-)
+from hydrax.dynamics_model_training import rotations as rot
 
 TransformFn = Callable[[jax.Array], jax.Array]
 """A custom qpos feature map: (..., nq) → (..., m), JAX-traceable."""
@@ -79,6 +72,11 @@ class StateLayout:
             unit quaternion (w, x, y, z: 4 qpos, 3 angular velocity dofs).
             With quaternions, nv = nq − len(quat_indices) and each qpos maps
             to its dofs in order, as in MuJoCo.
+        heading_frame: Express each free joint in its heading (yaw) frame:
+            features in the yaw frame of the window's first row (position,
+            linear velocity, orientation), the position and linear-velocity
+            parts of a delta in the yaw frame of the state it applies to. A
+            model then cannot depend on where the robot faces.
     """
 
     nq: int
@@ -87,6 +85,7 @@ class StateLayout:
     angle_indices: tuple[int, ...] = ()
     coordinate_indices: tuple[int, ...] = ()
     quat_indices: tuple[int, ...] = ()
+    heading_frame: bool = False
 
     @classmethod
     def create(
@@ -97,6 +96,7 @@ class StateLayout:
         angle_indices: Sequence[int] | None = None,
         coordinate_indices: Sequence[int] | None = None,
         quat_indices: Sequence[int] | None = None,
+        heading_frame: bool = False,
     ) -> StateLayout:
         """A validated layout (indices in range, unique, not overlapping)."""
         angles = _as_indices("angle_indices", angle_indices, nq)
@@ -110,7 +110,29 @@ class StateLayout:
         quats = _as_quat_indices(
             quat_indices, nq, nv, set(angles) | set(coords)
         )
-        return cls(nq, nv, nu, angles, coords, quats)
+        layout = cls(nq, nv, nu, angles, coords, quats, bool(heading_frame))
+        if heading_frame and not layout.free_joints:
+            raise ValueError(
+                "heading_frame needs a free joint: a quaternion in "
+                "quat_indices right after its 3 position qpos (neither angles"
+                f" nor quaternions); got quat_indices {list(quats)}"
+            )
+        return layout
+
+    @property
+    def free_joints(self) -> tuple[tuple[int, int, int], ...]:
+        """(quaternion qpos, first position qpos, first linear dof) each.
+
+        MuJoCo stores a free joint as its position (3 qpos) then its
+        quaternion, so a quaternion whose 3 preceding qpos are neither angles
+        nor quaternions is taken for a free joint's.
+        """
+        plain = set(self.other_indices)
+        return tuple(
+            (q, q - 3, self.dof_indices([q - 3])[0])
+            for q in self.quat_indices
+            if {q - 3, q - 2, q - 1} <= plain
+        )
 
     @property
     def quat_qpos(self) -> tuple[int, ...]:
@@ -205,9 +227,9 @@ def transform_state(layout: StateLayout, state: jax.Array) -> jax.Array:
     angles = qpos[..., list(layout.angle_indices)]
     pairs = jnp.stack([jnp.cos(angles), jnp.sin(angles)], axis=-1)
     pairs = pairs.reshape(*angles.shape[:-1], 2 * angles.shape[-1])
-    rot = [quat_to_6d(qpos[..., q : q + 4]) for q in layout.quat_indices]
+    six = [rot.quat_to_6d(qpos[..., q : q + 4]) for q in layout.quat_indices]
     other = qpos[..., list(layout.other_indices)]
-    return jnp.concatenate([pairs, *rot, other, qvel], axis=-1)
+    return jnp.concatenate([pairs, *six, other, qvel], axis=-1)
 
 
 def _quats(layout: StateLayout, qpos: jax.Array) -> jax.Array:
@@ -247,6 +269,13 @@ def window_features(
             window[..., :1, :] if reference is None else reference[..., None, :]
         )
         window = window.at[..., coords].add(-first[..., coords])
+    if layout.heading_frame:
+        ref = (
+            window[..., :1, :] if reference is None else reference[..., None, :]
+        )
+        window = rot.into_heading_frame(
+            layout.free_joints, window, ref, layout.nq, layout.nv
+        )
     if transform_fn is None:
         state = transform_state(layout, window[..., : nq + nv])
     else:
@@ -261,19 +290,30 @@ def state_delta(
     """The delta that takes ``state`` to ``next_state`` (raw, (..., nq+nv)).
 
     Angles give (cos(θ' − θ), sin(θ' − θ)); a quaternion gives the local
-    rotation vector log(q̄ ⊗ q') (so q' = q ⊗ exp(r)); everything else θ' − θ.
+    rotation vector log(q̄ ⊗ q') (so q' = q ⊗ exp(r)); everything else θ' − θ
+    (a free joint's position and linear velocity in the heading frame of
+    ``state`` with ``heading_frame``).
     """
     state, next_state = jnp.asarray(state), jnp.asarray(next_state)
     diff = next_state - state
+    if layout.heading_frame:
+        nq = layout.nq
+        minus = [
+            -a for a in rot.free_joint_yaws(layout.free_joints, state[..., :nq])
+        ]
+        dq, dv = rot.rotate_free_joints(
+            layout.free_joints, diff[..., :nq], diff[..., nq:], minus
+        )
+        diff = jnp.concatenate([dq, dv], axis=-1)
     angle_diff = diff[..., list(layout.angle_indices)]
     pairs = jnp.stack([jnp.cos(angle_diff), jnp.sin(angle_diff)], axis=-1)
     pairs = pairs.reshape(*angle_diff.shape[:-1], 2 * angle_diff.shape[-1])
     q0 = _quats(layout, state[..., : layout.nq])
     q1 = _quats(layout, next_state[..., : layout.nq])
-    rot = quat_log(quat_mul(quat_conj(q0), q1))
-    rot = rot.reshape(*rot.shape[:-2], 3 * len(layout.quat_indices))
+    rv = rot.quat_log(rot.quat_mul(rot.quat_conj(q0), q1))
+    rv = rv.reshape(*rv.shape[:-2], 3 * len(layout.quat_indices))
     other = diff[..., list(layout.other_indices)]
-    return jnp.concatenate([pairs, rot, other, diff[..., layout.nq :]], axis=-1)
+    return jnp.concatenate([pairs, rv, other, diff[..., layout.nq :]], axis=-1)
 
 
 def apply_delta(
@@ -287,7 +327,8 @@ def apply_delta(
     form, like the logs. A pair of zero norm leaves the angle unchanged.
     A quaternion q turns by its rotation vector r as MuJoCo integrates it,
     q ⊗ exp(r), and is renormalized, so it stays unit norm. Everything else
-    adds.
+    adds (with ``heading_frame``, a free joint's position and linear velocity
+    increments are first turned from the state's heading frame to the world).
 
     Args:
         layout: The state layout.
@@ -304,25 +345,40 @@ def apply_delta(
     tiny = jnp.square(c) + jnp.square(s) < _NORM_EPS
     dtheta = jnp.arctan2(jnp.where(tiny, 0.0, s), jnp.where(tiny, 1.0, c))
     n_quat = len(layout.quat_indices)
-    rot = delta[..., 2 * n_ang : 2 * n_ang + 3 * n_quat]
+    rv = delta[..., 2 * n_ang : 2 * n_ang + 3 * n_quat]
     add = delta[..., 2 * n_ang + 3 * n_quat :]
     nq, n_other = layout.nq, len(layout.other_indices)
     qpos = state[..., :nq]
-    qpos = qpos.at[..., list(layout.angle_indices)].add(dtheta)
-    qpos = qpos.at[..., list(layout.other_indices)].add(add[..., :n_other])
+    inc = (
+        jnp.zeros_like(qpos)
+        .at[..., list(layout.other_indices)]
+        .set(add[..., :n_other])
+    )
+    dv = add[..., n_other:]
+    if layout.heading_frame:
+        inc, dv = rot.rotate_free_joints(
+            layout.free_joints,
+            inc,
+            dv,
+            rot.free_joint_yaws(layout.free_joints, qpos),
+        )
+    qpos = (qpos + inc).at[..., list(layout.angle_indices)].add(dtheta)
     if n_quat:
-        rot = rot.reshape(*rot.shape[:-1], n_quat, 3)
+        rv = rv.reshape(*rv.shape[:-1], n_quat, 3)
         quats = _quats(layout, qpos)
-        turned = quat_normalize(quat_mul(quats, quat_exp(rot)))
+        turned = rot.quat_normalize(rot.quat_mul(quats, rot.quat_exp(rv)))
         qpos = qpos.at[..., list(layout.quat_qpos)].set(
             turned.reshape(*turned.shape[:-2], 4 * n_quat)
         )
-    qvel = state[..., nq:] + add[..., n_other:]
+    qvel = state[..., nq:] + dv
     return jnp.concatenate([qpos, qvel], axis=-1)
 
 
 def velocity_delta(
-    layout: StateLayout, qvel: jax.Array, dt: float
+    layout: StateLayout,
+    qvel: jax.Array,
+    dt: float,
+    qpos: jax.Array | None = None,
 ) -> jax.Array:
     """The delta of one Euler position step q ← q + dt·qvel, qvel held.
 
@@ -335,6 +391,7 @@ def velocity_delta(
         layout: The state layout (nq = nv + number of quaternions).
         qvel: Velocities, (..., nv).
         dt: The time step.
+        qpos: The positions, (..., nq); needed with ``heading_frame``.
 
     Returns:
         The delta, (..., state_dim).
@@ -346,9 +403,19 @@ def velocity_delta(
             f"nv = {layout.nv}; declare the quaternions in quat_indices"
         )
     qvel = jnp.asarray(qvel)
+    if layout.heading_frame:
+        if qpos is None:
+            raise ValueError("velocity_delta needs qpos with heading_frame")
+        minus = [
+            -a
+            for a in rot.free_joint_yaws(layout.free_joints, jnp.asarray(qpos))
+        ]
+        _, qvel = rot.rotate_free_joints(
+            layout.free_joints, jnp.asarray(qpos), qvel, minus
+        )
     dtheta = dt * qvel[..., layout.dof_indices(layout.angle_indices)]
     pairs = jnp.stack([jnp.cos(dtheta), jnp.sin(dtheta)], axis=-1)
     pairs = pairs.reshape(*dtheta.shape[:-1], 2 * dtheta.shape[-1])
-    rot = dt * qvel[..., layout.quat_dofs.reshape(-1)]
+    rv = dt * qvel[..., layout.quat_dofs.reshape(-1)]
     other = dt * qvel[..., layout.dof_indices(layout.other_indices)]
-    return jnp.concatenate([pairs, rot, other, jnp.zeros_like(qvel)], axis=-1)
+    return jnp.concatenate([pairs, rv, other, jnp.zeros_like(qvel)], axis=-1)
