@@ -716,8 +716,10 @@ _RESUME_KEYS = (
 def _check_resume(saved: dict, current: dict, path: Path) -> None:
     for key in _RESUME_KEYS:
         old, new = saved.get(key), current.get(key)
-        if key in ("quat_indices", "heading_frame"):  # newer keys
-            old, new = old or type(new)(), new or type(new)()
+        if key == "quat_indices":  # absent from older checkpoints
+            old, new = old or [], new or []
+        if key == "heading_frame":
+            old, new = bool(old), bool(new)
         if isinstance(old, dict) and isinstance(new, dict):
             # An option added since the checkpoint was written counts as
             # its default, None.
