@@ -57,6 +57,40 @@ def _as_indices(name: str, values: Sequence[int] | None, nq: int) -> tuple:
     return out
 
 
+def _as_quat_indices(
+    values: Sequence[int] | None, nq: int, nv: int, taken: set[int]
+) -> tuple[int, ...]:
+    """Validate quaternion start indices against nq, nv and other indices."""
+    quats = _as_indices("quat_indices", values, nq)
+    if not quats:
+        return ()
+    used: set[int] = set()
+    for q in quats:
+        block = set(range(q, q + 4))
+        if q + 4 > nq:
+            raise ValueError(
+                f"quat_indices holds {q}, but a quaternion needs qpos "
+                f"{q}..{q + 3} and nq = {nq}"
+            )
+        if block & used:
+            raise ValueError(
+                f"quat_indices {list(quats)}: the quaternion at {q} overlaps "
+                "another"
+            )
+        if block & taken:
+            raise ValueError(
+                f"quat_indices: qpos {sorted(block & taken)} of the "
+                f"quaternion at {q} are also angles or coordinates"
+            )
+        used |= block
+    if nv != nq - len(quats):
+        raise ValueError(
+            f"quat_indices {list(quats)}: {len(quats)} quaternions need "
+            f"nv = nq - {len(quats)} = {nq - len(quats)}, got nv = {nv}"
+        )
+    return quats
+
+
 @dataclass(frozen=True)
 class StateLayout:
     """Which qpos entries are angles, coordinates and quaternions.
@@ -182,40 +216,6 @@ class StateLayout:
         """Positions of the additive entries in a delta."""
         first = 2 * len(self.angle_indices) + 3 * len(self.quat_indices)
         return np.arange(first, self.state_dim)
-
-
-def _as_quat_indices(
-    values: Sequence[int] | None, nq: int, nv: int, taken: set[int]
-) -> tuple[int, ...]:
-    """Validate quaternion start indices against nq, nv and other indices."""
-    quats = _as_indices("quat_indices", values, nq)
-    if not quats:
-        return ()
-    used: set[int] = set()
-    for q in quats:
-        block = set(range(q, q + 4))
-        if q + 4 > nq:
-            raise ValueError(
-                f"quat_indices holds {q}, but a quaternion needs qpos "
-                f"{q}..{q + 3} and nq = {nq}"
-            )
-        if block & used:
-            raise ValueError(
-                f"quat_indices {list(quats)}: the quaternion at {q} overlaps "
-                "another"
-            )
-        if block & taken:
-            raise ValueError(
-                f"quat_indices: qpos {sorted(block & taken)} of the "
-                f"quaternion at {q} are also angles or coordinates"
-            )
-        used |= block
-    if nv != nq - len(quats):
-        raise ValueError(
-            f"quat_indices {list(quats)}: {len(quats)} quaternions need "
-            f"nv = nq - {len(quats)} = {nq - len(quats)}, got nv = {nv}"
-        )
-    return quats
 
 
 def transform_state(layout: StateLayout, state: jax.Array) -> jax.Array:
