@@ -248,6 +248,7 @@ def test_manifest_indices_free_and_ball(tmp_path):
     assert [j["dof_adr"] for j in manifest["joints"]] == [0, 6, 9, 10]
     assert manifest["angle_indices"] == [11]
     assert manifest["coordinate_indices"] == [0, 1, 2, 12]
+    assert manifest["quat_indices"] == [3, 7]
     assert "quaternion" in manifest["notes"].lower()
     assert set(manifest) == {
         "format",
@@ -262,6 +263,7 @@ def test_manifest_indices_free_and_ball(tmp_path):
         "joints",
         "angle_indices",
         "coordinate_indices",
+        "quat_indices",
         "notes",
         "columns",
         "episodes",

@@ -7,7 +7,8 @@ window sliding as the network, and its errors are measured in the network's
 standardized units:
 
 - :class:`ZeroDeltaModel`: the state stays where it is;
-- :class:`ConstantVelocityModel`: q_{t+k} = q_t + k·dt·qvel_t, qvel held;
+- :class:`ConstantVelocityModel`: q_{t+k} = q_t + k·dt·qvel_t, qvel held
+  (quaternions turn by the local rotation vector k·dt·ω_t);
 - :class:`LinearDeltaModel`: ridge regression from the standardized,
   flattened window features to the standardized one-step delta
   (:func:`fit_linear_model`).
@@ -32,6 +33,7 @@ from hydrax.dynamics_model_training.transforms import (
     StateLayout,
     TransformFn,
     state_delta,
+    velocity_delta,
     window_features,
 )
 
@@ -105,7 +107,7 @@ class ZeroDeltaModel(_Baseline):
 
 @dataclass(frozen=True)
 class ConstantVelocityModel(_Baseline):
-    """Moves qpos by dt·qvel of the current row; qvel stays (nq = nv)."""
+    """Moves qpos by dt·qvel of the current row (``velocity_delta``)."""
 
     dt: float = 0.01
 
@@ -113,12 +115,8 @@ class ConstantVelocityModel(_Baseline):
         """The standardized constant-velocity delta, (B, H, R) → (B, D)."""
         lay = self.layout
         qvel = window[:, -1, lay.nq : lay.nq + lay.nv]
-        dtheta = self.dt * qvel[:, list(lay.angle_indices)]
-        pairs = jnp.stack([jnp.cos(dtheta), jnp.sin(dtheta)], axis=-1)
-        pairs = pairs.reshape(window.shape[0], -1)
-        other = self.dt * qvel[:, list(lay.other_indices)]
-        delta = jnp.concatenate([pairs, other, jnp.zeros_like(qvel)], axis=-1)
-        return self.standardize(delta)
+        qpos = window[:, -1, : lay.nq]
+        return self.standardize(velocity_delta(lay, qvel, self.dt, qpos))
 
 
 @dataclass(frozen=True)

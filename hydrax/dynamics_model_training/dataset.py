@@ -100,6 +100,8 @@ class DynamicsDataset:
         val_files: Sequence[str] | None = None,
         verbose: bool = True,
         max_rows_in_memory: int | None = None,
+        quat_indices: Sequence[int] | None = None,
+        heading_frame: bool = False,
     ):
         """Read, check and index the logs.
 
@@ -123,6 +125,10 @@ class DynamicsDataset:
                 (``logging``, level INFO; nothing is printed).
             max_rows_in_memory: Stream: keep at most this many rows per
                 block of whole files (None keeps every row in memory).
+            quat_indices: First qpos index of each free/ball joint's
+                quaternion; from the manifest when None (none without one).
+            heading_frame: Free joints in their heading (yaw) frame (see
+                ``StateLayout``).
         """
         _check_arguments(
             history_length, prediction_horizon, val_fraction, max_rows_in_memory
@@ -144,7 +150,13 @@ class DynamicsDataset:
 
         scan = scan_logs(list_logs(dirs), keep_rows=max_rows_in_memory is None)
         self.columns = scan.columns
-        self.layout = self._layout(scan.dims, angle_indices, coordinate_indices)
+        self.layout = self._layout(
+            scan.dims,
+            angle_indices,
+            coordinate_indices,
+            quat_indices,
+            heading_frame,
+        )
         self.dt = self._common_dt(scan)
         kept = self._keep_long_enough(scan, verbose)
         self.files = [scan.files[i] for i in kept]
@@ -180,6 +192,8 @@ class DynamicsDataset:
         dims: tuple[int, int, int],
         angle_indices: Sequence[int] | None,
         coordinate_indices: Sequence[int] | None,
+        quat_indices: Sequence[int] | None,
+        heading_frame: bool,
     ) -> StateLayout:
         """The layout of the header's dims; indices from the manifest."""
         manifest = self.manifest_record
@@ -195,7 +209,15 @@ class DynamicsDataset:
                 angle_indices = manifest.angle_indices or []
             if coordinate_indices is None:
                 coordinate_indices = manifest.coordinate_indices or []
-        layout = StateLayout.create(*dims, angle_indices, coordinate_indices)
+        if quat_indices is None:
+            quat_indices = (manifest.quat_indices if manifest else None) or []
+        layout = StateLayout.create(
+            *dims,
+            angle_indices,
+            coordinate_indices,
+            quat_indices,
+            heading_frame,
+        )
         if manifest is not None:
             manifest.check_dims(dims, self.data_dirs[0] / MANIFEST)
         return layout

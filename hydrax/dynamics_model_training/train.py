@@ -96,6 +96,8 @@ def build_network(
         config["nu"],
         config["angle_indices"],
         config["coordinate_indices"],
+        config.get("quat_indices"),
+        config.get("heading_frame", False),
     )
     return DynamicsNetwork(
         layout,
@@ -283,6 +285,8 @@ def train_dynamics_model(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     max_rows_in_memory: int | None = None,
+    quat_indices: Sequence[int] | None = None,
+    heading_frame: bool = False,
 ) -> tuple[DynamicsNetwork, dict]:
     """Train a GRU dynamics model on a directory of CSV logs.
 
@@ -322,6 +326,10 @@ def train_dynamics_model(
             most this many rows (for datasets larger than memory); windows
             are shuffled within a block and the blocks' order per epoch.
             None keeps every row in memory.
+        quat_indices: First qpos index of each free/ball joint's quaternion
+            (manifest when None).
+        heading_frame: Express free joints in their heading (yaw) frame, so
+            the model does not depend on where the robot faces.
 
     Returns:
         The best network (by validation loss) and the history: per-epoch
@@ -356,6 +364,8 @@ def train_dynamics_model(
         pad_start=pad_start,
         verbose=False,
         max_rows_in_memory=max_rows_in_memory,
+        quat_indices=quat_indices,
+        heading_frame=heading_frame,
     )
     say(dataset.summary())
     hyper = {
@@ -404,6 +414,8 @@ def train_dynamics_model(
         "nu": dataset.layout.nu,
         "angle_indices": list(dataset.layout.angle_indices),
         "coordinate_indices": list(dataset.layout.coordinate_indices),
+        "quat_indices": list(dataset.layout.quat_indices),
+        "heading_frame": dataset.layout.heading_frame,
         "hidden_size": hidden_size,
         "history_length": history_length,
         "prediction_horizon": prediction_horizon,
@@ -689,6 +701,8 @@ _RESUME_KEYS = (
     "nu",
     "angle_indices",
     "coordinate_indices",
+    "quat_indices",
+    "heading_frame",
     "hidden_size",
     "history_length",
     "prediction_horizon",
@@ -702,6 +716,10 @@ _RESUME_KEYS = (
 def _check_resume(saved: dict, current: dict, path: Path) -> None:
     for key in _RESUME_KEYS:
         old, new = saved.get(key), current.get(key)
+        if key == "quat_indices":  # absent from older checkpoints
+            old, new = old or [], new or []
+        if key == "heading_frame":
+            old, new = bool(old), bool(new)
         if isinstance(old, dict) and isinstance(new, dict):
             # An option added since the checkpoint was written counts as
             # its default, None.
@@ -877,6 +895,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help='qpos indices of Cartesian coordinates, e.g. "0"',
     )
+    parser.add_argument(
+        "--quat-indices",
+        type=_int_list,
+        default=None,
+        help='first qpos of each free/ball joint quaternion, e.g. "3"',
+    )
+    parser.add_argument(
+        "--heading-frame",
+        action="store_true",
+        help="free joints in their heading (yaw) frame",
+    )
     add_training_arguments(parser)
     args = parser.parse_args(argv)
     data_dir = args.data_dir[0] if len(args.data_dir) == 1 else args.data_dir
@@ -887,6 +916,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         task_name=args.task_name,
         angle_indices=args.angle_indices,
         coordinate_indices=args.coordinate_indices,
+        quat_indices=args.quat_indices,
+        heading_frame=args.heading_frame,
     )
 
 

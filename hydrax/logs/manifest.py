@@ -35,9 +35,10 @@ MANIFEST_IDENTITY = ("task", "model_sha256", "dt", "nq", "nv", "nu", "joints")
 
 QUATERNION_NOTE = (
     "angle_indices lists the qpos of hinge joints; coordinate_indices those "
-    "of slide joints and the 3 position coordinates of free joints. "
-    "Quaternions of ball and free joints are left untransformed (neither "
-    "angles nor coordinates)."
+    "of slide joints and the 3 position coordinates of free joints; "
+    "quat_indices the first qpos of each ball and free joint's quaternion "
+    "(w, x, y, z; its 3 angular velocities are in the joint's local frame, "
+    "a free joint's linear velocity in the world frame)."
 )
 
 _JOINT_TYPES = {
@@ -82,6 +83,17 @@ def suggested_indices(mj_model: mujoco.MjModel) -> tuple[list[int], list[int]]:
     return sorted(angles), sorted(coordinates)
 
 
+def suggested_quat_indices(mj_model: mujoco.MjModel) -> list[int]:
+    """The first qpos index of each free and ball joint's quaternion."""
+    quats = []
+    for joint in joint_table(mj_model):
+        if joint["type"] == "free":
+            quats.append(joint["qpos_adr"] + 3)
+        elif joint["type"] == "ball":
+            quats.append(joint["qpos_adr"])
+    return sorted(quats)
+
+
 def model_sha256(path: str | Path) -> str:
     """The SHA-256 of the model file's bytes."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -114,6 +126,7 @@ _CHECKS = {
     "joints": (_is_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
     "angle_indices": (_is_list_of(_is_int), "a list of integers"),
     "coordinate_indices": (_is_list_of(_is_int), "a list of integers"),
+    "quat_indices": (_is_list_of(_is_int), "a list of integers"),
     "notes": (lambda v: isinstance(v, str), "a string"),
     "columns": (_is_list_of(lambda x: isinstance(x, str)), "a list of strings"),
     "episodes": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
@@ -142,6 +155,7 @@ class Manifest:
         joints: Each joint's name, type, qpos and dof address.
         angle_indices: qpos indices of angles.
         coordinate_indices: qpos indices of Cartesian coordinates.
+        quat_indices: First qpos index of each free/ball joint's quaternion.
         notes: What the indices mean.
         columns: The logs' columns.
         episodes: Logs in the directory.
@@ -162,6 +176,7 @@ class Manifest:
     joints: list[dict] | None = None
     angle_indices: list[int] | None = None
     coordinate_indices: list[int] | None = None
+    quat_indices: list[int] | None = None
     notes: str | None = None
     columns: list[str] | None = None
     episodes: int | None = None
@@ -202,6 +217,7 @@ class Manifest:
             joints=joint_table(mj_model),
             angle_indices=angles,
             coordinate_indices=coordinates,
+            quat_indices=suggested_quat_indices(mj_model),
             notes=QUATERNION_NOTE,
             columns=csv_header(mj_model.nq, mj_model.nv, mj_model.nu),
             episodes=(previous.episodes or 0) if previous else 0,

@@ -194,6 +194,8 @@ def aggregate(
             name,
             angle_indices=config["angle_indices"],
             coordinate_indices=config["coordinate_indices"],
+            quat_indices=config.get("quat_indices"),
+            heading_frame=config.get("heading_frame", False),
             hidden_size=config["hidden_size"],
             history_length=config["history_length"],
             prediction_horizon=config["prediction_horizon"],

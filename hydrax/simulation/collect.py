@@ -24,6 +24,7 @@ from hydrax.logs.manifest import (
     joint_table,
     model_sha256,
     suggested_indices,
+    suggested_quat_indices,
 )
 from hydrax.simulation.collection import collect
 from hydrax.simulation.model_source import ModelSource, resolve_source
@@ -42,6 +43,7 @@ __all__ = [
     "model_sha256",
     "resolve_source",
     "suggested_indices",
+    "suggested_quat_indices",
 ]
 
 

@@ -7,12 +7,16 @@ def get_task(name: str, **kwargs: object) -> Task:
     """Build a built-in task by its name (``double_cart_pole``, ...)."""
     from hydrax.tasks.cart_pole import CartPole
     from hydrax.tasks.double_cart_pole import DoubleCartPole
+    from hydrax.tasks.hopper import Hopper
     from hydrax.tasks.pendulum import Pendulum
+    from hydrax.tasks.quadruped import Quadruped
 
     tasks = {
         "double_cart_pole": DoubleCartPole,
         "cart_pole": CartPole,
         "pendulum": Pendulum,
+        "hopper": Hopper,
+        "quadruped": Quadruped,
     }
     if name not in tasks:
         raise ValueError(
@@ -21,4 +25,10 @@ def get_task(name: str, **kwargs: object) -> Task:
     return tasks[name](**kwargs)
 
 
-TASK_NAMES = ("double_cart_pole", "cart_pole", "pendulum")
+TASK_NAMES = (
+    "double_cart_pole",
+    "cart_pole",
+    "pendulum",
+    "hopper",
+    "quadruped",
+)

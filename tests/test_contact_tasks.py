@@ -1,0 +1,60 @@
+"""The contact tasks (hopper, quadruped): models, plant stability, trials."""
+
+import mujoco
+import numpy as np
+import pytest
+
+from hydrax.simulation.collect import suggested_indices, suggested_quat_indices
+from hydrax.tasks import TASK_NAMES, get_task
+
+
+@pytest.mark.parametrize("name", ["hopper", "quadruped"])
+def test_plant_is_stable_under_random_control(name):
+    """10 s of random targets: finite, no MuJoCo instability warning."""
+    task = get_task(name)
+    m = task.mj_model
+    d = mujoco.MjData(m)
+    rng = np.random.default_rng(0)
+    lo, hi = m.actuator_ctrlrange.T
+    for episode in range(3):
+        q, v = task.sample_initial_state(rng, "balance")
+        d.qpos[:], d.qvel[:] = q, v
+        for k in range(1000):
+            if k % 20 == 0:
+                d.ctrl[:] = rng.uniform(lo, hi)
+            mujoco.mj_step(m, d)
+        assert np.all(np.isfinite(d.qpos)), (name, episode)
+        assert d.warning.number[mujoco.mjtWarning.mjWARN_BADQACC] == 0
+        assert np.max(np.abs(d.qvel)) < 100.0
+
+
+@pytest.mark.parametrize("name", ["hopper", "quadruped"])
+def test_standing_start_is_up_and_stays_up_without_pushing(name):
+    """The trial start stands; with zero targets it still stands after 2 s."""
+    task = get_task(name, target_distance=0.0)
+    m = task.mj_model
+    d = mujoco.MjData(m)
+    q, v = task.sample_initial_state(np.random.default_rng(1), "swingup")
+    d.qpos[:], d.qvel[:] = q, v
+    mujoco.mj_forward(m, d)
+    assert task.success(d.qpos, d.site_xpos)
+    for _ in range(200):
+        mujoco.mj_step(m, d)
+    assert task.success(d.qpos, d.site_xpos)
+    # Forward progress is part of success with a target distance.
+    far = get_task(name, target_distance=1.0)
+    assert not far.success(d.qpos, d.site_xpos)
+    moved = d.qpos.copy()
+    moved[0] += 1.5
+    assert far.success(moved, d.site_xpos)
+
+
+def test_manifest_layout_of_the_contact_tasks():
+    """Hopper: slides + hinges; quadruped: free joint quaternion at qpos 3."""
+    assert {"hopper", "quadruped"} <= set(TASK_NAMES)
+    hopper, quad = get_task("hopper"), get_task("quadruped")
+    assert suggested_indices(hopper.mj_model) == ([2, 3, 4, 5], [0, 1])
+    assert suggested_quat_indices(hopper.mj_model) == []
+    assert suggested_indices(quad.mj_model) == (list(range(7, 15)), [0, 1, 2])
+    assert suggested_quat_indices(quad.mj_model) == [3]
+    assert quad.goal() is None and hopper.goal() is not None
