@@ -16,10 +16,13 @@ from hydrax.dynamics_model_training.model_io import CHECKPOINT_ROOT
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show every option's default, unless its help already says it."""
+    """Show every option's default, unless its help already says it.
+
+    Required options have none to show.
+    """
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if "(default" in (action.help or ""):
+        if action.required or "(default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 
