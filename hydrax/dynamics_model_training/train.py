@@ -206,11 +206,8 @@ def train_dynamics_model(
         prediction_horizon=prediction_horizon,
         **hyper,
     )
-    main_process = jax.process_index() == 0
-    progress = progress and main_process
-    say = log or (lambda s: tqdm.write(s) if progress else print(s))
-    if not main_process:
-        say = lambda s: None  # noqa: E731
+    progress = progress and jax.process_index() == 0
+    say = _logger(log, progress)
     ckpt_dir = Path(checkpoint_dir or CHECKPOINT_ROOT) / task_name
     dataset = DynamicsDataset(
         data_dir,
@@ -262,16 +259,9 @@ def train_dynamics_model(
     state.params, state.opt_state, stats = dp.replicate(
         (state.params, state.opt_state, stats)
     )
-    spec = StepSpec(
-        graphdef,
-        tx,
-        tuple(int(o) for o in dataset.window_offsets()),
-        dataset.layout.nq + dataset.layout.nv,
-        dp.replicated,
-    )
     trainer = Trainer(
         dataset,
-        spec,
+        StepSpec.create(graphdef, tx, dataset, dp),
         stats,
         schedule,
         dp,
@@ -287,6 +277,15 @@ def train_dynamics_model(
     history["samples_per_second"] = trainer.samples_per_second
     history["checkpoint_dir"] = str(ckpt_dir)
     return nnx.merge(graphdef, state.best_params, stats), history
+
+
+def _logger(
+    log: Callable[[str], None] | None, progress: bool
+) -> Callable[[str], None]:
+    """Where epoch lines go: ``log``, or above the bar (first process only)."""
+    if jax.process_index() != 0:
+        return lambda s: None
+    return log or (lambda s: tqdm.write(s) if progress else print(s))
 
 
 def _start_from(

@@ -20,11 +20,15 @@ import numpy as np
 import optax
 from flax import nnx
 
-from hydrax.dynamics_model_training.data_loader import gather_windows
+from hydrax.dynamics_model_training.data_loader import (
+    DynamicsDataset,
+    gather_windows,
+)
 from hydrax.dynamics_model_training.model import (
     multi_step_errors,
     multi_step_loss,
 )
+from hydrax.dynamics_model_training.parallel import DataParallel
 
 
 def make_optimizer(
@@ -95,6 +99,23 @@ class StepSpec:
     offsets: tuple[int, ...]
     state_size: int
     replicated: jax.sharding.Sharding
+
+    @classmethod
+    def create(
+        cls,
+        graphdef: nnx.GraphDef,
+        tx: optax.GradientTransformation,
+        dataset: DynamicsDataset,
+        dp: DataParallel,
+    ) -> StepSpec:
+        """The spec of a network's steps on a dataset's windows."""
+        return cls(
+            graphdef,
+            tx,
+            tuple(int(o) for o in dataset.window_offsets()),
+            dataset.layout.nq + dataset.layout.nv,
+            dp.replicated,
+        )
 
     def windows(self, batch: Batch) -> jax.Array:
         """The batch's example rows, (B, H + K, R)."""
