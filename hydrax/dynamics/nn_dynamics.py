@@ -164,14 +164,12 @@ class NeuralNetworkDynamics(Dynamics):
                 f"history must have shape ({n}, {self.layout.row_dim}), "
                 f"got {history.shape}"
             )
-        if self.network.mode == "window":
-            return history
-        # Coordinates stay relative to the first row (the current state
-        # when there is no history).
+        # Recurrent coordinates stay relative to the first row (the current
+        # state when there is no history).
         nu = self.layout.nu
         reference = history[0] if n else startup_history(current, 1, nu)[0]
-        h, reference = start_memory(self._net, history[None], reference[None])
-        return h[0], reference[0]
+        memory = start_memory(self._net, history[None], reference[None])
+        return jax.tree.map(lambda x: x[0], memory)
 
     def step(
         self,

@@ -9,7 +9,8 @@ The pieces, one job each:
   loading networks (``load_trained_model``).
 - ``train_steps``: the jitted training and validation steps.
 - ``trainer``: the epoch loop and its checkpoints.
-- ``train``: ``train_dynamics_model`` and its command line.
+- ``train``: ``train_dynamics_model`` and its command line (flags in
+  ``training_cli``).
 - ``checkpoint``: data-only checkpoint files, written atomically.
 - ``evaluate``: per-step errors, baselines and plots.
 
