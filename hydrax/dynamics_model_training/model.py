@@ -4,6 +4,12 @@ The network owns the model's data conventions: it holds the layout, the
 standardization statistics (as non-trainable ``Statistic`` variables) and
 maps a window of *raw* rows to a delta in physical units. Planners and
 evaluation never see standardized numbers.
+
+One step of a rollout is defined once, in both modes, by the parts
+:func:`start_memory`, :func:`push_row`, :func:`predict_delta` and
+:func:`drop_oldest`: :func:`rollout_deltas` (the training loss and the
+evaluation) and :func:`learned_step` (the planner's dynamics seam) are made
+of them.
 """
 
 from __future__ import annotations
@@ -195,11 +201,6 @@ class DynamicsNetwork(nnx.Module):
             The delta in the transformed layout, (B, D).
         """
         return self.unstandardize(self.predict_standardized(window))
-
-    def predict_next(self, window: jax.Array) -> jax.Array:
-        """The next raw state (qpos, qvel) after a window, (B, nq + nv)."""
-        current = window[:, -1, : self.layout.nq + self.layout.nv]
-        return apply_delta(self.layout, current, self(window))
 
 
 Memory = jax.Array | tuple[jax.Array, jax.Array]
