@@ -139,6 +139,41 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(dcp_data, tmp_path):
     load_trained_model(best)
 
 
+def _popen_interruptible(args, **kwargs):
+    """Popen whose child takes Ctrl-C, even when this run ignores SIGINT.
+
+    A suite started in the background (``nohup ... &``) ignores SIGINT, and
+    an ignored signal stays ignored across exec. A handled one is reset to
+    its default, so the parent handles SIGINT while it starts the child.
+    (Not ``preexec_fn``: it is unsafe in a process with threads, as JAX's.)
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(args, **kwargs)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_children_take_ctrl_c_when_the_suite_ignores_it():
+    """A child started while SIGINT is ignored still has Python's handler."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = _popen_interruptible(
+            [
+                sys.executable,
+                "-c",
+                "import signal; print(signal.getsignal(signal.SIGINT) is "
+                "signal.default_int_handler)",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    out, _ = proc.communicate(timeout=60)
+    assert out.strip() == "True"
+
+
 def _interrupt_when(proc, ready, timeout=240):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -156,7 +191,7 @@ def test_ctrl_c_during_collection_keeps_complete_episodes(tmp_path):
     import json
 
     out = tmp_path / "data"
-    proc = subprocess.Popen(
+    proc = _popen_interruptible(
         [
             sys.executable,
             "-m",
@@ -187,7 +222,7 @@ def test_ctrl_c_during_collection_keeps_complete_episodes(tmp_path):
 
 def test_ctrl_c_during_training_leaves_checkpoints(dcp_data, tmp_path):
     """Ctrl-C: the training CLI stops with a message, checkpoints load."""
-    proc = subprocess.Popen(
+    proc = _popen_interruptible(
         [
             sys.executable,
             "-m",

@@ -393,3 +393,85 @@ def test_custom_transform_fn_is_recorded_and_required(dcp_data, tmp_path):
     assert net.feature_dim == 5 + 3 + 1
     win = jnp.zeros((1, 3, 7))
     assert np.all(np.isfinite(np.asarray(net(win))))
+
+
+def test_model_config_is_the_checkpoint_config(tiny_model):
+    """ModelConfig reads a checkpoint's config and writes it back unchanged."""
+    from hydrax.dynamics_model_training.checkpoint import read_checkpoint
+    from hydrax.dynamics_model_training.model_io import ModelConfig
+    from hydrax.dynamics_model_training.transforms import StateLayout
+
+    path, _ = tiny_model
+    stored = read_checkpoint(path)["config"]
+    config = ModelConfig.from_dict(stored)
+    assert config.layout == StateLayout.create(3, 3, 1, [1, 2], [0])
+    assert config.hidden_size == 32 and config.history_length == 5
+    assert config.to_dict() == stored
+    assert StateLayout.from_dict(config.layout.to_dict()) == config.layout
+    with pytest.raises(ValueError, match="lacks 'hidden_size'"):
+        ModelConfig.from_dict(
+            {k: v for k, v in stored.items() if k != "hidden_size"}
+        )
+    with pytest.raises(ValueError, match=r"lacks \['nu'\]"):
+        StateLayout.from_dict({"nq": 3, "nv": 3})
+    # An older checkpoint without the newer keys still loads, as window mode.
+    old = {
+        k: stored[k]
+        for k in (
+            "nq",
+            "nv",
+            "nu",
+            "angle_indices",
+            "coordinate_indices",
+            "hidden_size",
+            "history_length",
+        )
+    }
+    assert ModelConfig.from_dict(old).mode == "window"
+
+
+def test_training_help_shows_every_default(capsys):
+    """--help gives each option a line and a default, paths shown relative."""
+    import re
+
+    from hydrax import ROOT
+    from hydrax.dynamics_model_training import train, train_double_cart_pole
+
+    for main in (train.main, train_double_cart_pole.main):
+        with pytest.raises(SystemExit) as done:
+            main(["--help"])
+        assert done.value.code == 0
+        out = capsys.readouterr().out
+        assert str(ROOT) not in out
+        assert "hydrax/dynamics_model_training/checkpoints)" in out
+        assert "seed's" not in out
+        entries = re.split(r"\n  (?=-)", out.split("options:", 1)[1])[1:]
+        assert len(entries) > 20
+        required = ("-h,", "--data-dir DATA_DIR [", "--task-name")
+        for entry in entries:
+            text = " ".join(entry.split())
+            if not text.startswith(required):
+                assert "(default:" in text, text
+
+
+def test_running_train_as_a_module_warns_nothing():
+    """python -m ...train does not find itself imported already."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error::RuntimeWarning",
+            "-m",
+            "hydrax.dynamics_model_training.train",
+            "--help",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "RuntimeWarning" not in proc.stderr

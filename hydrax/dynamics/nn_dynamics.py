@@ -27,9 +27,14 @@ from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
     read_checkpoint,
 )
-from hydrax.dynamics_model_training.model import DynamicsNetwork, rollout
-from hydrax.dynamics_model_training.train import network_from_checkpoint
-from hydrax.dynamics_model_training.transforms import TransformFn, apply_delta
+from hydrax.dynamics_model_training.model import (
+    DynamicsNetwork,
+    learned_step,
+    rollout,
+    start_memory,
+)
+from hydrax.dynamics_model_training.model_io import network_from_checkpoint
+from hydrax.dynamics_model_training.transforms import TransformFn
 
 _DT_RTOL = 1e-6
 
@@ -159,16 +164,12 @@ class NeuralNetworkDynamics(Dynamics):
                 f"history must have shape ({n}, {self.layout.row_dim}), "
                 f"got {history.shape}"
             )
-        if self.network.mode == "window":
-            return history
-        net = self._net
-        if n == 0:
-            reference = startup_history(current, 1, self.layout.nu)[0]
-            h = jnp.zeros((1, net.hidden_size))
-        else:
-            reference = history[0]
-            h = net.gru(net.features(history[None], reference[None]))
-        return h[0], reference
+        # Recurrent coordinates stay relative to the first row (the current
+        # state when there is no history).
+        nu = self.layout.nu
+        reference = history[0] if n else startup_history(current, 1, nu)[0]
+        memory = start_memory(self._net, history[None], reference[None])
+        return jax.tree.map(lambda x: x[0], memory)
 
     def step(
         self,
@@ -182,17 +183,10 @@ class NeuralNetworkDynamics(Dynamics):
         row = jnp.concatenate([state.qpos, state.qvel, control]).astype(
             jnp.float32
         )
-        net = self._net
-        if net.mode == "recurrent":
-            h, reference = carry
-            h = net.advance(h[None], row[None], reference[None])
-            delta = net.unstandardize(net.head(h))[0]
-            nxt = apply_delta(self.layout, row[: nq + self.layout.nv], delta)
-            carry = (h[0], reference)
-        else:
-            window = jnp.concatenate([carry, row[None]], axis=0)
-            nxt = net.predict_next(window[None])[0]
-            carry = window[1:]
+        memory = jax.tree.map(lambda x: x[None], carry)
+        memory, nxt, _ = learned_step(self._net, memory, row[None])
+        carry = jax.tree.map(lambda x: x[0], memory)
+        nxt = nxt[0]
         state = state.replace(
             qpos=nxt[:nq].astype(state.qpos.dtype),
             qvel=nxt[nq:].astype(state.qvel.dtype),

@@ -5,27 +5,37 @@ The pieces, one job each:
 - ``transforms``: features, deltas and ``apply_delta`` (the one definition).
 - ``data_loader``: ``DynamicsDataset`` over a directory of CSV logs.
 - ``model``: the GRU network (flax NNX), its rollout and multi-step loss.
-- ``train``: ``train_dynamics_model``, ``load_trained_model``, the CLI.
+- ``model_io``: checkpoint configuration (``ModelConfig``), rebuilding and
+  loading networks (``load_trained_model``).
+- ``train_steps``: the jitted training and validation steps.
+- ``trainer``: the epoch loop and its checkpoints.
+- ``train``: ``train_dynamics_model`` and its command line (flags in
+  ``training_cli``).
 - ``checkpoint``: data-only checkpoint files, written atomically.
 - ``evaluate``: per-step errors, baselines and plots.
+
+The names below are imported on first use, so that running a submodule as
+a command (``python -m hydrax.dynamics_model_training.train``) does not
+import it twice.
 """
 
-from hydrax.dynamics_model_training.data_loader import DynamicsDataset
-from hydrax.dynamics_model_training.model import (
-    DynamicsNetwork,
-    multi_step_loss,
-    rollout,
-)
-from hydrax.dynamics_model_training.train import (
-    load_trained_model,
-    train_dynamics_model,
-)
-from hydrax.dynamics_model_training.transforms import (
-    StateLayout,
-    apply_delta,
-    state_delta,
-    window_features,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DynamicsDataset": "data_loader",
+    "DynamicsNetwork": "model",
+    "multi_step_loss": "model",
+    "rollout": "model",
+    "load_trained_model": "model_io",
+    "train_dynamics_model": "train",
+    "StateLayout": "transforms",
+    "apply_delta": "transforms",
+    "state_delta": "transforms",
+    "window_features": "transforms",
+}
 
 __all__ = [
     "DynamicsDataset",
@@ -39,3 +49,17 @@ __all__ = [
     "train_dynamics_model",
     "window_features",
 ]
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401
+    """Import an exported name from its module on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

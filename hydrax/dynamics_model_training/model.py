@@ -4,6 +4,12 @@ The network owns the model's data conventions: it holds the layout, the
 standardization statistics (as non-trainable ``Statistic`` variables) and
 maps a window of *raw* rows to a delta in physical units. Planners and
 evaluation never see standardized numbers.
+
+One step of a rollout is defined once, in both modes, by the parts
+:func:`start_memory`, :func:`push_row`, :func:`predict_delta` and
+:func:`drop_oldest`: :func:`rollout_deltas` (the training loss and the
+evaluation) and :func:`learned_step` (the planner's dynamics seam) are made
+of them.
 """
 
 from __future__ import annotations
@@ -196,10 +202,91 @@ class DynamicsNetwork(nnx.Module):
         """
         return self.unstandardize(self.predict_standardized(window))
 
-    def predict_next(self, window: jax.Array) -> jax.Array:
-        """The next raw state (qpos, qvel) after a window, (B, nq + nv)."""
-        current = window[:, -1, : self.layout.nq + self.layout.nv]
-        return apply_delta(self.layout, current, self(window))
+
+Memory = jax.Array | tuple[jax.Array, jax.Array]
+"""What a rollout carries between steps: the most recent raw rows,
+(B, T, R), in ``window`` mode; (hidden state (B, h), reference row (B, R))
+in ``recurrent`` mode, coordinates staying relative to the reference."""
+
+
+def _recurrent(model: Any) -> bool:  # noqa: ANN401
+    return getattr(model, "mode", "window") == "recurrent"
+
+
+def start_memory(
+    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
+    rows: jax.Array,
+    reference: jax.Array,
+) -> Memory:
+    """The memory after some rows.
+
+    Args:
+        model: A network, or a baseline predictor (always ``window``).
+        rows: Raw rows, oldest first, (B, T, R); T may be 0.
+        reference: The row coordinates stay relative to in ``recurrent``
+            mode, (B, R): the first row of the initial window.
+
+    Returns:
+        The rows themselves (``window``), or the hidden state after them
+        (zeros when T = 0) and the reference (``recurrent``).
+    """
+    if not _recurrent(model):
+        return rows
+    return model.gru(model.features(rows, reference)), reference
+
+
+def push_row(
+    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
+    memory: Memory,
+    row: jax.Array,
+) -> Memory:
+    """Feed one raw row (B, R): appended, or one GRU cell step (recurrent)."""
+    if _recurrent(model):
+        h, reference = memory
+        return model.advance(h, row, reference), reference
+    return jnp.concatenate([memory, row[:, None]], axis=1)
+
+
+def drop_oldest(model: Any, memory: Memory) -> Memory:  # noqa: ANN401
+    """Forget the oldest row of a ``window`` memory (a hidden state stays)."""
+    return memory if _recurrent(model) else memory[:, 1:]
+
+
+def predict_delta(model: Any, memory: Memory) -> jax.Array:  # noqa: ANN401
+    """The standardized delta after the memory's last row, (B, D)."""
+    if _recurrent(model):
+        return model.head(memory[0])
+    return model.predict_standardized(memory)
+
+
+def learned_step(
+    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
+    memory: Memory,
+    row: jax.Array,
+) -> tuple[Memory, jax.Array, jax.Array]:
+    """One step of the dynamics seam: the current row in, the next state out.
+
+    The row (current state, control applied now) enters the memory, the
+    delta after it is predicted and applied to its state; a ``window``
+    memory keeps its H − 1 most recent rows. :func:`rollout_deltas` makes
+    the same steps from the same parts.
+
+    Args:
+        model: A network, or anything with its ``layout``, ``mode``,
+            ``predict_standardized`` and ``unstandardize``.
+        memory: The memory before the row (see :data:`Memory`).
+        row: The current raw row, (B, R).
+
+    Returns:
+        The memory after the row, the next raw state (B, nq + nv) and the
+        standardized predicted delta (B, D).
+    """
+    layout = model.layout
+    memory = push_row(model, memory, row)
+    pred_std = predict_delta(model, memory)
+    current = row[:, : layout.nq + layout.nv]
+    nxt = apply_delta(layout, current, model.unstandardize(pred_std))
+    return drop_oldest(model, memory), nxt, pred_std
 
 
 def rollout_deltas(
@@ -210,11 +297,13 @@ def rollout_deltas(
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Roll a predictor out autoregressively, keeping its standardized deltas.
 
-    Each step predicts a delta, applies it to the model's current state, and
-    slides the window by one row holding (predicted state, next control). A
-    network in ``recurrent`` mode carries its hidden state instead: the GRU
-    runs once over the initial window, then each predicted row is one cell
-    step, with coordinates relative to the initial window's first row.
+    Each step predicts a delta after the memory, applies it to the model's
+    current state, and feeds the row (predicted state, next control) to
+    the memory: the window slides by one row, or, for a network in
+    ``recurrent`` mode, the GRU (run once over the initial window) makes
+    one cell step, with coordinates relative to the initial window's first
+    row. These are :func:`learned_step`'s parts in the order that predicts
+    first, because the window already holds the current row.
 
     Args:
         model: A network, or anything with its ``layout``,
@@ -233,29 +322,19 @@ def rollout_deltas(
     layout = model.layout
     ns = layout.nq + layout.nv
     xs = (jnp.swapaxes(controls, 0, 1), jnp.swapaxes(targets, 0, 1))
-    recurrent = getattr(model, "mode", "window") == "recurrent"
-    if recurrent:
-        reference = window[:, 0]
-        h = model.gru(model.features(window, reference))
 
     def step(carry: tuple, xs: tuple) -> tuple:
-        memory, current = carry  # the hidden state or the window
+        memory, current = carry  # the memory holds the current row
         u_next, target = xs
-        if recurrent:
-            pred_std = model.head(memory)
-        else:
-            pred_std = model.predict_standardized(memory)
+        pred_std = predict_delta(model, memory)
         true_std = model.standardize(state_delta(layout, current, target))
         nxt = apply_delta(layout, current, model.unstandardize(pred_std))
         row = jnp.concatenate([nxt, u_next], axis=-1)
-        if recurrent:
-            memory = model.advance(memory, row, reference)
-        else:
-            memory = jnp.concatenate([memory[:, 1:], row[:, None]], axis=1)
+        memory = push_row(model, drop_oldest(model, memory), row)
         return (memory, nxt), (nxt, pred_std, true_std)
 
-    first = h if recurrent else window
-    _, outs = jax.lax.scan(step, (first, window[:, -1, :ns]), xs)
+    memory = start_memory(model, window, window[:, 0])
+    _, outs = jax.lax.scan(step, (memory, window[:, -1, :ns]), xs)
     return tuple(jnp.swapaxes(o, 0, 1) for o in outs)
 
 

@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hydrax import ROOT
-from hydrax.dynamics_model_training.train import (
+from hydrax.dynamics_model_training.train import run_training_cli
+from hydrax.dynamics_model_training.training_cli import (
+    HelpFormatter,
     add_training_arguments,
-    run_training_cli,
+    shown_path,
 )
 
 TASK = "double_cart_pole"
@@ -56,8 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(coordinate_indices=[0], angle_indices=[1, 2]), collecting a "
             "default dataset first if the data directory is empty."
         ),
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="directory of trajectory logs, collected first when it holds "
+        f"none (default: {shown_path(DATA_DIR)})",
+    )
     parser.add_argument(
         "--collect-episodes",
         type=int,
@@ -66,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_training_arguments(parser)
     args = parser.parse_args(argv)
+    args.data_dir = args.data_dir or DATA_DIR
     try:
         ensure_dataset(args.data_dir, episodes=args.collect_episodes)
     except ValueError as e:

@@ -217,6 +217,38 @@ class StateLayout:
         first = 2 * len(self.angle_indices) + 3 * len(self.quat_indices)
         return np.arange(first, self.state_dim)
 
+    def to_dict(self) -> dict:
+        """The layout as plain data (index tuples as lists), for files."""
+        from dataclasses import fields
+
+        return {
+            f.name: list(v) if isinstance(v, tuple) else v
+            for f in fields(self)
+            for v in [getattr(self, f.name)]
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StateLayout:
+        """A validated layout from :meth:`to_dict`'s output.
+
+        Keys of other fields are ignored; an absent index list is empty.
+
+        Raises:
+            ValueError: if a dimension is missing or an index is invalid.
+        """
+        from dataclasses import MISSING, fields
+
+        missing = [
+            f.name
+            for f in fields(cls)
+            if f.default is MISSING and f.name not in data
+        ]
+        if missing:
+            raise ValueError(f"the state layout lacks {missing}")
+        return cls.create(
+            **{f.name: data[f.name] for f in fields(cls) if f.name in data}
+        )
+
 
 def transform_state(layout: StateLayout, state: jax.Array) -> jax.Array:
     """Raw (qpos, qvel) → transformed state, (..., nq + nv) → (..., F).

@@ -1,0 +1,169 @@
+"""The jitted training and validation steps, and the optimizer.
+
+:func:`train_step` and :func:`eval_step` are module-level and compiled once
+per run: what they hold fixed (the network's structure, the optimizer, the
+window offsets, the output placement) travels in a :class:`StepSpec`, a
+static argument hashed by identity, and every batch has one shape (the last
+one of a block is padded with weight 0), so nothing recompiles per batch.
+The loss is ``model.multi_step_loss``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from hydrax.dynamics_model_training.data_loader import (
+    DynamicsDataset,
+    gather_windows,
+)
+from hydrax.dynamics_model_training.model import (
+    multi_step_errors,
+    multi_step_loss,
+)
+from hydrax.dynamics_model_training.parallel import DataParallel
+
+
+def make_optimizer(
+    learning_rate: float,
+    weight_decay: float,
+    total_steps: int,
+    lr_schedule: str = "cosine",
+    grad_clip: float | None = 1.0,
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
+    """AdamW with a learning-rate schedule and global-norm clipping.
+
+    Returns:
+        The optimizer and its schedule (learning rate per step).
+    """
+    if lr_schedule == "cosine":
+        warmup = max(1, min(200, total_steps // 20))
+        schedule = optax.warmup_cosine_decay_schedule(
+            init_value=0.1 * learning_rate,
+            peak_value=learning_rate,
+            warmup_steps=warmup,
+            decay_steps=max(total_steps, warmup + 1),
+            end_value=0.02 * learning_rate,
+        )
+    elif lr_schedule == "constant":
+        schedule = optax.constant_schedule(learning_rate)
+    else:
+        raise ValueError(
+            f"lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}"
+        )
+    parts = []
+    if grad_clip:
+        parts.append(optax.clip_by_global_norm(grad_clip))
+    parts.append(optax.adamw(schedule, weight_decay=weight_decay))
+    return optax.chain(*parts), schedule
+
+
+def padded_batches(
+    indices: np.ndarray, batch_size: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Split indices into full batches; the last is padded with weight 0."""
+    out = []
+    for lo in range(0, len(indices), batch_size):
+        part = indices[lo : lo + batch_size]
+        weights = np.ones(batch_size, np.float32)
+        if len(part) < batch_size:
+            weights[len(part) :] = 0.0
+            part = np.concatenate(
+                [part, np.full(batch_size - len(part), part[0])]
+            )
+        out.append((part, weights))
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class StepSpec:
+    """What the jitted steps hold fixed (a static argument, by identity).
+
+    Attributes:
+        graphdef: The network's structure (``nnx.split``).
+        tx: The optimizer.
+        offsets: Row offsets of a window relative to its current row.
+        state_size: nq + nv (the state part of a row).
+        replicated: Where the steps' outputs live (every device).
+    """
+
+    graphdef: nnx.GraphDef
+    tx: optax.GradientTransformation
+    offsets: tuple[int, ...]
+    state_size: int
+    replicated: jax.sharding.Sharding
+
+    @classmethod
+    def create(
+        cls,
+        graphdef: nnx.GraphDef,
+        tx: optax.GradientTransformation,
+        dataset: DynamicsDataset,
+        dp: DataParallel,
+    ) -> StepSpec:
+        """The spec of a network's steps on a dataset's windows."""
+        return cls(
+            graphdef,
+            tx,
+            tuple(int(o) for o in dataset.window_offsets()),
+            dataset.layout.nq + dataset.layout.nv,
+            dp.replicated,
+        )
+
+    def windows(self, batch: Batch) -> jax.Array:
+        """The batch's example rows, (B, H + K, R)."""
+        return gather_windows(
+            batch.data,
+            batch.rows,
+            batch.starts,
+            jnp.asarray(self.offsets),
+            self.state_size,
+        )
+
+
+class Batch(NamedTuple):
+    """A batch of windows into a block of rows on the devices."""
+
+    data: jax.Array  # (N, R) the block's rows, replicated
+    rows: jax.Array  # (B,) each window's current row, sharded
+    starts: jax.Array  # (B,) the first row of its file, sharded
+    weights: jax.Array  # (B,) 1, or 0 for batch padding, sharded
+
+
+@partial(jax.jit, static_argnums=0)
+def train_step(
+    spec: StepSpec,
+    params: nnx.State,
+    stats: nnx.State,
+    opt_state: optax.OptState,
+    batch: Batch,
+) -> tuple[nnx.State, optax.OptState, jax.Array]:
+    """One optimizer step on the multi-step loss; returns the batch's loss."""
+    rows = spec.windows(batch)
+
+    def loss_fn(params: nnx.State) -> jax.Array:
+        net = nnx.merge(spec.graphdef, params, stats)
+        return multi_step_loss(net, rows, batch.weights)
+
+    loss, grads = jax.value_and_grad(loss_fn)(params)
+    updates, opt_state = spec.tx.update(grads, opt_state, params)
+    out = (optax.apply_updates(params, updates), opt_state, loss)
+    return out
+
+
+@partial(jax.jit, static_argnums=0)
+def eval_step(
+    spec: StepSpec, params: nnx.State, stats: nnx.State, batch: Batch
+) -> jax.Array:
+    """The weighted sum over the batch of per-step errors, (K,)."""
+    net = nnx.merge(spec.graphdef, params, stats)
+    errs = multi_step_errors(net, spec.windows(batch))
+    total = jnp.sum(batch.weights[:, None] * errs, axis=0)
+    return total

@@ -1,0 +1,392 @@
+"""The training loop: epochs of jitted steps, validation, checkpoints.
+
+:class:`Trainer` runs the epochs of one run with the steps of
+``train_steps``: shuffle (from the seed and the epoch number, so a resumed
+run draws the same batches), step, validate, write checkpoints
+(``best_model.pkl``, ``model_epoch_<N>.pkl``, and ``last.pkl`` with the
+optimizer state, from which a resumed run continues exactly).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from tqdm.auto import tqdm
+
+from hydrax.dynamics_model_training.checkpoint import (
+    CheckpointError,
+    write_checkpoint,
+)
+from hydrax.dynamics_model_training.data_loader import (
+    DynamicsDataset,
+    RowBlock,
+)
+from hydrax.dynamics_model_training.model_io import library_versions
+from hydrax.dynamics_model_training.parallel import DataParallel
+from hydrax.dynamics_model_training.train_steps import (
+    Batch,
+    StepSpec,
+    eval_step,
+    padded_batches,
+    train_step,
+)
+
+EVAL_BATCH = 512
+"""Windows per validation step."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf."""
+
+
+# --- the loop ---------------------------------------------------------------
+
+
+@dataclass
+class TrainState:
+    """Where a run stands after ``epoch`` completed epochs."""
+
+    params: nnx.State
+    opt_state: optax.OptState
+    history: dict[str, Any]
+    epoch: int = 0
+    best_val: float = math.inf
+    best_params: nnx.State | None = None
+    epochs_since_best: int = 0
+
+
+def new_history() -> dict[str, Any]:
+    """An empty training history."""
+    return {
+        "train_loss": [],
+        "val_loss": [],
+        "val_loss_per_step": [],
+        "epoch_seconds": [],
+        "learning_rate": [],
+        "best_epoch": None,
+        "best_val_loss": None,
+    }
+
+
+class Trainer:
+    """Runs the epochs of one training run and writes its checkpoints."""
+
+    def __init__(
+        self,
+        dataset: DynamicsDataset,
+        spec: StepSpec,
+        stats: nnx.State,
+        schedule: optax.Schedule,
+        dp: DataParallel,
+        *,
+        batch_size: int,
+        seed: int,
+        config: dict,
+        ckpt_dir: Path,
+        progress: bool,
+        say: Callable[[str], None],
+    ) -> None:
+        """Hold a run's fixed parts.
+
+        Args:
+            dataset: The windows (train and val splits).
+            spec: The jitted steps' fixed parts.
+            stats: The standardization statistics, replicated.
+            schedule: The learning rate per step (recorded per epoch).
+            dp: Where arrays live.
+            batch_size: Windows per step (a multiple of the devices).
+            seed: Seeds the shuffles.
+            config: The checkpoints' ``config`` (``ModelConfig.to_dict``).
+            ckpt_dir: The checkpoint folder.
+            progress: Show a progress bar.
+            say: Where epoch lines go.
+        """
+        self.dataset, self.spec, self.stats = dataset, spec, stats
+        self.schedule, self.dp = schedule, dp
+        self.batch_size, self.seed, self.config = batch_size, seed, config
+        self.ckpt_dir, self.progress, self.say = ckpt_dir, progress, say
+        self.num_train = sum(dataset.block_windows("train"))
+        self.steps_per_epoch = sum(
+            math.ceil(n / batch_size) for n in dataset.block_windows("train")
+        )
+        self._placed: tuple[RowBlock | None, Any] = (None, None)
+        self.samples_per_second = 0.0
+
+    def _batch(
+        self,
+        block: RowBlock,
+        starts: np.ndarray,
+        part: np.ndarray,
+        w: np.ndarray,
+    ) -> Batch:
+        # Each block is placed once, when its first batch comes: in memory
+        # the one block once per run, streamed each block once per epoch.
+        if self._placed[0] is not block:
+            self._placed = (block, self.dp.replicate(block.data))
+        dp = self.dp
+        return Batch(
+            self._placed[1],
+            dp.shard(block.example_rows[part]),
+            dp.shard(starts[part]),
+            dp.shard(w),
+        )
+
+    def batches(self, epoch: int) -> Iterator[tuple[Batch, float]]:
+        """The epoch's batches and their real sizes, shuffled by the seed.
+
+        The blocks come in a per-epoch order, the windows shuffled in each.
+        """
+        epoch_key = jax.random.fold_in(jax.random.key(self.seed), epoch)
+        order = np.random.default_rng([self.seed, epoch]).permutation(
+            self.dataset.num_blocks("train")
+        )
+        blocks = self.dataset.blocks("train", order)
+        for b, (block, ids) in enumerate(blocks):
+            if self.dataset.streaming:
+                # numpy: a jitted permutation compiles per block length.
+                perm = np.random.default_rng([self.seed, epoch, b]).permutation(
+                    len(ids)
+                )
+            else:
+                perm = np.asarray(jax.random.permutation(epoch_key, len(ids)))
+            starts = block.window_starts()
+            for part, w in padded_batches(ids[perm], self.batch_size):
+                yield self._batch(block, starts, part, w), float(w.sum())
+
+    def train_epoch(
+        self, state: TrainState, epoch: int, num_epochs: int
+    ) -> float:
+        """One pass over the training windows; returns the mean loss."""
+        fetch, losses = self.dp.fetch, []
+        # Closed on any exit, so a streamed read-ahead stops with it.
+        with contextlib.closing(self.batches(epoch)) as batches:
+            bar = tqdm(
+                batches,
+                total=self.steps_per_epoch,
+                desc=f"epoch {epoch + 1}/{num_epochs}",
+                leave=False,
+                disable=not self.progress,
+                unit="batch",
+            )
+            for i, (batch, n) in enumerate(bar):
+                state.params, state.opt_state, loss = train_step(
+                    self.spec, state.params, self.stats, state.opt_state, batch
+                )
+                losses.append((loss, n))
+                if i > 0:  # check the previous step while this one runs
+                    self._check_finite(fetch(losses[-2][0]), epoch, i - 1)
+                if self.progress and i % 20 == 0:
+                    bar.set_postfix(loss=f"{float(fetch(loss)):.4g}")
+        self._check_finite(fetch(losses[-1][0]), epoch, len(losses) - 1)
+        return float(
+            sum(float(fetch(x)) * n for x, n in losses) / self.num_train
+        )
+
+    def evaluate(self, params: nnx.State) -> np.ndarray:
+        """The validation windows' mean error per prediction step, (K,)."""
+        total = np.zeros(self.config["prediction_horizon"])
+        count = 0
+        size = self.dp.round_batch(EVAL_BATCH)
+        for block, ids in self.dataset.blocks("val"):
+            starts = block.window_starts()
+            for part, w in padded_batches(ids, size):
+                batch = self._batch(block, starts, part, w)
+                total += self.dp.fetch(
+                    eval_step(self.spec, params, self.stats, batch)
+                )
+            count += len(ids)
+        return total / max(count, 1)
+
+    def _check_finite(self, loss: jax.Array, epoch: int, step: int) -> None:
+        value = float(loss)
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                f"the training loss became {value} at epoch {epoch + 1}, step "
+                f"{step + 1}; the checkpoints in {self.ckpt_dir} hold the last "
+                "good model. Try a lower learning_rate, keep grad_clip on, or "
+                "check the data for extreme values."
+            )
+
+    def _record(self, kind: str, state: TrainState, params: nnx.State) -> dict:
+        fetch = self.dp.fetch
+        return {
+            "kind": kind,
+            "epoch": state.epoch,
+            "library_versions": library_versions(),
+            "config": self.config,
+            "params": fetch(nnx.to_pure_dict(params)),
+            "statistics": fetch(nnx.to_pure_dict(self.stats)),
+            "history": state.history,
+        }
+
+    def _write(self, name: str, record: dict) -> None:
+        if self.dp.is_main:  # one writer in a multi-host run
+            write_checkpoint(self.ckpt_dir / name, record)
+
+    def save(self, state: TrainState, improved: bool, save_every: int) -> None:
+        """Write the checkpoints due after ``state.epoch`` epochs."""
+        if improved:
+            self._write(
+                "best_model.pkl", self._record("best", state, state.params)
+            )
+        if save_every and state.epoch % save_every == 0:
+            self._write(
+                f"model_epoch_{state.epoch}.pkl",
+                self._record("epoch", state, state.params),
+            )
+        last = self._record("last", state, state.params)
+        last["optimizer"] = self.dp.fetch(jax.tree.leaves(state.opt_state))
+        last["best_val"] = state.best_val
+        self._write("last.pkl", last)
+
+    def run_epoch(self, state: TrainState, num_epochs: int) -> tuple[bool, str]:
+        """Train, validate and record one epoch.
+
+        Returns:
+            Whether it was the best so far, and its losses as a line.
+        """
+        epoch, history = state.epoch, state.history
+        t0 = time.perf_counter()
+        train_loss = self.train_epoch(state, epoch, num_epochs)
+        have_val = self.dataset.num_windows["val"] > 0
+        per_step = self.evaluate(state.params) if have_val else None
+        val_loss = float(per_step.mean()) if have_val else train_loss
+        if not math.isfinite(val_loss):
+            raise TrainingDiverged(
+                f"the validation loss became {val_loss} after epoch "
+                f"{epoch + 1}; the checkpoints in {self.ckpt_dir} hold the "
+                "last good model. Try a lower learning_rate."
+            )
+        seconds = time.perf_counter() - t0
+        state.epoch = epoch + 1
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss if have_val else None)
+        if have_val:
+            history["val_loss_per_step"] = per_step.tolist()
+        history["epoch_seconds"].append(seconds)
+        step = state.epoch * self.steps_per_epoch
+        history["learning_rate"].append(float(self.schedule(step)))
+        improved = val_loss < state.best_val
+        if improved:
+            state.best_val, state.best_params = val_loss, state.params
+            state.epochs_since_best = 0
+            history["best_epoch"], history["best_val_loss"] = (
+                epoch + 1,
+                val_loss,
+            )
+        else:
+            state.epochs_since_best += 1
+        val_text = f"val {val_loss:.5g}" if have_val else "val -"
+        line = (
+            f"epoch {state.epoch:3d}/{num_epochs}  train {train_loss:.5g}  "
+            f"{val_text}  {seconds:5.1f} s" + ("  *best*" if improved else "")
+        )
+        return improved, line
+
+    def fit(
+        self,
+        state: TrainState,
+        num_epochs: int,
+        patience: int | None = None,
+        save_every: int = 10,
+    ) -> TrainState:
+        """Run epochs ``state.epoch + 1 .. num_epochs`` (or stop early).
+
+        Checkpoints are written after every epoch; on Ctrl-C they are
+        complete and the interrupt propagates.
+        """
+        if state.best_params is None:
+            state.best_params = state.params
+        t_start, epochs_run = time.perf_counter(), 0
+        try:
+            while state.epoch < num_epochs:
+                improved, line = self.run_epoch(state, num_epochs)
+                epochs_run += 1
+                self.save(state, improved, save_every)
+                self.say(line)
+                if patience is not None and state.epochs_since_best >= patience:
+                    self.say(
+                        "early stop: no better validation loss in "
+                        f"{patience} epochs"
+                    )
+                    break
+        except KeyboardInterrupt:
+            self.say(
+                f"interrupted; checkpoints in {self.ckpt_dir} are complete "
+                "(continue with resume=True / --resume)"
+            )
+            raise
+        elapsed = time.perf_counter() - t_start
+        samples = epochs_run * self.num_train
+        self.samples_per_second = samples / max(elapsed, 1e-9)
+        return state
+
+
+# --- resuming ---------------------------------------------------------------
+
+RESUME_KEYS = (
+    "mode",
+    "nq",
+    "nv",
+    "nu",
+    "angle_indices",
+    "coordinate_indices",
+    "quat_indices",
+    "heading_frame",
+    "hidden_size",
+    "history_length",
+    "prediction_horizon",
+    "columns",
+    "train_files",
+    "val_files",
+    "hyperparameters",
+)
+"""The configuration a resumed run must share with its ``last.pkl``."""
+
+
+def check_resume(saved: dict, current: dict, path: Path) -> None:
+    """Refuse to resume ``path`` with another configuration, naming the key.
+
+    Raises:
+        CheckpointError: if a key of :data:`RESUME_KEYS` differs.
+    """
+    for key in RESUME_KEYS:
+        old, new = saved.get(key), current.get(key)
+        if key == "quat_indices":  # absent from older checkpoints
+            old, new = old or [], new or []
+        if key == "heading_frame":
+            old, new = bool(old), bool(new)
+        if isinstance(old, dict) and isinstance(new, dict):
+            # An option added since the checkpoint was written counts as
+            # its default, None.
+            old = {k: old.get(k) for k in new} | old
+        if old != new:
+            raise CheckpointError(
+                f"{path}: cannot resume, {key} differs (checkpoint "
+                f"{old!r}, now {new!r})"
+            )
+
+
+def restore_optimizer(
+    saved: list, template: optax.OptState, path: Path
+) -> optax.OptState:
+    """The optimizer state of ``last.pkl`` in the structure of ``template``.
+
+    Raises:
+        CheckpointError: if the saved state does not fit the optimizer.
+    """
+    leaves, treedef = jax.tree.flatten(template)
+    if len(saved) != len(leaves):
+        raise CheckpointError(f"{path}: optimizer state does not match")
+    return jax.tree.unflatten(treedef, [jnp.asarray(x) for x in saved])
