@@ -35,25 +35,9 @@ from hydrax.dynamics_model_training.model import (
 )
 from hydrax.dynamics_model_training.model_io import network_from_checkpoint
 from hydrax.dynamics_model_training.transforms import TransformFn
+from hydrax.logs import startup_history
 
 _DT_RTOL = 1e-6
-
-
-def startup_history(state: jax.Array, num_rows: int, nu: int) -> jax.Array:
-    """The history before anything was measured: the state, zero control.
-
-    Args:
-        state: The first measured (qpos, qvel), (..., nq + nv).
-        num_rows: Rows to make.
-        nu: Controls per row.
-
-    Returns:
-        Rows (..., num_rows, nq + nv + nu).
-    """
-    row = jnp.concatenate(
-        [state, jnp.zeros((*state.shape[:-1], nu), state.dtype)], axis=-1
-    )
-    return jnp.repeat(row[..., None, :], num_rows, axis=-2)
 
 
 class NeuralNetworkDynamics(Dynamics):
