@@ -18,7 +18,29 @@ from pathlib import Path
 with contextlib.redirect_stdout(io.StringIO()):
     from mujoco import mjx  # noqa: F401
 
-ROOT = Path(__file__).resolve().parent
+
+class _PackageRoot(str):
+    """A directory path that is both a ``str`` and path-like.
+
+    Upstream hydrax code writes ``ROOT + "/models/..."`` (a string); this
+    project's code writes ``ROOT / "models"`` (a ``pathlib.Path``). Both
+    work: ``/`` and any ``Path`` attribute (``.parent``, ``.exists()``)
+    go through ``pathlib.Path``; everything else is the string's.
+    """
+
+    __slots__ = ()
+
+    def __truediv__(self, other: str | os.PathLike) -> Path:
+        return Path(self) / other
+
+    def __fspath__(self) -> str:
+        return str(self)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(Path(self), name)
+
+
+ROOT = _PackageRoot(Path(__file__).resolve().parent)
 """The package directory; models, data and checkpoints live under it."""
 
 __version__ = "0.1.0"
