@@ -12,6 +12,15 @@ import io
 import os
 from pathlib import Path
 
+# Without a display MuJoCo's default OpenGL backend (GLFW) cannot render;
+# EGL renders offscreen (videos) and must be chosen before mujoco loads.
+if (
+    "MUJOCO_GL" not in os.environ
+    and not os.environ.get("DISPLAY")
+    and not os.environ.get("WAYLAND_DISPLAY")
+):
+    os.environ["MUJOCO_GL"] = "egl"
+
 # MJX's optional Warp backend prints "Failed to import warp" when the extra is
 # not installed; hydrax uses the JAX backend, so keep that line off the
 # console of every command.
