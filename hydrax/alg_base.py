@@ -14,6 +14,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 from mujoco import mjx
 
@@ -147,9 +148,15 @@ class SamplingBasedController(ABC):
             raise ValueError("a cubic spline needs num_knots >= 4")
         if iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {iterations}")
-        if num_randomizations < 1:
+        if (
+            isinstance(num_randomizations, bool)
+            or not isinstance(num_randomizations, int | np.integer)
+            or num_randomizations < 1
+        ):
+            # Catches the old positional form (..., plan_horizon) too.
             raise ValueError(
-                f"num_randomizations must be >= 1, got {num_randomizations}"
+                "num_randomizations must be an integer >= 1, got "
+                f"{num_randomizations!r} (pass plan_horizon by keyword)"
             )
         self.task = task
         self.dt = task.dt
