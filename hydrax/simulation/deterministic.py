@@ -123,13 +123,16 @@ def run_interactive(
             f"reference must have shape (M, {mj_model.nq}), "
             f"got {np.shape(reference)}"
         )
-    headless = not has_display() if headless is None else headless
+    say = print if verbose else (lambda *a, **k: None)
+    if headless is None and not has_display():
+        headless = True
+        say("No display: running headless (no viewer)")
     if headless and duration is None:
         duration = HEADLESS_DURATION
+        say(f"Simulating {duration:g} s (pass duration= to change it)")
     task = controller.task
     dt = float(mj_model.opt.timestep)
     every = max(int(1.0 / (frequency * dt)), 1)
-    say = print if verbose else (lambda *a, **k: None)
     say(
         f"Planning with {controller.ctrl_steps} steps over a "
         f"{controller.plan_horizon} second horizon with "
