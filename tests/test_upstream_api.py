@@ -380,6 +380,29 @@ def test_domain_randomization_and_risk():
     assert rollouts.knots.shape == (SAMPLES, KNOTS, 1)
 
 
+def test_two_iterations_equal_two_replannings_of_one():
+    """Upstream's test_opt_iterations, with domain randomization."""
+    task = HeavyPendulums()
+    state = task.make_data()
+    results = []
+    for iterations, calls in ((1, 2), (2, 1)):
+        ctrl = make_controller(
+            "mppi", task, num_randomizations=2, iterations=iterations
+        )
+        jit_opt, params = jax.jit(ctrl.optimize), ctrl.init_params()
+        for _ in range(calls):
+            params, _ = jit_opt(state, params)
+        results.append(params)
+    np.testing.assert_allclose(results[0].mean, results[1].mean, rtol=1e-5)
+    np.testing.assert_array_equal(results[0].tk, results[1].tk)
+    assert bool(
+        jnp.all(
+            jax.random.key_data(results[0].rng)
+            == jax.random.key_data(results[1].rng)
+        )
+    )
+
+
 def test_risk_strategies_on_known_costs():
     costs = jnp.array([[1.0, 4.0], [2.0, 8.0], [3.0, 0.0], [10.0, 2.0]])
     np.testing.assert_allclose(AverageCost().combine_costs(costs), [4, 3.5])

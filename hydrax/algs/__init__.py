@@ -21,7 +21,14 @@ __all__ = ["CEM", "DIAL", "MPPI", "Evosax", "PredictiveSampling"]
 
 def __getattr__(name: str) -> object:
     if name == "Evosax":
-        from hydrax.algs.evosax import Evosax
-
+        try:
+            from hydrax.algs.evosax import Evosax
+        except ModuleNotFoundError as err:
+            if err.name != "evosax":
+                raise
+            raise ImportError(
+                "hydrax.algs.Evosax needs the optional evosax package: "
+                "pip install 'hydrax[evosax]'"
+            ) from err
         return Evosax
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
