@@ -13,13 +13,44 @@ import io
 import os
 from pathlib import Path
 
+# Without a display MuJoCo's default OpenGL backend (GLFW) cannot render;
+# EGL renders offscreen (videos) and must be chosen before mujoco loads.
+if (
+    "MUJOCO_GL" not in os.environ
+    and not os.environ.get("DISPLAY")
+    and not os.environ.get("WAYLAND_DISPLAY")
+):
+    os.environ["MUJOCO_GL"] = "egl"
+
 # MJX's optional Warp backend prints "Failed to import warp" when the extra is
 # not installed; hydrax uses the JAX backend, so keep that line off the
 # console of every command.
 with contextlib.redirect_stdout(io.StringIO()):
     from mujoco import mjx  # noqa: F401
 
-ROOT = Path(__file__).resolve().parent
+
+class _PackageRoot(str):
+    """A directory path that is both a ``str`` and path-like.
+
+    Upstream hydrax code writes ``ROOT + "/models/..."`` (a string); this
+    project's code writes ``ROOT / "models"`` (a ``pathlib.Path``). Both
+    work: ``/`` and any ``Path`` attribute (``.parent``, ``.exists()``)
+    go through ``pathlib.Path``; everything else is the string's.
+    """
+
+    __slots__ = ()
+
+    def __truediv__(self, other: str | os.PathLike) -> Path:
+        return Path(self) / other
+
+    def __fspath__(self) -> str:
+        return str(self)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(Path(self), name)
+
+
+ROOT = _PackageRoot(Path(__file__).resolve().parent)
 """The package directory; models, data and checkpoints live under it."""
 
 __version__ = "0.1.0"

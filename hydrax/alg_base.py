@@ -1,19 +1,41 @@
-"""Sampling-based MPC: sample control splines, roll them out, update."""
+"""Sampling-based MPC: sample control splines, roll them out, update.
+
+The API is upstream hydrax's (``SamplingBasedController``, ``SamplingParams``,
+``Trajectory``, ``optimize(state, params)`` pure and jittable by the caller),
+with one addition: every rollout steps through the task's dynamics seam
+(``task.dynamics``: MJX physics, or a learned model), and a learned model's
+measured history travels in ``SamplingParams.history``.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Literal
+from typing import Any
 
-import interpax
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 from mujoco import mjx
 
+from hydrax.risk import AverageCost, RiskStrategy
+from hydrax.spline import (
+    InterpFunc,
+    SplineType,
+    get_interp_func,
+    interpolate,
+)
 from hydrax.task_base import Task
 
-SplineType = Literal["zero", "linear", "cubic"]
+__all__ = [
+    "InterpFunc",
+    "SamplingBasedController",
+    "SamplingParams",
+    "SplineType",
+    "Trajectory",
+    "get_interp_func",
+    "interpolate",
+]
 
 
 @struct.dataclass
@@ -24,57 +46,45 @@ class SamplingParams:
         tk: The knot times, (num_knots,).
         mean: The mean control knots, (num_knots, nu).
         rng: The random key for the next sampling.
+        history: The measured (qpos, qvel, ctrl) rows before the current
+            state, (history_length - 1, nq + nv + nu), oldest first, for
+            dynamics that condition on a history (a learned model); None
+            otherwise, and a learned model then starts from the current
+            state repeated with zero control. Keyword-only, so subclasses
+            add fields as upstream's do.
     """
 
     tk: jax.Array
     mean: jax.Array
     rng: jax.Array
+    history: jax.Array | None = struct.field(default=None, kw_only=True)
 
 
 @struct.dataclass
 class Trajectory:
-    """The rollouts of one sampling round.
+    """The rollouts of one sampling round; T is the number of control steps.
 
     Attributes:
         controls: The control sequences, (num_samples, T, nu).
         knots: The control knots, (num_samples, num_knots, nu).
-        costs: Per-step costs, the terminal one last, (num_samples, T + 1).
+        costs: Per-step costs, dt · ℓ(xₜ₊₁, uₜ), then the terminal cost
+            ϕ(x_T), (num_samples, T + 1).
+        trace_sites: The trace sites' positions at x₀ … x_T,
+            (num_samples, T + 1, num_sites, 3).
     """
 
     controls: jax.Array
     knots: jax.Array
     costs: jax.Array
+    trace_sites: jax.Array
 
-
-def interpolate(
-    tq: jax.Array, tk: jax.Array, knots: jax.Array, kind: SplineType
-) -> jax.Array:
-    """Evaluate a control spline at query times (clamped to the knots' span).
-
-    Args:
-        tq: The query times, (T,).
-        tk: The knot times, increasing, (num_knots,).
-        knots: The knot values, (num_knots, nu).
-        kind: ``zero`` (hold the last knot), ``linear`` or ``cubic``.
-
-    Returns:
-        The controls at ``tq``, (T, nu).
-    """
-    tq = jnp.clip(tq, tk[0], tk[-1])
-    if kind == "zero":
-        idx = jnp.searchsorted(tk, tq, side="right") - 1
-        return knots[jnp.clip(idx, 0, tk.shape[0] - 1)]
-    if kind == "linear":
-        return jax.vmap(jnp.interp, in_axes=(None, None, 1), out_axes=1)(
-            tq, tk, knots
-        )
-    if kind == "cubic":
-        return interpax.interp1d(tq, tk, knots, method="cubic")
-    raise ValueError(f"unknown spline type {kind!r}")
+    def __len__(self) -> int:
+        """The number of control steps T."""
+        return self.costs.shape[-1] - 1
 
 
 def _committed_to(tree: object, device: jax.Device) -> bool:
-    """Whether every leaf is a jax.Array committed to ``device`` alone."""
+    """Whether every leaf is a concrete jax.Array committed to ``device``."""
     for leaf in jax.tree.leaves(tree):
         if not (
             isinstance(leaf, jax.Array)
@@ -85,18 +95,28 @@ def _committed_to(tree: object, device: jax.Device) -> bool:
     return True
 
 
+def _traced(tree: object) -> bool:
+    """Whether any leaf is a tracer (the caller is jitting or vmapping)."""
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(tree))
+
+
 class SamplingBasedController(ABC):
     """The base of sampling-based controllers.
 
     Each replanning shifts the previous plan to start now, then runs
-    ``iterations`` rounds of: sample knots, roll every sample out through the
-    task's dynamics seam (``task.dynamics``), update the parameters.
+    ``iterations`` rounds of: sample knots, roll every sample out through
+    the task's dynamics seam in every randomized domain, combine the
+    domains' costs with the risk strategy, update the parameters.
+    A subclass sets ``self.num_samples`` and defines ``sample_knots`` and
+    ``update_params`` (and ``init_params`` when it adds parameters).
     """
 
     def __init__(
         self,
         task: Task,
-        num_samples: int,
+        num_randomizations: int = 1,
+        risk_strategy: RiskStrategy | None = None,
+        seed: int = 0,
         plan_horizon: float = 1.0,
         spline_type: SplineType = "zero",
         num_knots: int = 4,
@@ -106,14 +126,16 @@ class SamplingBasedController(ABC):
 
         Args:
             task: The task: model, costs and dynamics.
-            num_samples: Control sequences rolled out per round.
+            num_randomizations: Randomized domains every sample is rolled
+                out in (``task.domain_randomize_model/data``); 1 is none.
+            risk_strategy: How the domains' costs combine; the average by
+                default (see ``hydrax.risk``).
+            seed: The seed of the randomized models.
             plan_horizon: The planning horizon in seconds.
             spline_type: How knots become controls: zero, linear or cubic.
             num_knots: Knots spread evenly over the horizon.
             iterations: Sampling rounds per replanning.
         """
-        if num_samples < 2:
-            raise ValueError(f"num_samples must be >= 2, got {num_samples}")
         if plan_horizon <= task.dt:
             raise ValueError(
                 f"plan_horizon must exceed the timestep {task.dt}, "
@@ -121,52 +143,63 @@ class SamplingBasedController(ABC):
             )
         if num_knots < 2:
             raise ValueError(f"num_knots must be >= 2, got {num_knots}")
-        if spline_type not in ("zero", "linear", "cubic"):
-            raise ValueError(
-                "spline_type must be zero, linear or cubic, "
-                f"got {spline_type!r}"
-            )
+        self.interp_func = get_interp_func(spline_type)
         if spline_type == "cubic" and num_knots < 4:
             raise ValueError("a cubic spline needs num_knots >= 4")
         if iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {iterations}")
+        if (
+            isinstance(num_randomizations, bool)
+            or not isinstance(num_randomizations, int | np.integer)
+            or num_randomizations < 1
+        ):
+            # Catches the old positional form (..., plan_horizon) too.
+            raise ValueError(
+                "num_randomizations must be an integer >= 1, got "
+                f"{num_randomizations!r} (pass plan_horizon by keyword)"
+            )
         self.task = task
-        self.num_samples = num_samples
+        self.dt = task.dt
         self.plan_horizon = plan_horizon
         self.spline_type = spline_type
         self.num_knots = num_knots
         self.iterations = iterations
         self.ctrl_steps = int(round(plan_horizon / task.dt))
+        self.num_randomizations = int(num_randomizations)
+        self.risk_strategy = risk_strategy or AverageCost()
+        self.model, self.randomized_axes = self._randomize_models(seed)
         self._optimize = jax.jit(self._optimize_impl)
         self._device = jax.devices()[0]
+
+    def _randomize_models(self, seed: int) -> tuple[mjx.Model, Any]:
+        """The planner's model(s) and the vmap axes of randomized fields."""
+        if self.num_randomizations == 1:
+            return self.task.model, None
+        keys = jax.random.split(jax.random.key(seed), self.num_randomizations)
+        fields = jax.vmap(self.task.domain_randomize_model)(keys)
+        model = self.task.model.tree_replace(fields)
+        axes = jax.tree.map(lambda _: None, self.task.model)
+        return model, axes.tree_replace(dict.fromkeys(fields, 0))
+
+    def _check_num_samples(self, num_samples: int) -> int:
+        if num_samples < 2:
+            raise ValueError(f"num_samples must be >= 2, got {num_samples}")
+        return int(num_samples)
 
     # --- what an algorithm defines ------------------------------------------
 
     def init_params(
         self, initial_knots: jax.Array | None = None, seed: int = 0
     ) -> SamplingParams:
-        """The initial parameters (zero controls unless knots are given)."""
-        tk, mean, rng = self._base_params(initial_knots, seed)
-        return SamplingParams(tk=tk, mean=mean, rng=rng)
+        """The initial parameters (zero controls unless knots are given).
 
-    @abstractmethod
-    def sample_knots(
-        self, params: SamplingParams
-    ) -> tuple[jax.Array, SamplingParams]:
-        """Sample control knots, (num_samples, num_knots, nu)."""
+        Args:
+            initial_knots: The initial mean knots, (num_knots, nu).
+            seed: The seed of the sampling key.
 
-    @abstractmethod
-    def update_params(
-        self, params: SamplingParams, rollouts: Trajectory
-    ) -> SamplingParams:
-        """Update the parameters from the scored rollouts."""
-
-    # --- shared machinery ---------------------------------------------------
-
-    def _base_params(
-        self, initial_knots: jax.Array | None, seed: int
-    ) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """Knot times, mean knots and a key for ``init_params``."""
+        Returns:
+            The parameters, knot times starting at 0.
+        """
         tk = jnp.linspace(0.0, self.plan_horizon, self.num_knots)
         if initial_knots is None:
             mean = jnp.zeros((self.num_knots, self.task.nu))
@@ -177,7 +210,17 @@ class SamplingBasedController(ABC):
                     f"initial_knots must have shape "
                     f"({self.num_knots}, {self.task.nu}), got {mean.shape}"
                 )
-        return tk, mean, jax.random.key(seed)
+        return SamplingParams(tk=tk, mean=mean, rng=jax.random.key(seed))
+
+    @abstractmethod
+    def sample_knots(self, params: Any) -> tuple[jax.Array, Any]:
+        """Sample control knots, (num_samples, num_knots, nu)."""
+
+    @abstractmethod
+    def update_params(self, params: Any, rollouts: Trajectory) -> Any:
+        """Update the parameters from the scored rollouts."""
+
+    # --- shared machinery ---------------------------------------------------
 
     def _sample_around_mean(
         self, params: SamplingParams, std: jax.Array | float
@@ -185,7 +228,7 @@ class SamplingBasedController(ABC):
         """The mean plus ``num_samples - 1`` Gaussian perturbations of it.
 
         Keeping the mean among the samples means a round never makes the
-        plan worse under the model it rolls out with.
+        plan worse under the model it rolls out with (predictive sampling).
         """
         rng, key = jax.random.split(params.rng)
         noise = jax.random.normal(
@@ -200,52 +243,62 @@ class SamplingBasedController(ABC):
     def optimize(
         self,
         state: mjx.Data,
-        params: SamplingParams,
+        params: Any,
         history: jax.Array | None = None,
-    ) -> tuple[SamplingParams, Trajectory]:
-        """Improve the plan from the current state (jitted).
+    ) -> tuple[Any, Trajectory]:
+        """Improve the plan from the current state.
+
+        Pure: ``jax.jit(controller.optimize)`` works. Called with concrete
+        arrays it runs the controller's own cached jit.
 
         Args:
             state: The current state; ``state.time`` is the plan's start.
             params: The previous parameters (shifted to start at now).
-            history: The measured (qpos, qvel, ctrl) rows before the current
-                state, (task.dynamics.history_length - 1, nq + nv + nu),
-                for dynamics that condition on a history.
+            history: The measured rows before the current state for a
+                learned model; when given it replaces ``params.history``
+                for this call (the returned parameters keep the history
+                they came with).
 
         Returns:
             The updated parameters and the last round's rollouts.
         """
-        # Commit everything to one device: jit keys its cache on whether an
-        # argument is committed, and outputs are, so fresh inputs would
-        # otherwise compile a second time at the second replanning. An
-        # mjx.Data has ~100 arrays, and putting them all costs more than the
-        # rest of a learned-model replanning; the closed loop hands over a
-        # state already committed, which passes through untouched.
-        args = [
-            x
-            if _committed_to(x, self._device)
-            else jax.device_put(x, self._device)
-            for x in (state, params, history)
-        ]
-        return self._optimize(*args)
+        given = params
+        if history is not None:
+            params = params.replace(history=history)
+        if _traced((state, params)):
+            out, rollouts = self._optimize_impl(state, params)
+        else:
+            # Commit to one device: jit keys its cache on whether an
+            # argument is committed, and outputs are, so fresh inputs would
+            # otherwise compile again at the second replanning. An mjx.Data
+            # has ~100 arrays and putting them costs more than a learned
+            # replanning; a committed state passes through untouched.
+            state, params = (
+                x
+                if _committed_to(x, self._device)
+                else jax.device_put(x, self._device)
+                for x in (state, params)
+            )
+            out, rollouts = self._optimize(state, params)
+        return out.replace(history=given.history), rollouts
 
     def _optimize_impl(
-        self,
-        state: mjx.Data,
-        params: SamplingParams,
-        history: jax.Array | None,
-    ) -> tuple[SamplingParams, Trajectory]:
-        model = self.task.model
-        state = mjx.kinematics(model, state)
+        self, state: mjx.Data, params: Any
+    ) -> tuple[Any, Trajectory]:
         tk = state.time + jnp.linspace(0.0, self.plan_horizon, self.num_knots)
         mean = interpolate(tk, params.tk, params.mean, self.spline_type)
         params = params.replace(tk=tk, mean=mean)
-        carry = self.task.dynamics.init_carry(model, state, history)
 
-        def round_(params: SamplingParams, _: None) -> tuple:
+        def round_(params: Any, _: None) -> tuple[Any, Trajectory]:
             knots, params = self.sample_knots(params)
             knots = self._clip(knots)
-            rollouts = self.eval_rollouts(state, carry, knots, params.tk)
+            rng = None
+            if self.num_randomizations > 1:
+                key, rng = jax.random.split(params.rng)
+                params = params.replace(rng=key)
+            rollouts = self.rollout_with_randomizations(
+                state, tk, knots, rng, params.history
+            )
             return self.update_params(params, rollouts), rollouts
 
         params, rollouts = jax.lax.scan(
@@ -253,45 +306,124 @@ class SamplingBasedController(ABC):
         )
         return params, jax.tree.map(lambda x: x[-1], rollouts)
 
-    def eval_rollouts(
+    def rollout_with_randomizations(
         self,
         state: mjx.Data,
-        carry: object,
-        knots: jax.Array,
         tk: jax.Array,
+        knots: jax.Array,
+        rng: jax.Array | None,
+        history: jax.Array | None = None,
     ) -> Trajectory:
-        """Roll out every sample through the task's dynamics and score it.
+        """Roll every sample out in every domain; combine by risk strategy.
 
         Args:
-            state: The start state.
-            carry: The dynamics' initial carry.
-            knots: The control knots, (num_samples, num_knots, nu).
+            state: The current state.
             tk: The knot times, (num_knots,).
+            knots: The control knots, (num_samples, num_knots, nu).
+            rng: The key of the start states' randomization (unused with
+                one domain).
+            history: The measured rows for a learned model, or None.
 
         Returns:
-            The rollouts with per-step costs (running costs times dt).
+            The rollouts; costs combined over domains, trace sites of the
+            first domain.
         """
-        task = self.task
-        tq = state.time + task.dt * jnp.arange(self.ctrl_steps)
-        controls = jax.vmap(interpolate, in_axes=(None, None, 0, None))(
-            tq, tk, knots, self.spline_type
+        tq = state.time + self.dt * jnp.arange(self.ctrl_steps)
+        controls = self._clip(self.interp_func(tq, tk, knots))
+        dynamics = self.task.dynamics
+
+        def one_domain(model: mjx.Model, x: mjx.Data) -> Trajectory:
+            x = mjx.kinematics(model, x)
+            carry = dynamics.init_carry(model, x, history)
+            return self._rollouts(model, x, controls, knots, carry, False)[1]
+
+        if self.num_randomizations == 1:
+            return one_domain(self.model, state)
+        n = self.num_randomizations
+        states = jax.tree.map(
+            lambda a: jnp.broadcast_to(a, (n, *a.shape)), state
         )
-        controls = self._clip(controls)  # (num_samples, T, nu)
+        fields = jax.vmap(self.task.domain_randomize_data)(
+            states, jax.random.split(rng, n)
+        )
+        states = states.tree_replace(fields)
+        rollouts = jax.vmap(one_domain, in_axes=(self.randomized_axes, 0))(
+            self.model, states
+        )
+        return Trajectory(
+            controls=controls,
+            knots=knots,
+            costs=self.risk_strategy.combine_costs(rollouts.costs),
+            trace_sites=rollouts.trace_sites[0],
+        )
 
-        def rollout(us: jax.Array) -> jax.Array:
+    def eval_rollouts(
+        self,
+        model: mjx.Model,
+        state: mjx.Data,
+        controls: jax.Array,
+        knots: jax.Array,
+        carry: Any = None,
+    ) -> tuple[mjx.Data, Trajectory]:
+        """Roll control sequences out through the task's dynamics; score them.
+
+        Upstream's signature. The running cost of step t is evaluated on the
+        state after it, dt · ℓ(xₜ₊₁, uₜ), with the kinematics of xₜ₊₁; the
+        terminal cost on x_T.
+
+        Args:
+            model: The MJX model (``controller.model`` or ``task.model``).
+            state: The start state (its kinematics give trace_sites[:, 0]).
+            controls: The control sequences, (num_samples, T, nu).
+            knots: Their knots, (num_samples, num_knots, nu).
+            carry: The dynamics' initial carry; by default
+                ``task.dynamics.init_carry(model, state, None)``.
+
+        Returns:
+            The states after every step, stacked (num_samples, T, ...), and
+            the rollouts.
+        """
+        if carry is None:
+            carry = self.task.dynamics.init_carry(model, state, None)
+        return self._rollouts(
+            model, state, self._clip(controls), knots, carry, True
+        )
+
+    def _rollouts(
+        self,
+        model: mjx.Model,
+        state: mjx.Data,
+        controls: jax.Array,
+        knots: jax.Array,
+        carry: Any,
+        keep_states: bool,
+    ) -> tuple[mjx.Data | None, Trajectory]:
+        task = self.task
+
+        def rollout(us: jax.Array) -> tuple:
             def step(xc: tuple, u: jax.Array) -> tuple:
-                x, c = xc
-                cost = task.dt * task.running_cost(x, u)
-                x, c = task.dynamics.step(task.model, x, c, u)
-                return (x, c), cost
+                x, c = task.dynamics.step(model, *xc, u)
+                cost = self.dt * task.running_cost(x, u)
+                out = (
+                    x if keep_states else None,
+                    cost,
+                    task.get_trace_sites(x),
+                )
+                return (x, c), out
 
-            (x_final, _), costs = jax.lax.scan(step, (state, carry), us)
-            return jnp.append(costs, task.terminal_cost(x_final))
+            (x_final, _), (xs, costs, sites) = jax.lax.scan(
+                step, (state, carry), us
+            )
+            costs = jnp.append(costs, task.terminal_cost(x_final))
+            sites = jnp.concatenate([task.get_trace_sites(state)[None], sites])
+            return xs, costs, sites
 
-        costs = jax.vmap(rollout)(controls)
-        return Trajectory(controls=controls, knots=knots, costs=costs)
+        states, costs, sites = jax.vmap(rollout)(controls)
+        return states, Trajectory(
+            controls=controls, knots=knots, costs=costs, trace_sites=sites
+        )
 
-    def get_action(self, params: SamplingParams, t: float) -> jax.Array:
+    def get_action(self, params: SamplingParams, t: jax.Array) -> jax.Array:
         """The planned control at time ``t``, clipped to the limits."""
         u = interpolate(
             jnp.atleast_1d(t), params.tk, params.mean, self.spline_type

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
@@ -13,9 +13,7 @@ import numpy as np
 from mujoco import mjx
 
 from hydrax import ROOT
-
-if TYPE_CHECKING:
-    from hydrax.dynamics.base import Dynamics
+from hydrax.dynamics.base import Dynamics, PhysicsDynamics
 
 
 def model_path(name: str) -> Path:
@@ -26,14 +24,24 @@ def model_path(name: str) -> Path:
 class Task(ABC):
     """A control task: a MuJoCo model, running and terminal costs, dynamics.
 
-    Rollouts pass through ``self.dynamics``: MJX physics by default, or the
-    ``custom_dynamics`` given (for example a learned model,
-    :class:`hydrax.dynamics.nn_dynamics.NeuralNetworkDynamics`).
+    The optimal control problem is min_u ϕ(x_T) + Σₜ ℓ(xₜ₊₁, uₜ) subject to
+    xₜ₊₁ = f(xₜ, uₜ). Rollouts pass through ``self.dynamics``: MJX physics
+    by default, or the ``custom_dynamics`` given (for example a learned
+    model, :class:`hydrax.dynamics.nn_dynamics.NeuralNetworkDynamics`).
+
+    The signature is upstream hydrax's, ``Task(mj_model, trace_sites=None,
+    impl="jax")``, plus ``custom_dynamics`` and ``model_file``. The older
+    positional form ``Task(mj_model, custom_dynamics, model_file)`` keeps
+    working: a :class:`~hydrax.dynamics.base.Dynamics` in the second place
+    is taken as ``custom_dynamics`` and a path in the third as
+    ``model_file``.
     """
 
     def __init__(
         self,
         mj_model: mujoco.MjModel,
+        trace_sites: Sequence[str] | Dynamics | None = None,
+        impl: str | Path = "jax",
         custom_dynamics: Dynamics | None = None,
         model_file: str | Path | None = None,
     ) -> None:
@@ -41,11 +49,30 @@ class Task(ABC):
 
         Args:
             mj_model: The MuJoCo model (the plant and the planner's physics).
+            trace_sites: Names of sites whose positions rollouts record
+                (``Trajectory.trace_sites``), e.g. for drawing traces.
+            impl: The MJX backend, ``"jax"`` (``"warp"`` needs MJX's Warp
+                extra, which this project does not install).
             custom_dynamics: Dynamics to roll out with instead of MJX physics.
             model_file: The MJCF file the model came from, if any.
         """
-        from hydrax.dynamics.base import PhysicsDynamics
-
+        if isinstance(trace_sites, Dynamics):  # Task(mj_model, dynamics)
+            if custom_dynamics is not None:
+                raise ValueError(
+                    "custom_dynamics given twice (second positional "
+                    "argument and keyword)"
+                )
+            custom_dynamics, trace_sites = trace_sites, None
+        if isinstance(impl, Path) or (
+            isinstance(impl, str) and impl.endswith(".xml")
+        ):  # Task(mj_model, dynamics, model_file)
+            if model_file is not None:
+                raise ValueError(f"impl must be a backend name, got {impl!r}")
+            model_file, impl = impl, "jax"
+        if not isinstance(mj_model, mujoco.MjModel):
+            raise ValueError(
+                f"mj_model must be a mujoco.MjModel, got {type(mj_model)}"
+            )
         if mj_model.nu == 0:
             raise ValueError(
                 f"{type(self).__name__}: the model has no actuators, so "
@@ -58,8 +85,11 @@ class Task(ABC):
                 'integrator="implicitfast" (or "Euler", "RK4") in the '
                 "MJCF's <option>"
             )
+        if impl not in ("jax", "warp"):
+            raise ValueError(f"impl must be 'jax' or 'warp', got {impl!r}")
         self.mj_model = mj_model
-        self.model = mjx.put_model(mj_model)
+        self.model = mjx.put_model(mj_model, impl=impl)
+        self.impl = impl
         self.model_file = Path(model_file) if model_file else None
         self.dt = float(mj_model.opt.timestep)
         self.nq, self.nv, self.nu = mj_model.nq, mj_model.nv, mj_model.nu
@@ -68,6 +98,14 @@ class Task(ABC):
         lo, hi = mj_model.actuator_ctrlrange.T
         self.u_min = jnp.asarray(np.where(limited, lo, -np.inf))
         self.u_max = jnp.asarray(np.where(limited, hi, np.inf))
+
+        names = list(trace_sites or [])
+        for name in names:
+            if mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_SITE, name) < 0:
+                raise ValueError(f"trace_sites: the model has no site {name!r}")
+        self.trace_site_ids = jnp.asarray(
+            [mj_model.site(name).id for name in names], dtype=jnp.int32
+        )
 
         if custom_dynamics is not None:
             custom_dynamics.check_compatible(self.model, self.model_file)
@@ -81,6 +119,55 @@ class Task(ABC):
     @abstractmethod
     def terminal_cost(self, state: mjx.Data) -> jax.Array:
         """The terminal cost ϕ(x_T)."""
+
+    def get_trace_sites(self, state: mjx.Data) -> jax.Array:
+        """The positions of the trace sites in ``state``, (num_sites, 3)."""
+        if self.trace_site_ids.shape[0] == 0:
+            return jnp.zeros((0, 3), state.site_xpos.dtype)
+        return state.site_xpos[self.trace_site_ids]
+
+    def domain_randomize_model(self, rng: jax.Array) -> dict[str, jax.Array]:
+        """Randomized model fields for one domain (none by default).
+
+        A task overrides this to return e.g. ``{"geom_friction": ...}``; the
+        controller vmaps it over ``num_randomizations`` keys and applies the
+        result with ``mjx.Model.tree_replace``.
+
+        Args:
+            rng: A random key.
+
+        Returns:
+            Field names of ``mjx.Model`` mapped to their randomized values.
+        """
+        return {}
+
+    def domain_randomize_data(
+        self, data: mjx.Data, rng: jax.Array
+    ) -> dict[str, jax.Array]:
+        """Randomized state fields for one domain (none by default).
+
+        Applied to the start state of every replanning with
+        ``mjx.Data.tree_replace``, e.g. ``{"qpos": data.qpos + noise}``.
+
+        Args:
+            data: The current state.
+            rng: A random key.
+
+        Returns:
+            Field names of ``mjx.Data`` mapped to their randomized values.
+        """
+        return {}
+
+    def make_data(self, **kwargs: object) -> mjx.Data:
+        """A fresh ``mjx.Data`` for this task's model and backend.
+
+        Args:
+            **kwargs: Passed to ``mjx.make_data`` (e.g. ``njmax``).
+
+        Returns:
+            The state with MuJoCo's defaults (qpos = 0, not ``qpos0``).
+        """
+        return mjx.make_data(self.mj_model, impl=self.impl, **kwargs)
 
     def goal(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The (qpos, qvel) the task stabilizes, used by LQR exploration."""

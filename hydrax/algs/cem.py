@@ -12,6 +12,7 @@ from hydrax.alg_base import (
     SplineType,
     Trajectory,
 )
+from hydrax.risk import RiskStrategy
 from hydrax.task_base import Task
 
 
@@ -20,14 +21,25 @@ class CEMParams(SamplingParams):
     """CEM's parameters: a diagonal Gaussian over the knots.
 
     Attributes:
-        std: The per-knot standard deviation, (num_knots, nu).
+        cov: The per-knot standard deviation, (num_knots, nu) (upstream's
+            name; ``std`` reads the same array).
     """
 
-    std: jax.Array
+    cov: jax.Array
+
+    @property
+    def std(self) -> jax.Array:
+        """The per-knot standard deviation (the same array as ``cov``)."""
+        return self.cov
 
 
 class CEM(SamplingBasedController):
-    """Fit a diagonal Gaussian to the lowest-cost (elite) samples."""
+    """Fit a diagonal Gaussian to the lowest-cost (elite) samples.
+
+    Sample 0 is the current mean; a fraction ``explore_fraction`` of the
+    samples, last, is always drawn at ``sigma_start`` so the search keeps
+    exploring after the Gaussian has narrowed; the rest use the fitted std.
+    """
 
     def __init__(
         self,
@@ -36,6 +48,10 @@ class CEM(SamplingBasedController):
         num_elites: int,
         sigma_start: float,
         sigma_min: float,
+        num_randomizations: int = 1,
+        explore_fraction: float = 0.0,
+        risk_strategy: RiskStrategy | None = None,
+        seed: int = 0,
         plan_horizon: float = 1.0,
         spline_type: SplineType = "zero",
         num_knots: int = 4,
@@ -47,8 +63,14 @@ class CEM(SamplingBasedController):
             task: The task.
             num_samples: Control sequences per round (the mean included).
             num_elites: Samples the Gaussian is refit to.
-            sigma_start: The standard deviation of a fresh plan.
+            sigma_start: The standard deviation of a fresh plan and of the
+                exploration samples.
             sigma_min: The floor of the standard deviation.
+            num_randomizations: Randomized domains per sample.
+            explore_fraction: The fraction of samples drawn at
+                ``sigma_start`` (at most ``num_samples - 1`` of them).
+            risk_strategy: How the domains' costs combine (average).
+            seed: The seed of the randomized models.
             plan_horizon: The planning horizon in seconds.
             spline_type: zero, linear or cubic.
             num_knots: Knots over the horizon.
@@ -63,24 +85,49 @@ class CEM(SamplingBasedController):
                 "need 0 < sigma_min <= sigma_start, got "
                 f"sigma_min={sigma_min}, sigma_start={sigma_start}"
             )
+        if not 0.0 <= explore_fraction <= 1.0:
+            raise ValueError(
+                f"explore_fraction must be in [0, 1], got {explore_fraction}"
+            )
         super().__init__(
-            task, num_samples, plan_horizon, spline_type, num_knots, iterations
+            task,
+            num_randomizations=num_randomizations,
+            risk_strategy=risk_strategy,
+            seed=seed,
+            plan_horizon=plan_horizon,
+            spline_type=spline_type,
+            num_knots=num_knots,
+            iterations=iterations,
         )
+        self.num_samples = self._check_num_samples(num_samples)
         self.num_elites = num_elites
         self.sigma_start = sigma_start
         self.sigma_min = sigma_min
+        self.explore_fraction = explore_fraction
+        self.num_explore = min(
+            int(explore_fraction * num_samples), num_samples - 1
+        )
 
     def init_params(
         self, initial_knots: jax.Array | None = None, seed: int = 0
     ) -> CEMParams:
         """The initial parameters (zero controls unless knots are given)."""
-        tk, mean, rng = self._base_params(initial_knots, seed)
-        std = jnp.full_like(mean, self.sigma_start)
-        return CEMParams(tk=tk, mean=mean, rng=rng, std=std)
+        p = super().init_params(initial_knots, seed)
+        cov = jnp.full_like(p.mean, self.sigma_start)
+        return CEMParams(tk=p.tk, mean=p.mean, rng=p.rng, cov=cov)
 
     def sample_knots(self, params: CEMParams) -> tuple[jax.Array, CEMParams]:
-        """The mean plus ``num_samples - 1`` draws from the Gaussian."""
-        return self._sample_around_mean(params, params.std)
+        """The mean, draws at the fitted std, then exploration draws."""
+        main = self.num_samples - self.num_explore  # the mean included
+        std = jnp.concatenate(
+            [
+                jnp.broadcast_to(params.cov, (main - 1, *params.cov.shape)),
+                jnp.full(
+                    (self.num_explore, *params.cov.shape), self.sigma_start
+                ),
+            ]
+        )
+        return self._sample_around_mean(params, std)
 
     def update_params(
         self, params: CEMParams, rollouts: Trajectory
@@ -88,5 +135,5 @@ class CEM(SamplingBasedController):
         """Refit mean and std to the elites; std floored at sigma_min."""
         costs = jnp.sum(rollouts.costs, axis=1)
         elites = rollouts.knots[jnp.argsort(costs)[: self.num_elites]]
-        std = jnp.maximum(jnp.std(elites, axis=0), self.sigma_min)
-        return params.replace(mean=jnp.mean(elites, axis=0), std=std)
+        cov = jnp.maximum(jnp.std(elites, axis=0), self.sigma_min)
+        return params.replace(mean=jnp.mean(elites, axis=0), cov=cov)

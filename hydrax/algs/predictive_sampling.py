@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from flax import struct
 
 from hydrax.alg_base import (
     SamplingBasedController,
@@ -11,14 +12,20 @@ from hydrax.alg_base import (
     SplineType,
     Trajectory,
 )
+from hydrax.risk import RiskStrategy
 from hydrax.task_base import Task
+
+
+@struct.dataclass
+class PSParams(SamplingParams):
+    """Predictive sampling's parameters (those of every controller)."""
 
 
 class PredictiveSampling(SamplingBasedController):
     """Sample around the mean plan; the lowest-cost sample becomes the plan.
 
-    The current mean is always one of the samples, so a round never makes the
-    plan worse under the model it rolls out with.
+    https://arxiv.org/abs/2212.00541. The current mean is always sample 0,
+    so a round never makes the plan worse under the model it rolls out with.
     """
 
     def __init__(
@@ -26,6 +33,9 @@ class PredictiveSampling(SamplingBasedController):
         task: Task,
         num_samples: int,
         noise_level: float,
+        num_randomizations: int = 1,
+        risk_strategy: RiskStrategy | None = None,
+        seed: int = 0,
         plan_horizon: float = 1.0,
         spline_type: SplineType = "zero",
         num_knots: int = 4,
@@ -37,6 +47,9 @@ class PredictiveSampling(SamplingBasedController):
             task: The task.
             num_samples: Control sequences per round (the mean included).
             noise_level: Standard deviation of the knot perturbations.
+            num_randomizations: Randomized domains per sample.
+            risk_strategy: How the domains' costs combine (average).
+            seed: The seed of the randomized models.
             plan_horizon: The planning horizon in seconds.
             spline_type: zero, linear or cubic.
             num_knots: Knots over the horizon.
@@ -45,19 +58,30 @@ class PredictiveSampling(SamplingBasedController):
         if noise_level <= 0:
             raise ValueError(f"noise_level must be > 0, got {noise_level}")
         super().__init__(
-            task, num_samples, plan_horizon, spline_type, num_knots, iterations
+            task,
+            num_randomizations=num_randomizations,
+            risk_strategy=risk_strategy,
+            seed=seed,
+            plan_horizon=plan_horizon,
+            spline_type=spline_type,
+            num_knots=num_knots,
+            iterations=iterations,
         )
+        self.num_samples = self._check_num_samples(num_samples)
         self.noise_level = noise_level
 
-    def sample_knots(
-        self, params: SamplingParams
-    ) -> tuple[jax.Array, SamplingParams]:
+    def init_params(
+        self, initial_knots: jax.Array | None = None, seed: int = 0
+    ) -> PSParams:
+        """The initial parameters (zero controls unless knots are given)."""
+        p = super().init_params(initial_knots, seed)
+        return PSParams(tk=p.tk, mean=p.mean, rng=p.rng)
+
+    def sample_knots(self, params: PSParams) -> tuple[jax.Array, PSParams]:
         """The mean plus ``num_samples - 1`` Gaussian perturbations of it."""
         return self._sample_around_mean(params, self.noise_level)
 
-    def update_params(
-        self, params: SamplingParams, rollouts: Trajectory
-    ) -> SamplingParams:
+    def update_params(self, params: PSParams, rollouts: Trajectory) -> PSParams:
         """The lowest-cost knots become the mean."""
         best = jnp.argmin(jnp.sum(rollouts.costs, axis=1))
         return params.replace(mean=rollouts.knots[best])

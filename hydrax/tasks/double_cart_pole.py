@@ -33,6 +33,7 @@ class DoubleCartPole(Task):
         custom_dynamics: Dynamics | None = None,
         cart_weight: float = 0.1,
         terminal_lqr_weight: float = 0.1,
+        impl: str = "jax",
     ) -> None:
         """Load the model.
 
@@ -42,12 +43,19 @@ class DoubleCartPole(Task):
             terminal_lqr_weight: Weight of the terminal LQR cost-to-go.
                 ``cart_weight=0, terminal_lqr_weight=0`` gives the reference
                 cost exactly.
+            impl: The MJX backend (upstream's argument).
         """
         from hydrax.control.lqr import LQRController
 
         path = model_path("double_cart_pole")
         mj_model = mujoco.MjModel.from_xml_path(str(path))
-        super().__init__(mj_model, custom_dynamics, model_file=path)
+        super().__init__(
+            mj_model,
+            trace_sites=["tip"],
+            impl=impl,
+            custom_dynamics=custom_dynamics,
+            model_file=path,
+        )
         self.tip_id = mj_model.site("tip").id
         self.cart_weight = cart_weight
         self.terminal_lqr_weight = terminal_lqr_weight

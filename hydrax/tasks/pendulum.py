@@ -15,11 +15,24 @@ from hydrax.task_base import Task, model_path
 class Pendulum(Task):
     """A pendulum on a hinge (qpos[0]); upright is π, torque |u| ≤ 3."""
 
-    def __init__(self, custom_dynamics: Dynamics | None = None) -> None:
-        """Load the model."""
+    def __init__(
+        self, custom_dynamics: Dynamics | None = None, impl: str = "jax"
+    ) -> None:
+        """Load the model.
+
+        Args:
+            custom_dynamics: Dynamics to plan with instead of MJX physics.
+            impl: The MJX backend (upstream's argument).
+        """
         path = model_path("pendulum")
         mj_model = mujoco.MjModel.from_xml_path(str(path))
-        super().__init__(mj_model, custom_dynamics, model_file=path)
+        super().__init__(
+            mj_model,
+            trace_sites=["tip"],
+            impl=impl,
+            custom_dynamics=custom_dynamics,
+            model_file=path,
+        )
         self.tip_id = mj_model.site("tip").id
 
     def running_cost(self, state: mjx.Data, control: jax.Array) -> jax.Array:

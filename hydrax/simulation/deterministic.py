@@ -1,0 +1,348 @@
+"""Deterministic simulation: the plant and the controller in one thread.
+
+``run_interactive`` is upstream hydrax's: replan at ``frequency`` Hz from
+the MuJoCo plant's state, apply the plan between replannings, show it in
+MuJoCo's viewer. Here it also runs headless (``headless=True``, or by
+itself where there is no display) for ``duration`` simulated seconds, as
+fast as the machine allows, optionally recording a GIF offscreen; it
+returns what it simulated. A learned model gets the measured history it
+conditions on at every replanning.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from mujoco import mjx
+
+from hydrax import ROOT
+from hydrax.alg_base import SamplingBasedController
+from hydrax.simulation.closed_loop import HistoryBuffer
+from hydrax.simulation.video import GifRecorder
+
+HEADLESS_DURATION = 10.0
+"""Simulated seconds of a headless run when no duration is given."""
+
+
+@dataclass
+class InteractiveRun:
+    """What ``run_interactive`` simulated, one row per plant step.
+
+    Attributes:
+        times: Simulated time before each step, (N,).
+        qpos: Positions before each step, (N, nq).
+        qvel: Velocities before each step, (N, nv).
+        ctrl: The controls applied, (N, nu).
+        plan_seconds: Wall time of each replanning.
+        video_path: The GIF written, if any.
+    """
+
+    times: np.ndarray
+    qpos: np.ndarray
+    qvel: np.ndarray
+    ctrl: np.ndarray
+    plan_seconds: list[float] = field(default_factory=list)
+    video_path: Path | None = None
+
+
+def has_display() -> bool:
+    """Whether a window can be opened (X11 or Wayland display set)."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def run_interactive(
+    controller: SamplingBasedController,
+    mj_model: mujoco.MjModel,
+    mj_data: mujoco.MjData,
+    frequency: float,
+    initial_knots: jax.Array | None = None,
+    fixed_camera_id: int | None = None,
+    show_traces: bool = True,
+    max_traces: int = 5,
+    trace_width: float = 5.0,
+    trace_color: Sequence[float] = (1.0, 1.0, 1.0, 0.1),
+    reference: np.ndarray | None = None,
+    reference_fps: float = 30.0,
+    record_video: bool = False,
+    headless: bool | None = None,
+    duration: float | None = None,
+    video_path: str | Path | None = None,
+    video_fps: float = 30.0,
+    verbose: bool = True,
+) -> InteractiveRun:
+    """Run the plant under the controller, in the viewer or headless.
+
+    The plant steps ``mj_model`` (which may differ from the planner's
+    model) from ``mj_data``; every ``int(1 / (frequency · dt))`` steps the
+    controller replans (``controller.optimize``, jitted and cached by the
+    controller).
+
+    Args:
+        controller: The controller (its task holds the planner's model).
+        mj_model: The plant's model.
+        mj_data: The plant's initial state; it is advanced in place.
+        frequency: The requested replanning rate in Hz.
+        initial_knots: The first plan's knots, (num_knots, nu).
+        fixed_camera_id: A camera of the model for the viewer and video.
+        show_traces: Draw the rollouts' trace sites in the viewer.
+        max_traces: Rollouts drawn.
+        trace_width: Trace line width in pixels.
+        trace_color: Trace RGBA.
+        reference: A qpos trajectory (M, nq) shown as a ghost (viewer).
+        reference_fps: Its frame rate.
+        record_video: Record a GIF (offscreen; works headless with EGL).
+        headless: No viewer; None chooses headless when there is no
+            display.
+        duration: Simulated seconds to run; None runs until the viewer is
+            closed, or ``HEADLESS_DURATION`` headless.
+        video_path: The GIF's path (default ``ROOT/recordings/<time>.gif``).
+        video_fps: Frames per simulated second of the video.
+        verbose: Print the timing lines upstream prints.
+
+    Returns:
+        The simulated trajectory, the replanning times and the video path.
+    """
+    # One loop serves the viewer and headless runs (as upstream's does),
+    # hence the length; the viewer's extras live in _Traces and _Ghost.
+    if frequency <= 0:
+        raise ValueError(f"frequency must be > 0, got {frequency}")
+    if duration is not None and duration <= 0:
+        raise ValueError(f"duration must be > 0, got {duration}")
+    if reference is not None and (
+        np.ndim(reference) != 2 or np.shape(reference)[1] != mj_model.nq
+    ):
+        raise ValueError(
+            f"reference must have shape (M, {mj_model.nq}), "
+            f"got {np.shape(reference)}"
+        )
+    say = print if verbose else (lambda *a, **k: None)
+    if headless is None and not has_display():
+        headless = True
+        say("No display: running headless (no viewer)")
+    if headless and duration is None:
+        duration = HEADLESS_DURATION
+        say(f"Simulating {duration:g} s (pass duration= to change it)")
+    task = controller.task
+    dt = float(mj_model.opt.timestep)
+    every = max(int(1.0 / (frequency * dt)), 1)
+    say(
+        f"Planning with {controller.ctrl_steps} steps over a "
+        f"{controller.plan_horizon} second horizon with "
+        f"{controller.num_knots} knots; replanning at "
+        f"{1.0 / (every * dt):g} Hz, simulating at {1.0 / dt:g} Hz"
+    )
+
+    history = HistoryBuffer(
+        task.dynamics.history_length - 1, task.nq, task.nv, task.nu
+    )
+    history.reset(mj_data.qpos, mj_data.qvel)
+    measured = _state_reader(task, mj_data)
+    # Before compiling, so a missing OpenGL fails fast.
+    recorder = GifRecorder(mj_model, fps=video_fps) if record_video else None
+    # controller.optimize is jitted by the controller and cached on it, so
+    # a second run with the same controller does not compile again.
+    optimize = controller.optimize
+    actions = jax.jit(jax.vmap(controller.get_action, in_axes=(None, 0)))
+    params = controller.init_params(initial_knots=initial_knots)
+    start = time.perf_counter()
+    warm, rollouts = optimize(measured(), params, history.array())
+    jax.block_until_ready(actions(warm, jnp.zeros(every)))
+    say(f"Time to jit: {time.perf_counter() - start:.3f} seconds")
+
+    steps_total = None if duration is None else int(round(duration / dt))
+    rows: list[tuple] = []
+    plan_seconds: list[float] = []
+    u_min, u_max = np.asarray(task.u_min), np.asarray(task.u_max)
+    viewer = None if headless else _launch_viewer(mj_model, mj_data)
+    traces = _Traces(viewer, task, controller, rollouts, max_traces)
+    ghost = _Ghost(viewer, mj_model, reference, reference_fps)
+    if viewer is not None and fixed_camera_id is not None:
+        viewer.cam.fixedcamid = fixed_camera_id
+        viewer.cam.type = mujoco.mjtCamera.mjCAMERA_FIXED
+    camera = -1 if fixed_camera_id is None else fixed_camera_id
+    try:
+        while steps_total is None or len(rows) < steps_total:
+            if viewer is not None and not viewer.is_running():
+                break
+            tic = time.perf_counter()
+            params, rollouts = optimize(measured(), params, history.array())
+            tq = mj_data.time + dt * np.arange(every)
+            us = np.asarray(actions(params, jnp.asarray(tq)), np.float64)
+            plan_seconds.append(time.perf_counter() - tic)
+            traces.update(
+                rollouts if show_traces else None, trace_width, trace_color
+            )
+            ghost.update(mj_data.time)
+            for u in np.clip(us, u_min, u_max):
+                if steps_total is not None and len(rows) >= steps_total:
+                    break
+                rows.append(
+                    (mj_data.time, mj_data.qpos.copy(), mj_data.qvel.copy(), u)
+                )
+                history.push(mj_data.qpos, mj_data.qvel, u)
+                if recorder is not None:  # the state before the step
+                    cam = viewer.cam if viewer is not None else camera
+                    recorder.maybe_capture(mj_data, cam)
+                mj_data.ctrl[:] = u
+                mujoco.mj_step(mj_model, mj_data)
+                if viewer is not None:
+                    viewer.sync()
+            if viewer is not None:  # roughly real time
+                time.sleep(max(every * dt - (time.perf_counter() - tic), 0))
+        say(
+            f"Simulated {len(rows) * dt:.2f} s; mean plan time "
+            f"{np.mean(plan_seconds):.4f} s"
+        )
+    finally:
+        if viewer is not None:
+            viewer.close()
+    out = InteractiveRun(
+        times=np.array([r[0] for r in rows]),
+        qpos=np.array([r[1] for r in rows]).reshape(-1, mj_model.nq),
+        qvel=np.array([r[2] for r in rows]).reshape(-1, mj_model.nv),
+        ctrl=np.array([r[3] for r in rows]).reshape(-1, mj_model.nu),
+        plan_seconds=plan_seconds,
+    )
+    if recorder is not None:
+        path = video_path or (
+            ROOT / "recordings" / time.strftime("%Y%m%d_%H%M%S.gif")
+        )
+        out.video_path = recorder.save(path)
+        recorder.close()
+        say(f"Video written to {out.video_path}")
+    return out
+
+
+def _state_reader(
+    task: object, mj_data: mujoco.MjData
+) -> Callable[[], mjx.Data]:
+    """A function giving the plant's current state as an ``mjx.Data``.
+
+    The state is built on a template committed to the device, so the
+    jitted ``optimize`` sees the same argument signature at every call.
+    """
+    device = jax.devices()[0]
+    template = jax.device_put(task.make_data(), device)
+
+    def measured() -> mjx.Data:
+        values = [
+            np.asarray(x, np.float32)
+            for x in (
+                mj_data.qpos,
+                mj_data.qvel,
+                mj_data.mocap_pos,
+                mj_data.mocap_quat,
+                mj_data.ctrl,
+                mj_data.time,
+            )
+        ]
+        q, v, mp, mq, u, t = jax.device_put(values, device)
+        return template.replace(
+            qpos=q, qvel=v, mocap_pos=mp, mocap_quat=mq, ctrl=u, time=t
+        )
+
+    return measured
+
+
+def _launch_viewer(mj_model: mujoco.MjModel, mj_data: mujoco.MjData) -> object:
+    import mujoco.viewer
+
+    return mujoco.viewer.launch_passive(mj_model, mj_data)
+
+
+class _Traces:
+    """The rollouts' trace-site lines in the viewer's user scene."""
+
+    def __init__(
+        self,
+        viewer: object | None,
+        task: object,
+        controller: SamplingBasedController,
+        rollouts: object,
+        max_traces: int,
+    ) -> None:
+        self.viewer = viewer
+        self.num_sites = int(task.trace_site_ids.shape[0])
+        self.num_traces = min(rollouts.controls.shape[0], max_traces)
+        self.steps = controller.ctrl_steps
+        self.first = 0 if viewer is None else viewer.user_scn.ngeom
+
+    def update(
+        self, rollouts: object | None, width: float, color: Sequence[float]
+    ) -> None:
+        if self.viewer is None:
+            return
+        scn = self.viewer.user_scn
+        scn.ngeom = self.first  # drops last replanning's lines and ghost
+        if rollouts is None or self.num_sites == 0:
+            return
+        sites = np.asarray(rollouts.trace_sites[: self.num_traces])
+        needed = self.num_sites * self.num_traces * self.steps
+        if self.first + needed > scn.maxgeom:
+            return  # the scene cannot hold that many lines
+        i = self.first
+        for k in range(self.num_sites):
+            for n in range(self.num_traces):
+                for j in range(self.steps):
+                    geom = scn.geoms[i]
+                    mujoco.mjv_initGeom(
+                        geom,
+                        mujoco.mjtGeom.mjGEOM_LINE,
+                        np.zeros(3),
+                        np.zeros(3),
+                        np.eye(3).flatten(),
+                        np.asarray(color, np.float32),
+                    )
+                    mujoco.mjv_connector(
+                        geom,
+                        mujoco.mjtGeom.mjGEOM_LINE,
+                        width,
+                        sites[n, j, k],
+                        sites[n, j + 1, k],
+                    )
+                    i += 1
+        scn.ngeom = i
+
+
+class _Ghost:
+    """A reference trajectory drawn transparently in the viewer."""
+
+    def __init__(
+        self,
+        viewer: object | None,
+        mj_model: mujoco.MjModel,
+        reference: np.ndarray | None,
+        fps: float,
+    ) -> None:
+        self.viewer = None if reference is None else viewer
+        if self.viewer is None:
+            return
+        self.model, self.reference, self.fps = mj_model, reference, fps
+        self.data = mujoco.MjData(mj_model)
+        self.opt = mujoco.MjvOption()
+        self.opt.flags[mujoco.mjtVisFlag.mjVIS_TRANSPARENT] = True
+        self.pert = mujoco.MjvPerturb()
+        self.mask = mujoco.mjtCatBit.mjCAT_DYNAMIC
+
+    def update(self, t: float) -> None:
+        if self.viewer is None:
+            return
+        i = min(int(t * self.fps), self.reference.shape[0] - 1)
+        self.data.qpos[:] = self.reference[i]
+        mujoco.mj_forward(self.model, self.data)
+        mujoco.mjv_addGeoms(
+            self.model,
+            self.data,
+            self.opt,
+            self.pert,
+            self.mask,
+            self.viewer.user_scn,
+        )

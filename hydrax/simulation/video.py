@@ -1,0 +1,182 @@
+"""Offscreen recording of a MuJoCo simulation to an animated GIF.
+
+Rendering needs an OpenGL context. ``mujoco.Renderer`` takes the backend
+``MUJOCO_GL`` named when ``mujoco`` was first imported (``import hydrax``
+sets ``egl`` when there is no display and ``MUJOCO_GL`` is unset); when
+that backend is GLFW and there is no display (``mujoco`` was imported
+first) an EGL context is made directly. EGL needs
+the system packages ``libegl1`` and a driver such as ``libegl-mesa0``
+(Debian/Ubuntu) or a GPU's. Frames are written with Pillow (no ffmpeg).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import mujoco
+import numpy as np
+from PIL import Image
+
+
+class GifRecorder:
+    """Render frames of an ``MjData`` at a fixed simulated frame rate."""
+
+    def __init__(
+        self,
+        mj_model: mujoco.MjModel,
+        fps: float = 30.0,
+        width: int = 320,
+        height: int = 240,
+    ) -> None:
+        """Create the offscreen renderer.
+
+        Args:
+            mj_model: The model to render (its offscreen buffer is enlarged
+                to the frame size when smaller).
+            fps: Frames per simulated second.
+            width: Frame width in pixels.
+            height: Frame height in pixels.
+
+        Raises:
+            RuntimeError: if no OpenGL context can be made (see the module
+                docstring for the system packages).
+        """
+        if fps <= 0:
+            raise ValueError(f"fps must be > 0, got {fps}")
+        if width < 1 or height < 1:
+            raise ValueError(f"bad frame size {width}x{height}")
+        vis = mj_model.vis.global_
+        vis.offwidth = max(vis.offwidth, width)
+        vis.offheight = max(vis.offheight, height)
+        try:
+            if _glfw_without_display():
+                # GLFW cannot open its hidden window; trying it first can
+                # leave the process unable to make any context.
+                self.renderer = _EGLRenderer(mj_model, width, height)
+            else:
+                self.renderer = mujoco.Renderer(mj_model, height, width)
+        except Exception as err:  # MuJoCo's FatalError, EGL's errors
+            raise RuntimeError(
+                "cannot render offscreen: need EGL (system packages "
+                "libegl1 and libegl-mesa0, or a GPU driver's EGL); "
+                f"MUJOCO_GL={os.environ.get('MUJOCO_GL')!r}: {err}"
+            ) from err
+        self.fps = fps
+        self.frames: list[Image.Image] = []
+        self._next_time = 0.0
+
+    def maybe_capture(
+        self,
+        data: mujoco.MjData,
+        camera: int | mujoco.MjvCamera = -1,
+    ) -> None:
+        """Render a frame if one is due at ``data.time``.
+
+        Args:
+            data: The state to render.
+            camera: A fixed camera id, a viewer's camera, or -1 (free).
+        """
+        if data.time + 1e-9 < self._next_time:
+            return
+        self.renderer.update_scene(data, camera=camera)
+        frame = np.asarray(self.renderer.render())
+        # A palette image is ~3x smaller than RGB; GIFs store one anyway.
+        self.frames.append(Image.fromarray(frame).quantize(colors=255))
+        # On a fixed grid, so the average rate is fps whatever the timestep.
+        while self._next_time <= data.time + 1e-9:
+            self._next_time += 1.0 / self.fps
+
+    def save(self, path: str | Path) -> Path:
+        """Write the frames as an animated GIF (atomically).
+
+        Args:
+            path: The output file (``.gif``).
+
+        Returns:
+            The path written.
+        """
+        path = Path(path)
+        if not self.frames:
+            raise ValueError(f"no frames to write to {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        first, *rest = self.frames
+        first.save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=rest,
+            duration=round(1000.0 / self.fps),
+            loop=0,
+        )
+        os.replace(tmp, path)
+        return path
+
+    def close(self) -> None:
+        """Free the renderer."""
+        self.renderer.close()
+
+
+def _glfw_without_display() -> bool:
+    """Whether mujoco.Renderer would use GLFW where no display exists."""
+    from mujoco.rendering.classic import gl_context
+
+    backend = getattr(gl_context, "GLContext", None)
+    no_display = not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+    return no_display and "glfw" in getattr(backend, "__module__", "")
+
+
+class _EGLRenderer:
+    """A minimal offscreen renderer on an EGL context of its own."""
+
+    def __init__(
+        self, mj_model: mujoco.MjModel, width: int, height: int
+    ) -> None:
+        from mujoco.egl import GLContext
+
+        self._context = GLContext(width, height)
+        self._context.make_current()
+        self._model = mj_model
+        self._scene = mujoco.MjvScene(mj_model, maxgeom=10000)
+        self._option = mujoco.MjvOption()
+        self._perturb = mujoco.MjvPerturb()
+        self._mjr = mujoco.MjrContext(
+            mj_model, mujoco.mjtFontScale.mjFONTSCALE_150
+        )
+        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._mjr)
+        self._rect = mujoco.MjrRect(0, 0, width, height)
+        self._pixels = np.zeros((height, width, 3), np.uint8)
+
+    def update_scene(
+        self, data: mujoco.MjData, camera: int | mujoco.MjvCamera = -1
+    ) -> None:
+        if isinstance(camera, mujoco.MjvCamera):
+            cam = camera
+        else:
+            cam = mujoco.MjvCamera()
+            mujoco.mjv_defaultFreeCamera(self._model, cam)
+            if camera >= 0:
+                cam.type = mujoco.mjtCamera.mjCAMERA_FIXED
+                cam.fixedcamid = camera
+        mujoco.mjv_updateScene(
+            self._model,
+            data,
+            self._option,
+            self._perturb,
+            cam,
+            mujoco.mjtCatBit.mjCAT_ALL,
+            self._scene,
+        )
+
+    def render(self) -> np.ndarray:
+        self._context.make_current()
+        mujoco.mjr_render(self._rect, self._scene, self._mjr)
+        mujoco.mjr_readPixels(self._pixels, None, self._rect, self._mjr)
+        return np.flipud(self._pixels).copy()
+
+    def close(self) -> None:
+        self._mjr.free()
+        self._context.free()
