@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hydrax.dynamics_model_training.checkpoint import CheckpointError
-from hydrax.dynamics_model_training.data_loader import DataError
 from hydrax.dynamics_model_training.evaluation_metrics import (
     dim_label,
     state_dimensions,
@@ -39,6 +38,7 @@ from hydrax.dynamics_model_training.evaluation_report import (
 from hydrax.dynamics_model_training.evaluation_windows import (
     check_data_matches,
 )
+from hydrax.logs import DataError
 
 __all__ = [
     "DEFAULT_NUM_EXAMPLES",

@@ -25,7 +25,7 @@ from hydrax.dynamics_model_training.baselines import (
     ZeroDeltaModel,
     fit_linear_model,
 )
-from hydrax.dynamics_model_training.data_loader import DynamicsDataset
+from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.evaluation_metrics import (
     BOOTSTRAP_RESAMPLES,
     CONFIDENCE,

@@ -26,10 +26,11 @@ import numpy as np
 
 from hydrax.alg_base import SamplingBasedController
 from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
-from hydrax.dynamics_model_training.train import (
+from hydrax.dynamics_model_training.model_io import (
     CHECKPOINT_ROOT,
-    train_dynamics_model,
+    load_trained_model,
 )
+from hydrax.dynamics_model_training.train import train_dynamics_model
 from hydrax.simulation.compare import write_manifest
 from hydrax.simulation.controllers import default_controller
 from hydrax.simulation.loop import run_closed_loop
@@ -157,8 +158,6 @@ def aggregate(
     if trial not in TRIALS:
         raise ValueError(f"unknown trial {trial!r}; choose from {list(TRIALS)}")
     duration = TRIALS[trial][0] if duration is None else duration
-    from hydrax.dynamics_model_training.train import load_trained_model
-
     out_dir = Path(out_dir)
     checkpoint = Path(checkpoint)
     _, config = load_trained_model(checkpoint)
