@@ -22,6 +22,7 @@ from pathlib import Path
 from hydrax.dynamics_model_training.checkpoint import CheckpointError
 from hydrax.dynamics_model_training.evaluation_metrics import (
     dim_label,
+    error_dimensions,
     state_dimensions,
     state_errors,
     wrap_angle,
@@ -45,6 +46,7 @@ __all__ = [
     "build_parser",
     "check_data_matches",
     "dim_label",
+    "error_dimensions",
     "evaluate_model",
     "format_report",
     "format_value",
