@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         ],
     ),
     ("log format", ["hydrax.logs"]),
-    ("transforms and model", [T + "transforms", T + "model"]),
+    ("transforms and model", [T + "layout", T + "transforms", T + "model"]),
     (
         "dataset",
         [
@@ -230,7 +230,13 @@ def _under(name: str, prefixes: list[str]) -> bool:
     ("importers", "forbidden"),
     [
         (
-            ["hydrax.logs", "hydrax.atomic", T + "transforms", T + "model"],
+            [
+                "hydrax.logs",
+                "hydrax.atomic",
+                T + "layout",
+                T + "transforms",
+                T + "model",
+            ],
             [*TRAINER, "hydrax.simulation", "hydrax.tasks"],
         ),
         ([T + "model_io"], [*TRAINER, "hydrax.simulation", "hydrax.tasks"]),

@@ -26,30 +26,24 @@ import numpy as np
 
 from hydrax.alg_base import SamplingBasedController
 from hydrax.atomic import write_text_atomic
-from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
 from hydrax.dynamics_model_training.model_io import (
     CHECKPOINT_ROOT,
     load_trained_model,
 )
 from hydrax.dynamics_model_training.train import train_dynamics_model
 from hydrax.simulation.compare import write_manifest
-from hydrax.simulation.controllers import default_controller
+from hydrax.simulation.controllers import default_controller, learned_task
 from hydrax.simulation.loop import run_closed_loop
 from hydrax.simulation.policies import coloured_noise
 from hydrax.simulation.trials import TRIALS, run_trial
 from hydrax.task_base import Task
-from hydrax.tasks import get_task
 
 
 def learned_controller(
     task_name: str, checkpoint: Path
 ) -> tuple[Task, SamplingBasedController]:
     """A built-in task planning on a learned model, and its controller."""
-    physics = get_task(task_name)
-    dyn = NeuralNetworkDynamics.load_params(
-        model=physics.model, path=checkpoint
-    )
-    task = get_task(task_name, custom_dynamics=dyn)
+    task = learned_task(task_name, checkpoint)
     return task, default_controller(task)
 
 

@@ -35,13 +35,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from hydrax import ROOT
 from hydrax.atomic import sigint_deferred
 from hydrax.control.lqr import LQRController
-from hydrax.logs import Manifest, read_manifest, write_manifest
-from hydrax.logs.manifest import model_sha256
+from hydrax.logs import Manifest, write_manifest
 from hydrax.logs.writer import write_trajectory_csv
 from hydrax.simulation.model_source import ModelSource, resolve_source
+from hydrax.simulation.output_dir import OutputTarget, resolve_output
 from hydrax.simulation.policies import (
     Rollouts,
     episode_inputs,
@@ -51,15 +50,6 @@ from hydrax.simulation.policies import (
     run_mpc_episode,
 )
 from hydrax.task_base import Task
-
-
-def _existing_files(out_dir: Path) -> list[Path]:
-    """The dataset files already in ``out_dir``."""
-    if not out_dir.is_dir():
-        return []
-    files = sorted(out_dir.glob("episode_*.csv"))
-    manifest = out_dir / "manifest.json"
-    return files + ([manifest] if manifest.exists() else [])
 
 
 def _check_options(
@@ -100,57 +90,6 @@ def _check_options(
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
-
-
-@dataclass
-class _Target:
-    """Where a collection writes, and what is there already."""
-
-    out_dir: Path
-    existing: list[Path]
-    sha: str
-    first: int
-    old: Manifest | None
-
-
-def _resolve_target(
-    source: ModelSource,
-    out_dir: str | Path | None,
-    *,
-    overwrite: bool,
-    append: bool,
-) -> _Target:
-    """The output directory checked against overwrite / append."""
-    out_dir = Path(out_dir) if out_dir else ROOT / "data_csv" / source.name
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"{out_dir} exists and is not a directory")
-    existing = _existing_files(out_dir)
-    sha = model_sha256(source.model_file)
-    first = 0
-    old: Manifest | None = None
-    if existing and append:
-        old = read_manifest(out_dir)
-        if old is None:
-            raise ValueError(
-                f"{out_dir} has episode CSVs but no manifest.json; cannot "
-                "append (use --overwrite)"
-            )
-        if old.model_sha256 != sha:
-            raise ValueError(
-                f"cannot append: {out_dir} was collected from a different "
-                f"model (sha256 {old.model_sha256}, this one {sha})"
-            )
-        numbers = [
-            int(p.stem.split("_")[1]) for p in existing if p.suffix == ".csv"
-        ]
-        first = max(numbers, default=-1) + 1
-    elif existing and not overwrite:
-        raise ValueError(
-            f"{out_dir} already holds a dataset ({len(existing)} files); "
-            "pass --overwrite to replace it or --append to add to it"
-        )
-
-    return _Target(out_dir, existing, sha, first, old)
 
 
 @dataclass
@@ -250,7 +189,7 @@ def _write_episodes(
 
 def _write_run_manifest(
     source: ModelSource,
-    target: _Target,
+    target: OutputTarget,
     settings: _Settings,
     progress: _Progress,
 ) -> None:
@@ -280,7 +219,7 @@ def _write_run_manifest(
 
 def _run_episodes(
     source: ModelSource,
-    target: _Target,
+    target: OutputTarget,
     settings: _Settings,
     progress: _Progress,
     *,
@@ -381,9 +320,7 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
         overwrite=overwrite,
         append=append,
     )
-    target = _resolve_target(
-        source, out_dir, overwrite=overwrite, append=append
-    )
+    target = resolve_output(source, out_dir, overwrite=overwrite, append=append)
     settings = _Settings(
         policy=policy,
         seed=seed,
