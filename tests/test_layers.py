@@ -255,3 +255,26 @@ def test_named_rules(importers, forbidden):
         if _under(target, forbidden)
     ]
     assert broken == []
+
+
+RE_EXPORTS = [T + "data_loader", "hydrax.simulation.logging"]
+
+
+def test_log_names_come_from_their_owner():
+    """The package reads and writes logs through `hydrax.logs`, not through
+    the modules that re-export its names for users."""
+    import hydrax.logs
+
+    owned = set(hydrax.logs.__all__)
+    through = []
+    for name, path in sorted(MODULES.items()):
+        if name in RE_EXPORTS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in RE_EXPORTS:
+                through += [
+                    f"{name} imports {alias.name} from {node.module}"
+                    for alias in node.names
+                    if alias.name in owned
+                ]
+    assert through == []
