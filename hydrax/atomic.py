@@ -19,19 +19,32 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+_deferring: list[Any] = []  # the received signals of the outermost block
+
 
 @contextmanager
 def sigint_deferred() -> Iterator[None]:
-    """Hold Ctrl-C until the block is done (main thread only)."""
+    """Hold Ctrl-C until the block is done (main thread only).
+
+    Blocks nest: an inner block defers to the outermost one, so a Ctrl-C
+    that arrives inside any of them is raised once, when the outermost
+    block ends. A caller can thus make "write a file, then record it" one
+    step that Ctrl-C cannot split, even though the write defers on its own.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    if _deferring:  # nested: the outermost block raises
+        yield
+        return
     received: list[Any] = []
+    _deferring.append(received)
     previous = signal.signal(signal.SIGINT, lambda *a: received.append(a))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        _deferring.pop()
         if received:
             raise KeyboardInterrupt
 

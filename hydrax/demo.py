@@ -120,10 +120,8 @@ def _collect_stage(args: argparse.Namespace) -> None:
 
 def _train_stage(args: argparse.Namespace) -> Path:
     """2/4: train the model; returns its best checkpoint."""
-    from hydrax.dynamics_model_training.train import (
-        CHECKPOINT_ROOT,
-        train_dynamics_model,
-    )
+    from hydrax.dynamics_model_training.model_io import CHECKPOINT_ROOT
+    from hydrax.dynamics_model_training.train import train_dynamics_model
 
     t0 = _section("2/4 train")
     _, history = train_dynamics_model(

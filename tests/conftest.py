@@ -1,10 +1,12 @@
-"""Shared fixtures: a small double cart pole dataset and a tiny model."""
+"""Shared fixtures: a small double cart pole dataset and a tiny model; a free
+body bouncing on a plane, collected and trained tiny."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import mujoco
 import numpy as np
@@ -94,3 +96,70 @@ def tiny_model(
         log=lambda s: None,
     )
     return ckpt_dir / "dcp" / "best_model.pkl", history
+
+
+# A ball on a free joint, dropped from 0.6 m onto a plane; the soft, lightly
+# damped contact makes it bounce. Two torques (local x and z) spin it, so
+# the orientation and the angular velocity change.
+BOUNCE_XML = """
+<mujoco model="bounce">
+  <option timestep="0.01" integrator="Euler"/>
+  <worldbody>
+    <geom type="plane" size="5 5 0.1"/>
+    <body name="ball" pos="0 0 0.6">
+      <freejoint name="root"/>
+      <geom type="sphere" size="0.1" mass="1" solref="0.03 0.2"/>
+    </body>
+  </worldbody>
+  <actuator>
+    <motor joint="root" gear="0 0 0 0.2 0 0" ctrlrange="-1 1"/>
+    <motor joint="root" gear="0 0 0 0 0 0.2" ctrlrange="-1 1"/>
+  </actuator>
+</mujoco>
+"""
+
+
+class FreeBodyRun(NamedTuple):
+    """The bouncing free body's logs and its tiny model."""
+
+    data: Path
+    checkpoint: Path
+    network: object
+
+
+@pytest.fixture(scope="session")
+def free_body_run(tmp_path_factory: pytest.TempPathFactory) -> FreeBodyRun:
+    """Random-policy logs of ``BOUNCE_XML``, a tiny heading-frame model."""
+    from hydrax.dynamics_model_training.train import train_dynamics_model
+    from hydrax.simulation.collect import collect
+
+    tmp_path = tmp_path_factory.mktemp("bounce")
+    xml = tmp_path / "bounce.xml"
+    xml.write_text(BOUNCE_XML)
+    data = collect(
+        xml,
+        tmp_path / "data",
+        episodes=30,
+        duration=2.0,
+        policy="random",
+        init_spread=0.5,
+        progress=False,
+    )
+    network, _ = train_dynamics_model(
+        data,
+        "bounce",
+        coordinate_indices=[0, 1],  # height stays absolute: the floor
+        heading_frame=True,
+        hidden_size=32,
+        history_length=4,
+        prediction_horizon=4,
+        batch_size=64,
+        num_epochs=4,
+        learning_rate=3e-3,
+        checkpoint_dir=tmp_path / "ck",
+        progress=False,
+        log=lambda s: None,
+    )
+    return FreeBodyRun(
+        data, tmp_path / "ck" / "bounce" / "best_model.pkl", network
+    )

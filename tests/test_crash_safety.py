@@ -253,3 +253,24 @@ def test_ctrl_c_during_training_leaves_checkpoints(dcp_data, tmp_path):
     assert "interrupted" in out + err
     load_trained_model(tmp_path / "c" / "best_model.pkl")
     assert read_checkpoint(last)["epoch"] >= 1
+
+
+def test_nested_sigint_deferred_raises_once_after_the_outer_block(tmp_path):
+    """Ctrl-C inside an atomic write nested in a deferred block waits for
+    the outer block: the file is written and recorded, then it is raised."""
+    from hydrax.atomic import sigint_deferred, write_text_atomic
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        pytest.skip("SIGINT is ignored in this process")
+    before = signal.getsignal(signal.SIGINT)
+    recorded = []
+    path = tmp_path / "episode.csv"
+    with pytest.raises(KeyboardInterrupt):
+        with sigint_deferred():
+            with sigint_deferred():  # what write_text_atomic does inside
+                os.kill(os.getpid(), signal.SIGINT)
+            write_text_atomic(path, "timestamp\n0.0\n")
+            recorded.append(path)
+    assert recorded == [path]
+    assert path.read_text() == "timestamp\n0.0\n"
+    assert signal.getsignal(signal.SIGINT) is before

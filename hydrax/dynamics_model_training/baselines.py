@@ -23,11 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hydrax.dynamics_model_training.data_loader import (
-    DataError,
-    DynamicsDataset,
-    gather_windows,
-)
+from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.model import DynamicsNetwork
 from hydrax.dynamics_model_training.transforms import (
     StateLayout,
@@ -36,6 +32,8 @@ from hydrax.dynamics_model_training.transforms import (
     velocity_delta,
     window_features,
 )
+from hydrax.dynamics_model_training.windows import gather_windows
+from hydrax.logs import DataError
 
 RIDGE = 1e-3
 """Ridge penalty per window (features are standardized)."""

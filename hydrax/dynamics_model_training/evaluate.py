@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hydrax.dynamics_model_training.checkpoint import CheckpointError
-from hydrax.dynamics_model_training.data_loader import DataError
 from hydrax.dynamics_model_training.evaluation_metrics import (
     dim_label,
+    error_dimensions,
     state_dimensions,
     state_errors,
     wrap_angle,
@@ -39,12 +39,14 @@ from hydrax.dynamics_model_training.evaluation_report import (
 from hydrax.dynamics_model_training.evaluation_windows import (
     check_data_matches,
 )
+from hydrax.logs import DataError
 
 __all__ = [
     "DEFAULT_NUM_EXAMPLES",
     "build_parser",
     "check_data_matches",
     "dim_label",
+    "error_dimensions",
     "evaluate_model",
     "format_report",
     "format_value",

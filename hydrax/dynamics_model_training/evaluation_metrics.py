@@ -9,7 +9,9 @@ step this module measures:
   state (the training loss's definition and units), averaged over the
   delta's components;
 - the physical-unit squared and absolute error of the predicted state per
-  state dimension, angle errors wrapped to (-π, π].
+  state dimension (:func:`error_dimensions`): angle errors wrapped to
+  (-π, π], each free or ball joint's orientation as one geodesic angle in
+  degrees, positions in metres where the layout knows them.
 
 The metrics are the means over windows; beside each mean a 95% percentile
 bootstrap interval over windows (:func:`bootstrap_weights`,
@@ -28,6 +30,7 @@ import numpy as np
 
 from hydrax.dynamics_model_training.baselines import StandardizedDeltaModel
 from hydrax.dynamics_model_training.model import rollout_deltas
+from hydrax.dynamics_model_training.rotations import geodesic_angle
 from hydrax.dynamics_model_training.transforms import StateLayout
 from hydrax.utils import wrap_angle
 
@@ -41,23 +44,84 @@ CONFIDENCE = 0.95
 # --- state dimensions ---------------------------------------------------------
 
 
+def _qpos_kind(layout: StateLayout, i: int, free_positions: set[int]) -> tuple:
+    """(kind, unit) of a non-quaternion qpos index."""
+    if i in layout.angle_indices:
+        return "angle", "rad"
+    if i in layout.coordinate_indices or i in free_positions:
+        return "coordinate", "m"
+    return "position", ""
+
+
+def _velocity_dims(layout: StateLayout) -> list[dict[str, str]]:
+    """Name, kind and unit of each qvel dimension (units from its qpos)."""
+    units = [""] * layout.nv
+    if layout.nv != layout.nq - len(layout.quat_indices):
+        # No known map from qpos to dofs (undeclared quaternions): no units.
+        return [
+            {"name": f"qvel_{i}", "kind": "velocity", "unit": ""}
+            for i in range(layout.nv)
+        ]
+    free = {p + k for _, p, _ in layout.free_joints for k in range(3)}
+    others = layout.other_indices
+    for i, dof in zip(others, layout.dof_indices(others), strict=True):
+        unit = _qpos_kind(layout, i, free)[1]
+        units[dof] = unit + "/s" if unit else ""
+    for dof in layout.dof_indices(layout.angle_indices):
+        units[dof] = "rad/s"
+    angular = {int(d) for d in layout.quat_dofs.ravel()}
+    for dof in angular:
+        units[dof] = "rad/s"
+    return [
+        {
+            "name": f"qvel_{i}",
+            "kind": "angular velocity" if i in angular else "velocity",
+            "unit": units[i],
+        }
+        for i in range(layout.nv)
+    ]
+
+
 def state_dimensions(layout: StateLayout) -> list[dict[str, str]]:
-    """Name, kind and unit of each raw state dimension (qpos, then qvel)."""
+    """Name, kind and unit of each raw state dimension (qpos, then qvel).
+
+    A quaternion's 4 qpos are of kind ``quaternion`` (no unit); a free
+    joint's 3 position qpos are coordinates in metres.
+    """
+    free = {p + k for _, p, _ in layout.free_joints for k in range(3)}
+    quat = set(layout.quat_qpos)
     dims = []
     for i in range(layout.nq):
-        if i in layout.angle_indices:
-            kind, unit = "angle", "rad"
-        elif i in layout.coordinate_indices:
-            kind, unit = "coordinate", "m"
-        else:
-            kind, unit = "position", ""
+        kind, unit = (
+            ("quaternion", "") if i in quat else _qpos_kind(layout, i, free)
+        )
         dims.append({"name": f"qpos_{i}", "kind": kind, "unit": unit})
-    for i in range(layout.nv):
-        unit = ""
-        if layout.nq == layout.nv and dims[i]["unit"]:
-            unit = dims[i]["unit"] + "/s"
-        dims.append({"name": f"qvel_{i}", "kind": "velocity", "unit": unit})
-    return dims
+    return dims + _velocity_dims(layout)
+
+
+def error_dimensions(layout: StateLayout) -> list[dict[str, str]]:
+    """The rows in which a state error is reported (see `state_errors`).
+
+    The raw dimensions, except that each free or ball joint's quaternion is
+    one row ``orientation_<first qpos>`` in degrees (the geodesic angle)
+    in the place of its 4 components. Without quaternions these are the
+    raw dimensions.
+    """
+    raw = state_dimensions(layout)
+    starts = set(layout.quat_indices)
+    dims = []
+    for i, dim in enumerate(raw[: layout.nq]):
+        if i in starts:
+            dims.append(
+                {
+                    "name": f"orientation_{i}",
+                    "kind": "orientation",
+                    "unit": "deg",
+                }
+            )
+        elif dim["kind"] != "quaternion":
+            dims.append(dim)
+    return dims + raw[layout.nq :]
 
 
 def dim_label(dim: dict[str, str]) -> str:
@@ -68,11 +132,33 @@ def dim_label(dim: dict[str, str]) -> str:
 def state_errors(
     layout: StateLayout, predicted: np.ndarray, true: np.ndarray
 ) -> np.ndarray:
-    """Predicted minus true raw states, angle dims wrapped to (-π, π]."""
-    err = np.asarray(predicted, np.float64) - np.asarray(true, np.float64)
+    """Errors of raw states (..., nq + nv) in the rows of `error_dimensions`.
+
+    Predicted minus true, angle dims wrapped to (-π, π]; each quaternion is
+    the geodesic angle between the two orientations in degrees, in [0, 180]
+    (`rotations.geodesic_angle`).
+    """
+    predicted = np.asarray(predicted, np.float64)
+    true = np.asarray(true, np.float64)
+    err = predicted - true
     angles = list(layout.angle_indices)
     err[..., angles] = wrap_angle(err[..., angles])
-    return err
+    if not layout.quat_indices:
+        return err
+    columns = []
+    quat = set(layout.quat_qpos)
+    for i in range(layout.nq):
+        if i in layout.quat_indices:
+            q = slice(i, i + 4)
+            columns.append(
+                np.asarray(
+                    geodesic_angle(predicted[..., q], true[..., q]), np.float64
+                )
+            )
+        elif i not in quat:
+            columns.append(err[..., i])
+    columns += [err[..., layout.nq + j] for j in range(layout.nv)]
+    return np.stack(columns, axis=-1)
 
 
 # --- bootstrap ----------------------------------------------------------------
@@ -194,7 +280,7 @@ def predictor_metrics(
 
     Args:
         layout: The state layout.
-        dims: From :func:`state_dimensions`.
+        dims: From :func:`error_dimensions`.
         rolled: What :func:`rollout_batches` returned.
         targets: The true states, (B, K, nq + nv).
         weights: From :func:`bootstrap_weights` for these B windows.
@@ -213,7 +299,7 @@ def predictor_metrics(
     diff = pred_std.astype(np.float64) - true_std.astype(np.float64)
     sq_std = np.mean(np.square(diff), axis=2)  # (B, K)
     abs_std = np.mean(np.abs(diff), axis=2)
-    err = state_errors(layout, states, targets)  # (B, K, ns)
+    err = state_errors(layout, states, targets)  # (B, K, len(dims))
     sq_sum = np.sum(np.square(err), axis=2)  # (B, K)
     mse = np.mean(np.square(err), axis=0)  # (K, ns)
     mae = np.mean(np.abs(err), axis=0)

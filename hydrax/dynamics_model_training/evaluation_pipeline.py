@@ -25,15 +25,15 @@ from hydrax.dynamics_model_training.baselines import (
     ZeroDeltaModel,
     fit_linear_model,
 )
-from hydrax.dynamics_model_training.data_loader import DynamicsDataset
+from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.evaluation_metrics import (
     BOOTSTRAP_RESAMPLES,
     CONFIDENCE,
     bootstrap_weights,
+    error_dimensions,
     predictor_metrics,
     ratios,
     rollout_batches,
-    state_dimensions,
 )
 from hydrax.dynamics_model_training.evaluation_plots import write_plots
 from hydrax.dynamics_model_training.evaluation_report import (
@@ -88,12 +88,18 @@ def _predictors(
     """The model and its baselines; the linear fit's window count."""
     predictors: dict[str, StandardizedDeltaModel] = {"model": network}
     predictors["zero_delta"] = ZeroDeltaModel.like(network)
-    if network.layout.nq == network.layout.nv:
+    layout = network.layout
+    if layout.nv == layout.nq - len(layout.quat_indices):
         predictors["constant_velocity"] = ConstantVelocityModel.like(
             network, dt=dt
         )
     else:
-        say("note: nq != nv, so no constant-velocity baseline")
+        say(
+            f"note: nv = {layout.nv} is not nq - (quaternions) = "
+            f"{layout.nq} - {len(layout.quat_indices)}, so no "
+            "constant-velocity baseline (declare free and ball joints in "
+            "quat_indices)"
+        )
     linear, n_fit = fit_linear_model(network, dataset, sel.fit_mask, seed=seed)
     predictors["linear"] = linear
     return predictors, n_fit
@@ -112,7 +118,7 @@ def _measure(
     h = next(iter(predictors.values())).history_length
     targets = windows[:, h:, : layout.nq + layout.nv]
     weights = bootstrap_weights(len(windows), seed)  # same for all
-    dims = state_dimensions(layout)
+    dims = error_dimensions(layout)
     results, states_of = {}, {}
     for name, model in predictors.items():
         rolled = rollout_batches(model, windows, batch_size)
@@ -184,7 +190,7 @@ def _settings(
         "history_length": network.history_length,
         "mode": getattr(network, "mode", "window"),
         "dt": dt,
-        "dims": state_dimensions(network.layout),
+        "dims": error_dimensions(network.layout),
         "best_val_loss": (config.get("history") or {}).get("best_val_loss"),
     }
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from hydrax.dynamics_model_training.evaluation_metrics import (
     dim_label,
+    state_dimensions,
     state_errors,
 )
 from hydrax.dynamics_model_training.evaluation_plot_style import (
@@ -124,7 +125,7 @@ def _pick_examples(
     count: int,
 ) -> list[tuple[int, float]]:
     """(example, quantile) at the 25th/50th/90th pct of the final error."""
-    ns = len(metrics["dims"])
+    ns = layout.nq + layout.nv
     final = np.sum(
         np.square(
             state_errors(layout, states_of["model"][:, -1], windows[:, -1, :ns])
@@ -223,7 +224,7 @@ def plot_trajectories(
     Returns:
         The path written.
     """
-    dims = metrics["dims"]
+    dims = state_dimensions(layout)  # raw values, quaternion components too
     ns, h = len(dims), metrics["history_length"]
     dt = metrics["dt"]
     picks = _pick_examples(metrics, windows, states_of, layout, count)

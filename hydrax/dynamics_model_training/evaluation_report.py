@@ -128,10 +128,12 @@ def _physical_table(metrics: dict[str, Any]) -> list[str]:
     model = metrics["predictors"]["model"]
     heads = [dim_label(d) for d in dims]
     widths = [max(len(s), 10) for s in heads]
+    note = "angle errors wrapped to (-pi, pi]"
+    if any(d["kind"] == "orientation" for d in dims):
+        note += "; orientation: geodesic angle in degrees"
     lines = [
         "",
-        "Model RMSE per state dimension, physical units (angle errors "
-        "wrapped to (-pi, pi]):",
+        f"Model RMSE per state dimension, physical units ({note}):",
         " step  time [s]  "
         + "  ".join(s.rjust(w) for s, w in zip(heads, widths, strict=True)),
     ]

@@ -18,16 +18,11 @@ from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
     read_checkpoint,
 )
-from hydrax.dynamics_model_training.data_loader import (
-    DataError,
-    DynamicsDataset,
-    list_logs,
-    parse_header,
-    read_columns,
-)
+from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.model import DynamicsNetwork
-from hydrax.dynamics_model_training.train import load_trained_model
+from hydrax.dynamics_model_training.model_io import load_trained_model
 from hydrax.dynamics_model_training.transforms import TransformFn
+from hydrax.logs import DataError, list_logs, parse_header, read_columns
 
 
 def check_data_matches(

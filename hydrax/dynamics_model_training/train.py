@@ -31,10 +31,7 @@ from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
     read_checkpoint,
 )
-from hydrax.dynamics_model_training.data_loader import (
-    MANIFEST_IDENTITY,
-    DynamicsDataset,
-)
+from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.model import DynamicsNetwork, Statistic
 from hydrax.dynamics_model_training.model_io import (
     CHECKPOINT_ROOT,
@@ -72,6 +69,7 @@ from hydrax.dynamics_model_training.training_cli import (
     training_kwargs,
 )
 from hydrax.dynamics_model_training.transforms import TransformFn
+from hydrax.logs import MANIFEST_IDENTITY
 
 __all__ = [
     "CHECKPOINT_ROOT",

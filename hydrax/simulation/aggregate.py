@@ -25,29 +25,25 @@ from pathlib import Path
 import numpy as np
 
 from hydrax.alg_base import SamplingBasedController
-from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
-from hydrax.dynamics_model_training.train import (
+from hydrax.atomic import write_text_atomic
+from hydrax.dynamics_model_training.model_io import (
     CHECKPOINT_ROOT,
-    train_dynamics_model,
+    load_trained_model,
 )
+from hydrax.dynamics_model_training.train import train_dynamics_model
 from hydrax.simulation.compare import write_manifest
-from hydrax.simulation.controllers import default_controller
+from hydrax.simulation.controllers import default_controller, learned_task
 from hydrax.simulation.loop import run_closed_loop
 from hydrax.simulation.policies import coloured_noise
 from hydrax.simulation.trials import TRIALS, run_trial
 from hydrax.task_base import Task
-from hydrax.tasks import get_task
 
 
 def learned_controller(
     task_name: str, checkpoint: Path
 ) -> tuple[Task, SamplingBasedController]:
     """A built-in task planning on a learned model, and its controller."""
-    physics = get_task(task_name)
-    dyn = NeuralNetworkDynamics.load_params(
-        model=physics.model, path=checkpoint
-    )
-    task = get_task(task_name, custom_dynamics=dyn)
+    task = learned_task(task_name, checkpoint)
     return task, default_controller(task)
 
 
@@ -114,6 +110,60 @@ def _fallen(task: object) -> object:
     return lambda data: data.site_xpos[tip][2] < 0.0
 
 
+def _fine_tune(
+    task_name: str,
+    it: int,
+    dirs: list[Path],
+    config: dict,
+    *,
+    init_from: Path,
+    epochs: int,
+    seed: int,
+    out_dir: Path,
+) -> Path:
+    """Fine-tune ``init_from`` on all of ``dirs``; the new best checkpoint.
+
+    The architecture, layout and hyperparameters are the checkpoint's; the
+    learning rate is a third of its own.
+    """
+    hp = config["hyperparameters"]
+    name = f"{task_name}_aggregate_{it}"
+    train_dynamics_model(
+        dirs,
+        name,
+        angle_indices=config["angle_indices"],
+        coordinate_indices=config["coordinate_indices"],
+        quat_indices=config.get("quat_indices"),
+        heading_frame=config.get("heading_frame", False),
+        hidden_size=config["hidden_size"],
+        history_length=config["history_length"],
+        prediction_horizon=config["prediction_horizon"],
+        batch_size=hp["batch_size"],
+        num_epochs=epochs,
+        learning_rate=hp["learning_rate"] / 3,
+        weight_decay=hp["weight_decay"],
+        seed=seed + it,
+        mode=config.get("mode", "window"),
+        max_rows_in_memory=hp.get("max_rows_in_memory"),
+        init_from=init_from,
+        checkpoint_dir=out_dir / f"iter_{it}",
+        progress=False,
+    )
+    return out_dir / f"iter_{it}" / name / "best_model.pkl"
+
+
+def _round_record(
+    it: int, checkpoint: Path, rate: float, dirs: list[Path]
+) -> dict:
+    """What aggregation.json says of one round."""
+    return {
+        "iteration": it,
+        "checkpoint": str(checkpoint),
+        "success_rate": rate,
+        "data_dirs": [str(d) for d in dirs],
+    }
+
+
 def aggregate(
     task_name: str,
     checkpoint: str | Path,
@@ -157,25 +207,16 @@ def aggregate(
     if trial not in TRIALS:
         raise ValueError(f"unknown trial {trial!r}; choose from {list(TRIALS)}")
     duration = TRIALS[trial][0] if duration is None else duration
-    from hydrax.dynamics_model_training.train import load_trained_model
-
     out_dir = Path(out_dir)
     checkpoint = Path(checkpoint)
     _, config = load_trained_model(checkpoint)
-    hp = config["hyperparameters"]
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
     dirs = [Path(data_dir)]
-    records = [
-        {
-            "iteration": 0,
-            "checkpoint": str(checkpoint),
-            "success_rate": success_rate(
-                task_name, checkpoint, trial_seeds, trial_duration, trial
-            ),
-            "data_dirs": [str(d) for d in dirs],
-        }
-    ]
-    print(f"iteration 0: success {records[-1]['success_rate']:.0%}", flush=True)
+    rate = success_rate(
+        task_name, checkpoint, trial_seeds, trial_duration, trial
+    )
+    records = [_round_record(0, checkpoint, rate, dirs)]
+    print(f"iteration 0: success {rate:.0%}", flush=True)
     for it in range(1, iterations + 1):
         logs = collect_with_model(
             task_name,
@@ -188,43 +229,24 @@ def aggregate(
             trial,
         )
         dirs.append(logs)
-        name = f"{task_name}_aggregate_{it}"
-        train_dynamics_model(
+        checkpoint = _fine_tune(
+            task_name,
+            it,
             dirs,
-            name,
-            angle_indices=config["angle_indices"],
-            coordinate_indices=config["coordinate_indices"],
-            quat_indices=config.get("quat_indices"),
-            heading_frame=config.get("heading_frame", False),
-            hidden_size=config["hidden_size"],
-            history_length=config["history_length"],
-            prediction_horizon=config["prediction_horizon"],
-            batch_size=hp["batch_size"],
-            num_epochs=epochs,
-            learning_rate=hp["learning_rate"] / 3,
-            weight_decay=hp["weight_decay"],
-            seed=seed + it,
-            mode=config.get("mode", "window"),
-            max_rows_in_memory=hp.get("max_rows_in_memory"),
+            config,
             init_from=checkpoint,
-            checkpoint_dir=out_dir / f"iter_{it}",
-            progress=False,
+            epochs=epochs,
+            seed=seed,
+            out_dir=out_dir,
         )
-        checkpoint = out_dir / f"iter_{it}" / name / "best_model.pkl"
         rate = success_rate(
             task_name, checkpoint, trial_seeds, trial_duration, trial
         )
-        records.append(
-            {
-                "iteration": it,
-                "checkpoint": str(checkpoint),
-                "success_rate": rate,
-                "data_dirs": [str(d) for d in dirs],
-            }
-        )
+        records.append(_round_record(it, checkpoint, rate, dirs))
         print(f"iteration {it}: success {rate:.0%}", flush=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "aggregation.json").write_text(json.dumps(records, indent=2))
+    write_text_atomic(
+        out_dir / "aggregation.json", json.dumps(records, indent=2)
+    )
     return records
 
 

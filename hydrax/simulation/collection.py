@@ -35,12 +35,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from hydrax import ROOT
-from hydrax.logs import Manifest, read_manifest, write_manifest
-from hydrax.logs.manifest import model_sha256
+from hydrax.atomic import sigint_deferred
+from hydrax.control.lqr import LQRController
+from hydrax.logs import Manifest, write_manifest
 from hydrax.logs.writer import write_trajectory_csv
 from hydrax.simulation.model_source import ModelSource, resolve_source
+from hydrax.simulation.output_dir import OutputTarget, resolve_output
 from hydrax.simulation.policies import (
+    Rollouts,
     episode_inputs,
     exploration_lqr,
     resolve_policy,
@@ -48,15 +50,6 @@ from hydrax.simulation.policies import (
     run_mpc_episode,
 )
 from hydrax.task_base import Task
-
-
-def _existing_files(out_dir: Path) -> list[Path]:
-    """The dataset files already in ``out_dir``."""
-    if not out_dir.is_dir():
-        return []
-    files = sorted(out_dir.glob("episode_*.csv"))
-    manifest = out_dir / "manifest.json"
-    return files + ([manifest] if manifest.exists() else [])
 
 
 def _check_options(
@@ -100,54 +93,166 @@ def _check_options(
 
 
 @dataclass
-class _Target:
-    """Where a collection writes, and what is there already."""
+class _Settings:
+    """One collection's episode settings, as recorded in the manifest."""
 
-    out_dir: Path
-    existing: list[Path]
-    sha: str
-    first: int
-    old: Manifest | None
+    policy: str
+    seed: int
+    duration: float
+    lqr_fraction: float
+    noise_std: float
+    noise_smoothing: float
+    random_std: float
+    init_spread: float
+    stop_at_limit: bool
 
 
-def _resolve_target(
+@dataclass
+class _Progress:
+    """The files this run has written (complete ones only) and their rows."""
+
+    written: list[Path]
+    rows: int = 0
+    start_time: float = 0.0
+
+
+def _simulate_chunk(
     source: ModelSource,
-    out_dir: str | Path | None,
+    indices: range,
+    settings: _Settings,
     *,
-    overwrite: bool,
-    append: bool,
-) -> _Target:
-    """The output directory checked against overwrite / append."""
-    out_dir = Path(out_dir) if out_dir else ROOT / "data_csv" / source.name
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"{out_dir} exists and is not a directory")
-    existing = _existing_files(out_dir)
-    sha = model_sha256(source.model_file)
-    first = 0
-    old: Manifest | None = None
-    if existing and append:
-        old = read_manifest(out_dir)
-        if old is None:
-            raise ValueError(
-                f"{out_dir} has episode CSVs but no manifest.json; cannot "
-                "append (use --overwrite)"
-            )
-        if old.model_sha256 != sha:
-            raise ValueError(
-                f"cannot append: {out_dir} was collected from a different "
-                f"model (sha256 {old.model_sha256}, this one {sha})"
-            )
-        numbers = [
-            int(p.stem.split("_")[1]) for p in existing if p.suffix == ".csv"
-        ]
-        first = max(numbers, default=-1) + 1
-    elif existing and not overwrite:
-        raise ValueError(
-            f"{out_dir} already holds a dataset ({len(existing)} files); "
-            "pass --overwrite to replace it or --append to add to it"
+    steps: int,
+    lqr: LQRController | None,
+    controller: object,
+) -> Rollouts:
+    """Run the episodes ``indices`` (a batch, or one MPC episode)."""
+    starts, noises, mask = episode_inputs(
+        source,
+        indices,
+        policy=settings.policy,
+        seed=settings.seed,
+        steps=steps,
+        lqr_fraction=settings.lqr_fraction,
+        noise_std=settings.noise_std,
+        noise_smoothing=settings.noise_smoothing,
+        random_std=settings.random_std,
+        init_spread=settings.init_spread,
+    )
+    if settings.policy == "mpc":
+        return run_mpc_episode(
+            source,
+            controller=controller,
+            start=starts[0],
+            noise=noises[0],
+            duration=settings.duration,
+            seed=settings.seed + indices[0],
+            stop_at_limit=settings.stop_at_limit,
         )
+    return run_batch(
+        source.mj_model,
+        starts=starts,
+        noise=np.stack(noises),
+        lqr_mask=np.array(mask),
+        lqr=lqr,
+        steps=steps,
+        stop_at_limit=settings.stop_at_limit,
+    )
 
-    return _Target(out_dir, existing, sha, first, old)
+
+def _write_episodes(
+    out_dir: Path,
+    indices: range,
+    batch: Rollouts,
+    dt: float,
+    progress: _Progress,
+) -> None:
+    """Write one CSV per episode of ``batch`` and record each in ``progress``.
+
+    Writing a file and recording it is one step that Ctrl-C cannot split
+    (`sigint_deferred`): the manifest written on Ctrl-C then lists exactly
+    the complete files on disk.
+    """
+    for j, i in enumerate(indices):
+        n = int(batch.lengths[j])
+        path = out_dir / f"episode_{i:05d}.csv"
+        with sigint_deferred():
+            write_trajectory_csv(
+                path,
+                dt * np.arange(n),
+                batch.qpos[j, :n],
+                batch.qvel[j, :n],
+                batch.ctrl[j, :n],
+            )
+            progress.written.append(path)
+            progress.rows += n
+
+
+def _write_run_manifest(
+    source: ModelSource,
+    target: OutputTarget,
+    settings: _Settings,
+    progress: _Progress,
+) -> None:
+    """Write the manifest for the complete episodes of ``progress``."""
+    done = len(progress.written)
+    seconds = time.perf_counter() - progress.start_time
+    run = {
+        "policy": settings.policy,
+        "seed": settings.seed,
+        "first_episode": target.first,
+        "episodes": done,
+        "duration": settings.duration,
+        "lqr_fraction": settings.lqr_fraction,
+        "noise_std": settings.noise_std,
+        "noise_smoothing": settings.noise_smoothing,
+        "random_std": settings.random_std,
+        "init_spread": settings.init_spread,
+        "stop_at_limit": settings.stop_at_limit,
+        "rows": progress.rows,
+        "seconds": round(seconds, 3),
+    }
+    manifest = Manifest.for_model(
+        source.mj_model, source.name, source.model_file, previous=target.old
+    ).with_run(run, episodes=done, rows=progress.rows)
+    write_manifest(target.out_dir, manifest)
+
+
+def _run_episodes(
+    source: ModelSource,
+    target: OutputTarget,
+    settings: _Settings,
+    progress: _Progress,
+    *,
+    episodes: int,
+    batch_size: int,
+    show_progress: bool,
+) -> None:
+    """Simulate and write all episodes, chunk by chunk."""
+    dt = float(source.mj_model.opt.timestep)
+    steps = int(round(settings.duration / dt))
+    policy = settings.policy
+    lqr = exploration_lqr(source) if policy in ("lqr", "mix") else None
+    controller = None
+    if policy == "mpc":
+        from hydrax.simulation.controllers import default_controller
+
+        controller = default_controller(source.task)
+    bar = tqdm(total=episodes, disable=not show_progress, desc="episodes")
+    chunk = 1 if policy == "mpc" else batch_size
+    first = target.first
+    for offset in range(0, episodes, chunk):
+        indices = range(first + offset, first + min(offset + chunk, episodes))
+        batch = _simulate_chunk(
+            source,
+            indices,
+            settings,
+            steps=steps,
+            lqr=lqr,
+            controller=controller,
+        )
+        _write_episodes(target.out_dir, indices, batch, dt, progress)
+        bar.update(len(indices))
+    bar.close()
 
 
 def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
@@ -171,9 +276,8 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
 ) -> Path:
     """Collect episodes on the MuJoCo plant into CSVs plus a manifest.
 
-    Longer than 80 lines: ``_finish`` writes the manifest from this run's
-    settings at the end or on Ctrl-C, and the error handling around the
-    episode loop keeps a failed run from leaving partial files.
+    On Ctrl-C the complete episodes stay and the manifest describes them;
+    on any other error this run's files are deleted.
 
     Args:
         task_or_model: A built-in task name, a `Task`, or an MJCF path.
@@ -203,9 +307,8 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
     """
     source = resolve_source(task_or_model)
     policy = resolve_policy(source, policy)
-    mj_model, dt = source.mj_model, float(source.mj_model.opt.timestep)
     _check_options(
-        dt=dt,
+        dt=float(source.mj_model.opt.timestep),
         episodes=episodes,
         duration=duration,
         lqr_fraction=lqr_fraction,
@@ -217,114 +320,45 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
         overwrite=overwrite,
         append=append,
     )
-    target = _resolve_target(
-        source, out_dir, overwrite=overwrite, append=append
+    target = resolve_output(source, out_dir, overwrite=overwrite, append=append)
+    settings = _Settings(
+        policy=policy,
+        seed=seed,
+        duration=duration,
+        lqr_fraction=lqr_fraction,
+        noise_std=noise_std,
+        noise_smoothing=noise_smoothing,
+        random_std=random_std,
+        init_spread=init_spread,
+        stop_at_limit=stop_at_limit,
     )
-    out_dir, existing = target.out_dir, target.existing
-    first, old = target.first, target.old
-    steps = int(round(duration / dt))
-    lqr = exploration_lqr(source) if policy in ("lqr", "mix") else None
-    controller = None
-    if policy == "mpc":
-        from hydrax.simulation.controllers import default_controller
-
-        controller = default_controller(source.task)
-
+    out_dir = target.out_dir
     # Validation is over: from here on, files change.
     created_dir = not out_dir.exists()
-    if existing and overwrite:
-        for path in existing:
+    if target.existing and overwrite:
+        for path in target.existing:
             path.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    total_rows = 0
-    start_time = time.perf_counter()
-
-    def _finish(done: int) -> None:
-        """Write the manifest for ``done`` complete episodes."""
-        seconds = time.perf_counter() - start_time
-        run = {
-            "policy": policy,
-            "seed": seed,
-            "first_episode": first,
-            "episodes": done,
-            "duration": duration,
-            "lqr_fraction": lqr_fraction,
-            "noise_std": noise_std,
-            "noise_smoothing": noise_smoothing,
-            "random_std": random_std,
-            "init_spread": init_spread,
-            "stop_at_limit": stop_at_limit,
-            "rows": total_rows,
-            "seconds": round(seconds, 3),
-        }
-        manifest = Manifest.for_model(
-            mj_model, source.name, source.model_file, previous=old
-        ).with_run(run, episodes=done, rows=total_rows)
-        write_manifest(out_dir, manifest)
-
+    done = _Progress(written=[], start_time=time.perf_counter())
     try:
-        bar = tqdm(total=episodes, disable=not progress, desc="episodes")
-        chunk = 1 if policy == "mpc" else batch_size
-        for offset in range(0, episodes, chunk):
-            indices = range(
-                first + offset, first + min(offset + chunk, episodes)
-            )
-            starts, noises, mask = episode_inputs(
-                source,
-                indices,
-                policy=policy,
-                seed=seed,
-                steps=steps,
-                lqr_fraction=lqr_fraction,
-                noise_std=noise_std,
-                noise_smoothing=noise_smoothing,
-                random_std=random_std,
-                init_spread=init_spread,
-            )
-            if policy == "mpc":
-                batch = run_mpc_episode(
-                    source,
-                    controller=controller,
-                    start=starts[0],
-                    noise=noises[0],
-                    duration=duration,
-                    seed=seed + indices[0],
-                    stop_at_limit=stop_at_limit,
-                )
-            else:
-                batch = run_batch(
-                    mj_model,
-                    starts=starts,
-                    noise=np.stack(noises),
-                    lqr_mask=np.array(mask),
-                    lqr=lqr,
-                    steps=steps,
-                    stop_at_limit=stop_at_limit,
-                )
-            for j, i in enumerate(indices):
-                n = int(batch.lengths[j])
-                path = out_dir / f"episode_{i:05d}.csv"
-                write_trajectory_csv(
-                    path,
-                    dt * np.arange(n),
-                    batch.qpos[j, :n],
-                    batch.qvel[j, :n],
-                    batch.ctrl[j, :n],
-                )
-                written.append(path)
-                total_rows += n
-            bar.update(len(indices))
-        bar.close()
-        _finish(len(written))
+        _run_episodes(
+            source,
+            target,
+            settings,
+            done,
+            episodes=episodes,
+            batch_size=batch_size,
+            show_progress=progress,
+        )
+        _write_run_manifest(source, target, settings, done)
     except KeyboardInterrupt:
-        # Ctrl-C: every episode written so far is complete (atomic files);
+        # Ctrl-C: every episode recorded so far is complete (atomic files);
         # keep them, describe them in the manifest, then stop.
-        if written:
-            _finish(len(written))
+        if done.written:
+            _write_run_manifest(source, target, settings, done)
         raise
     except BaseException:
-        for path in written:
+        for path in done.written:
             path.unlink(missing_ok=True)
         if created_dir and out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()

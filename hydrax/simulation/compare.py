@@ -279,8 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the comparison."""
-    from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
     from hydrax.dynamics_model_training.checkpoint import CheckpointError
+    from hydrax.simulation.controllers import learned_task
     from hydrax.tasks import get_task
     from hydrax.utils import enable_compilation_cache
 
@@ -308,11 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if name == "true":
                 task = get_task(args.task)
             else:
-                physics = get_task(args.task)
-                learned = NeuralNetworkDynamics.load_params(
-                    model=physics.model, path=args.checkpoint
-                )
-                task = get_task(args.task, custom_dynamics=learned)
+                task = learned_task(args.task, args.checkpoint)
             print(f"{name} model:", flush=True)
             summaries.append(
                 run_condition(name, task, args.trial, seeds, out, overrides)

@@ -7,11 +7,13 @@ to pass the balance trial on the MuJoCo plant (see DEFAULT_CONFIGS and
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hydrax.alg_base import SamplingBasedController
 from hydrax.algs import CEM, MPPI, PredictiveSampling
 from hydrax.task_base import Task
+from hydrax.tasks import get_task
 
 ALGORITHMS: dict[str, type[SamplingBasedController]] = {
     "predictive_sampling": PredictiveSampling,
@@ -103,3 +105,26 @@ def default_controller(
         return ALGORITHMS[algorithm](task, **config)
     except TypeError as err:
         raise ValueError(f"bad arguments for {algorithm}: {err}") from err
+
+
+def learned_task(task_name: str, checkpoint: str | Path) -> Task:
+    """A built-in task whose planner rolls out a learned model.
+
+    The plant stays the task's MuJoCo model; ``task.dynamics`` is the
+    checkpoint's network (checked against the task's model on loading).
+
+    Args:
+        task_name: A built-in task.
+        checkpoint: The learned model's checkpoint (``best_model.pkl``).
+
+    Returns:
+        The task with ``custom_dynamics`` set.
+    """
+    # Imported here: the default controllers need no network code.
+    from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
+
+    physics = get_task(task_name)
+    learned = NeuralNetworkDynamics.load_params(
+        model=physics.model, path=checkpoint
+    )
+    return get_task(task_name, custom_dynamics=learned)

@@ -25,7 +25,7 @@ from mujoco import mjx
 
 from hydrax import ROOT
 from hydrax.alg_base import SamplingBasedController
-from hydrax.simulation.closed_loop import HistoryBuffer
+from hydrax.simulation.history import HistoryBuffer
 from hydrax.simulation.video import GifRecorder
 
 HEADLESS_DURATION = 10.0

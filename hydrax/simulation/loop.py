@@ -27,74 +27,11 @@ from mujoco import mjx
 from tqdm import tqdm
 
 from hydrax.alg_base import SamplingBasedController
-from hydrax.logs import startup_history
 from hydrax.logs.writer import write_trajectory_csv
+from hydrax.simulation.history import HistoryBuffer
 from hydrax.task_base import Task
 
-
-class HistoryBuffer:
-    """The measured (qpos, qvel, ctrl) rows before the current state.
-
-    A learned model conditions on the ``history_length - 1`` rows measured
-    before the current state. Until that many rows have been measured, the
-    missing ones are the *first measured state* with zero control, the same
-    padding training sees at the start of each file, never zeros for the
-    state.
-    """
-
-    def __init__(self, num_rows: int, nq: int, nv: int, nu: int) -> None:
-        """Set up an empty buffer.
-
-        Args:
-            num_rows: Rows kept (``history_length - 1``; 0 keeps none).
-            nq: Position dimension.
-            nv: Velocity dimension.
-            nu: Control dimension.
-        """
-        if num_rows < 0:
-            raise ValueError(f"num_rows must be >= 0, got {num_rows}")
-        self.num_rows = num_rows
-        self.nq, self.nv, self.nu = nq, nv, nu
-        self._rows = np.zeros((num_rows, nq + nv + nu), dtype=np.float64)
-        self._started = False
-
-    def reset(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
-        """Fill every row with the first measured state and zero control."""
-        qpos, qvel = np.asarray(qpos), np.asarray(qvel)
-        if qpos.shape != (self.nq,) or qvel.shape != (self.nv,):
-            raise ValueError(
-                f"expected qpos ({self.nq},) and qvel ({self.nv},), got "
-                f"{qpos.shape} and {qvel.shape}"
-            )
-        self._rows[:] = startup_history(
-            np.concatenate([qpos, qvel]), self.num_rows, self.nu
-        )
-        self._started = True
-
-    def push(
-        self, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray
-    ) -> None:
-        """Append one measured row (state before a step, control applied).
-
-        The first push into a fresh buffer also pads it with that state.
-        """
-        if not self._started:
-            self.reset(qpos, qvel)
-        if self.num_rows == 0:
-            return
-        self._rows[:-1] = self._rows[1:]
-        self._rows[-1] = np.concatenate([qpos, qvel, ctrl])
-
-    def array(self) -> np.ndarray | None:
-        """The rows, oldest first, (num_rows, nq + nv + nu) float32.
-
-        None when the buffer keeps no rows (dynamics without history).
-        """
-        if self.num_rows == 0:
-            return None
-        if not self._started:
-            raise ValueError("HistoryBuffer.array() before any state")
-        return self._rows.astype(np.float32)
+__all__ = ["Episode", "HistoryBuffer", "run_closed_loop", "running_costs"]
 
 
 @dataclass
@@ -230,6 +167,133 @@ def _checked_inputs(
     return qpos0, qvel0, ctrl_noise, num_steps
 
 
+class _Planner:
+    """The controller's side of the loop: measured state in, controls out.
+
+    The measured state is built on a template committed to the controller's
+    device, so ``optimize`` need not put ~100 arrays each time; one call of
+    the jitted, vmapped ``get_action`` evaluates the plan at every plant
+    step until the next replanning.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        controller: SamplingBasedController,
+        every: int,
+        history: HistoryBuffer,
+        seed: int,
+    ) -> None:
+        self.controller = controller
+        self.every = every
+        self.dt = task.dt
+        self.history = history
+        self.device = jax.devices()[0]
+        self.template = jax.device_put(mjx.make_data(task.model), self.device)
+        self.actions = jax.jit(
+            jax.vmap(controller.get_action, in_axes=(None, 0)),
+        )
+        self.params = controller.init_params(seed=seed)
+
+    def measured_state(self, data: mujoco.MjData) -> mjx.Data:
+        """The plant's state as MJX data on the controller's device."""
+        measured = (data.qpos, data.qvel, np.float32(data.time), data.ctrl)
+        qpos, qvel, t, u = jax.device_put(
+            [np.asarray(x, np.float32) for x in measured], self.device
+        )
+        return self.template.replace(qpos=qpos, qvel=qvel, time=t, ctrl=u)
+
+    def warm_up(self, data: mujoco.MjData) -> None:
+        """Compile optimize and the action lookup; the results are dropped."""
+        warm, _ = self.controller.optimize(
+            self.measured_state(data), self.params, self.history.array()
+        )
+        jax.block_until_ready(
+            self.actions(warm, jnp.zeros(self.every, jnp.float32))
+        )
+
+    def replan(self, data: mujoco.MjData) -> np.ndarray:
+        """Replan from the plant's state; the controls until the next one."""
+        self.params, _ = self.controller.optimize(
+            self.measured_state(data), self.params, self.history.array()
+        )
+        tq = data.time + self.dt * np.arange(self.every)
+        return np.asarray(
+            self.actions(self.params, jnp.asarray(tq, dtype=jnp.float32)),
+            dtype=np.float64,
+        )
+
+
+class _Recorder:
+    """The rows of an episode as it runs."""
+
+    def __init__(self, task: Task, num_steps: int) -> None:
+        self.dt = task.dt
+        self.times = np.zeros(num_steps)
+        self.qpos = np.zeros((num_steps, task.nq))
+        self.qvel = np.zeros((num_steps, task.nv))
+        self.ctrl = np.zeros((num_steps, task.nu))
+        self.site_xpos = np.zeros((num_steps, task.mj_model.nsite, 3))
+        self.replan_seconds: list[float] = []
+
+    def record(self, k: int, data: mujoco.MjData, u: np.ndarray) -> None:
+        """Row k: the state before plant step k and the control applied."""
+        self.times[k] = data.time
+        self.qpos[k] = data.qpos
+        self.qvel[k] = data.qvel
+        self.ctrl[k] = u
+
+    def episode(
+        self, data: mujoco.MjData, num_steps: int, stopped: bool
+    ) -> Episode:
+        """The first ``num_steps`` rows and the plant's final state."""
+        rows = slice(0, num_steps)
+        return Episode(
+            dt=self.dt,
+            times=self.times[rows],
+            qpos=self.qpos[rows],
+            qvel=self.qvel[rows],
+            ctrl=self.ctrl[rows],
+            site_xpos=self.site_xpos[rows],
+            final_qpos=data.qpos.copy(),
+            final_qvel=data.qvel.copy(),
+            final_site_xpos=data.site_xpos.copy(),
+            replan_seconds=np.asarray(self.replan_seconds),
+            stopped_early=stopped,
+        )
+
+
+def _plant_data(
+    mj_model: mujoco.MjModel, qpos0: np.ndarray, qvel0: np.ndarray
+) -> mujoco.MjData:
+    """The plant at the initial state, time 0, kinematics computed."""
+    data = mujoco.MjData(mj_model)
+    data.qpos[:] = qpos0
+    data.qvel[:] = qvel0
+    data.time = 0.0
+    mujoco.mj_forward(mj_model, data)
+    return data
+
+
+def _finish_episode(
+    task: Task,
+    episode: Episode,
+    *,
+    compute_cost: bool,
+    log_path: str | Path | None,
+) -> Episode:
+    """Add the running costs and write the log, as asked."""
+    if compute_cost:
+        episode.running_cost = running_costs(
+            task, episode.qpos, episode.qvel, episode.ctrl
+        )
+    if log_path is not None:
+        write_trajectory_csv(
+            log_path, episode.times, episode.qpos, episode.qvel, episode.ctrl
+        )
+    return episode
+
+
 def run_closed_loop(
     task: Task,
     controller: SamplingBasedController,
@@ -269,80 +333,38 @@ def run_closed_loop(
         The episode.
     """
     mj_model = task.mj_model
-    dt = task.dt
     qpos0, qvel0, ctrl_noise, num_steps = _checked_inputs(
         task, qpos0, qvel0, duration, ctrl_noise
     )
-    every = _replan_every(replan_hz, dt)
+    every = _replan_every(replan_hz, task.dt)
     u_min = np.asarray(task.u_min, dtype=np.float64)
     u_max = np.asarray(task.u_max, dtype=np.float64)
-
-    data = mujoco.MjData(mj_model)
-    data.qpos[:] = qpos0
-    data.qvel[:] = qvel0
-    data.time = 0.0
-    mujoco.mj_forward(mj_model, data)
-
-    # The measured state is built on a template committed to the
-    # controller's device, so optimize() need not put ~100 arrays each time.
-    device = jax.devices()[0]
-    template = jax.device_put(mjx.make_data(task.model), device)
+    data = _plant_data(mj_model, qpos0, qvel0)
     history_rows = task.dynamics.history_length - 1
     history = HistoryBuffer(history_rows, task.nq, task.nv, task.nu)
     history.reset(qpos0, qvel0)
-    # One call evaluates the plan at all plant steps until the next replan.
-    actions = jax.jit(
-        jax.vmap(controller.get_action, in_axes=(None, 0)),
-    )
+    planner = _Planner(task, controller, every, history, seed)
+    planner.warm_up(data)
 
-    def measured_state() -> mjx.Data:
-        measured = (data.qpos, data.qvel, np.float32(data.time), data.ctrl)
-        qpos, qvel, t, u = jax.device_put(
-            [np.asarray(x, np.float32) for x in measured], device
-        )
-        return template.replace(qpos=qpos, qvel=qvel, time=t, ctrl=u)
-
-    params = controller.init_params(seed=seed)
-    # Warm-up: compile optimize and the action lookup; results discarded.
-    warm, _ = controller.optimize(measured_state(), params, history.array())
-    jax.block_until_ready(actions(warm, jnp.zeros(every, jnp.float32)))
-
-    times = np.zeros(num_steps)
-    qpos = np.zeros((num_steps, task.nq))
-    qvel = np.zeros((num_steps, task.nv))
-    ctrl = np.zeros((num_steps, task.nu))
-    site_xpos = np.zeros((num_steps, mj_model.nsite, 3))
-    replan_seconds: list[float] = []
+    rec = _Recorder(task, num_steps)
     planned = np.zeros((every, task.nu))
     stopped = False
     handle = _open_viewer(mj_model, data) if viewer else None
-
-    steps = range(num_steps)
-    for k in tqdm(steps, disable=not progress, desc="closed loop"):
+    for k in tqdm(range(num_steps), disable=not progress, desc="closed loop"):
         if k % every == 0:
             start = time.perf_counter()
-            params, _ = controller.optimize(
-                measured_state(), params, history.array()
-            )
-            tq = data.time + dt * np.arange(every)
-            planned = np.asarray(
-                actions(params, jnp.asarray(tq, dtype=jnp.float32)),
-                dtype=np.float64,
-            )
-            replan_seconds.append(time.perf_counter() - start)
+            planned = planner.replan(data)
+            rec.replan_seconds.append(time.perf_counter() - start)
         u = planned[k % every]
         if ctrl_noise is not None:
             u = u + ctrl_noise[k]
         u = np.clip(u, u_min, u_max)
-        times[k] = data.time
-        qpos[k] = data.qpos
-        qvel[k] = data.qvel
-        ctrl[k] = u
+        rec.record(k, data, u)
         history.push(data.qpos, data.qvel, u)
         data.ctrl[:] = u
         mujoco.mj_step(mj_model, data)
         # mj_step computed the kinematics of the state before the step.
-        site_xpos[k] = data.site_xpos
+        rec.site_xpos[k] = data.site_xpos
         if handle is not None:
             handle.sync()
         if stop_condition is not None and stop_condition(data):
@@ -353,29 +375,12 @@ def run_closed_loop(
         handle.close()
 
     mujoco.mj_forward(mj_model, data)
-    rows = slice(0, num_steps)
-    episode = Episode(
-        dt=dt,
-        times=times[rows],
-        qpos=qpos[rows],
-        qvel=qvel[rows],
-        ctrl=ctrl[rows],
-        site_xpos=site_xpos[rows],
-        final_qpos=data.qpos.copy(),
-        final_qvel=data.qvel.copy(),
-        final_site_xpos=data.site_xpos.copy(),
-        replan_seconds=np.asarray(replan_seconds),
-        stopped_early=stopped,
+    return _finish_episode(
+        task,
+        rec.episode(data, num_steps, stopped),
+        compute_cost=compute_cost,
+        log_path=log_path,
     )
-    if compute_cost:
-        episode.running_cost = running_costs(
-            task, episode.qpos, episode.qvel, episode.ctrl
-        )
-    if log_path is not None:
-        write_trajectory_csv(
-            log_path, episode.times, episode.qpos, episode.qvel, episode.ctrl
-        )
-    return episode
 
 
 def _open_viewer(
