@@ -84,9 +84,7 @@ class CubeRotation(Task):
         scale = jax.random.uniform(
             rng, (friction.shape[0],), minval=0.5, maxval=2.0
         )
-        return {
-            "geom_friction": friction.at[:, 0].set(friction[:, 0] * scale)
-        }
+        return {"geom_friction": friction.at[:, 0].set(friction[:, 0] * scale)}
 
     def domain_randomize_data(
         self, data: mjx.Data, rng: jax.Array

@@ -76,6 +76,4 @@ class PushT(Task):
         scale = jax.random.uniform(
             rng, (friction.shape[0],), minval=0.1, maxval=2.0
         )
-        return {
-            "geom_friction": friction.at[:, 0].set(friction[:, 0] * scale)
-        }
+        return {"geom_friction": friction.at[:, 0].set(friction[:, 0] * scale)}
