@@ -12,7 +12,6 @@ import time
 
 import jax
 import jax.numpy as jnp
-import mujoco
 import numpy as np
 from mujoco import mjx
 
@@ -47,10 +46,12 @@ def trajectory_optimization(
         params, rollouts = optimize(initial_state, params)
         costs = jnp.sum(rollouts.costs, axis=1)
         if verbose:
+            best, mean, std = (
+                float(f(costs)) for f in (jnp.min, jnp.mean, jnp.std)
+            )
             print(
-                f"  Iteration {i + 1}/{iterations} | Cost: "
-                f"{float(jnp.min(costs)):.3f}, Avg: {float(jnp.mean(costs)):.3f}"
-                f", Std: {float(jnp.std(costs)):.3f}, "
+                f"  Iteration {i + 1}/{iterations} | Cost: {best:.3f}, "
+                f"Avg: {mean:.3f}, Std: {std:.3f}, "
                 f"Time: {time.perf_counter() - start:.1f} s"
             )
     best = int(jnp.argmin(costs))
@@ -76,6 +77,7 @@ def playback(
     if not has_display():
         print("No display: skipping the playback")
         return
+    import mujoco
     import mujoco.viewer
 
     mj_model = ctrl.task.mj_model
