@@ -78,3 +78,17 @@ def test_trajectory_optimization_example_and_open_loop():
     proc = _run(["cart_pole_trajectory_optimization.py", "--iterations", "1"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "No display: skipping the playback" in proc.stdout
+
+
+def test_headless_duration_from_the_environment(monkeypatch):
+    """HYDRAX_HEADLESS_DURATION sets a headless run's length, checked."""
+    from hydrax.simulation import deterministic
+
+    monkeypatch.delenv("HYDRAX_HEADLESS_DURATION", raising=False)
+    assert deterministic._headless_duration() == 10.0
+    monkeypatch.setenv("HYDRAX_HEADLESS_DURATION", "0.5")
+    assert deterministic._headless_duration() == 0.5
+    for bad in ("abc", "0", "-1", "nan"):
+        monkeypatch.setenv("HYDRAX_HEADLESS_DURATION", bad)
+        with pytest.raises(ValueError, match="HYDRAX_HEADLESS_DURATION"):
+            deterministic._headless_duration()
