@@ -8,21 +8,18 @@ first collects a default dataset there (and says so). Checkpoints go to
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hydrax import ROOT
-from hydrax.dynamics_model_training.train import run_training_cli
-from hydrax.dynamics_model_training.training_cli import (
-    HelpFormatter,
-    add_training_arguments,
-    shown_path,
+from hydrax.dynamics_model_training.task_training import (
+    default_data_dir,
+    ensure_task_dataset,
+    task_training_main,
 )
 
 TASK = "double_cart_pole"
-DATA_DIR = ROOT / "data_csv" / TASK
+DATA_DIR = default_data_dir(TASK)
 COORDINATE_INDICES = [0]
 ANGLE_INDICES = [1, 2]
 
@@ -36,58 +33,13 @@ def ensure_dataset(
     random initial states, mixed with smooth random-control episodes
     (``hydrax.simulation.collect``).
     """
-    if data_dir.exists() and any(data_dir.glob("*.csv")):
-        return data_dir
-    from hydrax.simulation.collect import collect
-
-    print(
-        f"{data_dir} holds no CSV logs: collecting {episodes} episodes of "
-        f"{duration:g} s first"
-    )
-    return collect(
-        TASK, out_dir=data_dir, episodes=episodes, duration=duration, seed=seed
-    )
+    return ensure_task_dataset(TASK, data_dir, episodes, duration, seed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Collect data if needed, then train with the seed's defaults."""
-    parser = argparse.ArgumentParser(
-        prog="python -m hydrax.dynamics_model_training.train_double_cart_pole",
-        description=(
-            "Train a GRU dynamics model for the built-in double cart pole "
-            "(coordinate_indices=[0], angle_indices=[1, 2]), collecting a "
-            "default dataset first if the data directory is empty."
-        ),
-        formatter_class=HelpFormatter,
-    )
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="directory of trajectory logs, collected first when it holds "
-        f"none (default: {shown_path(DATA_DIR)})",
-    )
-    parser.add_argument(
-        "--collect-episodes",
-        type=int,
-        default=200,
-        help="episodes to collect when the data directory is empty",
-    )
-    add_training_arguments(parser)
-    args = parser.parse_args(argv)
-    args.data_dir = args.data_dir or DATA_DIR
-    try:
-        ensure_dataset(args.data_dir, episodes=args.collect_episodes)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return run_training_cli(
-        parser,
-        args,
-        data_dir=args.data_dir,
-        task_name=TASK,
-        coordinate_indices=COORDINATE_INDICES,
-        angle_indices=ANGLE_INDICES,
+    return task_training_main(
+        TASK, COORDINATE_INDICES, ANGLE_INDICES, argv=argv
     )
 
 

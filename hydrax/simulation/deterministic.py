@@ -29,7 +29,8 @@ from hydrax.simulation.history import HistoryBuffer
 from hydrax.simulation.video import GifRecorder
 
 HEADLESS_DURATION = 10.0
-"""Simulated seconds of a headless run when no duration is given."""
+"""Simulated seconds of a headless run when no duration is given (the
+environment variable ``HYDRAX_HEADLESS_DURATION`` overrides it)."""
 
 
 @dataclass
@@ -102,7 +103,8 @@ def run_interactive(
         headless: No viewer; None chooses headless when there is no
             display.
         duration: Simulated seconds to run; None runs until the viewer is
-            closed, or ``HEADLESS_DURATION`` headless.
+            closed, or headless ``HEADLESS_DURATION`` (10 s; the
+            environment variable ``HYDRAX_HEADLESS_DURATION`` changes it).
         video_path: The GIF's path (default ``ROOT/recordings/<time>.gif``).
         video_fps: Frames per simulated second of the video.
         verbose: Print the timing lines upstream prints.
@@ -128,7 +130,7 @@ def run_interactive(
         headless = True
         say("No display: running headless (no viewer)")
     if headless and duration is None:
-        duration = HEADLESS_DURATION
+        duration = _headless_duration()
         say(f"Simulating {duration:g} s (pass duration= to change it)")
     task = controller.task
     dt = float(mj_model.opt.timestep)
@@ -219,6 +221,23 @@ def run_interactive(
         recorder.close()
         say(f"Video written to {out.video_path}")
     return out
+
+
+def _headless_duration() -> float:
+    """``HYDRAX_HEADLESS_DURATION`` if set (seconds), else the default."""
+    text = os.environ.get("HYDRAX_HEADLESS_DURATION")
+    if text is None:
+        return HEADLESS_DURATION
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(
+            f"HYDRAX_HEADLESS_DURATION must be a number of seconds > 0, "
+            f"got {text!r}"
+        )
+    return value
 
 
 def _state_reader(

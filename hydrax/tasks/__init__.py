@@ -6,10 +6,15 @@ from hydrax.task_base import Task
 def get_task(name: str, **kwargs: object) -> Task:
     """Build a built-in task by its name (``double_cart_pole``, ...)."""
     from hydrax.tasks.cart_pole import CartPole
+    from hydrax.tasks.crane import Crane
+    from hydrax.tasks.cube import CubeRotation
     from hydrax.tasks.double_cart_pole import DoubleCartPole
     from hydrax.tasks.hopper import Hopper
+    from hydrax.tasks.particle import Particle
     from hydrax.tasks.pendulum import Pendulum
+    from hydrax.tasks.pusht import PushT
     from hydrax.tasks.quadruped import Quadruped
+    from hydrax.tasks.walker import Walker
 
     tasks = {
         "double_cart_pole": DoubleCartPole,
@@ -17,6 +22,11 @@ def get_task(name: str, **kwargs: object) -> Task:
         "pendulum": Pendulum,
         "hopper": Hopper,
         "quadruped": Quadruped,
+        "particle": Particle,
+        "pusht": PushT,
+        "walker": Walker,
+        "crane": Crane,
+        "cube": CubeRotation,
     }
     if name not in tasks:
         raise ValueError(
@@ -31,4 +41,9 @@ TASK_NAMES = (
     "pendulum",
     "hopper",
     "quadruped",
+    "particle",
+    "pusht",
+    "walker",
+    "crane",
+    "cube",
 )

@@ -1,0 +1,133 @@
+"""Train a built-in task's dynamics model: collect a default dataset first.
+
+The shared core of ``train_double_cart_pole`` and ``train_cart_pole``: the
+task's data directory (``hydrax/data_csv/<task>``) is filled with a default
+dataset when it holds no logs, then training runs with the task's qpos
+indices and every hyperparameter a flag (``--help`` lists the defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydrax import ROOT
+from hydrax.dynamics_model_training.train import run_training_cli
+from hydrax.dynamics_model_training.training_cli import (
+    HelpFormatter,
+    add_training_arguments,
+    shown_path,
+)
+
+
+def default_data_dir(task: str) -> Path:
+    """Where a built-in task's logs live, ``hydrax/data_csv/<task>``."""
+    return ROOT / "data_csv" / task
+
+
+def ensure_task_dataset(
+    task: str,
+    data_dir: Path,
+    episodes: int = 200,
+    duration: float = 5.0,
+    seed: int = 0,
+) -> Path:
+    """Collect a built-in task's default dataset if ``data_dir`` is empty.
+
+    Episodes are LQR-stabilized around the task's goal with smooth control
+    noise and random initial states, mixed with smooth random-control
+    episodes (``hydrax.simulation.collect``).
+
+    Args:
+        task: The built-in task's name (``hydrax.tasks.TASK_NAMES``).
+        data_dir: The directory to fill.
+        episodes: Episodes to collect when it holds no CSV logs.
+        duration: Simulated seconds per episode.
+        seed: The collection's seed.
+
+    Returns:
+        ``data_dir``.
+    """
+    if data_dir.exists() and any(data_dir.glob("*.csv")):
+        return data_dir
+    from hydrax.simulation.collect import collect
+
+    print(
+        f"{data_dir} holds no CSV logs: collecting {episodes} episodes of "
+        f"{duration:g} s first"
+    )
+    return collect(
+        task, out_dir=data_dir, episodes=episodes, duration=duration, seed=seed
+    )
+
+
+def task_training_main(
+    task: str,
+    coordinate_indices: Sequence[int],
+    angle_indices: Sequence[int],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """The command line of ``python -m ...train_<task>``.
+
+    Args:
+        task: The built-in task's name; also the checkpoints' task name.
+        coordinate_indices: The qpos indices of Cartesian coordinates.
+        angle_indices: The qpos indices of angles.
+        argv: The arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+    """
+    data_dir = default_data_dir(task)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m hydrax.dynamics_model_training.train_{task}",
+        description=(
+            f"Train a GRU dynamics model for the built-in {task} "
+            f"(coordinate_indices={list(coordinate_indices)}, "
+            f"angle_indices={list(angle_indices)}), collecting a default "
+            "dataset first if the data directory is empty."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="directory of trajectory logs, collected first when it holds "
+        f"none (default: {shown_path(data_dir)})",
+    )
+    parser.add_argument(
+        "--collect-episodes",
+        type=int,
+        default=200,
+        help="episodes to collect when the data directory is empty",
+    )
+    parser.add_argument(
+        "--collect-duration",
+        type=float,
+        default=5.0,
+        help="simulated seconds per collected episode",
+    )
+    add_training_arguments(parser)
+    args = parser.parse_args(argv)
+    args.data_dir = args.data_dir or data_dir
+    try:
+        ensure_task_dataset(
+            task,
+            args.data_dir,
+            episodes=args.collect_episodes,
+            duration=args.collect_duration,
+        )
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return run_training_cli(
+        parser,
+        args,
+        data_dir=args.data_dir,
+        task_name=task,
+        coordinate_indices=list(coordinate_indices),
+        angle_indices=list(angle_indices),
+    )
