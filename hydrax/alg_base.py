@@ -400,10 +400,10 @@ class SamplingBasedController(ABC):
     ) -> tuple[mjx.Data | None, Trajectory]:
         task = self.task
 
-        def rollout(us: jax.Array) -> tuple:
+        def rollout(us: jax.Array, index: jax.Array) -> tuple:
             def step(xc: tuple, u: jax.Array) -> tuple:
-                x, c = task.dynamics.step(model, *xc, u)
-                cost = self.dt * task.running_cost(x, u)
+                x, c, penalty = task.dynamics.step_with_penalty(model, *xc, u)
+                cost = self.dt * (task.running_cost(x, u) + penalty)
                 out = (
                     x if keep_states else None,
                     cost,
@@ -411,14 +411,16 @@ class SamplingBasedController(ABC):
                 )
                 return (x, c), out
 
+            start = task.dynamics.sample_carry(carry, index)
             (x_final, _), (xs, costs, sites) = jax.lax.scan(
-                step, (state, carry), us
+                step, (state, start), us
             )
             costs = jnp.append(costs, task.terminal_cost(x_final))
             sites = jnp.concatenate([task.get_trace_sites(state)[None], sites])
             return xs, costs, sites
 
-        states, costs, sites = jax.vmap(rollout)(controls)
+        indices = jnp.arange(controls.shape[0], dtype=jnp.int32)
+        states, costs, sites = jax.vmap(rollout)(controls, indices)
         return states, Trajectory(
             controls=controls, knots=knots, costs=costs, trace_sites=sites
         )
