@@ -64,7 +64,7 @@ STRATEGIES = ("ts", "mean")
 
 
 class NeuralNetworkDynamics(Dynamics):
-    """Roll out with a trained GRU (or an ensemble of them) instead of physics."""
+    """Roll out with a trained GRU, or an ensemble of them, not physics."""
 
     def __init__(
         self,
