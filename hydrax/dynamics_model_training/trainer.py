@@ -222,7 +222,7 @@ class Trainer:
                 if i > 0:  # check the previous step while this one runs
                     self._check_finite(fetch(losses[-2][0]), epoch, i - 1)
                 if self.progress and i % 20 == 0:
-                    bar.set_postfix(loss=f"{float(fetch(loss)):.4g}")
+                    bar.set_postfix(loss=f"{float(np.mean(fetch(loss))):.4g}")
         self._check_finite(fetch(losses[-1][0]), epoch, len(losses) - 1)
         if self.num_models == 1:
             return float(
