@@ -50,7 +50,7 @@ def ensemble(dcp_data, tmp_path_factory) -> tuple[Path, dict]:
         mode="recurrent",
         num_models=MEMBERS,
         checkpoint_dir=root,
-        progress=False,
+        progress=True,  # the bar shows the members' mean loss
         log=lambda s: None,
     )
     return root / "ens" / "best_model.pkl", history
@@ -244,3 +244,17 @@ def test_jitted_optimize_with_an_ensemble(ensemble, strategy):
     own, _ = ctrl.optimize(state, ctrl.init_params(), history)
     again, _ = jit_opt(state, ctrl.init_params(), history)
     np.testing.assert_allclose(own.mean, again.mean, rtol=1e-5, atol=1e-6)
+
+
+def test_num_models_flag():
+    from hydrax.dynamics_model_training.training_cli import (
+        train_parser,
+        training_kwargs,
+    )
+
+    args = ["--data-dir", "d", "--task-name", "t"]
+    parse = train_parser().parse_args
+    assert training_kwargs(parse(args))["num_models"] == 1
+    assert (
+        training_kwargs(parse([*args, "--num-models", "5"]))["num_models"] == 5
+    )
