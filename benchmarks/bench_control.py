@@ -66,12 +66,14 @@ def _data(args: argparse.Namespace) -> Path:
 
 
 def _train(args: argparse.Namespace, data: Path, seed: int, n: int) -> tuple:
+    from hydrax.dynamics_model_training.checkpoint import read_checkpoint
     from hydrax.dynamics_model_training.train import train_dynamics_model
 
     name = f"seed{seed}_n{n}"
     best = args.work_dir / "ckpt" / name / "best_model.pkl"
-    if best.exists():
-        return best, None
+    last = best.with_name("last.pkl")
+    if last.exists() and read_checkpoint(last)["epoch"] >= args.epochs:
+        return best, None  # trained by an earlier run
     t0 = time.perf_counter()
     train_dynamics_model(
         data,

@@ -368,8 +368,9 @@ class SamplingBasedController(ABC):
         """Roll control sequences out through the task's dynamics; score them.
 
         Upstream's signature. The running cost of step t is evaluated on the
-        state after it, dt · ℓ(xₜ₊₁, uₜ), with the kinematics of xₜ₊₁; the
-        terminal cost on x_T.
+        state after it, dt · (ℓ(xₜ₊₁, uₜ) + p), with the kinematics of xₜ₊₁
+        and p the penalty of ``dynamics.step_with_penalty`` (zero but for an
+        ensemble's disagreement); the terminal cost on x_T.
 
         Args:
             model: The MJX model (``controller.model`` or ``task.model``).
@@ -377,7 +378,8 @@ class SamplingBasedController(ABC):
             controls: The control sequences, (num_samples, T, nu).
             knots: Their knots, (num_samples, num_knots, nu).
             carry: The dynamics' initial carry; by default
-                ``task.dynamics.init_carry(model, state, None)``.
+                ``task.dynamics.init_carry(model, state, None)``. Sample i
+                starts from ``task.dynamics.sample_carry(carry, i)``.
 
         Returns:
             The states after every step, stacked (num_samples, T, ...), and
