@@ -194,7 +194,10 @@ class NeuralNetworkDynamics(Dynamics):
 
         Window mode: the H − 1 measured rows before the current state.
         Recurrent mode: (hidden state after those rows, their first row,
-        which coordinates stay relative to).
+        which coordinates stay relative to). An ensemble's is a dict:
+        ``memories`` (every member's, stacked) and, for ``"ts"``, the
+        ``params`` and ``memory`` of the member this rollout follows
+        (member 0 until ``sample_carry`` picks another).
         """
         n = self.history_length - 1
         current = jnp.concatenate([state.qpos, state.qvel]).astype(jnp.float32)
@@ -225,11 +228,10 @@ class NeuralNetworkDynamics(Dynamics):
 
     def _member_carry(self, memories: Carry, member: jax.Array) -> Carry:
         """Trajectory sampling's carry: one member's weights and memory."""
-        pick = lambda tree: jax.tree.map(lambda x: x[member], tree)  # noqa: E731
         return {
             "memories": memories,
-            "params": pick(self._states),
-            "memory": pick(memories),
+            "params": jax.tree.map(lambda x: x[member], self._states),
+            "memory": jax.tree.map(lambda x: x[member], memories),
         }
 
     def sample_carry(self, carry: Carry, index: jax.Array) -> Carry:
