@@ -368,8 +368,9 @@ class SamplingBasedController(ABC):
         """Roll control sequences out through the task's dynamics; score them.
 
         Upstream's signature. The running cost of step t is evaluated on the
-        state after it, dt · ℓ(xₜ₊₁, uₜ), with the kinematics of xₜ₊₁; the
-        terminal cost on x_T.
+        state after it, dt · (ℓ(xₜ₊₁, uₜ) + p), with the kinematics of xₜ₊₁
+        and p the penalty of ``dynamics.step_with_penalty`` (zero but for an
+        ensemble's disagreement); the terminal cost on x_T.
 
         Args:
             model: The MJX model (``controller.model`` or ``task.model``).
@@ -377,7 +378,8 @@ class SamplingBasedController(ABC):
             controls: The control sequences, (num_samples, T, nu).
             knots: Their knots, (num_samples, num_knots, nu).
             carry: The dynamics' initial carry; by default
-                ``task.dynamics.init_carry(model, state, None)``.
+                ``task.dynamics.init_carry(model, state, None)``. Sample i
+                starts from ``task.dynamics.sample_carry(carry, i)``.
 
         Returns:
             The states after every step, stacked (num_samples, T, ...), and
@@ -400,10 +402,10 @@ class SamplingBasedController(ABC):
     ) -> tuple[mjx.Data | None, Trajectory]:
         task = self.task
 
-        def rollout(us: jax.Array) -> tuple:
+        def rollout(us: jax.Array, index: jax.Array) -> tuple:
             def step(xc: tuple, u: jax.Array) -> tuple:
-                x, c = task.dynamics.step(model, *xc, u)
-                cost = self.dt * task.running_cost(x, u)
+                x, c, penalty = task.dynamics.step_with_penalty(model, *xc, u)
+                cost = self.dt * (task.running_cost(x, u) + penalty)
                 out = (
                     x if keep_states else None,
                     cost,
@@ -411,14 +413,16 @@ class SamplingBasedController(ABC):
                 )
                 return (x, c), out
 
+            start = task.dynamics.sample_carry(carry, index)
             (x_final, _), (xs, costs, sites) = jax.lax.scan(
-                step, (state, carry), us
+                step, (state, start), us
             )
             costs = jnp.append(costs, task.terminal_cost(x_final))
             sites = jnp.concatenate([task.get_trace_sites(state)[None], sites])
             return xs, costs, sites
 
-        states, costs, sites = jax.vmap(rollout)(controls)
+        indices = jnp.arange(controls.shape[0], dtype=jnp.int32)
+        states, costs, sites = jax.vmap(rollout)(controls, indices)
         return states, Trajectory(
             controls=controls, knots=knots, costs=costs, trace_sites=sites
         )

@@ -43,6 +43,27 @@ def upright_model(tmp_path_factory):
     return root / "upright" / "best_model.pkl"
 
 
+@pytest.fixture(scope="module")
+def upright_ensemble(upright_model):
+    """A 3-member ensemble trained like ``upright_model`` on its data."""
+    root = upright_model.parent.parent
+    train_dynamics_model(
+        root / "data",
+        "upright_ensemble",
+        hidden_size=128,
+        history_length=6,
+        prediction_horizon=10,
+        num_epochs=4,
+        learning_rate=3e-3,
+        mode="recurrent",
+        num_models=3,
+        checkpoint_dir=root,
+        progress=False,
+        log=lambda s: None,
+    )
+    return root / "upright_ensemble" / "best_model.pkl"
+
+
 def test_learned_step_recomputes_kinematics(upright_model):
     """After a learned step the sites are where MJX kinematics puts them."""
     task = DoubleCartPole()
@@ -162,3 +183,20 @@ def test_swingup_aggregation_episodes_start_hanging(upright_model, tmp_path):
     assert log.height == 20
     assert abs(log["qpos_1"][0]) <= 0.05 and abs(log["qpos_2"][0]) <= 0.05
     assert log["qvel_0"][0] == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["ts", "mean"])
+def test_ensemble_controller_balances(upright_ensemble, strategy):
+    """MPC planning on a 3-member ensemble keeps the plant upright for 2 s."""
+    physics = DoubleCartPole()
+    dyn = NeuralNetworkDynamics.load_params(
+        model=physics.model,
+        path=upright_ensemble,
+        strategy=strategy,
+        disagreement_weight=0.1 if strategy == "mean" else 0.0,
+    )
+    assert dyn.num_models == 3
+    task = DoubleCartPole(custom_dynamics=dyn)
+    result = balance_trial(task, default_controller(task), seed=0, duration=2.0)
+    assert result.success, f"fell after {result.episode.duration:.2f} s"

@@ -2,8 +2,12 @@
 
 A `Dynamics` advances an ``mjx.Data`` by one ``model.opt.timestep`` under a
 control, carrying its own state beside it (nothing for physics; the history
-window or a hidden state for a learned model). The controller only ever calls
-``init_carry`` once per replanning and ``step`` inside its ``lax.scan``.
+window or a hidden state for a learned model). The controller calls
+``init_carry`` once per replanning, ``sample_carry`` once per sampled control
+sequence (the identity, except for an ensemble that gives each sample its
+member), and ``step_with_penalty`` inside its ``lax.scan``: ``step`` plus a
+penalty added to the running cost (zero, except for an ensemble's
+disagreement).
 """
 
 from __future__ import annotations
@@ -56,6 +60,15 @@ class Dynamics(ABC):
             The initial carry (shared by all samples of a replanning).
         """
 
+    def sample_carry(self, carry: Carry, index: jax.Array) -> Carry:
+        """The carry of the rollout of sample ``index`` (default: ``carry``).
+
+        Args:
+            carry: The carry of ``init_carry``.
+            index: The sample's index in the replanning, an int32 scalar.
+        """
+        return carry
+
     @abstractmethod
     def step(
         self,
@@ -65,6 +78,21 @@ class Dynamics(ABC):
         control: jax.Array,
     ) -> tuple[mjx.Data, Carry]:
         """Advance one timestep under ``control``; kinematics up to date."""
+
+    def step_with_penalty(
+        self,
+        model: mjx.Model,
+        state: mjx.Data,
+        carry: Carry,
+        control: jax.Array,
+    ) -> tuple[mjx.Data, Carry, jax.Array]:
+        """``step``, and a penalty the controller adds to the running cost.
+
+        The penalty is zero unless a model overrides this (an ensemble's
+        disagreement); the controller scales it by dt like the running cost.
+        """
+        state, carry = self.step(model, state, carry, control)
+        return state, carry, jnp.zeros(())
 
 
 class PhysicsDynamics(Dynamics):

@@ -10,12 +10,29 @@ over by the closed loop) plus (current state, candidate control); each
 further step slides in one predicted row with its candidate control. After
 each learned step the kinematics are recomputed, so costs that read sites
 and bodies see the predicted state, and time advances by dt.
+
+An ensemble's checkpoint (trained with ``num_models > 1``) rolls out with
+one of two strategies (``strategy=``):
+
+- ``"ts"`` (PETS's trajectory sampling, TS-∞): sample i of a
+  replanning follows member ``i mod M`` for its whole rollout, so the
+  controller's update weighs plans that work under every member. The mean
+  plan (sample 0) follows member 0.
+- ``"mean"`` (the default; it balanced more often than ``"ts"`` in the
+  measurements of ``benchmarks/bench_control.py``): every sample steps with
+  the mean of the members' predicted
+  deltas; with ``disagreement_weight > 0`` the members' disagreement (the
+  variance of their standardized deltas, summed over the state) times the
+  weight is added to the running cost, steering plans away from where the
+  members disagree.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -33,29 +50,67 @@ from hydrax.dynamics_model_training.model import (
     rollout,
     start_memory,
 )
-from hydrax.dynamics_model_training.model_io import network_from_checkpoint
-from hydrax.dynamics_model_training.transforms import TransformFn
+from hydrax.dynamics_model_training.model_io import ensemble_from_checkpoint
+from hydrax.dynamics_model_training.transforms import (
+    TransformFn,
+    apply_delta,
+)
 from hydrax.logs import startup_history
 
 _DT_RTOL = 1e-6
 
+EnsembleStrategy = Literal["ts", "mean"]
+"""How an ensemble rolls out (see the module's docstring)."""
+
+STRATEGIES = ("ts", "mean")
+
 
 class NeuralNetworkDynamics(Dynamics):
-    """Roll out with a trained GRU instead of physics."""
+    """Roll out with a trained GRU, or an ensemble of them, not physics."""
 
-    def __init__(self, network: DynamicsNetwork, config: dict) -> None:
-        """Wrap a trained network.
+    def __init__(
+        self,
+        network: DynamicsNetwork | Sequence[DynamicsNetwork],
+        config: dict,
+        strategy: EnsembleStrategy = "mean",
+        disagreement_weight: float = 0.0,
+    ) -> None:
+        """Wrap a trained network, or an ensemble's members.
 
         Args:
-            network: The network (statistics installed).
+            network: The network (statistics installed), or the members of
+                an ensemble (one architecture, shared statistics).
             config: Its checkpoint configuration (dt, dims, ...).
+            strategy: How an ensemble rolls out: ``"ts"`` or ``"mean"``.
+            disagreement_weight: With ``"mean"``, the weight of the members'
+                disagreement added to the running cost (0: none).
         """
-        self.network = network
+        members = (
+            [network] if isinstance(network, DynamicsNetwork) else list(network)
+        )
+        if not members:
+            raise ValueError("network must be a network or a non-empty list")
+        if strategy not in STRATEGIES:
+            raise ValueError(
+                f"strategy must be one of {STRATEGIES}, got {strategy!r}"
+            )
+        if disagreement_weight < 0:
+            raise ValueError(
+                f"disagreement_weight must be >= 0, got {disagreement_weight}"
+            )
+        self.network = members[0]
         self.config = config
-        self.layout = network.layout
-        self.history_length = network.history_length
+        self.layout = self.network.layout
+        self.history_length = self.network.history_length
         self.dt = float(config["dt"])
-        self._graphdef, self._state = nnx.split(network)
+        self.num_models = len(members)
+        self.strategy = strategy
+        self.disagreement_weight = float(disagreement_weight)
+        self._graphdef, self._state = nnx.split(self.network)
+        # The members' states stacked along a leading axis (vmapped over).
+        self._states = jax.tree.map(
+            lambda *x: jnp.stack(x), *(nnx.split(m)[1] for m in members)
+        )
 
     @classmethod
     def load_params(
@@ -63,14 +118,20 @@ class NeuralNetworkDynamics(Dynamics):
         model: mjx.Model,
         path: str | Path,
         transform_fn: TransformFn | None = None,
+        strategy: EnsembleStrategy = "mean",
+        disagreement_weight: float = 0.0,
     ) -> NeuralNetworkDynamics:
-        """Load a checkpoint for planning on ``model``.
+        """Load a checkpoint (a single model or an ensemble) for ``model``.
 
         Args:
             model: The MJX model the controller plans for.
             path: A checkpoint written by training (e.g. best_model.pkl).
             transform_fn: The custom feature map the model was trained
                 with, if any.
+            strategy: How an ensemble rolls out (``"ts"`` or ``"mean"``;
+                ignored for a single model).
+            disagreement_weight: With ``"mean"``, the disagreement's weight
+                in the running cost.
 
         Returns:
             The dynamics, ready for ``Task(custom_dynamics=...)``.
@@ -81,7 +142,10 @@ class NeuralNetworkDynamics(Dynamics):
         """
         ckpt = read_checkpoint(path)
         dynamics = cls(
-            network_from_checkpoint(ckpt, path, transform_fn), ckpt["config"]
+            ensemble_from_checkpoint(ckpt, path, transform_fn),
+            ckpt["config"],
+            strategy=strategy,
+            disagreement_weight=disagreement_weight,
         )
         try:
             dynamics.check_compatible(model)
@@ -125,10 +189,6 @@ class NeuralNetworkDynamics(Dynamics):
                 f"MuJoCo model's timestep is {timestep:g} s"
             )
 
-    @property
-    def _net(self) -> DynamicsNetwork:
-        return nnx.merge(self._graphdef, self._state)
-
     def init_carry(
         self, model: mjx.Model, state: mjx.Data, history: jax.Array | None
     ) -> Carry:
@@ -136,7 +196,10 @@ class NeuralNetworkDynamics(Dynamics):
 
         Window mode: the H − 1 measured rows before the current state.
         Recurrent mode: (hidden state after those rows, their first row,
-        which coordinates stay relative to).
+        which coordinates stay relative to). An ensemble's is a dict:
+        ``memories`` (every member's, stacked) and, for ``"ts"``, the
+        ``params`` and ``memory`` of the member this rollout follows
+        (member 0 until ``sample_carry`` picks another).
         """
         n = self.history_length - 1
         current = jnp.concatenate([state.qpos, state.qvel]).astype(jnp.float32)
@@ -152,8 +215,35 @@ class NeuralNetworkDynamics(Dynamics):
         # state when there is no history).
         nu = self.layout.nu
         reference = history[0] if n else startup_history(current, 1, nu)[0]
-        memory = start_memory(self._net, history[None], reference[None])
-        return jax.tree.map(lambda x: x[0], memory)
+
+        def start(state: nnx.State) -> Carry:
+            net = nnx.merge(self._graphdef, state)
+            memory = start_memory(net, history[None], reference[None])
+            return jax.tree.map(lambda x: x[0], memory)
+
+        if self.num_models == 1:
+            return start(self._state)
+        memories = jax.vmap(start)(self._states)
+        if self.strategy == "mean":
+            return {"memories": memories}
+        return self._member_carry(memories, jnp.zeros((), jnp.int32))
+
+    def _member_carry(self, memories: Carry, member: jax.Array) -> Carry:
+        """Trajectory sampling's carry: one member's weights and memory."""
+        return {
+            "memories": memories,
+            "params": jax.tree.map(lambda x: x[member], self._states),
+            "memory": jax.tree.map(lambda x: x[member], memories),
+        }
+
+    def sample_carry(self, carry: Carry, index: jax.Array) -> Carry:
+        """Trajectory sampling: sample ``index`` follows member index mod M.
+
+        The identity for a single model and for the ``"mean"`` strategy.
+        """
+        if self.num_models == 1 or self.strategy == "mean":
+            return carry
+        return self._member_carry(carry["memories"], index % self.num_models)
 
     def step(
         self,
@@ -163,21 +253,81 @@ class NeuralNetworkDynamics(Dynamics):
         control: jax.Array,
     ) -> tuple[mjx.Data, Carry]:
         """One learned step; kinematics recomputed, time advanced by dt."""
-        nq = self.layout.nq
+        state, carry, _ = self.step_with_penalty(model, state, carry, control)
+        return state, carry
+
+    def step_with_penalty(
+        self,
+        model: mjx.Model,
+        state: mjx.Data,
+        carry: Carry,
+        control: jax.Array,
+    ) -> tuple[mjx.Data, Carry, jax.Array]:
+        """One learned step and the ensemble's disagreement penalty.
+
+        The penalty is zero except with the ``"mean"`` strategy and a
+        positive ``disagreement_weight``.
+        """
         row = jnp.concatenate([state.qpos, state.qvel, control]).astype(
             jnp.float32
         )
-        memory = jax.tree.map(lambda x: x[None], carry)
-        memory, nxt, _ = learned_step(self._net, memory, row[None])
-        carry = jax.tree.map(lambda x: x[0], memory)
-        nxt = nxt[0]
+        penalty = jnp.zeros((), jnp.float32)
+        if self.num_models == 1:
+            carry, nxt = self._member_step(self._state, carry, row)
+        elif self.strategy == "ts":
+            memory, nxt = self._member_step(
+                carry["params"], carry["memory"], row
+            )
+            carry = {**carry, "memory": memory}
+        else:
+            nxt, memories, penalty = self._mean_step(carry["memories"], row)
+            carry = {"memories": memories}
+        return self._advance(model, state, nxt, control), carry, penalty
+
+    def _member_step(
+        self, params: nnx.State, memory: Carry, row: jax.Array
+    ) -> tuple[Carry, jax.Array]:
+        net = nnx.merge(self._graphdef, params)
+        memory = jax.tree.map(lambda x: x[None], memory)
+        memory, nxt, _ = learned_step(net, memory, row[None])
+        return jax.tree.map(lambda x: x[0], memory), nxt[0]
+
+    def _mean_step(
+        self, memories: Carry, row: jax.Array
+    ) -> tuple[jax.Array, Carry, jax.Array]:
+        """Every member steps; the mean delta and their disagreement."""
+
+        def member(params: nnx.State, memory: Carry) -> tuple:
+            net = nnx.merge(self._graphdef, params)
+            memory = jax.tree.map(lambda x: x[None], memory)
+            memory, _, pred_std = learned_step(net, memory, row[None])
+            return jax.tree.map(lambda x: x[0], memory), pred_std[0]
+
+        memories, preds = jax.vmap(member)(self._states, memories)
+        # The members share the statistics: the mean of standardized deltas
+        # is the standardized mean delta.
+        mean = preds.mean(axis=0)
+        current = row[None, : self.layout.nq + self.layout.nv]
+        delta = self.network.unstandardize(mean[None])
+        nxt = apply_delta(self.layout, current, delta)[0]
+        disagreement = jnp.sum(jnp.var(preds, axis=0))
+        return nxt, memories, self.disagreement_weight * disagreement
+
+    def _advance(
+        self,
+        model: mjx.Model,
+        state: mjx.Data,
+        nxt: jax.Array,
+        control: jax.Array,
+    ) -> mjx.Data:
+        nq = self.layout.nq
         state = state.replace(
             qpos=nxt[:nq].astype(state.qpos.dtype),
             qvel=nxt[nq:].astype(state.qvel.dtype),
             ctrl=control,
             time=state.time + self.dt,
         )
-        return mjx.kinematics(model, state), carry
+        return mjx.kinematics(model, state)
 
     def predict(
         self, history: jax.Array, state: jax.Array, controls: jax.Array
@@ -192,7 +342,8 @@ class NeuralNetworkDynamics(Dynamics):
             controls: The controls to apply from now on, (B, K, nu).
 
         Returns:
-            The predicted (qpos, qvel) after each control, (B, K, nq + nv).
+            The predicted (qpos, qvel) after each control, (B, K, nq + nv);
+            an ensemble's members', (M, B, K, nq + nv).
         """
         n = self.history_length - 1
         history = jnp.asarray(history, jnp.float32)
@@ -208,7 +359,11 @@ class NeuralNetworkDynamics(Dynamics):
         row = jnp.concatenate([state, controls[:, 0]], axis=-1)
         window = jnp.concatenate([history, row[:, None]], axis=1)
         later = jnp.concatenate([controls[:, 1:], controls[:, -1:]], axis=1)
-        return _predict_jit(self._graphdef, self._state, window, later)
+        if self.num_models == 1:
+            return _predict_jit(self._graphdef, self._state, window, later)
+        return jax.vmap(_predict_jit, in_axes=(None, 0, None, None))(
+            self._graphdef, self._states, window, later
+        )
 
 
 @jax.jit

@@ -4,7 +4,12 @@ A checkpoint (see ``checkpoint.py`` for the file codec) holds plain data:
 ``config`` (a :class:`ModelConfig` as a dict), ``params`` and
 ``statistics`` (pure dicts of arrays), ``history`` and, for ``last.pkl``,
 the optimizer state. Loading rebuilds the network from the configuration
-and installs the arrays into it; nothing in the file is executed. The
+and installs the arrays into it; nothing in the file is executed.
+
+An ensemble's checkpoint (``config["num_models"] > 1``) is the same record
+with every parameter stacked along a leading member axis and one set of
+statistics (the members share them); :func:`ensemble_from_checkpoint`
+rebuilds its members. The
 planner, evaluation and training all load models through this module.
 """
 
@@ -84,6 +89,8 @@ class ModelConfig:
         train_files: Names of the files trained on.
         val_files: Names of the files held out for validation.
         hyperparameters: The training settings (batch size, seed, ...).
+        num_models: Ensemble members (1: a single model; the key is then
+            left out of the stored dict, as before ensembles).
     """
 
     layout: StateLayout
@@ -101,6 +108,7 @@ class ModelConfig:
     train_files: tuple[str, ...] = ()
     val_files: tuple[str, ...] = ()
     hyperparameters: dict = field(default_factory=dict)
+    num_models: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """The plain dict a checkpoint stores (lists, not tuples)."""
@@ -108,6 +116,8 @@ class ModelConfig:
         out |= self.layout.to_dict()
         for f in fields(self):
             if f.name in ("layout", "mode"):
+                continue
+            if f.name == "num_models" and self.num_models == 1:
                 continue
             value = getattr(self, f.name)
             out[f.name] = list(value) if isinstance(value, tuple) else value
@@ -225,8 +235,54 @@ def network_from_checkpoint(
     return network
 
 
+def num_models(ckpt: dict) -> int:
+    """The ensemble members of a decoded checkpoint (1: a single model)."""
+    return int(ckpt["config"].get("num_models") or 1)
+
+
+def member_checkpoint(ckpt: dict, member: int, path: Any) -> dict:  # noqa: ANN401
+    """The single-model checkpoint of one member of an ensemble's.
+
+    Raises:
+        CheckpointError: if ``member`` is not one of its members.
+    """
+    n = num_models(ckpt)
+    if n == 1 and member == 0:
+        return ckpt
+    if not 0 <= member < n:
+        raise CheckpointError(
+            f"{path}: member must be in 0..{n - 1}, got {member}"
+        )
+    out = dict(ckpt)
+    out["params"] = jax.tree.map(
+        lambda x: np.asarray(x)[member], ckpt["params"]
+    )
+    out["config"] = {**ckpt["config"], "num_models": 1}
+    return out
+
+
+def ensemble_from_checkpoint(
+    ckpt: dict,
+    path: Any,  # noqa: ANN401 (named in errors)
+    transform_fn: TransformFn | None = None,
+) -> list[DynamicsNetwork]:
+    """Every member's network of a decoded checkpoint (one for a single model).
+
+    Raises:
+        CheckpointError: as :func:`network_from_checkpoint`.
+    """
+    return [
+        network_from_checkpoint(
+            member_checkpoint(ckpt, m, path), path, transform_fn
+        )
+        for m in range(num_models(ckpt))
+    ]
+
+
 def load_trained_model(
-    path: str | Path, transform_fn: TransformFn | None = None
+    path: str | Path,
+    transform_fn: TransformFn | None = None,
+    member: int = 0,
 ) -> tuple[DynamicsNetwork, dict]:
     """Load a checkpoint: the network (statistics included) and its config.
 
@@ -236,14 +292,20 @@ def load_trained_model(
         path: A ``.pkl`` written by training.
         transform_fn: The custom feature map the model was trained with,
             if any (it is recorded by name only and must be passed again).
+        member: For an ensemble's checkpoint, the member to load (0 is the
+            one trained on the single model's seed and shuffles). Planning
+            with the whole ensemble is ``NeuralNetworkDynamics.load_params``;
+            every member's network is ``ensemble_from_checkpoint``.
 
     Returns:
         The network and the checkpoint's configuration dict (with its
-        ``history`` under ``config["history"]``);
-        ``ModelConfig.from_dict(config)`` gives it typed.
+        ``history`` under ``config["history"]``; an ensemble's keeps
+        ``num_models``); ``ModelConfig.from_dict(config)`` gives it typed.
     """
     ckpt = read_checkpoint(path)
-    network = network_from_checkpoint(ckpt, path, transform_fn)
+    network = network_from_checkpoint(
+        member_checkpoint(ckpt, member, path), path, transform_fn
+    )
     config = dict(ckpt["config"])
     config["history"] = ckpt.get("history", {})
     return network, config

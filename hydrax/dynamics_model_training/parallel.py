@@ -46,10 +46,17 @@ class DataParallel:
 
         return jax.tree.map(put, tree)
 
-    def shard(self, x: np.ndarray) -> jax.Array:
-        """A global batch array split along its first axis over the devices."""
+    def shard(self, x: np.ndarray, axis: int = 0) -> jax.Array:
+        """A global batch array split along ``axis`` over the devices.
+
+        ``axis=1`` is an ensemble's batch: (members, batch), each member's
+        batch split the same way.
+        """
+        sharding = self.sharded
+        if axis:
+            sharding = NamedSharding(self.mesh, P(*([None] * axis), "data"))
         return jax.make_array_from_callback(
-            x.shape, self.sharded, lambda idx: x[idx]
+            x.shape, sharding, lambda idx: x[idx]
         )
 
     @staticmethod

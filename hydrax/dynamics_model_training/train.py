@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from tqdm.auto import tqdm
@@ -37,6 +38,7 @@ from hydrax.dynamics_model_training.model_io import (
     CHECKPOINT_ROOT,
     ModelConfig,
     build_network,
+    ensemble_from_checkpoint,
     install_params,
     library_versions,
     load_trained_model,
@@ -142,6 +144,7 @@ def train_dynamics_model(
     max_rows_in_memory: int | None = None,
     quat_indices: Sequence[int] | None = None,
     heading_frame: bool = False,
+    num_models: int = 1,
 ) -> tuple[DynamicsNetwork, dict]:
     """Train a GRU dynamics model on a directory of CSV logs.
 
@@ -185,11 +188,19 @@ def train_dynamics_model(
             (from the manifest when None).
         heading_frame: Express free joints in their heading (yaw) frame, so
             the model does not depend on where the robot faces.
+        num_models: Train an ensemble of this many members at once (one
+            vmapped step): member m starts from the weights of seed
+            ``seed + m`` and draws its own shuffle; the split and the
+            standardization statistics are shared. All are saved in one
+            checkpoint; the best epoch is the one of the best mean
+            validation loss.
 
     Returns:
-        The best network (by validation loss) and the history: per-epoch
-        ``train_loss``, ``val_loss``, ``epoch_seconds``, ``learning_rate``,
-        plus ``best_epoch``, ``best_val_loss``, ``samples_per_second``.
+        The best network (by validation loss; an ensemble's member 0) and
+        the history: per-epoch ``train_loss``, ``val_loss`` (an ensemble's:
+        the members' mean, each member's in ``train_loss_members`` and
+        ``val_loss_members``), ``epoch_seconds``, ``learning_rate``, plus
+        ``best_epoch``, ``best_val_loss``, ``samples_per_second``.
     """
     hyper = {
         "batch_size": batch_size,
@@ -210,6 +221,16 @@ def train_dynamics_model(
         prediction_horizon=prediction_horizon,
         **hyper,
     )
+    if (
+        isinstance(num_models, bool)
+        or not isinstance(num_models, int | np.integer)
+        or num_models < 1
+    ):
+        raise ValueError(
+            f"num_models must be a positive integer, got {num_models!r}"
+        )
+    if num_models > 1 and init_from is not None:
+        raise ValueError("init_from is not supported with num_models > 1")
     progress = progress and jax.process_index() == 0
     say = _logger(log, progress)
     ckpt_dir = Path(checkpoint_dir or CHECKPOINT_ROOT) / task_name
@@ -241,19 +262,22 @@ def train_dynamics_model(
     if init_from is not None:
         _start_from(network, init_from, transform_fn)
     config = _model_config(
-        dataset, network, prediction_horizon, task_name, hyper
+        dataset, network, prediction_horizon, task_name, hyper, num_models
     ).to_dict()
 
     dp = DataParallel()
     batch_size = dp.round_batch(batch_size)
     graphdef, params, stats = nnx.split(network, nnx.Param, Statistic)
+    if num_models > 1:
+        params = _member_params(network, params, seed, num_models)
     steps = sum(
         math.ceil(n / batch_size) for n in dataset.block_windows("train")
     )
     tx, schedule = make_optimizer(
         learning_rate, weight_decay, steps * num_epochs, lr_schedule, grad_clip
     )
-    state = TrainState(params, tx.init(params), new_history())
+    init = jax.vmap(tx.init) if num_models > 1 else tx.init
+    state = TrainState(params, init(params), new_history())
     if resume:
         stats = _resume(state, ckpt_dir / "last.pkl", config, transform_fn)
         say(f"resuming {ckpt_dir / 'last.pkl'} after epoch {state.epoch}")
@@ -277,12 +301,38 @@ def train_dynamics_model(
         ckpt_dir=ckpt_dir,
         progress=progress,
         say=say,
+        num_models=num_models,
     )
     state = trainer.fit(state, num_epochs, patience, save_every)
     history = state.history
     history["samples_per_second"] = trainer.samples_per_second
     history["checkpoint_dir"] = str(ckpt_dir)
-    return nnx.merge(graphdef, state.best_params, stats), history
+    best = state.best_params
+    if num_models > 1:
+        best = jax.tree.map(lambda x: x[0], best)
+    return nnx.merge(graphdef, best, stats), history
+
+
+def _member_params(
+    network: DynamicsNetwork, params: nnx.State, seed: int, num_models: int
+) -> nnx.State:
+    """The members' initial weights (seeds seed .. seed + M - 1), stacked."""
+    members = [params] + [
+        nnx.state(
+            DynamicsNetwork(
+                network.layout,
+                hidden_size=network.hidden_size,
+                history_length=network.history_length,
+                rngs=nnx.Rngs(seed + m),
+                transform_fn=network.transform_fn,
+                feature_dim=network.feature_dim,
+                mode=network.mode,
+            ),
+            nnx.Param,
+        )
+        for m in range(1, num_models)
+    ]
+    return jax.tree.map(lambda *x: jnp.stack(x), *members)
 
 
 def _logger(
@@ -316,6 +366,7 @@ def _model_config(
     prediction_horizon: int,
     task_name: str,
     hyperparameters: dict[str, Any],
+    num_models: int = 1,
 ) -> ModelConfig:
     """The checkpoints' configuration of a network trained on a dataset."""
     manifest = dataset.manifest or {}
@@ -336,6 +387,7 @@ def _model_config(
         train_files=tuple(p.name for p in dataset.train_files),
         val_files=tuple(p.name for p in dataset.val_files),
         hyperparameters=hyperparameters,
+        num_models=num_models,
     )
 
 
@@ -352,8 +404,14 @@ def _resume(
     """
     ckpt = read_checkpoint(last)
     _check_resume(ckpt["config"], config, last)
-    restored = network_from_checkpoint(ckpt, last, transform_fn)
-    _, state.params, stats = nnx.split(restored, nnx.Param, Statistic)
+    members = ensemble_from_checkpoint(ckpt, last, transform_fn)
+    parts = [nnx.split(m, nnx.Param, Statistic) for m in members]
+    stats = parts[0][2]
+    state.params = parts[0][1]
+    if len(parts) > 1:
+        state.params = jax.tree.map(
+            lambda *x: jnp.stack(x), *(p for _, p, _ in parts)
+        )
     state.opt_state = restore_optimizer(
         ckpt["optimizer"], state.opt_state, last
     )

@@ -137,15 +137,13 @@ class Batch(NamedTuple):
     weights: jax.Array  # (B,) 1, or 0 for batch padding, sharded
 
 
-@partial(jax.jit, static_argnums=0)
-def train_step(
+def _train_step(
     spec: StepSpec,
     params: nnx.State,
     stats: nnx.State,
     opt_state: optax.OptState,
     batch: Batch,
 ) -> tuple[nnx.State, optax.OptState, jax.Array]:
-    """One optimizer step on the multi-step loss; returns the batch's loss."""
     rows = spec.windows(batch)
 
     def loss_fn(params: nnx.State) -> jax.Array:
@@ -158,12 +156,63 @@ def train_step(
     return out
 
 
+def _eval_step(
+    spec: StepSpec, params: nnx.State, stats: nnx.State, batch: Batch
+) -> jax.Array:
+    net = nnx.merge(spec.graphdef, params, stats)
+    errs = multi_step_errors(net, spec.windows(batch))
+    total = jnp.sum(batch.weights[:, None] * errs, axis=0)
+    return total
+
+
+@partial(jax.jit, static_argnums=0)
+def train_step(
+    spec: StepSpec,
+    params: nnx.State,
+    stats: nnx.State,
+    opt_state: optax.OptState,
+    batch: Batch,
+) -> tuple[nnx.State, optax.OptState, jax.Array]:
+    """One optimizer step on the multi-step loss; returns the batch's loss."""
+    return _train_step(spec, params, stats, opt_state, batch)
+
+
 @partial(jax.jit, static_argnums=0)
 def eval_step(
     spec: StepSpec, params: nnx.State, stats: nnx.State, batch: Batch
 ) -> jax.Array:
     """The weighted sum over the batch of per-step errors, (K,)."""
-    net = nnx.merge(spec.graphdef, params, stats)
-    errs = multi_step_errors(net, spec.windows(batch))
-    total = jnp.sum(batch.weights[:, None] * errs, axis=0)
-    return total
+    return _eval_step(spec, params, stats, batch)
+
+
+# An ensemble's members are one network's states stacked along a leading
+# axis (params and optimizer states); its batch shares the block's rows
+# (``data``) and gives every member its own windows, (M, B). One compiled
+# step trains all members.
+
+
+@partial(jax.jit, static_argnums=0)
+def ensemble_train_step(
+    spec: StepSpec,
+    params: nnx.State,
+    stats: nnx.State,
+    opt_state: optax.OptState,
+    batch: Batch,
+) -> tuple[nnx.State, optax.OptState, jax.Array]:
+    """One optimizer step of every member; returns their losses, (M,)."""
+
+    def member(p: nnx.State, o: optax.OptState, b: Batch) -> tuple:
+        return _train_step(spec, p, stats, o, b)
+
+    batch_axes = Batch(None, 0, 0, 0)  # type: ignore[arg-type]
+    return jax.vmap(member, in_axes=(0, 0, batch_axes))(
+        params, opt_state, batch
+    )
+
+
+@partial(jax.jit, static_argnums=0)
+def ensemble_eval_step(
+    spec: StepSpec, params: nnx.State, stats: nnx.State, batch: Batch
+) -> jax.Array:
+    """Every member's weighted per-step error sums on one batch, (M, K)."""
+    return jax.vmap(lambda p: _eval_step(spec, p, stats, batch))(params)

@@ -5,6 +5,13 @@
 run draws the same batches), step, validate, write checkpoints
 (``best_model.pkl``, ``model_epoch_<N>.pkl``, and ``last.pkl`` with the
 optimizer state, from which a resumed run continues exactly).
+
+An ensemble of ``num_models`` members trains in the same loop: the members'
+states are stacked along a leading axis and one vmapped step trains them
+all, each on its own shuffle of the same windows (member 0's is the single
+model's). The epoch's losses are the members' mean (the best model is chosen
+on it), with the members' own in ``train_loss_members`` and
+``val_loss_members``.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ from hydrax.dynamics_model_training.parallel import DataParallel
 from hydrax.dynamics_model_training.train_steps import (
     Batch,
     StepSpec,
+    ensemble_eval_step,
+    ensemble_train_step,
     eval_step,
     padded_batches,
     train_step,
@@ -96,6 +105,7 @@ class Trainer:
         ckpt_dir: Path,
         progress: bool,
         say: Callable[[str], None],
+        num_models: int = 1,
     ) -> None:
         """Hold a run's fixed parts.
 
@@ -111,6 +121,8 @@ class Trainer:
             ckpt_dir: The checkpoint folder.
             progress: Show a progress bar.
             say: Where epoch lines go.
+            num_models: Ensemble members (params and optimizer state
+                stacked along a leading axis when > 1).
         """
         self.dataset, self.spec, self.stats = dataset, spec, stats
         self.schedule, self.dp = schedule, dp
@@ -120,6 +132,7 @@ class Trainer:
         self.steps_per_epoch = sum(
             math.ceil(n / batch_size) for n in dataset.block_windows("train")
         )
+        self.num_models = num_models
         self._placed: tuple[RowBlock | None, Any] = (None, None)
         self.samples_per_second = 0.0
 
@@ -134,18 +147,24 @@ class Trainer:
         # the one block once per run, streamed each block once per epoch.
         if self._placed[0] is not block:
             self._placed = (block, self.dp.replicate(block.data))
-        dp = self.dp
+        dp, axis = self.dp, part.ndim - 1
+        if axis:  # an ensemble's (members, batch)
+            w = np.broadcast_to(w, part.shape)
         return Batch(
             self._placed[1],
-            dp.shard(block.example_rows[part]),
-            dp.shard(starts[part]),
-            dp.shard(w),
+            dp.shard(block.example_rows[part], axis),
+            dp.shard(starts[part], axis),
+            dp.shard(np.ascontiguousarray(w), axis),
         )
 
     def batches(self, epoch: int) -> Iterator[tuple[Batch, float]]:
         """The epoch's batches and their real sizes, shuffled by the seed.
 
         The blocks come in a per-epoch order, the windows shuffled in each.
+        An ensemble's batches are (members, batch): member 0 draws the
+        single model's shuffle, member m its own (from the seed, the epoch,
+        the block and m). Every member sees each window once an epoch, so
+        the padding of the last batch is the same for all.
         """
         epoch_key = jax.random.fold_in(jax.random.key(self.seed), epoch)
         order = np.random.default_rng([self.seed, epoch]).permutation(
@@ -161,7 +180,22 @@ class Trainer:
             else:
                 perm = np.asarray(jax.random.permutation(epoch_key, len(ids)))
             starts = block.window_starts()
-            for part, w in padded_batches(ids[perm], self.batch_size):
+            orders = [ids[perm]] + [
+                ids[
+                    np.random.default_rng([self.seed, epoch, b, m]).permutation(
+                        len(ids)
+                    )
+                ]
+                for m in range(1, self.num_models)
+            ]
+            members = [padded_batches(o, self.batch_size) for o in orders]
+            for parts in zip(*members, strict=True):
+                w = parts[0][1]
+                part = (
+                    parts[0][0]
+                    if self.num_models == 1
+                    else np.stack([p for p, _ in parts])
+                )
                 yield self._batch(block, starts, part, w), float(w.sum())
 
     def train_epoch(
@@ -169,6 +203,7 @@ class Trainer:
     ) -> float:
         """One pass over the training windows; returns the mean loss."""
         fetch, losses = self.dp.fetch, []
+        step = ensemble_train_step if self.num_models > 1 else train_step
         # Closed on any exit, so a streamed read-ahead stops with it.
         with contextlib.closing(self.batches(epoch)) as batches:
             bar = tqdm(
@@ -180,22 +215,31 @@ class Trainer:
                 unit="batch",
             )
             for i, (batch, n) in enumerate(bar):
-                state.params, state.opt_state, loss = train_step(
+                state.params, state.opt_state, loss = step(
                     self.spec, state.params, self.stats, state.opt_state, batch
                 )
                 losses.append((loss, n))
                 if i > 0:  # check the previous step while this one runs
                     self._check_finite(fetch(losses[-2][0]), epoch, i - 1)
                 if self.progress and i % 20 == 0:
-                    bar.set_postfix(loss=f"{float(fetch(loss)):.4g}")
+                    bar.set_postfix(loss=f"{float(np.mean(fetch(loss))):.4g}")
         self._check_finite(fetch(losses[-1][0]), epoch, len(losses) - 1)
-        return float(
-            sum(float(fetch(x)) * n for x, n in losses) / self.num_train
-        )
+        if self.num_models == 1:
+            return float(
+                sum(float(fetch(x)) * n for x, n in losses) / self.num_train
+            )
+        total = sum(np.asarray(fetch(x), np.float64) * n for x, n in losses)
+        return total / self.num_train  # (M,)
 
     def evaluate(self, params: nnx.State) -> np.ndarray:
-        """The validation windows' mean error per prediction step, (K,)."""
-        total = np.zeros(self.config["prediction_horizon"])
+        """The validation windows' mean error per prediction step, (K,).
+
+        An ensemble's is every member's, (M, K).
+        """
+        k = self.config["prediction_horizon"]
+        ensemble = self.num_models > 1
+        total = np.zeros((self.num_models, k) if ensemble else k)
+        step = ensemble_eval_step if ensemble else eval_step
         count = 0
         size = self.dp.round_batch(EVAL_BATCH)
         for block, ids in self.dataset.blocks("val"):
@@ -203,13 +247,15 @@ class Trainer:
             for part, w in padded_batches(ids, size):
                 batch = self._batch(block, starts, part, w)
                 total += self.dp.fetch(
-                    eval_step(self.spec, params, self.stats, batch)
+                    step(self.spec, params, self.stats, batch)
                 )
             count += len(ids)
         return total / max(count, 1)
 
     def _check_finite(self, loss: jax.Array, epoch: int, step: int) -> None:
-        value = float(loss)
+        value = float(np.max(loss)) if np.ndim(loss) else float(loss)
+        if np.ndim(loss) and not np.all(np.isfinite(loss)):
+            value = math.nan
         if not math.isfinite(value):
             raise TrainingDiverged(
                 f"the training loss became {value} at epoch {epoch + 1}, step "
@@ -261,6 +307,10 @@ class Trainer:
         train_loss = self.train_epoch(state, epoch, num_epochs)
         have_val = self.dataset.num_windows["val"] > 0
         per_step = self.evaluate(state.params) if have_val else None
+        if self.num_models > 1:
+            train_loss, per_step = self._record_members(
+                history, train_loss, per_step
+            )
         val_loss = float(per_step.mean()) if have_val else train_loss
         if not math.isfinite(val_loss):
             raise TrainingDiverged(
@@ -293,6 +343,18 @@ class Trainer:
             f"{val_text}  {seconds:5.1f} s" + ("  *best*" if improved else "")
         )
         return improved, line
+
+    @staticmethod
+    def _record_members(
+        history: dict, train: np.ndarray, per_step: np.ndarray | None
+    ) -> tuple[float, np.ndarray | None]:
+        """Record an ensemble's per-member losses; returns their means."""
+        history.setdefault("train_loss_members", []).append(train.tolist())
+        if per_step is not None:
+            members = per_step.mean(axis=1)
+            history.setdefault("val_loss_members", []).append(members.tolist())
+            per_step = per_step.mean(axis=0)
+        return float(train.mean()), per_step
 
     def fit(
         self,
@@ -351,6 +413,7 @@ RESUME_KEYS = (
     "train_files",
     "val_files",
     "hyperparameters",
+    "num_models",
 )
 """The configuration a resumed run must share with its ``last.pkl``."""
 
@@ -367,6 +430,8 @@ def check_resume(saved: dict, current: dict, path: Path) -> None:
             old, new = old or [], new or []
         if key == "heading_frame":
             old, new = bool(old), bool(new)
+        if key == "num_models":  # absent: one model
+            old, new = old or 1, new or 1
         if isinstance(old, dict) and isinstance(new, dict):
             # An option added since the checkpoint was written counts as
             # its default, None.

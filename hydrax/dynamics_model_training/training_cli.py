@@ -148,6 +148,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="seeds the split, the initial weights and the shuffles",
     )
     g.add_argument(
+        "--num-models",
+        type=int,
+        default=1,
+        help="train an ensemble of this many members at once (different "
+        "initial weights and shuffles; saved in one checkpoint)",
+    )
+    g.add_argument(
         "--val-fraction",
         type=float,
         default=0.2,
@@ -254,4 +261,5 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "init_from": args.init_from,
         "progress": not args.no_progress,
         "max_rows_in_memory": args.max_rows_in_memory,
+        "num_models": args.num_models,
     }

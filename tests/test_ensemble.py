@@ -1,0 +1,260 @@
+"""Ensembles: one vmapped training step, one checkpoint, two rollouts."""
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from hydrax.dynamics import NeuralNetworkDynamics
+from hydrax.dynamics_model_training.checkpoint import (
+    CheckpointError,
+    read_checkpoint,
+)
+from hydrax.dynamics_model_training.data_loader import DynamicsDataset
+from hydrax.dynamics_model_training.model import DynamicsNetwork, Statistic
+from hydrax.dynamics_model_training.model_io import (
+    ensemble_from_checkpoint,
+    load_trained_model,
+)
+from hydrax.dynamics_model_training.parallel import DataParallel
+from hydrax.dynamics_model_training.train import train_dynamics_model
+from hydrax.dynamics_model_training.train_steps import (
+    Batch,
+    StepSpec,
+    ensemble_train_step,
+    make_optimizer,
+    train_step,
+)
+from hydrax.dynamics_model_training.trainer import Trainer
+from hydrax.simulation.controllers import default_controller
+from hydrax.tasks.double_cart_pole import DoubleCartPole
+
+MEMBERS = 3
+
+
+@pytest.fixture(scope="module")
+def ensemble(dcp_data, tmp_path_factory) -> tuple[Path, dict]:
+    """A 3-member ensemble trained for 2 epochs: (checkpoint, history)."""
+    root = tmp_path_factory.mktemp("ens")
+    _, history = train_dynamics_model(
+        dcp_data,
+        "ens",
+        hidden_size=16,
+        history_length=5,
+        prediction_horizon=4,
+        num_epochs=2,
+        learning_rate=3e-3,
+        mode="recurrent",
+        num_models=MEMBERS,
+        checkpoint_dir=root,
+        progress=True,  # the bar shows the members' mean loss
+        log=lambda s: None,
+    )
+    return root / "ens" / "best_model.pkl", history
+
+
+def _params(network: DynamicsNetwork) -> list[np.ndarray]:
+    return [
+        np.asarray(x) for x in jax.tree.leaves(nnx.state(network, nnx.Param))
+    ]
+
+
+def test_ensemble_trains_members_that_differ(ensemble):
+    path, history = ensemble
+    assert len(history["val_loss_members"]) == 2
+    for members, mean in zip(
+        history["val_loss_members"], history["val_loss"], strict=True
+    ):
+        assert len(members) == MEMBERS
+        assert mean == pytest.approx(np.mean(members), rel=1e-12)
+    # The members learned: every one's validation loss fell.
+    first, last = map(np.asarray, history["val_loss_members"])
+    assert np.all(last < first)
+    assert history["best_val_loss"] == pytest.approx(min(history["val_loss"]))
+    nets = ensemble_from_checkpoint(read_checkpoint(path), path)
+    assert len(nets) == MEMBERS
+    a, b = _params(nets[0]), _params(nets[1])
+    assert (
+        max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=True))
+        > 1e-3
+    )
+    # One set of statistics, shared.
+    np.testing.assert_array_equal(nets[0].out_std[...], nets[2].out_std[...])
+
+
+def test_vmapped_step_equals_separate_member_steps(dcp_data, tmp_path):
+    """One ensemble step = each member's own step on its own batch."""
+    ds = DynamicsDataset(
+        dcp_data, history_length=5, prediction_horizon=4, verbose=False
+    )
+
+    def net(seed: int) -> DynamicsNetwork:
+        n = DynamicsNetwork(
+            ds.layout,
+            hidden_size=16,
+            history_length=5,
+            rngs=nnx.Rngs(seed),
+            mode="recurrent",
+        )
+        n.set_statistics(ds.statistics)
+        return n
+
+    graphdef, p0, stats = nnx.split(net(0), nnx.Param, Statistic)
+    members = [p0] + [nnx.state(net(s), nnx.Param) for s in (1, 2)]
+    stacked = jax.tree.map(lambda *x: jnp.stack(x), *members)
+    tx, schedule = make_optimizer(3e-3, 1e-5, 100)
+    dp = DataParallel()
+    spec = StepSpec.create(graphdef, tx, ds, dp)
+    trainer = Trainer(
+        ds,
+        spec,
+        stats,
+        schedule,
+        dp,
+        batch_size=16,
+        seed=0,
+        config={"prediction_horizon": 4},
+        ckpt_dir=tmp_path,
+        progress=False,
+        say=print,
+        num_models=MEMBERS,
+    )
+    batch, _ = next(iter(trainer.batches(0)))
+    assert batch.rows.shape == (MEMBERS, 16)
+    assert not np.array_equal(batch.rows[0], batch.rows[1])  # own shuffles
+    params, _, losses = ensemble_train_step(
+        spec, stacked, stats, jax.vmap(tx.init)(stacked), batch
+    )
+    for m, member in enumerate(members):
+        one = Batch(
+            batch.data, batch.rows[m], batch.starts[m], batch.weights[m]
+        )
+        p, _, loss = train_step(spec, member, stats, tx.init(member), one)
+        assert float(losses[m]) == pytest.approx(float(loss), rel=1e-5)
+        got = [x[m] for x in jax.tree.leaves(params)]
+        for x, y in zip(got, jax.tree.leaves(p), strict=True):
+            np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
+
+
+def test_checkpoint_round_trip(ensemble, dcp_data):
+    """The dynamics' per-member predictions are each member's own."""
+    path, _ = ensemble
+    task = DoubleCartPole()
+    dyn = NeuralNetworkDynamics.load_params(task.model, path)
+    assert dyn.num_models == MEMBERS
+    rng = np.random.default_rng(0)
+    history = rng.normal(0, 0.1, (2, 4, 7)).astype(np.float32)
+    state = rng.normal(0, 0.1, (2, 6)).astype(np.float32)
+    controls = rng.normal(0, 0.3, (2, 5, 1)).astype(np.float32)
+    preds = np.asarray(dyn.predict(history, state, controls))
+    assert preds.shape == (MEMBERS, 2, 5, 6)
+    for m in range(MEMBERS):
+        net, config = load_trained_model(path, member=m)
+        assert config["num_models"] == MEMBERS
+        single = NeuralNetworkDynamics(net, config)
+        np.testing.assert_allclose(
+            preds[m], single.predict(history, state, controls), atol=1e-5
+        )
+    assert not np.allclose(preds[0], preds[1], atol=1e-4)
+    with pytest.raises(CheckpointError, match="member must be in 0..2"):
+        load_trained_model(path, member=MEMBERS)
+
+
+def test_resume_refuses_another_ensemble_size(ensemble, dcp_data):
+    path, _ = ensemble
+    with pytest.raises(CheckpointError, match="num_models differs"):
+        train_dynamics_model(
+            dcp_data,
+            "ens",
+            hidden_size=16,
+            history_length=5,
+            prediction_horizon=4,
+            num_epochs=2,
+            learning_rate=3e-3,
+            mode="recurrent",
+            num_models=2,
+            checkpoint_dir=path.parent.parent,
+            resume=True,
+            progress=False,
+            log=lambda s: None,
+        )
+
+
+def test_bad_ensemble_arguments(dcp_data, ensemble):
+    with pytest.raises(ValueError, match="num_models must be a positive"):
+        train_dynamics_model(dcp_data, "x", num_models=0, progress=False)
+    task = DoubleCartPole()
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        NeuralNetworkDynamics.load_params(
+            task.model, ensemble[0], strategy="pets"
+        )
+
+
+def _rollout_costs(path: Path, **kwargs) -> np.ndarray:
+    """Every sample's cost of one control sequence, planned on an ensemble."""
+    physics = DoubleCartPole()
+    dyn = NeuralNetworkDynamics.load_params(physics.model, path, **kwargs)
+    task = DoubleCartPole(custom_dynamics=dyn)
+    ctrl = default_controller(task, num_samples=8, plan_horizon=0.2)
+    state = task.make_data().replace(qpos=jnp.array([0.0, jnp.pi - 0.1, 0.05]))
+    knots = jnp.zeros((8, ctrl.num_knots, 1))
+    controls = jnp.full((8, ctrl.ctrl_steps, 1), 0.5)
+    _, traj = jax.jit(ctrl.eval_rollouts)(task.model, state, controls, knots)
+    return np.asarray(traj.costs.sum(axis=1))
+
+
+def test_trajectory_sampling_gives_each_sample_one_member(ensemble):
+    """Sample i follows member i mod M: equal controls, M distinct costs."""
+    costs = _rollout_costs(ensemble[0], strategy="ts")
+    for i in range(MEMBERS, 8):
+        assert costs[i] == pytest.approx(costs[i % MEMBERS], rel=1e-5)
+    assert len(np.unique(np.round(costs[:MEMBERS], 4))) == MEMBERS
+
+
+def test_mean_strategy_and_disagreement_penalty(ensemble):
+    plain = _rollout_costs(ensemble[0], strategy="mean")
+    np.testing.assert_allclose(plain, plain[0], rtol=1e-6)
+    penalized = _rollout_costs(
+        ensemble[0], strategy="mean", disagreement_weight=10.0
+    )
+    assert np.all(penalized > plain + 1e-4)
+
+
+@pytest.mark.parametrize("strategy", ["ts", "mean"])
+def test_jitted_optimize_with_an_ensemble(ensemble, strategy):
+    """``jax.jit(ctrl.optimize)`` plans on an ensemble, both strategies."""
+    physics = DoubleCartPole()
+    dyn = NeuralNetworkDynamics.load_params(
+        physics.model, ensemble[0], strategy=strategy, disagreement_weight=1.0
+    )
+    task = DoubleCartPole(custom_dynamics=dyn)
+    ctrl = default_controller(task, num_samples=8, plan_horizon=0.1)
+    state = task.make_data().replace(qpos=jnp.array([0.0, jnp.pi - 0.05, 0.05]))
+    row = jnp.concatenate([state.qpos, state.qvel, jnp.zeros(1)])
+    history = jnp.tile(row, (dyn.history_length - 1, 1))
+    jit_opt = jax.jit(ctrl.optimize)
+    params = ctrl.init_params()
+    for _ in range(2):
+        params, rollouts = jit_opt(state, params, history)
+    assert rollouts.costs.shape == (8, ctrl.ctrl_steps + 1)
+    assert bool(jnp.all(jnp.isfinite(rollouts.costs)))
+    own, _ = ctrl.optimize(state, ctrl.init_params(), history)
+    again, _ = jit_opt(state, ctrl.init_params(), history)
+    np.testing.assert_allclose(own.mean, again.mean, rtol=1e-5, atol=1e-6)
+
+
+def test_num_models_flag():
+    from hydrax.dynamics_model_training.training_cli import (
+        train_parser,
+        training_kwargs,
+    )
+
+    args = ["--data-dir", "d", "--task-name", "t"]
+    parse = train_parser().parse_args
+    assert training_kwargs(parse(args))["num_models"] == 1
+    assert (
+        training_kwargs(parse([*args, "--num-models", "5"]))["num_models"] == 5
+    )
