@@ -65,6 +65,9 @@ LAYERS: list[tuple[str, list[str]]] = [
         [
             "hydrax.demo",
             T + "train_double_cart_pole",
+            T + "train_cart_pole",
+            T + "task_training",
+            "hydrax.open_loop",
             "hydrax.simulation.aggregate",
             "hydrax.simulation.compare",
             "hydrax.simulation.closed_loop",
