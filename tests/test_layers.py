@@ -53,7 +53,13 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     (
         "trainer",
-        [T + "train_steps", T + "trainer", T + "training_cli", T + "train"],
+        [
+            T + "train_steps",
+            T + "trainer",
+            T + "resume",
+            T + "training_cli",
+            T + "train",
+        ],
     ),
     ("dynamics seam", ["hydrax.dynamics"]),
     ("control", ["hydrax.control"]),
@@ -217,7 +223,13 @@ def test_lower_layers_never_import_higher_ones():
     assert upward == []
 
 
-TRAINER = [T + "train_steps", T + "trainer", T + "training_cli", T + "train"]
+TRAINER = [
+    T + "train_steps",
+    T + "trainer",
+    T + "resume",
+    T + "training_cli",
+    T + "train",
+]
 
 
 EVALUATION = [T + "baselines", T + "evaluate"] + [

@@ -309,3 +309,25 @@ def load_trained_model(
     config = dict(ckpt["config"])
     config["history"] = ckpt.get("history", {})
     return network, config
+
+
+def stacked_members(
+    network: DynamicsNetwork, params: nnx.State, seed: int, num_models: int
+) -> nnx.State:
+    """The members' initial weights (seeds seed .. seed + M - 1), stacked."""
+    members = [params] + [
+        nnx.state(
+            DynamicsNetwork(
+                network.layout,
+                hidden_size=network.hidden_size,
+                history_length=network.history_length,
+                rngs=nnx.Rngs(seed + m),
+                transform_fn=network.transform_fn,
+                feature_dim=network.feature_dim,
+                mode=network.mode,
+            ),
+            nnx.Param,
+        )
+        for m in range(1, num_models)
+    ]
+    return jax.tree.map(lambda *x: jnp.stack(x), *members)

@@ -23,14 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from tqdm.auto import tqdm
 
 from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
-    read_checkpoint,
 )
 from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.model import DynamicsNetwork, Statistic
@@ -38,18 +36,22 @@ from hydrax.dynamics_model_training.model_io import (
     CHECKPOINT_ROOT,
     ModelConfig,
     build_network,
-    ensemble_from_checkpoint,
     install_params,
     library_versions,
     load_trained_model,
     network_from_checkpoint,
     network_statistics,
     qualified_name,
+    stacked_members,
 )
 from hydrax.dynamics_model_training.parallel import (
     DataParallel,
     initialize_distributed,
 )
+from hydrax.dynamics_model_training.resume import (
+    check_resume as _check_resume,  # noqa: F401 (re-exported for tests)
+)
+from hydrax.dynamics_model_training.resume import resume_state
 from hydrax.dynamics_model_training.train_steps import (
     StepSpec,
     make_optimizer,
@@ -60,10 +62,6 @@ from hydrax.dynamics_model_training.trainer import (
     TrainingDiverged,
     TrainState,
     new_history,
-    restore_optimizer,
-)
-from hydrax.dynamics_model_training.trainer import (
-    check_resume as _check_resume,
 )
 from hydrax.dynamics_model_training.training_cli import (
     add_training_arguments,
@@ -269,7 +267,7 @@ def train_dynamics_model(
     batch_size = dp.round_batch(batch_size)
     graphdef, params, stats = nnx.split(network, nnx.Param, Statistic)
     if num_models > 1:
-        params = _member_params(network, params, seed, num_models)
+        params = stacked_members(network, params, seed, num_models)
     steps = sum(
         math.ceil(n / batch_size) for n in dataset.block_windows("train")
     )
@@ -279,7 +277,7 @@ def train_dynamics_model(
     init = jax.vmap(tx.init) if num_models > 1 else tx.init
     state = TrainState(params, init(params), new_history())
     if resume:
-        stats = _resume(state, ckpt_dir / "last.pkl", config, transform_fn)
+        stats = resume_state(state, ckpt_dir / "last.pkl", config, transform_fn)
         say(f"resuming {ckpt_dir / 'last.pkl'} after epoch {state.epoch}")
     # Data parallelism over all devices (one device: the same code path).
     # Every argument is placed explicitly: jit keys its cache on placement,
@@ -311,28 +309,6 @@ def train_dynamics_model(
     if num_models > 1:
         best = jax.tree.map(lambda x: x[0], best)
     return nnx.merge(graphdef, best, stats), history
-
-
-def _member_params(
-    network: DynamicsNetwork, params: nnx.State, seed: int, num_models: int
-) -> nnx.State:
-    """The members' initial weights (seeds seed .. seed + M - 1), stacked."""
-    members = [params] + [
-        nnx.state(
-            DynamicsNetwork(
-                network.layout,
-                hidden_size=network.hidden_size,
-                history_length=network.history_length,
-                rngs=nnx.Rngs(seed + m),
-                transform_fn=network.transform_fn,
-                feature_dim=network.feature_dim,
-                mode=network.mode,
-            ),
-            nnx.Param,
-        )
-        for m in range(1, num_models)
-    ]
-    return jax.tree.map(lambda *x: jnp.stack(x), *members)
 
 
 def _logger(
@@ -389,36 +365,6 @@ def _model_config(
         hyperparameters=hyperparameters,
         num_models=num_models,
     )
-
-
-def _resume(
-    state: TrainState,
-    last: Path,
-    config: dict,
-    transform_fn: TransformFn | None,
-) -> nnx.State:
-    """Load ``last.pkl`` into ``state``; returns its statistics.
-
-    The shuffles need no saved state: each epoch's is drawn from the seed
-    and the epoch number, which ``last.pkl`` records.
-    """
-    ckpt = read_checkpoint(last)
-    _check_resume(ckpt["config"], config, last)
-    members = ensemble_from_checkpoint(ckpt, last, transform_fn)
-    parts = [nnx.split(m, nnx.Param, Statistic) for m in members]
-    stats = parts[0][2]
-    state.params = parts[0][1]
-    if len(parts) > 1:
-        state.params = jax.tree.map(
-            lambda *x: jnp.stack(x), *(p for _, p, _ in parts)
-        )
-    state.opt_state = restore_optimizer(
-        ckpt["optimizer"], state.opt_state, last
-    )
-    state.history = ckpt["history"]
-    state.epoch = int(ckpt["epoch"])
-    state.best_val = float(ckpt.get("best_val", math.inf))
-    return stats
 
 
 def run_training_cli(

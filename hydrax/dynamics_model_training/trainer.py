@@ -25,14 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
 from hydrax.dynamics_model_training.checkpoint import (
-    CheckpointError,
     write_checkpoint,
 )
 from hydrax.dynamics_model_training.data_loader import (
@@ -393,65 +391,3 @@ class Trainer:
         samples = epochs_run * self.num_train
         self.samples_per_second = samples / max(elapsed, 1e-9)
         return state
-
-
-# --- resuming ---------------------------------------------------------------
-
-RESUME_KEYS = (
-    "mode",
-    "nq",
-    "nv",
-    "nu",
-    "angle_indices",
-    "coordinate_indices",
-    "quat_indices",
-    "heading_frame",
-    "hidden_size",
-    "history_length",
-    "prediction_horizon",
-    "columns",
-    "train_files",
-    "val_files",
-    "hyperparameters",
-    "num_models",
-)
-"""The configuration a resumed run must share with its ``last.pkl``."""
-
-
-def check_resume(saved: dict, current: dict, path: Path) -> None:
-    """Refuse to resume ``path`` with another configuration, naming the key.
-
-    Raises:
-        CheckpointError: if a key of :data:`RESUME_KEYS` differs.
-    """
-    for key in RESUME_KEYS:
-        old, new = saved.get(key), current.get(key)
-        if key == "quat_indices":  # absent from older checkpoints
-            old, new = old or [], new or []
-        if key == "heading_frame":
-            old, new = bool(old), bool(new)
-        if key == "num_models":  # absent: one model
-            old, new = old or 1, new or 1
-        if isinstance(old, dict) and isinstance(new, dict):
-            # An option added since the checkpoint was written counts as
-            # its default, None.
-            old = {k: old.get(k) for k in new} | old
-        if old != new:
-            raise CheckpointError(
-                f"{path}: cannot resume, {key} differs (checkpoint "
-                f"{old!r}, now {new!r})"
-            )
-
-
-def restore_optimizer(
-    saved: list, template: optax.OptState, path: Path
-) -> optax.OptState:
-    """The optimizer state of ``last.pkl`` in the structure of ``template``.
-
-    Raises:
-        CheckpointError: if the saved state does not fit the optimizer.
-    """
-    leaves, treedef = jax.tree.flatten(template)
-    if len(saved) != len(leaves):
-        raise CheckpointError(f"{path}: optimizer state does not match")
-    return jax.tree.unflatten(treedef, [jnp.asarray(x) for x in saved])

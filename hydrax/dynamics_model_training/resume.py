@@ -1,0 +1,115 @@
+"""Resuming a training run from its ``last.pkl``.
+
+A resumed run must share its configuration with the checkpoint
+(:data:`RESUME_KEYS`); its weights, optimizer state, history and epoch come
+back from the file, and the shuffles need no saved state (each epoch's is
+drawn from the seed and the epoch number).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from hydrax.dynamics_model_training.checkpoint import (
+    CheckpointError,
+    read_checkpoint,
+)
+from hydrax.dynamics_model_training.model import Statistic
+from hydrax.dynamics_model_training.model_io import ensemble_from_checkpoint
+from hydrax.dynamics_model_training.trainer import TrainState
+from hydrax.dynamics_model_training.transforms import TransformFn
+
+RESUME_KEYS = (
+    "mode",
+    "nq",
+    "nv",
+    "nu",
+    "angle_indices",
+    "coordinate_indices",
+    "quat_indices",
+    "heading_frame",
+    "hidden_size",
+    "history_length",
+    "prediction_horizon",
+    "columns",
+    "train_files",
+    "val_files",
+    "hyperparameters",
+    "num_models",
+)
+"""The configuration a resumed run must share with its ``last.pkl``."""
+
+
+def check_resume(saved: dict, current: dict, path: Path) -> None:
+    """Refuse to resume ``path`` with another configuration, naming the key.
+
+    Raises:
+        CheckpointError: if a key of :data:`RESUME_KEYS` differs.
+    """
+    for key in RESUME_KEYS:
+        old, new = saved.get(key), current.get(key)
+        if key == "quat_indices":  # absent from older checkpoints
+            old, new = old or [], new or []
+        if key == "heading_frame":
+            old, new = bool(old), bool(new)
+        if key == "num_models":  # absent: one model
+            old, new = old or 1, new or 1
+        if isinstance(old, dict) and isinstance(new, dict):
+            # An option added since the checkpoint was written counts as
+            # its default, None.
+            old = {k: old.get(k) for k in new} | old
+        if old != new:
+            raise CheckpointError(
+                f"{path}: cannot resume, {key} differs (checkpoint "
+                f"{old!r}, now {new!r})"
+            )
+
+
+def restore_optimizer(
+    saved: list, template: optax.OptState, path: Path
+) -> optax.OptState:
+    """The optimizer state of ``last.pkl`` in the structure of ``template``.
+
+    Raises:
+        CheckpointError: if the saved state does not fit the optimizer.
+    """
+    leaves, treedef = jax.tree.flatten(template)
+    if len(saved) != len(leaves):
+        raise CheckpointError(f"{path}: optimizer state does not match")
+    return jax.tree.unflatten(treedef, [jnp.asarray(x) for x in saved])
+
+
+def resume_state(
+    state: TrainState,
+    last: Path,
+    config: dict,
+    transform_fn: TransformFn | None,
+) -> nnx.State:
+    """Load ``last.pkl`` into ``state``; returns its statistics.
+
+    The shuffles need no saved state: each epoch's is drawn from the seed
+    and the epoch number, which ``last.pkl`` records.
+    """
+    ckpt = read_checkpoint(last)
+    check_resume(ckpt["config"], config, last)
+    members = ensemble_from_checkpoint(ckpt, last, transform_fn)
+    parts = [nnx.split(m, nnx.Param, Statistic) for m in members]
+    stats = parts[0][2]
+    state.params = parts[0][1]
+    if len(parts) > 1:
+        state.params = jax.tree.map(
+            lambda *x: jnp.stack(x), *(p for _, p, _ in parts)
+        )
+    state.opt_state = restore_optimizer(
+        ckpt["optimizer"], state.opt_state, last
+    )
+    state.history = ckpt["history"]
+    state.epoch = int(ckpt["epoch"])
+    state.best_val = float(ckpt.get("best_val", math.inf))
+    return stats
