@@ -163,3 +163,21 @@ def free_body_run(tmp_path_factory: pytest.TempPathFactory) -> FreeBodyRun:
     return FreeBodyRun(
         data, tmp_path / "ck" / "bounce" / "best_model.pkl", network
     )
+
+
+def replay_error(mj_model: mujoco.MjModel, log: dict) -> float:
+    """Largest relative mismatch of a replay of the logged controls."""
+    data = mujoco.MjData(mj_model)
+    data.qpos[:] = log["qpos"][0]
+    data.qvel[:] = log["qvel"][0]
+    worst = 0.0
+    for k in range(len(log["times"])):
+        for got, want in (
+            (data.qpos, log["qpos"][k]),
+            (data.qvel, log["qvel"][k]),
+        ):
+            err = np.abs(got - want) / np.maximum(1.0, np.abs(want))
+            worst = max(worst, float(err.max()))
+        data.ctrl[:] = log["ctrl"][k]
+        mujoco.mj_step(mj_model, data)
+    return worst

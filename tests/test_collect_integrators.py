@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 import pytest
+from conftest import replay_error
 from mujoco import mjx
 
 from hydrax.control.lqr import LQRController, linearize
@@ -93,24 +94,6 @@ def _write(tmp_path, integrator, ctrlrange=True, xml=CART_POLE_XML):
     path = tmp_path / f"model_{integrator}.xml"
     path.write_text(xml.format(integrator=integrator, ctrlrange=limits))
     return path
-
-
-def _replay_error(mj_model: mujoco.MjModel, log: dict) -> float:
-    """Largest relative mismatch of a replay of the logged controls."""
-    data = mujoco.MjData(mj_model)
-    data.qpos[:] = log["qpos"][0]
-    data.qvel[:] = log["qvel"][0]
-    worst = 0.0
-    for k in range(len(log["times"])):
-        for got, want in (
-            (data.qpos, log["qpos"][k]),
-            (data.qvel, log["qvel"][k]),
-        ):
-            err = np.abs(got - want) / np.maximum(1.0, np.abs(want))
-            worst = max(worst, float(err.max()))
-        data.ctrl[:] = log["ctrl"][k]
-        mujoco.mj_step(mj_model, data)
-    return worst
 
 
 def _random_state(mj_model, seed=0):
@@ -195,7 +178,7 @@ def test_lqr_collection_replays(tmp_path, integrator, ctrlrange):
     for path in files:
         log = read_trajectory_csv(path, 2, 2, 1)
         assert len(log["times"]) == 200
-        assert _replay_error(task.mj_model, log) <= 1e-9
+        assert replay_error(task.mj_model, log) <= 1e-9
         # LQR from this integrator's linearization keeps the pole up.
         assert np.abs(log["qpos"][:, 1]).max() < 0.3
         if ctrlrange:
@@ -226,7 +209,7 @@ def test_bare_mjcf_collection_replays(tmp_path, integrator, capsys):
     for p in files:
         log = read_trajectory_csv(p, 2, 2, 1)
         assert np.ptp(log["ctrl"]) > 0.1
-        assert _replay_error(mj_model, log) <= 1e-9
+        assert replay_error(mj_model, log) <= 1e-9
 
 
 def test_implicit_integrator_lqr_and_task(tmp_path):

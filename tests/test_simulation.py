@@ -8,6 +8,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 import pytest
+from conftest import replay_error
 
 from hydrax.control.lqr import LQRController
 from hydrax.simulation.collect import (
@@ -71,24 +72,6 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
-
-
-def _replay_error(mj_model: mujoco.MjModel, log: dict) -> float:
-    """Largest relative mismatch of a replay of the logged controls."""
-    data = mujoco.MjData(mj_model)
-    data.qpos[:] = log["qpos"][0]
-    data.qvel[:] = log["qvel"][0]
-    worst = 0.0
-    for k in range(len(log["times"])):
-        for got, want in (
-            (data.qpos, log["qpos"][k]),
-            (data.qvel, log["qvel"][k]),
-        ):
-            err = np.abs(got - want) / np.maximum(1.0, np.abs(want))
-            worst = max(worst, float(err.max()))
-        data.ctrl[:] = log["ctrl"][k]
-        mujoco.mj_step(mj_model, data)
-    return worst
 
 
 def test_csv_round_trip_is_exact(tmp_path):
@@ -202,7 +185,7 @@ def test_collect_double_cart_pole(tmp_path):
         assert n >= 10
         assert np.allclose(np.diff(log["times"]), 0.01, atol=1e-12)
         assert np.all(np.abs(log["ctrl"]) <= 1.0)
-        assert _replay_error(task.mj_model, log) <= 1e-9
+        assert replay_error(task.mj_model, log) <= 1e-9
     assert manifest["rows"] == rows and manifest["episodes"] == 4
 
 
@@ -225,7 +208,7 @@ def test_collect_bare_mjcf_and_replay(tmp_path):
         assert len(log["times"]) == 100
         assert np.allclose(np.diff(log["times"]), 0.005, atol=1e-12)
         assert np.ptp(log["ctrl"]) > 0.1
-        assert _replay_error(mj_model, log) <= 1e-9
+        assert replay_error(mj_model, log) <= 1e-9
 
 
 def test_manifest_indices_free_and_ball(tmp_path):
