@@ -29,19 +29,59 @@ TASK = "double_cart_pole"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--work-dir", type=Path, default=Path("results/bench_ctl"))
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--train-seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--trial-seeds", type=int, default=10)
-    p.add_argument("--num-models", type=int, nargs="+", default=[1, 5])
-    p.add_argument(
-        "--strategies", nargs="+", default=["ts"], choices=("ts", "mean")
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--disagreement-weight", type=float, default=0.0)
-    p.add_argument("--episodes", type=int, default=150)
-    p.add_argument("--duration", type=float, default=4.0)
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path("results/bench_ctl"),
+        help="where the logs and checkpoints go (reused by a later run)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="JSON list of every trial"
+    )
+    p.add_argument(
+        "--train-seeds",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2],
+        help="one model (or ensemble) trained per seed",
+    )
+    p.add_argument(
+        "--trial-seeds",
+        type=int,
+        default=10,
+        help="trials on seeds 0 .. n - 1 per planner model",
+    )
+    p.add_argument(
+        "--num-models",
+        type=int,
+        nargs="+",
+        default=[1, 5],
+        help="ensemble sizes to train (1 = a single model)",
+    )
+    p.add_argument(
+        "--strategies",
+        nargs="+",
+        default=["mean"],
+        choices=("ts", "mean"),
+        help="how an ensemble plans: the members' mean or one per sample",
+    )
+    p.add_argument(
+        "--disagreement-weight",
+        type=float,
+        default=0.0,
+        help="weight of the members' disagreement in the running cost",
+    )
+    p.add_argument(
+        "--episodes", type=int, default=150, help="LQR episodes collected"
+    )
+    p.add_argument(
+        "--duration", type=float, default=4.0, help="seconds per episode"
+    )
+    p.add_argument("--epochs", type=int, default=10, help="training epochs")
     p.add_argument("--no-true", action="store_true", help="skip MJX rows")
     return p
 
