@@ -15,9 +15,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from mujoco import mjx
 
+from hydrax.controller_types import SamplingParams, Trajectory
 from hydrax.risk import AverageCost, RiskStrategy
 from hydrax.spline import (
     InterpFunc,
@@ -26,6 +26,7 @@ from hydrax.spline import (
     interpolate,
 )
 from hydrax.task_base import Task
+from hydrax.utils import committed, is_traced
 
 __all__ = [
     "InterpFunc",
@@ -36,68 +37,6 @@ __all__ = [
     "get_interp_func",
     "interpolate",
 ]
-
-
-@struct.dataclass
-class SamplingParams:
-    """The parameters of a sampling-based controller.
-
-    Attributes:
-        tk: The knot times, (num_knots,).
-        mean: The mean control knots, (num_knots, nu).
-        rng: The random key for the next sampling.
-        history: The measured (qpos, qvel, ctrl) rows before the current
-            state, (history_length - 1, nq + nv + nu), oldest first, for
-            dynamics that condition on a history (a learned model); None
-            otherwise, and a learned model then starts from the current
-            state repeated with zero control. Keyword-only, so subclasses
-            add fields as upstream's do.
-    """
-
-    tk: jax.Array
-    mean: jax.Array
-    rng: jax.Array
-    history: jax.Array | None = struct.field(default=None, kw_only=True)
-
-
-@struct.dataclass
-class Trajectory:
-    """The rollouts of one sampling round; T is the number of control steps.
-
-    Attributes:
-        controls: The control sequences, (num_samples, T, nu).
-        knots: The control knots, (num_samples, num_knots, nu).
-        costs: Per-step costs, dt · ℓ(xₜ₊₁, uₜ), then the terminal cost
-            ϕ(x_T), (num_samples, T + 1).
-        trace_sites: The trace sites' positions at x₀ … x_T,
-            (num_samples, T + 1, num_sites, 3).
-    """
-
-    controls: jax.Array
-    knots: jax.Array
-    costs: jax.Array
-    trace_sites: jax.Array
-
-    def __len__(self) -> int:
-        """The number of control steps T."""
-        return self.costs.shape[-1] - 1
-
-
-def _committed_to(tree: object, device: jax.Device) -> bool:
-    """Whether every leaf is a concrete jax.Array committed to ``device``."""
-    for leaf in jax.tree.leaves(tree):
-        if not (
-            isinstance(leaf, jax.Array)
-            and leaf.committed
-            and leaf.devices() == {device}
-        ):
-            return False
-    return True
-
-
-def _traced(tree: object) -> bool:
-    """Whether any leaf is a tracer (the caller is jitting or vmapping)."""
-    return any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(tree))
 
 
 class SamplingBasedController(ABC):
@@ -265,20 +204,10 @@ class SamplingBasedController(ABC):
         given = params
         if history is not None:
             params = params.replace(history=history)
-        if _traced((state, params)):
+        if is_traced((state, params)):
             out, rollouts = self._optimize_impl(state, params)
         else:
-            # Commit to one device: jit keys its cache on whether an
-            # argument is committed, and outputs are, so fresh inputs would
-            # otherwise compile again at the second replanning. An mjx.Data
-            # has ~100 arrays and putting them costs more than a learned
-            # replanning; a committed state passes through untouched.
-            state, params = (
-                x
-                if _committed_to(x, self._device)
-                else jax.device_put(x, self._device)
-                for x in (state, params)
-            )
+            state, params = committed(self._device, state, params)
             out, rollouts = self._optimize(state, params)
         return out.replace(history=given.history), rollouts
 

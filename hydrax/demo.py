@@ -29,6 +29,7 @@ def _section(title: str) -> float:
 
 def _parser() -> argparse.ArgumentParser:
     """The command line."""
+    # Long by nature: one add_argument per flag, each with its help line.
     p = argparse.ArgumentParser(
         prog="python -m hydrax.demo",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

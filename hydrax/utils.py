@@ -48,3 +48,41 @@ def wrap_angle(x: np.ndarray) -> np.ndarray:
         The wrapped angles, same shape and float dtype as ``x``.
     """
     return -(np.remainder(-np.asarray(x) + np.pi, 2 * np.pi) - np.pi)
+
+
+def is_traced(tree: object) -> bool:
+    """Whether any leaf is a tracer (the caller is jitting or vmapping)."""
+    import jax
+
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(tree))
+
+
+def committed(device: object, *trees: object) -> tuple:
+    """The trees with every leaf a jax.Array committed to ``device``.
+
+    jit keys its cache on whether an argument is committed, and outputs
+    are, so fresh inputs would otherwise compile again at the second call
+    of a cached jit (a controller's second replanning). An ``mjx.Data`` has
+    ~100 arrays and putting them costs more than a learned replanning, so a
+    tree already committed there passes through untouched.
+
+    Args:
+        device: The ``jax.Device``.
+        *trees: Pytrees of arrays.
+
+    Returns:
+        The trees, in order.
+    """
+    import jax
+
+    def on_device(tree: object) -> bool:
+        return all(
+            isinstance(leaf, jax.Array)
+            and leaf.committed
+            and leaf.devices() == {device}
+            for leaf in jax.tree.leaves(tree)
+        )
+
+    return tuple(
+        t if on_device(t) else jax.device_put(t, device) for t in trees
+    )

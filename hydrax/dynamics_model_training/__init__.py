@@ -10,7 +10,8 @@ The pieces, one job each:
 - ``train_steps``: the jitted training and validation steps.
 - ``trainer``: the epoch loop and its checkpoints.
 - ``train``: ``train_dynamics_model`` and its command line (flags in
-  ``training_cli``).
+  ``training_cli``; arguments, network and configuration of a run in
+  ``training_setup``).
 - ``checkpoint``: data-only checkpoint files, written atomically.
 - ``evaluate``: per-step errors, baselines and plots.
 

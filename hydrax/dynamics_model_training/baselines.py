@@ -170,6 +170,8 @@ def fit_linear_model(
     Returns:
         The fitted model and the number of windows it was fit on.
     """
+    # Long for its documented arguments and the one least-squares solve
+    # it states step by step.
     layout, h = network.layout, network.history_length
     ns = layout.nq + layout.nv
     rows, starts = [], []

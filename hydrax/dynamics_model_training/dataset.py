@@ -22,8 +22,9 @@ from hydrax.dynamics_model_training.blocks import (
     StreamedSource,
     split_by_file,
 )
+from hydrax.dynamics_model_training.layout import layout_from_manifest
 from hydrax.dynamics_model_training.standardization import compute_statistics
-from hydrax.dynamics_model_training.transforms import StateLayout, TransformFn
+from hydrax.dynamics_model_training.transforms import TransformFn
 from hydrax.dynamics_model_training.windows import (
     Examples,
     RowBlock,
@@ -130,6 +131,7 @@ class DynamicsDataset:
             heading_frame: Free joints in their heading (yaw) frame (see
                 ``StateLayout``).
         """
+        # Long for its documented arguments; each step is a helper below.
         _check_arguments(
             history_length, prediction_horizon, val_fraction, max_rows_in_memory
         )
@@ -150,8 +152,10 @@ class DynamicsDataset:
 
         scan = scan_logs(list_logs(dirs), keep_rows=max_rows_in_memory is None)
         self.columns = scan.columns
-        self.layout = self._layout(
+        self.layout = layout_from_manifest(
             scan.dims,
+            self.manifest_record,
+            dirs[0] / MANIFEST,
             angle_indices,
             coordinate_indices,
             quat_indices,
@@ -186,41 +190,6 @@ class DynamicsDataset:
     def streaming(self) -> bool:
         """Whether rows are read per block instead of kept in memory."""
         return self.max_rows_in_memory is not None
-
-    def _layout(
-        self,
-        dims: tuple[int, int, int],
-        angle_indices: Sequence[int] | None,
-        coordinate_indices: Sequence[int] | None,
-        quat_indices: Sequence[int] | None,
-        heading_frame: bool,
-    ) -> StateLayout:
-        """The layout of the header's dims; indices from the manifest."""
-        manifest = self.manifest_record
-        if angle_indices is None or coordinate_indices is None:
-            if manifest is None:
-                raise DataError(
-                    f"{self.data_dirs[0]}: no {MANIFEST} to read "
-                    "angle_indices and coordinate_indices from; pass both "
-                    "explicitly (e.g. angle_indices=[1, 2], "
-                    "coordinate_indices=[0])"
-                )
-            if angle_indices is None:
-                angle_indices = manifest.angle_indices or []
-            if coordinate_indices is None:
-                coordinate_indices = manifest.coordinate_indices or []
-        if quat_indices is None:
-            quat_indices = (manifest.quat_indices if manifest else None) or []
-        layout = StateLayout.create(
-            *dims,
-            angle_indices,
-            coordinate_indices,
-            quat_indices,
-            heading_frame,
-        )
-        if manifest is not None:
-            manifest.check_dims(dims, self.data_dirs[0] / MANIFEST)
-        return layout
 
     def _common_dt(self, scan: LogScan) -> float:
         """The files' timestep; the manifest's dt when it agrees."""

@@ -23,9 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import numpy as np
 from flax import nnx
-from tqdm.auto import tqdm
 
 from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
@@ -36,11 +34,9 @@ from hydrax.dynamics_model_training.model_io import (
     CHECKPOINT_ROOT,
     ModelConfig,
     build_network,
-    install_params,
     library_versions,
     load_trained_model,
     network_from_checkpoint,
-    network_statistics,
     qualified_name,
     stacked_members,
 )
@@ -68,8 +64,13 @@ from hydrax.dynamics_model_training.training_cli import (
     train_parser,
     training_kwargs,
 )
+from hydrax.dynamics_model_training.training_setup import (
+    check_arguments,
+    epoch_logger,
+    model_config,
+    new_network,
+)
 from hydrax.dynamics_model_training.transforms import TransformFn
-from hydrax.logs import MANIFEST_IDENTITY
 
 __all__ = [
     "CHECKPOINT_ROOT",
@@ -88,28 +89,6 @@ __all__ = [
     "train_dynamics_model",
     "training_kwargs",
 ]
-
-
-def _check_args(**kw: Any) -> None:  # noqa: ANN401
-    for name in (
-        "hidden_size",
-        "history_length",
-        "prediction_horizon",
-        "batch_size",
-        "num_epochs",
-    ):
-        if not isinstance(kw[name], int | np.integer) or kw[name] < 1:
-            raise ValueError(
-                f"{name} must be a positive integer, got {kw[name]!r}"
-            )
-    if not kw["learning_rate"] > 0:
-        raise ValueError(
-            f"learning_rate must be > 0, got {kw['learning_rate']}"
-        )
-    if kw["weight_decay"] < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {kw['weight_decay']}")
-    if kw["patience"] is not None and kw["patience"] < 1:
-        raise ValueError(f"patience must be >= 1, got {kw['patience']}")
 
 
 def train_dynamics_model(
@@ -200,6 +179,8 @@ def train_dynamics_model(
         ``val_loss_members``), ``epoch_seconds``, ``learning_rate``, plus
         ``best_epoch``, ``best_val_loss``, ``samples_per_second``.
     """
+    # Long for its docstring (the seed's API, every argument documented);
+    # the work is in check_arguments, new_network, model_config and _fit.
     hyper = {
         "batch_size": batch_size,
         "num_epochs": num_epochs,
@@ -213,25 +194,16 @@ def train_dynamics_model(
         "pad_start": pad_start,
         "max_rows_in_memory": max_rows_in_memory,
     }
-    _check_args(
+    check_arguments(
+        hyper,
         hidden_size=hidden_size,
         history_length=history_length,
         prediction_horizon=prediction_horizon,
-        **hyper,
+        num_models=num_models,
+        init_from=init_from,
     )
-    if (
-        isinstance(num_models, bool)
-        or not isinstance(num_models, int | np.integer)
-        or num_models < 1
-    ):
-        raise ValueError(
-            f"num_models must be a positive integer, got {num_models!r}"
-        )
-    if num_models > 1 and init_from is not None:
-        raise ValueError("init_from is not supported with num_models > 1")
     progress = progress and jax.process_index() == 0
-    say = _logger(log, progress)
-    ckpt_dir = Path(checkpoint_dir or CHECKPOINT_ROOT) / task_name
+    say = epoch_logger(log, progress)
     dataset = DynamicsDataset(
         data_dir,
         coordinate_indices=coordinate_indices,
@@ -248,36 +220,59 @@ def train_dynamics_model(
         heading_frame=heading_frame,
     )
     say(dataset.summary())
-    network = DynamicsNetwork(
-        dataset.layout,
-        hidden_size=hidden_size,
-        history_length=history_length,
-        rngs=nnx.Rngs(seed),
-        transform_fn=transform_fn,
-        mode=mode,
+    network = new_network(
+        dataset, hidden_size, seed, transform_fn, mode, init_from
     )
-    network.set_statistics(dataset.statistics)
-    if init_from is not None:
-        _start_from(network, init_from, transform_fn)
-    config = _model_config(
+    config = model_config(
         dataset, network, prediction_horizon, task_name, hyper, num_models
-    ).to_dict()
+    )
+    return _fit(
+        dataset,
+        network,
+        config,
+        Path(checkpoint_dir or CHECKPOINT_ROOT) / task_name,
+        resume=resume,
+        save_every=save_every,
+        progress=progress,
+        say=say,
+    )
 
+
+def _fit(
+    dataset: DynamicsDataset,
+    network: DynamicsNetwork,
+    config: ModelConfig,
+    ckpt_dir: Path,
+    *,
+    resume: bool,
+    save_every: int,
+    progress: bool,
+    say: Callable[[str], None],
+) -> tuple[DynamicsNetwork, dict]:
+    """Optimizer, (resumed) state and data parallelism; run the trainer."""
+    hyper, num_models = config.hyperparameters, config.num_models
     dp = DataParallel()
-    batch_size = dp.round_batch(batch_size)
+    batch_size = dp.round_batch(hyper["batch_size"])
     graphdef, params, stats = nnx.split(network, nnx.Param, Statistic)
     if num_models > 1:
-        params = stacked_members(network, params, seed, num_models)
+        params = stacked_members(network, params, hyper["seed"], num_models)
     steps = sum(
         math.ceil(n / batch_size) for n in dataset.block_windows("train")
     )
     tx, schedule = make_optimizer(
-        learning_rate, weight_decay, steps * num_epochs, lr_schedule, grad_clip
+        hyper["learning_rate"],
+        hyper["weight_decay"],
+        steps * hyper["num_epochs"],
+        hyper["lr_schedule"],
+        hyper["grad_clip"],
     )
     init = jax.vmap(tx.init) if num_models > 1 else tx.init
     state = TrainState(params, init(params), new_history())
+    config = config.to_dict()
     if resume:
-        stats = resume_state(state, ckpt_dir / "last.pkl", config, transform_fn)
+        stats = resume_state(
+            state, ckpt_dir / "last.pkl", config, network.transform_fn
+        )
         say(f"resuming {ckpt_dir / 'last.pkl'} after epoch {state.epoch}")
     # Data parallelism over all devices (one device: the same code path).
     # Every argument is placed explicitly: jit keys its cache on placement,
@@ -294,14 +289,16 @@ def train_dynamics_model(
         schedule,
         dp,
         batch_size=batch_size,
-        seed=seed,
+        seed=hyper["seed"],
         config=config,
         ckpt_dir=ckpt_dir,
         progress=progress,
         say=say,
         num_models=num_models,
     )
-    state = trainer.fit(state, num_epochs, patience, save_every)
+    state = trainer.fit(
+        state, hyper["num_epochs"], hyper["patience"], save_every
+    )
     history = state.history
     history["samples_per_second"] = trainer.samples_per_second
     history["checkpoint_dir"] = str(ckpt_dir)
@@ -309,62 +306,6 @@ def train_dynamics_model(
     if num_models > 1:
         best = jax.tree.map(lambda x: x[0], best)
     return nnx.merge(graphdef, best, stats), history
-
-
-def _logger(
-    log: Callable[[str], None] | None, progress: bool
-) -> Callable[[str], None]:
-    """Where epoch lines go: ``log``, or above the bar (first process only)."""
-    if jax.process_index() != 0:
-        return lambda s: None
-    return log or (lambda s: tqdm.write(s) if progress else print(s))
-
-
-def _start_from(
-    network: DynamicsNetwork,
-    init_from: str | Path | DynamicsNetwork,
-    transform_fn: TransformFn | None,
-) -> None:
-    """Copy the weights and statistics of a trained network (or file)."""
-    source = (
-        init_from
-        if isinstance(init_from, DynamicsNetwork)
-        else load_trained_model(init_from, transform_fn)[0]
-    )
-    params = nnx.to_pure_dict(nnx.state(source, nnx.Param))
-    install_params(network, params, init_from)
-    network.set_statistics(network_statistics(source))
-
-
-def _model_config(
-    dataset: DynamicsDataset,
-    network: DynamicsNetwork,
-    prediction_horizon: int,
-    task_name: str,
-    hyperparameters: dict[str, Any],
-    num_models: int = 1,
-) -> ModelConfig:
-    """The checkpoints' configuration of a network trained on a dataset."""
-    manifest = dataset.manifest or {}
-    identity = {k: manifest[k] for k in MANIFEST_IDENTITY if k in manifest}
-    return ModelConfig(
-        layout=dataset.layout,
-        hidden_size=network.hidden_size,
-        history_length=network.history_length,
-        mode=network.mode,
-        prediction_horizon=prediction_horizon,
-        feature_dim=network.feature_dim,
-        dt=dataset.dt,
-        columns=tuple(dataset.columns),
-        transform_fn=qualified_name(network.transform_fn),
-        task_name=task_name,
-        data_dirs=tuple(str(d) for d in dataset.data_dirs),
-        manifest_identity=identity or None,
-        train_files=tuple(p.name for p in dataset.train_files),
-        val_files=tuple(p.name for p in dataset.val_files),
-        hyperparameters=hyperparameters,
-        num_models=num_models,
-    )
 
 
 def run_training_cli(

@@ -101,6 +101,7 @@ def train_parser() -> argparse.ArgumentParser:
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     """The model and training flags shared by the training commands."""
+    # Long by nature: one add_argument per flag, each with its help line.
     g = parser.add_argument_group("model and training")
     g.add_argument(
         "--mode",

@@ -202,6 +202,8 @@ def aggregate(
         One record per round (0 = the starting model): success rate,
         checkpoint, data directories.
     """
+    # Long for its documented arguments; a round is collect_with_model,
+    # _fine_tune and success_rate.
     if iterations < 1 or episodes < 1 or epochs < 1 or trials < 1:
         raise ValueError("iterations, episodes, epochs and trials must be >= 1")
     if trial not in TRIALS:
@@ -252,6 +254,7 @@ def aggregate(
 
 def _parser() -> argparse.ArgumentParser:
     """The command line."""
+    # Long by nature: one add_argument per flag, each with its help line.
     from hydrax.tasks import TASK_NAMES
 
     p = argparse.ArgumentParser(

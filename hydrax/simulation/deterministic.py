@@ -53,6 +53,19 @@ class InteractiveRun:
     plan_seconds: list[float] = field(default_factory=list)
     video_path: Path | None = None
 
+    @classmethod
+    def from_rows(
+        cls, rows: list[tuple], plan_seconds: list[float], m: mujoco.MjModel
+    ) -> InteractiveRun:
+        """Stack (time, qpos, qvel, ctrl) rows; empty arrays for none."""
+        return cls(
+            times=np.array([r[0] for r in rows]),
+            qpos=np.array([r[1] for r in rows]).reshape(-1, m.nq),
+            qvel=np.array([r[2] for r in rows]).reshape(-1, m.nv),
+            ctrl=np.array([r[3] for r in rows]).reshape(-1, m.nu),
+            plan_seconds=plan_seconds,
+        )
+
 
 def has_display() -> bool:
     """Whether a window can be opened (X11 or Wayland display set)."""
@@ -114,17 +127,7 @@ def run_interactive(
     """
     # One loop serves the viewer and headless runs (as upstream's does),
     # hence the length; the viewer's extras live in _Traces and _Ghost.
-    if frequency <= 0:
-        raise ValueError(f"frequency must be > 0, got {frequency}")
-    if duration is not None and duration <= 0:
-        raise ValueError(f"duration must be > 0, got {duration}")
-    if reference is not None and (
-        np.ndim(reference) != 2 or np.shape(reference)[1] != mj_model.nq
-    ):
-        raise ValueError(
-            f"reference must have shape (M, {mj_model.nq}), "
-            f"got {np.shape(reference)}"
-        )
+    _check_arguments(frequency, duration, reference, mj_model.nq)
     say = print if verbose else (lambda *a, **k: None)
     if headless is None and not has_display():
         headless = True
@@ -206,13 +209,7 @@ def run_interactive(
     finally:
         if viewer is not None:
             viewer.close()
-    out = InteractiveRun(
-        times=np.array([r[0] for r in rows]),
-        qpos=np.array([r[1] for r in rows]).reshape(-1, mj_model.nq),
-        qvel=np.array([r[2] for r in rows]).reshape(-1, mj_model.nv),
-        ctrl=np.array([r[3] for r in rows]).reshape(-1, mj_model.nu),
-        plan_seconds=plan_seconds,
-    )
+    out = InteractiveRun.from_rows(rows, plan_seconds, mj_model)
     if recorder is not None:
         path = video_path or (
             ROOT / "recordings" / time.strftime("%Y%m%d_%H%M%S.gif")
@@ -221,6 +218,25 @@ def run_interactive(
         recorder.close()
         say(f"Video written to {out.video_path}")
     return out
+
+
+def _check_arguments(
+    frequency: float,
+    duration: float | None,
+    reference: np.ndarray | None,
+    nq: int,
+) -> None:
+    """ValueErrors naming the parameter of ``run_interactive``."""
+    if frequency <= 0:
+        raise ValueError(f"frequency must be > 0, got {frequency}")
+    if duration is not None and duration <= 0:
+        raise ValueError(f"duration must be > 0, got {duration}")
+    if reference is not None and (
+        np.ndim(reference) != 2 or np.shape(reference)[1] != nq
+    ):
+        raise ValueError(
+            f"reference must have shape (M, {nq}), got {np.shape(reference)}"
+        )
 
 
 def _headless_duration() -> float:

@@ -332,6 +332,7 @@ def run_closed_loop(
     Returns:
         The episode.
     """
+    # Long for its documented arguments; the step loop is the body.
     mj_model = task.mj_model
     qpos0, qvel0, ctrl_noise, num_steps = _checked_inputs(
         task, qpos0, qvel0, duration, ctrl_noise
