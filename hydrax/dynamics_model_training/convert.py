@@ -112,14 +112,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--to",
         choices=sorted(FORMATS),
         default="parquet",
-        help="target format (default parquet)",
+        help="target format (default: parquet)",
     )
     p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace logs already in the output directory",
     )
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (e.g. when the output goes to a log file)",
+    )
     args = p.parse_args(argv)
     start = time.perf_counter()
     try:

@@ -1,0 +1,50 @@
+"""Every command's --help: a help line for every option, and its default."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import tomllib
+from pathlib import Path
+
+import pytest
+
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+SCRIPTS = tomllib.loads(PYPROJECT.read_text())["project"]["scripts"]
+
+
+class _Parsed(Exception):
+    """Raised instead of parsing, carrying the command's parser."""
+
+
+def _parser_of(entry_point: str, monkeypatch: pytest.MonkeyPatch):
+    module, func = entry_point.split(":")
+    main = getattr(importlib.import_module(module), func)
+
+    def grab(self: argparse.ArgumentParser, *args: object, **kw: object):
+        raise _Parsed(self)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", grab)
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_known_args", grab)
+    with pytest.raises(_Parsed) as caught:
+        main([])
+    return caught.value.args[0]
+
+
+@pytest.mark.parametrize("command", sorted(SCRIPTS))
+def test_every_option_has_help_and_shows_its_default(command, monkeypatch):
+    parser = _parser_of(SCRIPTS[command], monkeypatch)
+    text = parser.format_help()
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        name = "/".join(action.option_strings) or action.dest
+        assert action.help, f"{command}: {name} has no help line"
+        shown = action.default not in (None, False, argparse.SUPPRESS)
+        if action.option_strings and shown:
+            assert "default" in parser._get_formatter()._expand_help(
+                action
+            ), f"{command}: {name} does not show its default"
+    assert "/work/" not in text and str(Path.home()) + "/" not in text, (
+        f"{command}: --help shows an absolute path"
+    )
