@@ -2,7 +2,8 @@
 
 - `hydrax.logs.format`: the columns, the row convention, `startup_history`.
 - `hydrax.logs.reader`: `read_trajectory` (CSV or Parquet) into a checked
-  `Trajectory`, `list_logs`, `scan_logs`.
+  `Trajectory`.
+- `hydrax.logs.scan`: `list_logs`, `scan_logs` (a set of logs at once).
 - `hydrax.logs.writer`: `write_trajectory`, lossless and atomic.
 - `hydrax.logs.manifest`: the typed `Manifest` and its reader and writer.
 
@@ -25,17 +26,14 @@ from hydrax.logs.manifest import (
     write_manifest,
 )
 from hydrax.logs.reader import (
-    LogScan,
     Trajectory,
-    count_rows,
-    list_logs,
     read_columns,
     read_header,
     read_trajectory,
     read_trajectory_csv,
     read_trajectory_parquet,
-    scan_logs,
 )
+from hydrax.logs.scan import LogScan, count_rows, list_logs, scan_logs
 from hydrax.logs.writer import write_trajectory, write_trajectory_csv
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Read and check trajectory logs, CSV or Parquet, into :class:`Trajectory`.
+"""Read and check one trajectory log, CSV or Parquet, into :class:`Trajectory`.
 
 Every problem is a :class:`DataError` that names the file and, where there is
 one, the line (CSV) or row (Parquet) and the column.
@@ -7,8 +7,7 @@ one, the line (CSV) or row (Parquet) and the column.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,16 +16,9 @@ import polars as pl
 
 from hydrax.logs.format import (
     DT_RTOL,
-    LOG_SUFFIXES,
     DataError,
     parse_header,
 )
-
-_READ_THREADS = 8
-"""Logs read at once. Reading a small log is mostly fixed latency (opening,
-the parser's thread pool), not CPU, so even 2 cores gain from 8 threads:
-with 1000-row logs, 1.2x over one by one on a quiet machine, 5x on a busy
-one."""
 
 _FIELDS = ("times", "qpos", "qvel", "ctrl")
 
@@ -174,7 +166,7 @@ def read_trajectory_csv(
         )
     except (pl.exceptions.ComputeError, pl.exceptions.ShapeError) as e:
         raise DataError(_first_bad_cell(path, columns)) from e
-    return _checked(path, df, columns, _csv_line)
+    return checked_frame(path, df, columns, csv_line)
 
 
 def read_trajectory_parquet(path: str | Path) -> Trajectory:
@@ -196,7 +188,7 @@ def read_trajectory_parquet(path: str | Path) -> Trajectory:
             raise DataError(
                 f"{path}: column {name!r} has type {dtype}, not a number type"
             )
-    return _checked(path, df.cast(pl.Float64), columns, _parquet_row)
+    return checked_frame(path, df.cast(pl.Float64), columns, parquet_row)
 
 
 def read_trajectory(path: str | Path) -> Trajectory:
@@ -207,17 +199,17 @@ def read_trajectory(path: str | Path) -> Trajectory:
     return read_trajectory_csv(path)
 
 
-def _csv_line(i: int) -> str:
+def csv_line(i: int) -> str:
     """Where data row i (0-based) of a CSV is: line i + 2 (after the header)."""
     return f"line {i + 2}"
 
 
-def _parquet_row(i: int) -> str:
+def parquet_row(i: int) -> str:
     """Where data row i (0-based) of a Parquet file is."""
     return f"row {i + 1}"
 
 
-def _checked(
+def checked_frame(
     path: Path,
     df: pl.DataFrame,
     columns: list[str],
@@ -246,11 +238,11 @@ def _checked(
             f"{path}: {where(i)}, column {columns[j]!r}: {data[i, j]} "
             "(NaN or Inf) is not allowed"
         )
-    _check_times(path, data[:, 0], where)
+    check_times(path, data[:, 0], where)
     return Trajectory(path, data[:, 0], data[:, 1:], columns)
 
 
-def _check_times(
+def check_times(
     path: Path, times: np.ndarray, where: Callable[[int], str]
 ) -> None:
     """Timestamps must increase with an even spacing."""
@@ -273,122 +265,3 @@ def _check_times(
             f"{path}: {where(i + 1)}, column 'timestamp': spacing "
             f"{dts[i]:.6g} s differs from the file's step {dt:.6g} s"
         )
-
-
-def list_logs(dirs: Sequence[str | Path]) -> list[Path]:
-    """The CSV and Parquet logs of each directory, sorted by name."""
-    files = []
-    for d in map(Path, dirs):
-        if not d.exists():
-            raise DataError(f"{d}: the data directory does not exist")
-        if not d.is_dir():
-            raise DataError(f"{d}: not a directory")
-        found = sorted(p for p in d.iterdir() if p.suffix in LOG_SUFFIXES)
-        if not found:
-            raise DataError(
-                f"{d}: no CSV or Parquet logs in the data directory"
-            )
-        files += found
-    return files
-
-
-def count_rows(path: str | Path) -> int:
-    """The number of data rows of a log, without checking its values."""
-    path = Path(path)
-    if path.suffix == ".parquet":
-        return int(pl.scan_parquet(path).select(pl.len()).collect().item())
-    frame = pl.scan_csv(path, infer_schema=False)
-    return int(frame.select(pl.len()).collect().item())
-
-
-@dataclass(frozen=True)
-class LogScan:
-    """What reading a set of logs found, in file order.
-
-    Attributes:
-        files: The logs.
-        trajectories: Each file's rows (None where they were not kept).
-        lengths: Rows per file.
-        timesteps: Each file's timestep (None for a one-row file).
-        columns: The header all files share.
-        dims: (nq, nv, nu) of that header.
-    """
-
-    files: list[Path]
-    trajectories: list[Trajectory | None]
-    lengths: list[int]
-    timesteps: list[float | None]
-    columns: list[str]
-    dims: tuple[int, int, int]
-
-    def common_timestep(self) -> tuple[float, Path]:
-        """The timestep every file shares, and the first file that has one.
-
-        Raises:
-            DataError: when no file has two rows, or files differ.
-        """
-        known = [
-            (dt, p)
-            for dt, p in zip(self.timesteps, self.files, strict=True)
-            if dt
-        ]
-        if not known:
-            raise DataError("no file has two rows to read a timestep from")
-        dt, first = known[0]
-        for other, path in known[1:]:
-            if abs(other - dt) > DT_RTOL * dt:
-                raise DataError(
-                    f"{path}: timestep {other:.6g} s differs from {first}'s "
-                    f"{dt:.6g} s"
-                )
-        return dt, first
-
-
-def scan_logs(files: Sequence[Path], keep_rows: bool = True) -> LogScan:
-    """Read and check every log; they must share one header.
-
-    Small logs are dominated by per-file overhead and the parser releases
-    the GIL, so files are read by a pool of threads. Results, and the first
-    error, come in file order; on an error the files not read yet are not
-    read.
-
-    Args:
-        files: The logs.
-        keep_rows: Keep each file's rows; without, only the facts are kept
-            and memory holds one file per reading thread.
-
-    Raises:
-        DataError: the first bad file, or a header that differs from the
-            first file's.
-    """
-    files = list(files)
-
-    def read(path: Path) -> tuple:
-        traj = read_trajectory(path)
-        kept = traj if keep_rows else None
-        return kept, len(traj.rows), traj.timestep(), traj.columns
-
-    trajectories, lengths, dts = [], [], []
-    columns, dims, first = None, None, None
-    pool = ThreadPoolExecutor(max_workers=_READ_THREADS)
-    try:
-        for path, (traj, n, dt, cols) in zip(
-            files, pool.map(read, files), strict=True
-        ):
-            if columns is None:
-                columns, dims, first = cols, parse_header(cols, path), path
-            elif cols != columns:
-                raise DataError(
-                    f"{path}: header differs from {first}'s "
-                    f"({len(cols)} vs {len(columns)} columns: "
-                    f"{','.join(cols[:6])}... vs "
-                    f"{','.join(columns[:6])}...)"
-                )
-            trajectories.append(traj)
-            lengths.append(n)
-            dts.append(dt)
-    finally:
-        pool.shutdown(cancel_futures=True)
-    if columns is None or dims is None:
-        raise DataError("no logs to read")
-    return LogScan(files, trajectories, lengths, dts, columns, dims)
