@@ -7,7 +7,9 @@ from the same true windows (``evaluation_windows.py``), through the same
 (``evaluation_metrics.py``) are means over the windows, each with a 95%
 bootstrap interval over the windows. The report (``evaluation_report.py``)
 is printed; ``metrics.json``, ``metrics.csv``, ``summary.csv`` and the plots
-(``evaluation_plots.py``) go to the output directory.
+(``evaluation_plots.py``) go to the output directory. An ensemble's
+checkpoint is rolled out as the planner's ``"mean"`` strategy does, and
+each member alone (``evaluation_ensemble.py``).
 """
 
 from __future__ import annotations
@@ -287,6 +289,10 @@ def evaluate_model(  # noqa: PLR0917 (the seed's positional signature)
         ``mae_ci``, ``phys_mse_sum_ci`` and ``horizon_mean`` (the mean over
         the horizon with its interval); ``ratios`` model/baseline; the
         chosen ``examples`` (file, row of the current state); settings.
+        For an ensemble's checkpoint ``model`` is the members' mean rollout,
+        each member is a predictor ``member_<m>`` too, and ``ensemble``
+        holds the disagreement and its correlations
+        (``evaluation_ensemble.ensemble_metrics``).
 
     Raises:
         DataError: bad, empty, too short or mismatched data.
