@@ -3,9 +3,9 @@
 The manifest records the model's identity (MJCF path and SHA-256, ``dt``,
 ``nq``/``nv``/``nu``, joints), the qpos indices training needs (hinges are
 angles; slides and free joints' horizontal x, y are coordinates), the
-columns, the totals and one record per collection run. :class:`Manifest` is its one typed
-form: built from a model by :meth:`Manifest.for_model`, read by
-:func:`read_manifest` (checked field by field), written atomically by
+columns, the totals and one record per collection run. :class:`Manifest` is
+its one typed form: built from a model by :meth:`Manifest.for_model`, read
+by :func:`read_manifest` (checked field by field), written atomically by
 :func:`write_manifest`. Every field is optional on reading (hand-written
 manifests often hold only the indices); fields it does not know are kept.
 """
