@@ -55,6 +55,6 @@ def test_manifest_layout_of_the_contact_tasks():
     hopper, quad = get_task("hopper"), get_task("quadruped")
     assert suggested_indices(hopper.mj_model) == ([2, 3, 4, 5], [0, 1])
     assert suggested_quat_indices(hopper.mj_model) == []
-    assert suggested_indices(quad.mj_model) == (list(range(7, 15)), [0, 1, 2])
+    assert suggested_indices(quad.mj_model) == (list(range(7, 15)), [0, 1])
     assert suggested_quat_indices(quad.mj_model) == [3]
     assert quad.goal() is None and hopper.goal() is not None

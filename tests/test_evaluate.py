@@ -113,6 +113,7 @@ def test_cli_writes_metrics_json_and_csv(cli_run):
         "linear",
     }
     assert len(metrics["mse"]) == CLI_HORIZON
+    assert "ensemble" not in metrics  # a single model: no ensemble block
     with (out / "metrics.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4 * CLI_HORIZON

@@ -153,3 +153,46 @@ def test_reader_checks_expected_dims(tmp_path):
     )
     with pytest.raises(DataError, match="the header has nq=1, expected 2"):
         read_trajectory_csv(path, 2, 1, 1)
+
+
+TWO_FREE_BODIES_XML = """
+<mujoco>
+  <worldbody>
+    <geom type="plane" size="5 5 0.1"/>
+    <body pos="0 0 0.5"><freejoint/><geom type="sphere" size="0.1"/></body>
+    <body pos="1 0 0.5">
+      <joint name="s" type="slide" axis="1 0 0"/>
+      <geom type="box" size="0.1 0.1 0.1"/>
+    </body>
+    <body pos="0 1 0.5"><freejoint/><geom type="sphere" size="0.1"/></body>
+  </worldbody>
+  <actuator><motor joint="s"/></actuator>
+</mujoco>
+"""
+
+
+def test_manifest_keeps_a_free_joints_height_absolute(tmp_path):
+    """A free joint's x, y are suggested as coordinates, its z is not (the
+    height above the floor); training's layout follows the manifest."""
+    import mujoco
+
+    from hydrax.simulation.collect import collect
+
+    xml = tmp_path / "two_free.xml"
+    xml.write_text(TWO_FREE_BODIES_XML)
+    mj_model = mujoco.MjModel.from_xml_path(str(xml))
+    # qpos: free 0..6 (x y z, quaternion 3-6), slide 7, free 8..14.
+    m = Manifest.for_model(mj_model, "two_free", xml)
+    assert m.coordinate_indices == [0, 1, 7, 8, 9]
+    assert m.angle_indices == []
+    assert m.quat_indices == [3, 11]
+    assert "z " in m.notes and "absolute" in m.notes
+    out = collect(
+        xml, tmp_path / "data", episodes=1, duration=0.1, progress=False
+    )
+    assert read_manifest(out).coordinate_indices == [0, 1, 7, 8, 9]
+    ds = DynamicsDataset(
+        out, history_length=3, prediction_horizon=2, val_fraction=0.0
+    )
+    assert ds.layout.coordinate_indices == (0, 1, 7, 8, 9)
+    assert {2, 10}.isdisjoint(ds.layout.coordinate_indices)

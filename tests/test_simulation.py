@@ -212,11 +212,11 @@ def test_collect_bare_mjcf_and_replay(tmp_path):
 
 
 def test_manifest_indices_free_and_ball(tmp_path):
-    """Free: 3 coordinates; ball and quaternions excluded; hinge, slide."""
+    """Free: x, y coordinates (z absolute); ball, quaternions excluded."""
     xml = _write(tmp_path, "free_ball.xml", FREE_BALL_XML)
     mj_model = mujoco.MjModel.from_xml_path(str(xml))
     # qpos: free 0..6 (pos 0-2, quat 3-6), ball 7..10, hinge 11, slide 12.
-    assert suggested_indices(mj_model) == ([11], [0, 1, 2, 12])
+    assert suggested_indices(mj_model) == ([11], [0, 1, 12])
     out = collect(
         xml, tmp_path / "fb", episodes=1, duration=0.05, progress=False
     )
@@ -230,7 +230,7 @@ def test_manifest_indices_free_and_ball(tmp_path):
     assert [j["qpos_adr"] for j in manifest["joints"]] == [0, 7, 11, 12]
     assert [j["dof_adr"] for j in manifest["joints"]] == [0, 6, 9, 10]
     assert manifest["angle_indices"] == [11]
-    assert manifest["coordinate_indices"] == [0, 1, 2, 12]
+    assert manifest["coordinate_indices"] == [0, 1, 12]
     assert manifest["quat_indices"] == [3, 7]
     assert "quaternion" in manifest["notes"].lower()
     assert set(manifest) == {

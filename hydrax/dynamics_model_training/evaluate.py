@@ -8,8 +8,10 @@ Command line::
 
 From Python: :func:`evaluate_model` (``evaluation_pipeline.py``). The
 pieces: ``evaluation_windows`` (which windows), ``evaluation_metrics``
-(errors and bootstrap intervals), ``evaluation_report`` (printed report and
-files), ``evaluation_plots`` (PNGs).
+(errors and bootstrap intervals), ``evaluation_ensemble`` (an ensemble's
+mean rollout, disagreement and its correlation with the error),
+``evaluation_report`` (printed report and files), ``evaluation_plots`` and
+``evaluation_ensemble_plot`` (PNGs).
 """
 
 from __future__ import annotations
@@ -98,7 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
             "with three simple predictors (no change, constant velocity, "
             "a linear fit). Prints the errors with 95% confidence "
             "intervals and writes metrics.json, metrics.csv, summary.csv "
-            "and plots."
+            "and plots. An ensemble's checkpoint is evaluated as planning "
+            "rolls it out (the mean of the members' deltas at every step), "
+            "each member alone beside it, with the members' disagreement "
+            "and its correlation with the true error (ensemble.png)."
         ),
     )
     p.add_argument(

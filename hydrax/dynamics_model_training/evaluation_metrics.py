@@ -21,7 +21,7 @@ bootstrap interval over windows (:func:`bootstrap_weights`,
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -236,17 +236,27 @@ def rollout_batches(
     model: StandardizedDeltaModel,
     windows: np.ndarray,
     batch_size: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rollout_fn: Callable[..., tuple] = rollout_deltas,
+) -> tuple[np.ndarray, ...]:
     """Roll a predictor out over windows (B, H + K, R) in fixed-size batches.
 
+    Args:
+        model: The predictor (its ``layout`` and ``history_length``).
+        windows: The evaluated rows, (B, H + K, R).
+        batch_size: Windows per compiled call.
+        rollout_fn: ``(model, window, controls, targets)`` to a tuple of
+            per-window arrays; ``rollout_deltas`` (the default) or
+            ``evaluation_ensemble.ensemble_rollout``.
+
     Returns:
-        The predicted states (B, K, nq + nv), the predicted and the true
-        standardized deltas (B, K, D), as ``rollout_deltas`` gives them.
+        What ``rollout_fn`` returns for every window: for ``rollout_deltas``
+        the predicted states (B, K, nq + nv), the predicted and the true
+        standardized deltas (B, K, D).
     """
     h = model.history_length
     ns = model.layout.nq + model.layout.nv
-    fn = jax.jit(lambda w, c, t: rollout_deltas(model, w, c, t))
-    outs = [[], [], []]
+    fn = jax.jit(lambda w, c, t: rollout_fn(model, w, c, t))
+    outs = None
     for lo in range(0, len(windows), batch_size):
         part = windows[lo : lo + batch_size]
         n = len(part)
@@ -255,6 +265,7 @@ def rollout_batches(
             part = np.concatenate([part, pad])
         part = jnp.asarray(part)
         res = fn(part[:, :h], part[:, h:, ns:], part[:, h:, :ns])
+        outs = outs or [[] for _ in res]
         for out, r in zip(outs, res, strict=True):
             out.append(np.asarray(r)[:n])
     return tuple(np.concatenate(o) for o in outs)

@@ -7,7 +7,9 @@ from the same true windows (``evaluation_windows.py``), through the same
 (``evaluation_metrics.py``) are means over the windows, each with a 95%
 bootstrap interval over the windows. The report (``evaluation_report.py``)
 is printed; ``metrics.json``, ``metrics.csv``, ``summary.csv`` and the plots
-(``evaluation_plots.py``) go to the output directory.
+(``evaluation_plots.py``) go to the output directory. An ensemble's
+checkpoint is rolled out as the planner's ``"mean"`` strategy does, and
+each member alone (``evaluation_ensemble.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ from hydrax.dynamics_model_training.baselines import (
     fit_linear_model,
 )
 from hydrax.dynamics_model_training.dataset import DynamicsDataset
+from hydrax.dynamics_model_training.evaluation_ensemble import (
+    EnsembleMean,
+    ensemble_metrics,
+    ensemble_rollout,
+    member_name,
+)
 from hydrax.dynamics_model_training.evaluation_metrics import (
     BOOTSTRAP_RESAMPLES,
     CONFIDENCE,
@@ -113,20 +121,41 @@ def _measure(
     batch_size: int,
     seed: int,
     training_horizon: int | None,
-) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
-    """Roll every predictor out; its metrics and its predicted states."""
+    members: list[DynamicsNetwork],
+) -> tuple[dict[str, dict], dict[str, np.ndarray], dict[str, Any] | None]:
+    """Roll every predictor out: metrics, predicted states, the ensemble's.
+
+    With more than one member, ``model`` is the ensemble's mean rollout and
+    every member is rolled out alone as ``member_<m>`` (after the
+    baselines); the third result is then the ensemble's metrics and what
+    its plot needs (else None).
+    """
     h = next(iter(predictors.values())).history_length
     targets = windows[:, h:, : layout.nq + layout.nv]
     weights = bootstrap_weights(len(windows), seed)  # same for all
     dims = error_dimensions(layout)
-    results, states_of = {}, {}
+    results, states_of, rolls = {}, {}, {}
+    ensemble = None
+    if len(members) > 1:
+        predictors = dict(predictors)
+        for m, net in enumerate(members):
+            predictors[member_name(m)] = net
+        rolls["model"] = ensemble = rollout_batches(
+            EnsembleMean(tuple(members)),
+            windows,
+            batch_size,
+            ensemble_rollout,
+        )
     for name, model in predictors.items():
-        rolled = rollout_batches(model, windows, batch_size)
+        rolled = rolls.get(name) or rollout_batches(model, windows, batch_size)
         states_of[name] = rolled[0]
         results[name] = predictor_metrics(
-            layout, dims, rolled, targets, weights, training_horizon
+            layout, dims, rolled[:3], targets, weights, training_horizon
         )
-    return results, states_of
+    if ensemble is None:
+        return results, states_of, None
+    ens = ensemble_metrics(results, ensemble, len(members), weights)
+    return results, states_of, {"metrics": ens, "rolled": ensemble}
 
 
 def _metrics(
@@ -139,7 +168,7 @@ def _metrics(
 ) -> dict[str, Any]:
     """What metrics.json holds."""
     model_res = results["model"]
-    ratio = {
+    ratio = {  # the model against the baselines, not its members
         name: {
             "mse": ratios(model_res["mse"], res["mse"]),
             "phys_mse_sum": ratios(
@@ -147,7 +176,7 @@ def _metrics(
             ),
         }
         for name, res in results.items()
-        if name != "model"
+        if name != "model" and not name.startswith("member_")
     }
     files = dataset.example_files[sel.indices]
     in_file = dataset.example_rows[sel.indices] - dataset.file_offsets[files]
@@ -260,6 +289,10 @@ def evaluate_model(  # noqa: PLR0917 (the seed's positional signature)
         ``mae_ci``, ``phys_mse_sum_ci`` and ``horizon_mean`` (the mean over
         the horizon with its interval); ``ratios`` model/baseline; the
         chosen ``examples`` (file, row of the current state); settings.
+        For an ensemble's checkpoint ``model`` is the members' mean rollout,
+        each member is a predictor ``member_<m>`` too, and ``ensemble``
+        holds the disagreement and its correlations
+        (``evaluation_ensemble.ensemble_metrics``).
 
     Raises:
         DataError: bad, empty, too short or mismatched data.
@@ -268,7 +301,7 @@ def evaluate_model(  # noqa: PLR0917 (the seed's positional signature)
     """
     say = log or (lambda s: None)
     _check_arguments(split, num_examples, batch_size)
-    network, config, source = resolve_model(
+    network, config, source, members = resolve_model(
         checkpoint_or_network, config, transform_fn
     )
     horizon = _horizon(horizon, config)
@@ -281,13 +314,14 @@ def evaluate_model(  # noqa: PLR0917 (the seed's positional signature)
         say(note)
     windows = dataset.window_rows(sel.indices)  # (B, H + K, R)
     predictors, n_fit = _predictors(network, dataset, sel, dt, seed, say)
-    results, states_of = _measure(
+    results, states_of, ensemble = _measure(
         predictors,
         network.layout,
         windows,
         batch_size=batch_size,
         seed=seed,
         training_horizon=config.get("prediction_horizon"),
+        members=members,
     )
     history = config.get("history") or {}
     settings = _settings(network, config, source, data_dir, dt)
@@ -295,6 +329,8 @@ def evaluate_model(  # noqa: PLR0917 (the seed's positional signature)
     metrics = _metrics(
         results, dataset=dataset, sel=sel, settings=settings, n_fit=n_fit
     )
+    if ensemble is not None:
+        metrics["ensemble"] = ensemble["metrics"]
     say(format_report(metrics))
     if output_dir is not None:
         out = Path(output_dir)
@@ -307,6 +343,7 @@ def evaluate_model(  # noqa: PLR0917 (the seed's positional signature)
                 "windows": windows,
                 "states_of": states_of,
                 "layout": network.layout,
+                "ensemble_rolled": ensemble and ensemble["rolled"],
             },
         )
         say(f"wrote {', '.join(p.name for p in written)} to {out}")

@@ -120,3 +120,12 @@ def positive(values: Sequence[float]) -> np.ndarray:
     """The values as floats, NaN where not positive (gaps on a log axis)."""
     a = np.asarray(values, np.float64)
     return np.where(a > 0, a, np.nan)
+
+
+def baselines_and_model(metrics: dict) -> list[tuple[str, dict]]:
+    """The predictors other than an ensemble's members, with their metrics."""
+    return [
+        (name, res)
+        for name, res in metrics["predictors"].items()
+        if not name.startswith("member_")
+    ]

@@ -4,7 +4,9 @@
   (with its 95% interval) and baselines, log y;
 - ``per_dimension_error.png``: physical RMSE vs time per state dimension;
 - ``trajectories.png``: predicted vs true trajectories of three examples;
-- ``training_curves.png``: train and validation loss per epoch.
+- ``training_curves.png``: train and validation loss per epoch;
+- ``ensemble.png`` (ensembles only, ``evaluation_ensemble_plot.py``): each
+  member's error and the ensemble's, and disagreement vs true error.
 
 Time axes are in seconds with the step number on a secondary axis at the
 top; a dotted vertical line marks the training horizon; angle panels of the
@@ -20,6 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from hydrax.dynamics_model_training.evaluation_ensemble_plot import (
+    ENSEMBLE_PLOT,
+    plot_ensemble,
+)
 from hydrax.dynamics_model_training.evaluation_metrics import (
     dim_label,
     state_dimensions,
@@ -28,6 +34,7 @@ from hydrax.dynamics_model_training.evaluation_metrics import (
 from hydrax.dynamics_model_training.evaluation_plot_style import (
     LABELS,
     STYLE,
+    baselines_and_model,
     figure,
     positive,
     shared_legend,
@@ -55,7 +62,7 @@ def plot_error_growth(metrics: dict[str, Any], path: Path) -> Path:
         (axes[0], "mse", "MSE"),
         (axes[1], "mae", "MAE"),
     ):
-        for name, res in metrics["predictors"].items():
+        for name, res in baselines_and_model(metrics):
             ax.plot(
                 times, positive(res[key]), label=LABELS[name], **STYLE[name]
             )
@@ -92,7 +99,7 @@ def plot_per_dimension(metrics: dict[str, Any], path: Path) -> Path:
     axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).ravel()
     times = np.arange(1, metrics["horizon"] + 1) * metrics["dt"]
     for i, (ax, dim) in enumerate(zip(axes, dims, strict=False)):
-        for name, res in metrics["predictors"].items():
+        for name, res in baselines_and_model(metrics):
             rmse = np.sqrt(np.asarray(res["phys_mse"][dim["name"]]))
             ax.plot(times, positive(rmse), label=LABELS[name], **STYLE[name])
         ax.set_yscale("log")
@@ -324,8 +331,18 @@ def write_plots(
     windows: np.ndarray,
     states_of: dict[str, np.ndarray],
     layout: StateLayout,
+    ensemble_rolled: tuple[np.ndarray, ...] | None = None,
 ) -> list[Path]:
-    """Write the four PNGs into ``out`` and return their paths."""
+    """Write the PNGs into ``out`` (``ensemble.png`` too for an ensemble).
+
+    Returns:
+        The paths written.
+    """
+    extra = []
+    if ensemble_rolled is not None:
+        extra.append(
+            plot_ensemble(metrics, out / ENSEMBLE_PLOT, rolled=ensemble_rolled)
+        )
     return [
         plot_error_growth(metrics, out / PLOT_FILES[0]),
         plot_per_dimension(metrics, out / PLOT_FILES[1]),
@@ -337,4 +354,5 @@ def write_plots(
             layout=layout,
         ),
         plot_training_curves(history, out / PLOT_FILES[3]),
+        *extra,
     ]

@@ -32,6 +32,11 @@ SHORT_LABELS = {
 }
 
 
+def short_label(name: str) -> str:
+    """A predictor's label in tables: ``zero-delta``, ``member 2``, ..."""
+    return SHORT_LABELS.get(name, name.replace("_", " "))
+
+
 def format_value(v: float | None) -> str:
     """``0.000123``; scientific below 1e-6 so nothing prints as 0.000000."""
     if v is None or not math.isfinite(v):
@@ -109,7 +114,7 @@ def _interval_block(metrics: dict[str, Any]) -> list[str]:
         phys = res["horizon_mean"]["phys_mse_sum"]
         a = f"{std['mean']:<10.4g}{format_interval(std['ci'])}"
         b = f"{phys['mean']:<10.4g}{format_interval(phys['ci'])}"
-        lines.append(f"  {SHORT_LABELS[name]:<24}  {a:<34}  {b}")
+        lines.append(f"  {short_label(name):<24}  {a:<34}  {b}")
     model = metrics["predictors"]["model"]
     lines.append("  model, standardized MSE per step:")
     lines.append(f"  {'step':>6}  {'mean':<10}{pct} interval")
@@ -185,12 +190,57 @@ def _ratio_table(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _fmt_corr(r: float | None) -> str:
+    return "n/a" if r is None else f"{r:+.3f}"
+
+
+def _ensemble_block(metrics: dict[str, Any]) -> list[str]:
+    """Members, the ensemble and the disagreement's correlation per step."""
+    ens = metrics["ensemble"]
+    preds = metrics["predictors"]
+    names = ens["members"]
+    heads = [f"m{n.split('_')[-1]}" for n in names]
+    lines = [
+        "",
+        f"Ensemble of {ens['num_models']} members (model = the mean of their "
+        "deltas at every step, as planning with strategy 'mean'); "
+        "standardized MSE per step, each member rolled out alone:",
+        "  disagreement: the members' std of the predicted standardized "
+        "delta (RMS over components); r, rho: its Pearson and Spearman "
+        f"correlation with the ensemble's RMS error over the "
+        f"{metrics['num_examples']} windows",
+        f" {'step':>4}  {'ensemble':>9}  {'members':>9}  "
+        + "  ".join(h.rjust(9) for h in heads)
+        + f"  {'disagree':>9}  {'r':>6}  {'rho':>6}",
+    ]
+    for k in report_steps(metrics["horizon"]):
+        i = k - 1
+        row = [f"{preds['model']['mse'][i]:9.4g}"]
+        row.append(f"{ens['member_mean_mse'][i]:9.4g}")
+        row += [f"{preds[n]['mse'][i]:9.4g}" for n in names]
+        row.append(f"{ens['disagreement'][i]:9.4g}")
+        row += [f"{_fmt_corr(ens[c][i]):>6}" for c in ("pearson", "spearman")]
+        lines.append(f" {k:4d}  " + "  ".join(row))
+    over = ens["overall"]
+    lines.append(
+        "  over the horizon (per-window means): disagreement vs error "
+        f"r = {_fmt_corr(over['pearson'])}, rho = "
+        f"{_fmt_corr(over['spearman'])}"
+    )
+    return lines
+
+
 def format_report(metrics: dict[str, Any]) -> str:
-    """The printed report: MSE/MAE blocks, intervals, physical, ratios."""
+    """The printed report: MSE/MAE blocks, intervals, physical, ratios.
+
+    An ensemble's report ends with its members and disagreement.
+    """
     lines = _step_blocks(metrics)
     lines += _interval_block(metrics)
     lines += _physical_table(metrics)
     lines += _ratio_table(metrics)
+    if "ensemble" in metrics:
+        lines += _ensemble_block(metrics)
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -234,7 +284,11 @@ def _csv_text(rows: list[list[Any]]) -> str:
 
 
 def write_csv(metrics: dict[str, Any], path: Path) -> Path:
-    """One row per (predictor, step): errors, intervals and ratios."""
+    """One row per (predictor, step): errors, intervals and ratios.
+
+    An ensemble has a row per member (``member_<m>``) and step, and the
+    model's rows add the disagreement and its correlations with the error.
+    """
     names = [d["name"] for d in metrics["dims"]]
     header = ["predictor", "step", "time_s", "mse_std", "mae_std"]
     header += [f"mse_{n}" for n in names] + [f"mae_{n}" for n in names]
@@ -242,6 +296,10 @@ def write_csv(metrics: dict[str, Any], path: Path) -> Path:
     header += ["mse_std_ci_low", "mse_std_ci_high"]
     header += ["mae_std_ci_low", "mae_std_ci_high"]
     header += ["mse_phys_sum_ci_low", "mse_phys_sum_ci_high"]
+    ens = metrics.get("ensemble")
+    if ens:  # on the model's rows (the ensemble's mean rollout)
+        header += ["disagreement", "disagreement_pearson"]
+        header += ["disagreement_spearman"]
     dt = metrics["dt"]
     rows = [header]
     for pred, res in metrics["predictors"].items():
@@ -261,6 +319,12 @@ def write_csv(metrics: dict[str, Any], path: Path) -> Path:
                 ]
             for key in ("mse_ci", "mae_ci", "phys_mse_sum_ci"):
                 row += res[key][k]
+            if ens:
+                keys = ("disagreement", "pearson", "spearman")
+                row += [
+                    _csv_num(ens[key][k]) if pred == "model" else ""
+                    for key in keys
+                ]
             rows.append(row)
     return _write_atomic(path, _csv_text(rows))
 

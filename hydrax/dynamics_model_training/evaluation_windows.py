@@ -20,7 +20,7 @@ from hydrax.dynamics_model_training.checkpoint import (
 )
 from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.model import DynamicsNetwork
-from hydrax.dynamics_model_training.model_io import load_trained_model
+from hydrax.dynamics_model_training.model_io import ensemble_from_checkpoint
 from hydrax.dynamics_model_training.transforms import TransformFn
 from hydrax.logs import DataError, list_logs, parse_header, read_columns
 
@@ -53,8 +53,8 @@ def resolve_model(
     checkpoint_or_network: str | Path | DynamicsNetwork,
     config: dict | None,
     transform_fn: TransformFn | None,
-) -> tuple[DynamicsNetwork, dict, str]:
-    """The network, its config and a name for messages.
+) -> tuple[DynamicsNetwork, dict, str, list[DynamicsNetwork]]:
+    """The network, its config, a name for messages and every member.
 
     Args:
         checkpoint_or_network: A checkpoint path, or a network.
@@ -63,8 +63,10 @@ def resolve_model(
         transform_fn: The custom feature map the checkpoint was trained with.
 
     Returns:
-        The network, its config (with ``history``: the longest training
-        curves found) and the checkpoint's path or "the network".
+        The network (an ensemble's member 0), its config (with
+        ``history``: the longest training curves found), the checkpoint's
+        path or "the network", and the members' networks (the network
+        alone unless the checkpoint is an ensemble's).
     """
     if isinstance(checkpoint_or_network, DynamicsNetwork):
         network = checkpoint_or_network
@@ -81,20 +83,23 @@ def resolve_model(
             "history": {},
         }
         base.update(config or {})
-        return network, base, "the network"
+        return network, base, "the network", [network]
     path = Path(checkpoint_or_network)
-    network, loaded = load_trained_model(path, transform_fn)
-    loaded["history"] = _longest_history(path, loaded)
-    return network, loaded, str(path)
+    ckpt = read_checkpoint(path)
+    members = ensemble_from_checkpoint(ckpt, path, transform_fn)
+    loaded = dict(ckpt["config"])
+    loaded["history"] = _longest_history(
+        path, loaded, ckpt.get("history") or {}
+    )
+    return members[0], loaded, str(path), members
 
 
-def _longest_history(path: Path, config: dict) -> dict:
+def _longest_history(path: Path, config: dict, history: dict) -> dict:
     """The training curves, from ``last.pkl`` beside the checkpoint if longer.
 
     ``best_model.pkl`` holds the history up to its own epoch; the run's last
     checkpoint (same files, same settings) holds all of it.
     """
-    history = config.get("history") or {}
     last = path.parent / "last.pkl"
     if last.resolve() == path.resolve() or not last.is_file():
         return history

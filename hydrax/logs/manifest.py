@@ -2,10 +2,10 @@
 
 The manifest records the model's identity (MJCF path and SHA-256, ``dt``,
 ``nq``/``nv``/``nu``, joints), the qpos indices training needs (hinges are
-angles; slides and free joints' positions are coordinates), the columns, the
-totals and one record per collection run. :class:`Manifest` is its one typed
-form: built from a model by :meth:`Manifest.for_model`, read by
-:func:`read_manifest` (checked field by field), written atomically by
+angles; slides and free joints' horizontal x, y are coordinates), the
+columns, the totals and one record per collection run. :class:`Manifest` is
+its one typed form: built from a model by :meth:`Manifest.for_model`, read
+by :func:`read_manifest` (checked field by field), written atomically by
 :func:`write_manifest`. Every field is optional on reading (hand-written
 manifests often hold only the indices); fields it does not know are kept.
 """
@@ -35,7 +35,8 @@ MANIFEST_IDENTITY = ("task", "model_sha256", "dt", "nq", "nv", "nu", "joints")
 
 QUATERNION_NOTE = (
     "angle_indices lists the qpos of hinge joints; coordinate_indices those "
-    "of slide joints and the 3 position coordinates of free joints; "
+    "of slide joints and the x, y position of free joints (their height z "
+    "stays absolute: the distance to a floor matters); "
     "quat_indices the first qpos of each ball and free joint's quaternion "
     "(w, x, y, z; its 3 angular velocities are in the joint's local frame, "
     "a free joint's linear velocity in the world frame)."
@@ -65,8 +66,11 @@ def joint_table(mj_model: mujoco.MjModel) -> list[dict]:
 def suggested_indices(mj_model: mujoco.MjModel) -> tuple[list[int], list[int]]:
     """The qpos indices of angles and of Cartesian coordinates.
 
-    Angles: hinge joints. Coordinates: slide joints and the 3 position
-    coordinates of free joints. Quaternions are in neither list.
+    Angles: hinge joints. Coordinates (made relative to a window's first
+    row in training): slide joints and the horizontal position x, y of free
+    joints. A free joint's height z is in neither list: it stays an
+    absolute state, since contact with a floor at z = 0 depends on it (see
+    README, "Floating-base robots"). Quaternions are in neither list.
 
     Returns:
         ``(angle_indices, coordinate_indices)``, sorted.
@@ -79,7 +83,7 @@ def suggested_indices(mj_model: mujoco.MjModel) -> tuple[list[int], list[int]]:
         elif joint["type"] == "slide":
             coordinates.append(adr)
         elif joint["type"] == "free":
-            coordinates.extend([adr, adr + 1, adr + 2])
+            coordinates.extend([adr, adr + 1])  # x, y; z stays absolute
     return sorted(angles), sorted(coordinates)
 
 
