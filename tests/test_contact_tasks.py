@@ -50,10 +50,11 @@ def test_standing_start_is_up_and_stays_up_without_pushing(name):
 
 
 def test_manifest_layout_of_the_contact_tasks():
-    """Hopper: slides + hinges; quadruped: free joint quaternion at qpos 3."""
+    """Hopper: slides + hinges, its root height (rootz, along gravity)
+    absolute; quadruped: x, y coordinates, free joint quaternion at qpos 3."""
     assert {"hopper", "quadruped"} <= set(TASK_NAMES)
     hopper, quad = get_task("hopper"), get_task("quadruped")
-    assert suggested_indices(hopper.mj_model) == ([2, 3, 4, 5], [0, 1])
+    assert suggested_indices(hopper.mj_model) == ([2, 3, 4, 5], [0])
     assert suggested_quat_indices(hopper.mj_model) == []
     assert suggested_indices(quad.mj_model) == (list(range(7, 15)), [0, 1])
     assert suggested_quat_indices(quad.mj_model) == [3]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mujoco
+import numpy as np
 
 from hydrax.atomic import write_json_atomic
 from hydrax.logs.format import DT_RTOL, DataError, csv_header
@@ -35,8 +36,9 @@ MANIFEST_IDENTITY = ("task", "model_sha256", "dt", "nq", "nv", "nu", "joints")
 
 QUATERNION_NOTE = (
     "angle_indices lists the qpos of hinge joints; coordinate_indices those "
-    "of slide joints and the x, y position of free joints (their height z "
-    "stays absolute: the distance to a floor matters); "
+    "of slide joints and the x, y position of free joints (a height stays "
+    "absolute, the distance to a floor matters: a free joint's z and a root "
+    "slide along gravity); "
     "quat_indices the first qpos of each ball and free joint's quaternion "
     "(w, x, y, z; its 3 angular velocities are in the joint's local frame, "
     "a free joint's linear velocity in the world frame)."
@@ -68,23 +70,41 @@ def suggested_indices(mj_model: mujoco.MjModel) -> tuple[list[int], list[int]]:
 
     Angles: hinge joints. Coordinates (made relative to a window's first
     row in training): slide joints and the horizontal position x, y of free
-    joints. A free joint's height z is in neither list: it stays an
-    absolute state, since contact with a floor at z = 0 depends on it (see
-    README, "Floating-base robots"). Quaternions are in neither list.
+    joints. A height is in neither list: it stays an absolute state, since
+    contact with a floor depends on it (see README, "Floating-base
+    robots"): a free joint's z, and a slide joint of a body attached to the
+    world whose axis is along gravity (a planar robot's root height).
+    Quaternions are in neither list.
 
     Returns:
         ``(angle_indices, coordinate_indices)``, sorted.
     """
     angles, coordinates = [], []
-    for joint in joint_table(mj_model):
+    for j, joint in enumerate(joint_table(mj_model)):
         adr = joint["qpos_adr"]
         if joint["type"] == "hinge":
             angles.append(adr)
-        elif joint["type"] == "slide":
+        elif joint["type"] == "slide" and not _is_root_height(mj_model, j):
             coordinates.append(adr)
         elif joint["type"] == "free":
             coordinates.extend([adr, adr + 1])  # x, y; z stays absolute
     return sorted(angles), sorted(coordinates)
+
+
+def _is_root_height(mj_model: mujoco.MjModel, joint: int) -> bool:
+    """Whether a slide joint moves a world-attached body along gravity."""
+    body = mj_model.jnt_bodyid[joint]
+    gravity = np.asarray(mj_model.opt.gravity, float)
+    if mj_model.body_parentid[body] != 0 or not gravity.any():
+        return False
+    axis = np.zeros(3)
+    mujoco.mju_rotVecQuat(
+        axis, mj_model.jnt_axis[joint], mj_model.body_quat[body]
+    )
+    cosine = (
+        abs(axis @ gravity) / np.linalg.norm(axis) / np.linalg.norm(gravity)
+    )
+    return bool(cosine > 0.99)
 
 
 def suggested_quat_indices(mj_model: mujoco.MjModel) -> list[int]:
