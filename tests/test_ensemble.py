@@ -193,6 +193,41 @@ def test_bad_ensemble_arguments(dcp_data, ensemble):
         )
 
 
+def test_wide_trajectory_sampling_step_equals_the_member_step(ensemble):
+    """A recurrent ts sample stepped through the members' weights side by
+    side follows its member exactly as a step with that member's weights."""
+    physics = DoubleCartPole()
+    dyn = NeuralNetworkDynamics.load_params(
+        physics.model, ensemble[0], strategy="ts"
+    )
+    assert dyn._wide is not None
+    state = physics.make_data().replace(
+        qpos=jnp.array([0.1, jnp.pi - 0.1, 0.05]), qvel=jnp.array([0.2, -1, 1])
+    )
+    rng = np.random.default_rng(0)
+    history = jnp.asarray(
+        rng.normal(size=(dyn.history_length - 1, 7)), jnp.float32
+    )
+    carry = dyn.init_carry(physics.model, state, history)
+    for member in range(MEMBERS):
+        wide = dyn.sample_carry(carry, jnp.int32(member))
+        params = jax.tree.map(lambda x, m=member: x[m], dyn._states)
+        own, x_own, x_wide = wide["memory"], state, state
+        for u in (0.5, -0.3, 0.8):
+            control = jnp.array([u])
+            x_wide, wide = dyn.step(physics.model, x_wide, wide, control)
+            row = jnp.concatenate([x_own.qpos, x_own.qvel, control])
+            own, nxt = dyn._member_step(params, own, row)
+            x_own = x_own.replace(qpos=nxt[:3], qvel=nxt[3:])
+            np.testing.assert_allclose(
+                x_wide.qpos, x_own.qpos, rtol=1e-5, atol=1e-6
+            )
+            np.testing.assert_allclose(
+                x_wide.qvel, x_own.qvel, rtol=1e-5, atol=1e-6
+            )
+        np.testing.assert_allclose(wide["memory"][0], own[0], atol=1e-5)
+
+
 def _rollout_costs(path: Path, **kwargs) -> np.ndarray:
     """Every sample's cost of one control sequence, planned on an ensemble."""
     physics = DoubleCartPole()

@@ -17,7 +17,10 @@ one of two strategies (``strategy=``):
 - ``"ts"`` (PETS's trajectory sampling, TS-∞): sample i of a
   replanning follows member ``i mod M`` for its whole rollout, so the
   controller's update weighs plans that work under every member. The mean
-  plan (sample 0) follows member 0.
+  plan (sample 0) follows member 0. A recurrent ensemble steps every
+  sample through the members' weights side by side (``x @ [W_1 … W_M]``,
+  one wide matmul over the samples) and keeps its member's part, instead of
+  a matrix-vector product with weights of its own.
 - ``"mean"`` (the default; it balanced more often than ``"ts"`` in the
   measurements of ``benchmarks/bench_control.py``): every sample steps with
   the mean of the members' predicted
@@ -40,6 +43,7 @@ from flax import nnx
 from mujoco import mjx
 
 from hydrax.dynamics.base import Carry, Dynamics
+from hydrax.dynamics.wide_members import WideMembers
 from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
     read_checkpoint,
@@ -111,6 +115,9 @@ class NeuralNetworkDynamics(Dynamics):
         self._states = jax.tree.map(
             lambda *x: jnp.stack(x), *(nnx.split(m)[1] for m in members)
         )
+        fused = strategy == "ts" and self.num_models > 1
+        recurrent = self.network.mode == "recurrent"
+        self._wide = WideMembers(members) if fused and recurrent else None
 
     @classmethod
     def load_params(
@@ -229,11 +236,19 @@ class NeuralNetworkDynamics(Dynamics):
         return self._member_carry(memories, jnp.zeros((), jnp.int32))
 
     def _member_carry(self, memories: Carry, member: jax.Array) -> Carry:
-        """Trajectory sampling's carry: one member's weights and memory."""
-        return {
+        """Trajectory sampling's carry: one member's memory, and its index.
+
+        In window mode the member's weights instead (no wide weights).
+        """
+        carry = {
             "memories": memories,
-            "params": jax.tree.map(lambda x: x[member], self._states),
             "memory": jax.tree.map(lambda x: x[member], memories),
+        }
+        if self._wide is not None:
+            return {**carry, "member": member}
+        return {
+            **carry,
+            "params": jax.tree.map(lambda x: x[member], self._states),
         }
 
     def sample_carry(self, carry: Carry, index: jax.Array) -> Carry:
@@ -274,6 +289,9 @@ class NeuralNetworkDynamics(Dynamics):
         penalty = jnp.zeros((), jnp.float32)
         if self.num_models == 1:
             carry, nxt = self._member_step(self._state, carry, row)
+        elif self._wide is not None:
+            memory, nxt = self._wide.step(carry["member"], carry["memory"], row)
+            carry = {**carry, "memory": memory}
         elif self.strategy == "ts":
             memory, nxt = self._member_step(
                 carry["params"], carry["memory"], row

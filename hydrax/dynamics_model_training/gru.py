@@ -21,6 +21,22 @@ import jax.numpy as jnp
 from flax import nnx
 
 
+def gru_gates(h: jax.Array, x_proj: jax.Array, h_proj: jax.Array) -> jax.Array:
+    """The next hidden state from the projections of input and state.
+
+    Args:
+        h: The hidden state, (..., h).
+        x_proj: ``x @ w_in + b_in``, (..., 3h).
+        h_proj: ``h @ w_rec + b_rec``, (..., 3h).
+    """
+    x_r, x_z, x_n = jnp.split(x_proj, 3, axis=-1)
+    h_r, h_z, h_n = jnp.split(h_proj, 3, axis=-1)
+    r = jax.nn.sigmoid(x_r + h_r)
+    z = jax.nn.sigmoid(x_z + h_z)
+    n = jnp.tanh(x_n + r * h_n)
+    return (1.0 - z) * n + z * h
+
+
 class GRU(nnx.Module):
     """A GRU layer (PyTorch's gate convention) scanned over time.
 
@@ -66,12 +82,7 @@ class GRU(nnx.Module):
             rec = h @ w
         else:
             rec = h @ jax.lax.stop_gradient(w) + probe
-        x_r, x_z, x_n = jnp.split(x_proj, 3, axis=-1)
-        h_r, h_z, h_n = jnp.split(rec + self.b_rec[...], 3, axis=-1)
-        r = jax.nn.sigmoid(x_r + h_r)
-        z = jax.nn.sigmoid(x_z + h_z)
-        n = jnp.tanh(x_n + r * h_n)
-        return (1.0 - z) * n + z * h
+        return gru_gates(h, x_proj, rec + self.b_rec[...])
 
     def __call__(self, x: jax.Array, h0: jax.Array | None = None) -> jax.Array:
         """Run over a sequence and return the last hidden state.
