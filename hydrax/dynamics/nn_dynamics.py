@@ -17,10 +17,7 @@ one of two strategies (``strategy=``):
 - ``"ts"`` (PETS's trajectory sampling, TS-∞): sample i of a
   replanning follows member ``i mod M`` for its whole rollout, so the
   controller's update weighs plans that work under every member. The mean
-  plan (sample 0) follows member 0. A recurrent ensemble steps every
-  sample through the members' weights side by side (``x @ [W_1 … W_M]``,
-  one wide matmul over the samples) and keeps its member's part, instead of
-  a matrix-vector product with weights of its own.
+  plan (sample 0) follows member 0.
 - ``"mean"`` (the default; it balanced more often than ``"ts"`` in the
   measurements of ``benchmarks/bench_control.py``): every sample steps with
   the mean of the members' predicted
@@ -28,6 +25,11 @@ one of two strategies (``strategy=``):
   variance of their standardized deltas, summed over the state) times the
   weight is added to the running cost, steering plans away from where the
   members disagree.
+
+A recurrent ensemble steps through its members' weights side by side
+(``wide_members``): one wide matmul over the samples instead of a
+matrix-vector product per sample with weights of its own (``"ts"``), and
+one input projection of the shared row (``"mean"``).
 """
 
 from __future__ import annotations
@@ -115,9 +117,8 @@ class NeuralNetworkDynamics(Dynamics):
         self._states = jax.tree.map(
             lambda *x: jnp.stack(x), *(nnx.split(m)[1] for m in members)
         )
-        fused = strategy == "ts" and self.num_models > 1
-        recurrent = self.network.mode == "recurrent"
-        self._wide = WideMembers(members) if fused and recurrent else None
+        fused = self.num_models > 1 and self.network.mode == "recurrent"
+        self._wide = WideMembers(members) if fused else None
 
     @classmethod
     def load_params(
@@ -289,13 +290,15 @@ class NeuralNetworkDynamics(Dynamics):
         penalty = jnp.zeros((), jnp.float32)
         if self.num_models == 1:
             carry, nxt = self._member_step(self._state, carry, row)
-        elif self._wide is not None:
-            memory, nxt = self._wide.step(carry["member"], carry["memory"], row)
-            carry = {**carry, "memory": memory}
         elif self.strategy == "ts":
-            memory, nxt = self._member_step(
-                carry["params"], carry["memory"], row
-            )
+            if self._wide is not None:  # recurrent: weights side by side
+                memory, nxt = self._wide.step(
+                    carry["member"], carry["memory"], row
+                )
+            else:
+                memory, nxt = self._member_step(
+                    carry["params"], carry["memory"], row
+                )
             carry = {**carry, "memory": memory}
         else:
             nxt, memories, penalty = self._mean_step(carry["memories"], row)
@@ -321,7 +324,10 @@ class NeuralNetworkDynamics(Dynamics):
             memory, _, pred_std = learned_step(net, memory, row[None])
             return jax.tree.map(lambda x: x[0], memory), pred_std[0]
 
-        memories, preds = jax.vmap(member)(self._states, memories)
+        if self._wide is not None:  # recurrent: the members side by side
+            memories, preds = self._wide.step_all(memories, row)
+        else:
+            memories, preds = jax.vmap(member)(self._states, memories)
         # The members share the statistics: the mean of standardized deltas
         # is the standardized mean delta.
         mean = preds.mean(axis=0)

@@ -5,6 +5,10 @@ Stepping each sample with weights of its own is a matrix-vector product per
 sample (the weights read once per sample and step); stepping it through
 all members' weights side by side, ``x @ [W_1 … W_M]``, is one wide matmul
 over the samples, of which each sample keeps its member's slice.
+
+With ``"mean"`` every member steps every sample: the input projection of
+the shared row is one wide matmul, the recurrent and head products one
+batched matmul over the members (:meth:`WideMembers.step_all`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ class WideMembers:
         def stacked(f: Callable) -> jax.Array:
             return jnp.stack([jnp.asarray(f(m)) for m in members])
 
+        self.w_rec_stacked = stacked(lambda m: m.gru.w_rec[...])
+        self.head_stacked = stacked(lambda m: m.head.kernel[...])
         self.w_in = wide(lambda m: m.gru.w_in[...])
         self.b_in = stacked(lambda m: m.gru.b_in[...])
         self.w_rec = wide(lambda m: m.gru.w_rec[...])
@@ -72,3 +78,26 @@ class WideMembers:
         current = row[: net.layout.nq + net.layout.nv]
         nxt = apply_delta(net.layout, current[None], delta[None])[0]
         return (h, reference), nxt
+
+    def step_all(
+        self, memories: tuple[jax.Array, jax.Array], row: jax.Array
+    ) -> tuple[tuple[jax.Array, jax.Array], jax.Array]:
+        """Every member's learned step on one sample's row.
+
+        Args:
+            memories: The members' hidden states (M, h) and reference rows
+                (M, R), all the same (one history).
+            row: The current raw row, (R,).
+
+        Returns:
+            The members' memories after the row and their standardized
+            predicted deltas, (M, D).
+        """
+        h, reference = memories
+        m = self.num_models
+        x = self.network.features(row[None, None], reference[:1])[0, 0]
+        x_proj = (x @ self.w_in).reshape(m, -1) + self.b_in
+        h_proj = jnp.einsum("mh,mhk->mk", h, self.w_rec_stacked) + self.b_rec
+        h = gru_gates(h, x_proj, h_proj)
+        preds = jnp.einsum("mh,mhd->md", h, self.head_stacked) + self.bias
+        return (h, reference), preds
