@@ -40,7 +40,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import jax
@@ -49,12 +48,9 @@ import mujoco
 import numpy as np
 import optax
 from flax import nnx
-from mujoco import mjx
 from mujoco import rollout as mj_rollout
 
-from hydrax.algs import PredictiveSampling
 from hydrax.dynamics.base import PhysicsDynamics
-from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics, startup_history
 from hydrax.dynamics_model_training.convert import convert_logs
 from hydrax.dynamics_model_training.data_loader import (
     DynamicsDataset,
@@ -71,6 +67,22 @@ from hydrax.simulation.logging import write_trajectory_csv
 from hydrax.tasks.double_cart_pole import DoubleCartPole
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import (  # noqa: E402
+    STEPS,
+    Bench,
+    interleaved,
+    learned_dynamics,
+    matmul_peak,
+    one_round,
+    prepared,
+    replanning,
+    start_state,
+)
+from bench_ensemble import (  # noqa: E402
+    add_ensemble_rows,
+    measure_ensembles,
+)
+
 try:
     import torch
 except ImportError:  # the PyTorch rows say so
@@ -80,73 +92,6 @@ if torch is not None:
 
 HIDDEN, H, K = 128, 11, 9
 ANGLES, COORDS = [1, 2], [0]
-STEPS = 50  # rollout length = plan_horizon 0.5 s / dt 0.01 s
-
-# --- measuring ----------------------------------------------------------------
-
-
-@dataclass
-class Bench:
-    """One thing to time: ``call`` does ``per_call`` units of work.
-
-    Attributes:
-        call: Does the work once (blocking on what it must itself).
-        per_call: Units per call (samples, steps, replannings, GFLOP).
-        first_s: Seconds of the first (compiling) call.
-        setup: Run before each round (e.g. set PyTorch's thread count).
-    """
-
-    call: Callable[[], object]
-    per_call: float
-    first_s: float
-    setup: Callable[[], None] | None = None
-
-    def compile_s(self, rate: float) -> float:
-        """First call minus one steady call."""
-        return max(self.first_s - self.per_call / rate, 0.0)
-
-
-def prepared(
-    call: Callable[[], object],
-    per_call: float,
-    setup: Callable[[], None] | None = None,
-) -> Bench:
-    """A bench after its first (compiling) call, which is timed."""
-    if setup is not None:
-        setup()
-    start = time.perf_counter()
-    jax.block_until_ready(call())
-    return Bench(call, per_call, time.perf_counter() - start, setup)
-
-
-def one_round(bench: Bench, seconds: float) -> float:
-    """Units per second over calls for at least ``seconds``."""
-    if bench.setup is not None:
-        bench.setup()
-    n, start = 0, time.perf_counter()
-    while True:
-        out = bench.call()
-        n += 1
-        if time.perf_counter() - start >= seconds:
-            jax.block_until_ready(out)
-            break
-    return n * bench.per_call / (time.perf_counter() - start)
-
-
-def interleaved(
-    benches: dict[str, Bench], seconds: float, rounds: int
-) -> dict[str, float]:
-    """Best rate of each bench over ``rounds`` rounds, taken in turn.
-
-    Round r of every bench runs before round r + 1 of any, so a burst of
-    load from another process hits all the figures of a ratio alike.
-    """
-    best = dict.fromkeys(benches, 0.0)
-    for _ in range(rounds):
-        for name, bench in benches.items():
-            best[name] = max(best[name], one_round(bench, seconds))
-    return best
-
 
 # --- data ---------------------------------------------------------------------
 
@@ -391,45 +336,14 @@ def train_flops_per_sample(mode: str, features: int, out_dim: int) -> float:
     return 3.0 * (cells * cell + K * head)
 
 
-def matmul_peak() -> Bench:
-    """A jitted float32 2048 x 2048 matmul, in GFLOP."""
-    n = 2048
-    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
-    f = jax.jit(jnp.matmul)
-    return prepared(lambda: jax.block_until_ready(f(a, b)), 2 * n**3 / 1e9)
-
-
 # --- rollouts and planning ----------------------------------------------------
-
-
-def learned_dynamics(network: DynamicsNetwork, task) -> NeuralNetworkDynamics:
-    """The network behind the dynamics seam, configured for ``task``."""
-    config = {
-        "dt": task.dt,
-        "nq": task.nq,
-        "nv": task.nv,
-        "nu": task.nu,
-        "mode": network.mode,
-    }
-    return NeuralNetworkDynamics(network, config)
-
-
-def start_state(task) -> tuple[mjx.Data, np.ndarray]:
-    """A state near upright and its start-up history rows."""
-    q, v = task.sample_initial_state(np.random.default_rng(0), "balance")
-    state = mjx.make_data(task.model).replace(
-        qpos=jnp.asarray(q, jnp.float32), qvel=jnp.asarray(v, jnp.float32)
-    )
-    current = jnp.concatenate([state.qpos, state.qvel])
-    return mjx.kinematics(task.model, state), startup_history(current, H - 1, 1)
 
 
 def seam_rollouts(task, dynamics, batch: int) -> Bench:
     """``dynamics.step`` in scan(50) under vmap(batch), as the controller's
     ``eval_rollouts`` runs it (running cost per step), in steps."""
     model = task.model
-    state, history = start_state(task)
+    state, history = start_state(task, H - 1)
     carry = dynamics.init_carry(model, state, history)
 
     def rollout(us: jax.Array) -> jax.Array:
@@ -466,29 +380,6 @@ def c_rollouts(task, batch: int) -> Bench:
         mj_rollout.rollout(m, datas, x0, us, state=out, persistent_pool=True)
 
     return prepared(call, batch * STEPS)
-
-
-def replanning(task) -> Bench:
-    """Predictive sampling, 128 samples x 50 steps, zero-order 4 knots,
-    noise 0.3: ``optimize`` on a fixed state, in replannings."""
-    ctrl = PredictiveSampling(
-        task,
-        num_samples=128,
-        noise_level=0.3,
-        plan_horizon=STEPS * task.dt,
-        spline_type="zero",
-        num_knots=4,
-    )
-    assert ctrl.ctrl_steps == STEPS
-    state, history = start_state(task)
-    history = None if task.dynamics.history_length == 1 else history
-    params = [ctrl.init_params()]
-
-    def call() -> jax.Array:
-        params[0], _ = ctrl.optimize(state, params[0], history)
-        return jax.block_until_ready(params[0].mean)
-
-    return prepared(call, 1.0)
 
 
 # --- compile cache (subprocess) -----------------------------------------------
@@ -662,12 +553,26 @@ class Table:
         return "\n".join(lines)
 
 
+def ensemble_figures(args: argparse.Namespace, say: Callable[[str], None]):
+    """The ensemble rows' figures (``bench_ensemble``) on fresh logs."""
+    task = DoubleCartPole()
+    files = 6 if args.quick else 20
+    say(f"ensembles: simulating and writing {files} x 1000 rows of logs ...")
+    logs = simulate_logs(task.mj_model, files, 1000, seed=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_logs(logs, Path(tmp), task.nq, task.nv)
+        return measure_ensembles(Path(tmp), args.seconds, args.rounds, say)
+
+
 def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
     """Run every measurement; the raw figures, keyed by what.
 
     Figures that form a ratio are measured in one group, their rounds
-    interleaved (see :func:`interleaved`).
+    interleaved (see :func:`interleaved`). With ``--ensemble-only``, only
+    the ensemble rows' figures.
     """
+    if args.ensemble_only:
+        return {"ensemble": ensemble_figures(args, say)}
     quick, seconds, rounds = args.quick, args.seconds, args.rounds
     cpus = os.cpu_count() or 1
     train_batches = (32,) if quick else (32, 1024)
@@ -764,6 +669,9 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
         group[name] = replanning(DoubleCartPole(custom_dynamics=custom))
     m["replan"] = run(group)
 
+    # 8. Ensembles (their own logs and the demo's configuration).
+    m["ensemble"] = ensemble_figures(args, say)
+
     # 7. Warm compile through the persistent cache.
     m["cache_probe"] = None
     if args.cache_probe:
@@ -775,6 +683,9 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
 def build_table(m: dict) -> Table:
     """The table of every figure, ratio and target."""
     t = Table()
+    if "train" not in m:  # --ensemble-only
+        add_ensemble_rows(t, m["ensemble"])
+        return t
     tr, to = m["train"], m["torch"]
     cpus = os.cpu_count() or 1
 
@@ -954,6 +865,8 @@ def build_table(m: dict) -> Table:
         fmt=".2f",
     )
 
+    add_ensemble_rows(t, m["ensemble"])
+
     probe = m["cache_probe"]
     if isinstance(probe, str):
         t.add("compile, persistent cache warm", f"failed: {probe}")
@@ -988,6 +901,12 @@ def main() -> None:
         default=None,
         help="measure warm compiles through the persistent cache in two "
         "subprocesses (default: on, off with --quick)",
+    )
+    p.add_argument(
+        "--ensemble-only",
+        action="store_true",
+        help="only the ensemble rows (1 vs 5 members: epoch seconds, "
+        "replanning Hz)",
     )
     p.add_argument("--compile-probe", metavar="DIR", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -1027,7 +946,8 @@ def main() -> None:
         ),
         "versions: "
         + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
-        f"GRU hidden {HIDDEN}, H={H}, K={K}; double cart pole (nq=nv=3, "
+        f"GRU hidden {HIDDEN}, H={H}, K={K} (ensemble rows: the demo's "
+        "H=6, K=40); double cart pole (nq=nv=3, "
         f"nu=1, angles {ANGLES}, coordinate {COORDS}). Rates: best of "
         f"{args.rounds} round(s) of >= {args.seconds:g} s. compile s: "
         "first call minus one steady call.",
@@ -1040,8 +960,9 @@ def main() -> None:
         payload = {
             "meta": meta,
             "rows": rows,
-            "ingestion": m["ingestion"],
-            "matmul_peak_gflops": m["peak"],
+            "ingestion": m.get("ingestion"),
+            "matmul_peak_gflops": m.get("peak"),
+            "ensemble": m["ensemble"],
             "table": text,
         }
         args.out.write_text(json.dumps(payload, indent=2, default=str))

@@ -193,6 +193,80 @@ def test_bad_ensemble_arguments(dcp_data, ensemble):
         )
 
 
+def test_wide_trajectory_sampling_step_equals_the_member_step(ensemble):
+    """A recurrent ts sample stepped through the members' weights side by
+    side follows its member exactly as a step with that member's weights."""
+    physics = DoubleCartPole()
+    dyn = NeuralNetworkDynamics.load_params(
+        physics.model, ensemble[0], strategy="ts"
+    )
+    assert dyn._wide is not None
+    state = physics.make_data().replace(
+        qpos=jnp.array([0.1, jnp.pi - 0.1, 0.05]), qvel=jnp.array([0.2, -1, 1])
+    )
+    rng = np.random.default_rng(0)
+    history = jnp.asarray(
+        rng.normal(size=(dyn.history_length - 1, 7)), jnp.float32
+    )
+    carry = dyn.init_carry(physics.model, state, history)
+    for member in range(MEMBERS):
+        wide = dyn.sample_carry(carry, jnp.int32(member))
+        params = jax.tree.map(lambda x, m=member: x[m], dyn._states)
+        own, x_own, x_wide = wide["memory"], state, state
+        for u in (0.5, -0.3, 0.8):
+            control = jnp.array([u])
+            x_wide, wide = dyn.step(physics.model, x_wide, wide, control)
+            row = jnp.concatenate([x_own.qpos, x_own.qvel, control])
+            own, nxt = dyn._member_step(params, own, row)
+            x_own = x_own.replace(qpos=nxt[:3], qvel=nxt[3:])
+            np.testing.assert_allclose(
+                x_wide.qpos, x_own.qpos, rtol=1e-5, atol=1e-6
+            )
+            np.testing.assert_allclose(
+                x_wide.qvel, x_own.qvel, rtol=1e-5, atol=1e-6
+            )
+        np.testing.assert_allclose(wide["memory"][0], own[0], atol=1e-5)
+
+
+def test_wide_mean_step_equals_the_vmapped_members(ensemble):
+    """ "mean" through the members side by side = every member's own step."""
+    physics = DoubleCartPole()
+    wide = NeuralNetworkDynamics.load_params(
+        physics.model, ensemble[0], disagreement_weight=2.0
+    )
+    plain = NeuralNetworkDynamics.load_params(
+        physics.model, ensemble[0], disagreement_weight=2.0
+    )
+    plain._wide = None  # the members' own steps, vmapped
+    assert wide._wide is not None
+    state = physics.make_data().replace(
+        qpos=jnp.array([0.1, jnp.pi - 0.1, 0.05]), qvel=jnp.array([0.2, -1, 1])
+    )
+    history = jnp.asarray(
+        np.random.default_rng(1).normal(size=(wide.history_length - 1, 7)),
+        jnp.float32,
+    )
+    carries = [
+        d.init_carry(physics.model, state, history) for d in (wide, plain)
+    ]
+    states = [state, state]
+    for u in (0.5, -0.3, 0.8):
+        outs = [
+            d.step_with_penalty(physics.model, x, c, jnp.array([u]))
+            for d, x, c in zip((wide, plain), states, carries, strict=True)
+        ]
+        states = [o[0] for o in outs]
+        carries = [o[1] for o in outs]
+        a, b = states
+        np.testing.assert_allclose(a.qpos, b.qpos, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.qvel, b.qvel, rtol=1e-5, atol=1e-6)
+        assert float(outs[0][2]) > 0
+        assert float(outs[0][2]) == pytest.approx(float(outs[1][2]), rel=1e-4)
+    np.testing.assert_allclose(
+        carries[0]["memories"][0], carries[1]["memories"][0], atol=1e-5
+    )
+
+
 def _rollout_costs(path: Path, **kwargs) -> np.ndarray:
     """Every sample's cost of one control sequence, planned on an ensemble."""
     physics = DoubleCartPole()

@@ -25,6 +25,11 @@ one of two strategies (``strategy=``):
   variance of their standardized deltas, summed over the state) times the
   weight is added to the running cost, steering plans away from where the
   members disagree.
+
+A recurrent ensemble steps through its members' weights side by side
+(``wide_members``): one wide matmul over the samples instead of a
+matrix-vector product per sample with weights of its own (``"ts"``), and
+one input projection of the shared row (``"mean"``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from flax import nnx
 from mujoco import mjx
 
 from hydrax.dynamics.base import Carry, Dynamics
+from hydrax.dynamics.wide_members import WideMembers
 from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
     read_checkpoint,
@@ -111,6 +117,8 @@ class NeuralNetworkDynamics(Dynamics):
         self._states = jax.tree.map(
             lambda *x: jnp.stack(x), *(nnx.split(m)[1] for m in members)
         )
+        fused = self.num_models > 1 and self.network.mode == "recurrent"
+        self._wide = WideMembers(members) if fused else None
 
     @classmethod
     def load_params(
@@ -229,11 +237,19 @@ class NeuralNetworkDynamics(Dynamics):
         return self._member_carry(memories, jnp.zeros((), jnp.int32))
 
     def _member_carry(self, memories: Carry, member: jax.Array) -> Carry:
-        """Trajectory sampling's carry: one member's weights and memory."""
-        return {
+        """Trajectory sampling's carry: one member's memory, and its index.
+
+        In window mode the member's weights instead (no wide weights).
+        """
+        carry = {
             "memories": memories,
-            "params": jax.tree.map(lambda x: x[member], self._states),
             "memory": jax.tree.map(lambda x: x[member], memories),
+        }
+        if self._wide is not None:
+            return {**carry, "member": member}
+        return {
+            **carry,
+            "params": jax.tree.map(lambda x: x[member], self._states),
         }
 
     def sample_carry(self, carry: Carry, index: jax.Array) -> Carry:
@@ -275,9 +291,14 @@ class NeuralNetworkDynamics(Dynamics):
         if self.num_models == 1:
             carry, nxt = self._member_step(self._state, carry, row)
         elif self.strategy == "ts":
-            memory, nxt = self._member_step(
-                carry["params"], carry["memory"], row
-            )
+            if self._wide is not None:  # recurrent: weights side by side
+                memory, nxt = self._wide.step(
+                    carry["member"], carry["memory"], row
+                )
+            else:
+                memory, nxt = self._member_step(
+                    carry["params"], carry["memory"], row
+                )
             carry = {**carry, "memory": memory}
         else:
             nxt, memories, penalty = self._mean_step(carry["memories"], row)
@@ -303,7 +324,10 @@ class NeuralNetworkDynamics(Dynamics):
             memory, _, pred_std = learned_step(net, memory, row[None])
             return jax.tree.map(lambda x: x[0], memory), pred_std[0]
 
-        memories, preds = jax.vmap(member)(self._states, memories)
+        if self._wide is not None:  # recurrent: the members side by side
+            memories, preds = self._wide.step_all(memories, row)
+        else:
+            memories, preds = jax.vmap(member)(self._states, memories)
         # The members share the statistics: the mean of standardized deltas
         # is the standardized mean delta.
         mean = preds.mean(axis=0)

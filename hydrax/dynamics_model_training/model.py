@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from hydrax.dynamics_model_training.gru import GRU, deferred_recurrent_grad
 from hydrax.dynamics_model_training.transforms import (
     StateLayout,
     TransformFn,
@@ -37,70 +38,6 @@ coordinates stay relative to the first row of the initial window."""
 
 class Statistic(nnx.Variable):
     """A standardization statistic: saved with the model, never trained."""
-
-
-class GRU(nnx.Module):
-    """A GRU layer (PyTorch's gate convention) scanned over time.
-
-    The input projections of all timesteps are one matmul; only the
-    recurrent part runs inside ``lax.scan``.
-    """
-
-    def __init__(self, in_features: int, hidden_size: int, *, rngs: nnx.Rngs):
-        """Create the weights (Glorot input, orthogonal recurrent)."""
-        self.hidden_size = hidden_size
-        h = hidden_size
-        self.w_in = nnx.Param(
-            nnx.initializers.glorot_uniform()(
-                rngs.params(), (in_features, 3 * h)
-            )
-        )
-        self.w_rec = nnx.Param(
-            jnp.concatenate(
-                [
-                    nnx.initializers.orthogonal()(rngs.params(), (h, h))
-                    for _ in range(3)
-                ],
-                axis=1,
-            )
-        )
-        self.b_in = nnx.Param(jnp.zeros((3 * h,)))
-        self.b_rec = nnx.Param(jnp.zeros((3 * h,)))
-
-    def project(self, x: jax.Array) -> jax.Array:
-        """Input projections of every timestep: (..., T, F) → (..., T, 3h)."""
-        return x @ self.w_in[...] + self.b_in[...]
-
-    def cell(self, h: jax.Array, x_proj: jax.Array) -> jax.Array:
-        """One GRU step from a projected input, (..., h) → (..., h)."""
-        x_r, x_z, x_n = jnp.split(x_proj, 3, axis=-1)
-        h_r, h_z, h_n = jnp.split(
-            h @ self.w_rec[...] + self.b_rec[...], 3, axis=-1
-        )
-        r = jax.nn.sigmoid(x_r + h_r)
-        z = jax.nn.sigmoid(x_z + h_z)
-        n = jnp.tanh(x_n + r * h_n)
-        return (1.0 - z) * n + z * h
-
-    def __call__(self, x: jax.Array, h0: jax.Array | None = None) -> jax.Array:
-        """Run over a sequence and return the last hidden state.
-
-        Args:
-            x: Inputs, (B, T, F).
-            h0: The initial hidden state (B, h); zeros when None.
-
-        Returns:
-            The final hidden state, (B, h).
-        """
-        x_proj = jnp.swapaxes(self.project(x), 0, 1)  # (T, B, 3h)
-        if h0 is None:
-            h0 = jnp.zeros((x.shape[0], self.hidden_size), x.dtype)
-
-        def step(h: jax.Array, xp: jax.Array) -> tuple[jax.Array, None]:
-            return self.cell(h, xp), None
-
-        h, _ = jax.lax.scan(step, h0, x_proj)
-        return h
 
 
 class DynamicsNetwork(nnx.Module):
@@ -176,11 +113,15 @@ class DynamicsNetwork(nnx.Module):
         return self.head(self.gru(self.features(window)))
 
     def advance(
-        self, h: jax.Array, row: jax.Array, reference: jax.Array
+        self,
+        h: jax.Array,
+        row: jax.Array,
+        reference: jax.Array,
+        probe: jax.Array | None = None,
     ) -> jax.Array:
         """Recurrent mode: feed one raw row (B, R) to hidden state (B, h)."""
         x = self.features(row[:, None], reference)[:, 0]
-        return self.gru.cell(h, self.gru.project(x))
+        return self.gru.cell(h, self.gru.project(x), probe)
 
     def unstandardize(self, delta_std: jax.Array) -> jax.Array:
         """A standardized delta in physical units."""
@@ -239,11 +180,16 @@ def push_row(
     model: Any,  # noqa: ANN401 (a network or a baseline predictor)
     memory: Memory,
     row: jax.Array,
+    probe: jax.Array | None = None,
 ) -> Memory:
-    """Feed one raw row (B, R): appended, or one GRU cell step (recurrent)."""
+    """Feed one raw row (B, R): appended, or one GRU cell step.
+
+    A recurrent cell takes the ``probe`` (see
+    :func:`gru.deferred_recurrent_grad`).
+    """
     if _recurrent(model):
         h, reference = memory
-        return model.advance(h, row, reference), reference
+        return model.advance(h, row, reference, probe), reference
     return jnp.concatenate([memory, row[:, None]], axis=1)
 
 
@@ -319,23 +265,40 @@ def rollout_deltas(
         The predicted states (B, K, nq + nv), and the standardized predicted
         and target deltas, each (B, K, D).
     """
+    outs, _ = _rollout(model, window, controls, targets)
+    return outs
+
+
+def _rollout(
+    model: Any,  # noqa: ANN401
+    window: jax.Array,
+    controls: jax.Array,
+    targets: jax.Array,
+    probes: jax.Array | None = None,
+) -> tuple[tuple[jax.Array, jax.Array, jax.Array], jax.Array | None]:
+    """:func:`rollout_deltas`, with a probe (K, B, 3h) per fed-back cell.
+
+    Returns its outputs and, with probes, the hidden states the probed
+    cells started from, (K, B, h) (see :func:`gru.deferred_recurrent_grad`).
+    """
     layout = model.layout
     ns = layout.nq + layout.nv
-    xs = (jnp.swapaxes(controls, 0, 1), jnp.swapaxes(targets, 0, 1))
+    xs = (jnp.swapaxes(controls, 0, 1), jnp.swapaxes(targets, 0, 1), probes)
 
     def step(carry: tuple, xs: tuple) -> tuple:
         memory, current = carry  # the memory holds the current row
-        u_next, target = xs
+        u_next, target, probe = xs
         pred_std = predict_delta(model, memory)
         true_std = model.standardize(state_delta(layout, current, target))
         nxt = apply_delta(layout, current, model.unstandardize(pred_std))
         row = jnp.concatenate([nxt, u_next], axis=-1)
-        memory = push_row(model, drop_oldest(model, memory), row)
-        return (memory, nxt), (nxt, pred_std, true_std)
+        h = memory[0] if probe is not None else None
+        memory = push_row(model, drop_oldest(model, memory), row, probe)
+        return (memory, nxt), ((nxt, pred_std, true_std), h)
 
     memory = start_memory(model, window, window[:, 0])
-    _, outs = jax.lax.scan(step, (memory, window[:, -1, :ns]), xs)
-    return tuple(jnp.swapaxes(o, 0, 1) for o in outs)
+    _, (outs, hs) = jax.lax.scan(step, (memory, window[:, -1, :ns]), xs)
+    return tuple(jnp.swapaxes(o, 0, 1) for o in outs), hs
 
 
 def rollout(
@@ -384,6 +347,29 @@ def multi_step_errors(network: DynamicsNetwork, rows: jax.Array) -> jax.Array:
     return rollout(network, window, controls, targets)[1]
 
 
+def _probed_errors(
+    network: DynamicsNetwork, probes: jax.Array, *rows: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    (_, pred_std, true_std), hs = _rollout(network, *rows, probes)
+    return jnp.mean(jnp.square(pred_std - true_std), axis=-1), hs
+
+
+def training_errors(network: DynamicsNetwork, rows: jax.Array) -> jax.Array:
+    """:func:`multi_step_errors`, differentiated for training.
+
+    In ``recurrent`` mode the gradient of the recurrent weight over the
+    fed-back cells is one matmul over the horizon
+    (:func:`gru.deferred_recurrent_grad`); the value is the same.
+    """
+    if not (isinstance(network, DynamicsNetwork) and _recurrent(network)):
+        return multi_step_errors(network, rows)
+    window, controls, targets = split_rows(network, rows)
+    shape = (controls.shape[1], controls.shape[0], 3 * network.hidden_size)
+    return deferred_recurrent_grad(
+        _probed_errors, network, shape, window, controls, targets
+    )
+
+
 def multi_step_loss(
     network: DynamicsNetwork,
     rows: jax.Array,
@@ -403,7 +389,7 @@ def multi_step_loss(
     Returns:
         The scalar loss.
     """
-    per_sample = jnp.mean(multi_step_errors(network, rows), axis=-1)
+    per_sample = jnp.mean(training_errors(network, rows), axis=-1)
     if weights is None:
         return jnp.mean(per_sample)
     return jnp.sum(weights * per_sample) / jnp.maximum(jnp.sum(weights), 1.0)

@@ -37,6 +37,7 @@ from hydrax.dynamics_model_training.data_loader import (
     DynamicsDataset,
     RowBlock,
 )
+from hydrax.dynamics_model_training.host_memory import reused_host_buffers
 from hydrax.dynamics_model_training.model_io import library_versions
 from hydrax.dynamics_model_training.parallel import DataParallel
 from hydrax.dynamics_model_training.train_steps import (
@@ -370,17 +371,21 @@ class Trainer:
             state.best_params = state.params
         t_start, epochs_run = time.perf_counter(), 0
         try:
-            while state.epoch < num_epochs:
-                improved, line = self.run_epoch(state, num_epochs)
-                epochs_run += 1
-                self.save(state, improved, save_every)
-                self.say(line)
-                if patience is not None and state.epochs_since_best >= patience:
-                    self.say(
-                        "early stop: no better validation loss in "
-                        f"{patience} epochs"
-                    )
-                    break
+            with reused_host_buffers():  # a step's buffers stay mapped
+                while state.epoch < num_epochs:
+                    improved, line = self.run_epoch(state, num_epochs)
+                    epochs_run += 1
+                    self.save(state, improved, save_every)
+                    self.say(line)
+                    if (
+                        patience is not None
+                        and state.epochs_since_best >= patience
+                    ):
+                        self.say(
+                            "early stop: no better validation loss in "
+                            f"{patience} epochs"
+                        )
+                        break
         except KeyboardInterrupt:
             self.say(
                 f"interrupted; checkpoints in {self.ckpt_dir} are complete "
