@@ -34,7 +34,10 @@ LAYERS: list[tuple[str, list[str]]] = [
         ],
     ),
     ("log format", ["hydrax.logs"]),
-    ("transforms and model", [T + "layout", T + "transforms", T + "model"]),
+    (
+        "transforms and model",
+        [T + "layout", T + "transforms", T + "gru", T + "model"],
+    ),
     (
         "dataset",
         [
@@ -54,6 +57,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     (
         "trainer",
         [
+            T + "host_memory",
             T + "train_steps",
             T + "trainer",
             T + "resume",
@@ -141,15 +145,22 @@ def _imported_names(name: str, path: Path) -> set[str]:
 GRAPH = {name: _imported_names(name, path) for name, path in MODULES.items()}
 
 
+# These name their package's __init__ only: a new module inside them must be
+# placed in a layer explicitly.
+PACKAGES_ONLY = {"hydrax", "hydrax.dynamics_model_training"}
+
+
 def _layer(name: str) -> int:
     """The index in LAYERS of the longest prefix that names ``name``."""
     best, best_length = None, -1
     for index, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            matches = (
-                name == prefix
-                or name.startswith(prefix + ".")
-                or (prefix.endswith("_") and name.startswith(prefix))
+            matches = name == prefix or (
+                prefix not in PACKAGES_ONLY
+                and (
+                    name.startswith(prefix + ".")
+                    or (prefix.endswith("_") and name.startswith(prefix))
+                )
             )
             if matches and len(prefix) > best_length:
                 best, best_length = index, len(prefix)
