@@ -36,9 +36,11 @@ def ensure_task_dataset(
 ) -> Path:
     """Collect a built-in task's default dataset if ``data_dir`` is empty.
 
-    Episodes are LQR-stabilized around the task's goal with smooth control
-    noise and random initial states, mixed with smooth random-control
-    episodes (``hydrax.simulation.collect``).
+    The collection's default ``mix`` (``hydrax.simulation.collect``):
+    episodes LQR-stabilized around the task's goal with smooth control noise
+    and random initial states, smooth random-control episodes and, for a task
+    with an energy law (the cart pole), energy swing-up episodes from
+    hanging for half of them.
 
     Args:
         task: The built-in task's name (``hydrax.tasks.TASK_NAMES``).

@@ -62,8 +62,11 @@ def _parser() -> argparse.ArgumentParser:
             "Policies: lqr (a linear feedback controller that holds the "
             "task's goal, plus smooth noise), random (smooth random "
             "controls), mpc (the task's default sampling-based planner plus "
-            "noise; slow), mix (lqr for --lqr-fraction of the episodes, "
-            "random for the rest), auto (mix for a task with a goal, random "
+            "noise; slow), energy (swing up from hanging by pumping the "
+            "pole's energy, then the lqr near upright, plus smooth noise; "
+            "pendulum and cart_pole), mix (energy for --energy-fraction of "
+            "the episodes, lqr for --lqr-fraction of the others, random for "
+            "the rest), auto (mix for a task with a goal, random "
             "otherwise). Any MJCF works: every MuJoCo integrator (Euler, "
             "implicit, implicitfast, RK4), free, ball, slide and hinge "
             "joints, actuators with or without ctrlrange. An episode ends "
@@ -106,15 +109,24 @@ def _parser() -> argparse.ArgumentParser:
         "--lqr-fraction",
         type=float,
         default=0.8,
-        help="share of LQR episodes under --policy mix, in [0, 1]",
+        help="share of LQR episodes under --policy mix among those that "
+        "do not swing up, in [0, 1]",
+    )
+    p.add_argument(
+        "--energy-fraction",
+        type=float,
+        default=None,
+        help="share of energy swing-up episodes under --policy mix, in "
+        "[0, 1]; none given: 0.5 for a task with an energy law (pendulum, "
+        "cart_pole), 0 otherwise",
     )
     p.add_argument(
         "--noise-std",
         type=float,
         default=0.1,
-        help="standard deviation of the smooth noise added to LQR and MPC "
-        "controls, as a fraction of each actuator's half range (control "
-        "units for actuators without ctrlrange)",
+        help="standard deviation of the smooth noise added to LQR, energy "
+        "and MPC controls, as a fraction of each actuator's half range "
+        "(control units for actuators without ctrlrange)",
     )
     p.add_argument(
         "--noise-smoothing",
@@ -135,8 +147,9 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=0.1,
         help="initial states are drawn uniformly within +-s of the goal "
-        "(LQR, MPC) or of the default pose (random) in every position and "
-        "velocity; LQR holds the double cart pole from about 0.15 rad",
+        "(LQR, MPC) or of the default pose (random, energy) in every "
+        "position and velocity; LQR holds the double cart pole from about "
+        "0.15 rad",
     )
     p.add_argument(
         "--no-stop-at-limit",
@@ -154,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
         "--batch-size",
         type=int,
         default=32,
-        help="LQR and random episodes simulated side by side",
+        help="LQR, energy and random episodes simulated side by side",
     )
     p.add_argument(
         "--quiet", action="store_true", help="no progress bar or summary"
@@ -175,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             policy=args.policy,
             seed=args.seed,
             lqr_fraction=args.lqr_fraction,
+            energy_fraction=args.energy_fraction,
             noise_std=args.noise_std,
             noise_smoothing=args.noise_smoothing,
             random_std=args.random_std,

@@ -14,7 +14,13 @@ Policies (`hydrax.simulation.policies`):
   MJCF without a task cost, or a task without a goal.
 - ``mpc``: the task's default sampling-based controller plus control noise
   (slow: tens to hundreds of milliseconds per replanning).
-- ``mix``: LQR for a ``lqr_fraction`` of the episodes, random for the rest.
+- ``energy``: the task's energy-pumping swing-up law
+  (``task.energy_swingup()``, `hydrax.simulation.swingup`) from states
+  spread around the hanging pose, handing over to the LQR near upright, plus
+  smooth control noise: the logs cover the swing-up and the upright region.
+- ``mix``: energy swing-up for ``energy_fraction`` of the episodes (by
+  default half of them for a task with an energy law, none otherwise), LQR
+  for ``lqr_fraction`` of the others, random for the rest.
 
 An episode ends early when a limited slide joint (e.g. the cart's rail)
 reaches its range, or when the state stops being finite; the state that
@@ -45,10 +51,12 @@ from hydrax.simulation.policies import (
     Rollouts,
     episode_inputs,
     exploration_lqr,
+    mix_energy_fraction,
     resolve_policy,
     run_batch,
     run_mpc_episode,
 )
+from hydrax.simulation.swingup import EnergySwingup
 from hydrax.task_base import Task
 
 
@@ -58,6 +66,7 @@ def _check_options(
     episodes: int,
     duration: float,
     lqr_fraction: float,
+    energy_fraction: float,
     noise_std: float,
     random_std: float,
     noise_smoothing: float,
@@ -76,6 +85,10 @@ def _check_options(
         (
             0.0 <= lqr_fraction <= 1.0,
             f"lqr_fraction must be in [0, 1], got {lqr_fraction}",
+        ),
+        (
+            0.0 <= energy_fraction <= 1.0,
+            f"energy_fraction must be in [0, 1], got {energy_fraction}",
         ),
         (noise_std >= 0, f"noise_std must be >= 0, got {noise_std}"),
         (random_std >= 0, f"random_std must be >= 0, got {random_std}"),
@@ -105,6 +118,7 @@ class _Settings:
     random_std: float
     init_spread: float
     stop_at_limit: bool
+    energy_fraction: float = 0.0
 
 
 @dataclass
@@ -124,9 +138,10 @@ def _simulate_chunk(
     steps: int,
     lqr: LQRController | None,
     controller: object,
+    energy: EnergySwingup | None = None,
 ) -> Rollouts:
     """Run the episodes ``indices`` (a batch, or one MPC episode)."""
-    starts, noises, mask = episode_inputs(
+    starts, noises, kinds = episode_inputs(
         source,
         indices,
         policy=settings.policy,
@@ -137,6 +152,7 @@ def _simulate_chunk(
         noise_smoothing=settings.noise_smoothing,
         random_std=settings.random_std,
         init_spread=settings.init_spread,
+        energy_fraction=settings.energy_fraction,
     )
     if settings.policy == "mpc":
         return run_mpc_episode(
@@ -152,10 +168,12 @@ def _simulate_chunk(
         source.mj_model,
         starts=starts,
         noise=np.stack(noises),
-        lqr_mask=np.array(mask),
+        lqr_mask=np.array([k == "lqr" for k in kinds]),
         lqr=lqr,
         steps=steps,
         stop_at_limit=settings.stop_at_limit,
+        energy_mask=np.array([k == "energy" for k in kinds]),
+        energy=energy,
     )
 
 
@@ -203,6 +221,7 @@ def _write_run_manifest(
         "episodes": done,
         "duration": settings.duration,
         "lqr_fraction": settings.lqr_fraction,
+        "energy_fraction": settings.energy_fraction,
         "noise_std": settings.noise_std,
         "noise_smoothing": settings.noise_smoothing,
         "random_std": settings.random_std,
@@ -231,7 +250,11 @@ def _run_episodes(
     dt = float(source.mj_model.opt.timestep)
     steps = int(round(settings.duration / dt))
     policy = settings.policy
-    lqr = exploration_lqr(source) if policy in ("lqr", "mix") else None
+    needs_lqr = policy in ("lqr", "mix", "energy")
+    lqr = exploration_lqr(source) if needs_lqr else None
+    energy = None
+    if settings.energy_fraction > 0:
+        energy = source.task.energy_swingup()
     controller = None
     if policy == "mpc":
         from hydrax.simulation.controllers import default_controller
@@ -249,6 +272,7 @@ def _run_episodes(
             steps=steps,
             lqr=lqr,
             controller=controller,
+            energy=energy,
         )
         _write_episodes(target.out_dir, indices, batch, dt, progress)
         bar.update(len(indices))
@@ -264,6 +288,7 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
     seed: int = 0,
     *,
     lqr_fraction: float = 0.8,
+    energy_fraction: float | None = None,
     noise_std: float = 0.1,
     noise_smoothing: float = 0.95,
     random_std: float = 0.5,
@@ -285,10 +310,14 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
         episodes: Episodes to collect (>= 1).
         duration: Simulated seconds per episode (at most; see the limits).
         policy: ``auto`` (mix with a goal, else random), ``lqr``,
-            ``random``, ``mpc`` or ``mix``.
+            ``random``, ``mpc``, ``mix`` or ``energy`` (a task with
+            ``energy_swingup()``).
         seed: The seed; episode i draws from ``default_rng([seed, i])``, so
             an appended run continues rather than repeats.
-        lqr_fraction: The share of LQR episodes under ``mix``.
+        lqr_fraction: The share of LQR episodes under ``mix`` among those
+            that do not swing up.
+        energy_fraction: The share of energy swing-up episodes under
+            ``mix``; None: 0.5 for a task with an energy law, else 0.
         noise_std: Std of the noise on LQR/MPC controls (fraction of the
             half range of limited actuators).
         noise_smoothing: AR(1) coefficient of all control noise, in [0, 1).
@@ -307,11 +336,13 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
     """
     source = resolve_source(task_or_model)
     policy = resolve_policy(source, policy)
+    energy_fraction = mix_energy_fraction(source, policy, energy_fraction)
     _check_options(
         dt=float(source.mj_model.opt.timestep),
         episodes=episodes,
         duration=duration,
         lqr_fraction=lqr_fraction,
+        energy_fraction=energy_fraction,
         noise_std=noise_std,
         random_std=random_std,
         noise_smoothing=noise_smoothing,
@@ -331,6 +362,7 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
         random_std=random_std,
         init_spread=init_spread,
         stop_at_limit=stop_at_limit,
+        energy_fraction=energy_fraction,
     )
     out_dir = target.out_dir
     # Validation is over: from here on, files change.

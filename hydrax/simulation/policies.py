@@ -3,11 +3,15 @@
 - ``lqr``: LQR about the task's goal plus smooth control noise.
 - ``random``: smooth random controls about the actuators' centres.
 - ``mpc``: the task's default sampling-based controller plus noise.
-- ``mix``: LQR for a fraction of the episodes, random for the rest.
+- ``energy``: the task's energy-pumping swing-up from hanging, handing over
+  to the LQR near upright (`hydrax.simulation.swingup`), plus noise.
+- ``mix``: energy swing-up for a fraction of the episodes (tasks with an
+  energy law), LQR for a fraction of the others, random for the rest.
 
-The noise ``n`` is an AR(1) process per actuator (`coloured_noise`). LQR and
-random episodes run in lockstep batches (`run_batch`), one ``MjData`` each,
-so every integrator MuJoCo offers is simulated exactly as ``mj_step`` does.
+The noise ``n`` is an AR(1) process per actuator (`coloured_noise`). LQR,
+energy and random episodes run in lockstep batches (`run_batch`), one
+``MjData`` each, so every integrator MuJoCo offers is simulated exactly as
+``mj_step`` does.
 """
 
 from __future__ import annotations
@@ -20,8 +24,13 @@ import scipy.signal
 
 from hydrax.control.lqr import LQRController
 from hydrax.simulation.model_source import ModelSource
+from hydrax.simulation.swingup import EnergySwingup
 
-POLICIES = ("auto", "lqr", "random", "mpc", "mix")
+POLICIES = ("auto", "lqr", "random", "mpc", "mix", "energy")
+
+DEFAULT_ENERGY_FRACTION = 0.5
+"""The share of energy swing-up episodes under ``mix`` for a task with an
+energy law (``task.energy_swingup()``), when none is given."""
 
 
 def coloured_noise(
@@ -66,20 +75,62 @@ def resolve_policy(source: ModelSource, policy: str) -> str:
     has_goal = source.task is not None and source.task.goal() is not None
     if policy == "auto":
         return "mix" if has_goal else "random"
-    if policy in ("lqr", "mix", "mpc") and not has_goal:
+    if policy in ("lqr", "mix", "mpc", "energy") and not has_goal:
         what = "a bare MJCF" if source.task is None else "this task"
         raise ValueError(
             f"policy {policy!r} needs a task with a goal; {what} has none "
             "(use --policy random)"
         )
+    if policy == "energy" and not has_energy_law(source):
+        raise ValueError(
+            f"policy 'energy' needs a task with an energy swing-up law "
+            f"(task.energy_swingup()); {source.name} has none"
+        )
     return policy
 
 
-def episode_is_lqr(policy: str, index: int, lqr_fraction: float) -> bool:
-    """Whether episode ``index`` runs LQR (mix: an exact running fraction)."""
-    if policy == "mix":
-        return int((index + 1) * lqr_fraction) > int(index * lqr_fraction)
-    return policy == "lqr"
+def has_energy_law(source: ModelSource) -> bool:
+    """Whether the source's task offers ``energy_swingup()``."""
+    return source.task is not None and hasattr(source.task, "energy_swingup")
+
+
+def mix_energy_fraction(
+    source: ModelSource, policy: str, energy_fraction: float | None
+) -> float:
+    """The share of energy episodes: given, or the default under ``mix``."""
+    if policy != "mix":
+        return 1.0 if policy == "energy" else 0.0
+    if energy_fraction is not None:
+        if energy_fraction > 0 and not has_energy_law(source):
+            raise ValueError(
+                f"energy_fraction {energy_fraction} needs a task with an "
+                f"energy swing-up law; {source.name} has none"
+            )
+        return energy_fraction
+    return DEFAULT_ENERGY_FRACTION if has_energy_law(source) else 0.0
+
+
+def _running(index: int, fraction: float) -> bool:
+    """Whether ``index`` is one of an exact running ``fraction``."""
+    return int((index + 1) * fraction) > int(index * fraction)
+
+
+def episode_kind(
+    policy: str, index: int, lqr_fraction: float, energy_fraction: float
+) -> str:
+    """``lqr``, ``energy`` or ``random`` for episode ``index``.
+
+    Under ``mix``, exactly ``energy_fraction`` of every prefix of episodes
+    (rounded down) swing up, and ``lqr_fraction`` of the others run LQR.
+    """
+    if policy in ("lqr", "energy", "random"):
+        return policy
+    if policy == "mpc":
+        return "lqr"
+    if _running(index, energy_fraction):
+        return "energy"
+    others = index - int((index + 1) * energy_fraction)
+    return "lqr" if _running(others, lqr_fraction) else "random"
 
 
 def spread_state(
@@ -136,6 +187,8 @@ def run_batch(
     lqr: LQRController | None,
     steps: int,
     stop_at_limit: bool,
+    energy_mask: np.ndarray | None = None,
+    energy: EnergySwingup | None = None,
 ) -> Rollouts:
     """Step a batch of episodes in lockstep, one MjData each.
 
@@ -148,6 +201,9 @@ def run_batch(
         lqr: The LQR controller (needed when any mask entry is set).
         steps: Steps per episode.
         stop_at_limit: End an episode at a rail limit / non-finite state.
+        energy_mask: Which episodes add the energy swing-up (with ``lqr``
+            near upright) to their noise, (B,).
+        energy: The swing-up law (needed when any energy entry is set).
 
     Returns:
         The logged rows.
@@ -170,6 +226,9 @@ def run_batch(
     check = LimitCheck(mj_model)
     active = list(range(b))
     lqr_idx = np.flatnonzero(lqr_mask)
+    energy_idx = np.flatnonzero(
+        np.zeros(b, bool) if energy_mask is None else energy_mask
+    )
     step = mujoco.mj_step
     for k in range(steps):
         for i in active:
@@ -186,6 +245,10 @@ def run_batch(
         u = noise[:, k].copy()
         if lqr_idx.size:
             u[lqr_idx] += lqr(qpos[lqr_idx, k], qvel[lqr_idx, k])
+        if energy_idx.size:
+            u[energy_idx] += energy(
+                qpos[energy_idx, k], qvel[energy_idx, k], lqr
+            )
         u = np.clip(u, u_min, u_max)
         ctrl[:, k] = u
         for i in active:
@@ -243,8 +306,12 @@ def episode_inputs(
     noise_smoothing: float,
     random_std: float,
     init_spread: float,
-) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray], list[bool]]:
-    """Each episode's start, control noise and whether it runs LQR.
+    energy_fraction: float = 0.0,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray], list[str]]:
+    """Each episode's start, control noise and kind (`episode_kind`).
+
+    LQR (and MPC) episodes start around the goal, energy and random ones
+    around the default pose at rest (hanging).
 
     Episode ``i`` draws from ``np.random.default_rng([seed, i])``.
     """
@@ -253,32 +320,24 @@ def episode_inputs(
     lo, hi = mj_model.actuator_ctrlrange.T
     half_range = np.where(limited, (hi - lo) / 2.0, 1.0)
     centre = np.where(limited, (hi + lo) / 2.0, 0.0)
-    starts, noises, mask = [], [], []
+    starts, noises, kinds = [], [], []
+    rest = (mj_model.qpos0, np.zeros(mj_model.nv))
     for i in indices:
         rng = np.random.default_rng([seed, i])
-        is_lqr = policy == "mpc" or episode_is_lqr(policy, i, lqr_fraction)
-        if is_lqr:
-            starts.append(
-                spread_state(mj_model, rng, *source.task.goal(), init_spread)
-            )
+        kind = episode_kind(policy, i, lqr_fraction, energy_fraction)
+        if kind != "random":
+            start = source.task.goal() if kind == "lqr" else rest
+            starts.append(spread_state(mj_model, rng, *start, init_spread))
             std = noise_std * half_range
             noises.append(coloured_noise(rng, steps, std, noise_smoothing))
         else:
-            starts.append(
-                spread_state(
-                    mj_model,
-                    rng,
-                    mj_model.qpos0,
-                    np.zeros(mj_model.nv),
-                    init_spread,
-                )
-            )
+            starts.append(spread_state(mj_model, rng, *rest, init_spread))
             std = random_std * half_range
             noises.append(
                 centre + coloured_noise(rng, steps, std, noise_smoothing)
             )
-        mask.append(is_lqr)
-    return starts, noises, mask
+        kinds.append(kind)
+    return starts, noises, kinds
 
 
 def exploration_lqr(source: ModelSource) -> LQRController:

@@ -9,6 +9,7 @@ import numpy as np
 from mujoco import mjx
 
 from hydrax.dynamics.base import Dynamics
+from hydrax.simulation.swingup import EnergySwingup
 from hydrax.task_base import Task, model_path
 
 
@@ -63,3 +64,19 @@ class CartPole(Task):
     def success(self, qpos: np.ndarray, site_xpos: np.ndarray) -> bool:
         """Upright: the tip is at least 0.9 m above the rail."""
         return bool(site_xpos[self.tip_id][2] >= 0.9)
+
+    def energy_swingup(self) -> EnergySwingup:
+        """The ``energy`` collection policy's swing-up law.
+
+        Energy pumping plus cart-centring feedback, the LQR within 0.4 rad.
+        """
+        return EnergySwingup.from_model(
+            self.mj_model,
+            pole="pole",
+            hinge="hinge",
+            cart="slider",
+            gain=10.0,
+            cart_gains=(0.2, 0.4),
+            switch_angle=0.4,
+            switch_rate=4.0,
+        )

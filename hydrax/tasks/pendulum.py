@@ -9,6 +9,7 @@ import numpy as np
 from mujoco import mjx
 
 from hydrax.dynamics.base import Dynamics
+from hydrax.simulation.swingup import EnergySwingup
 from hydrax.task_base import Task, model_path
 
 
@@ -57,3 +58,14 @@ class Pendulum(Task):
     def success(self, qpos: np.ndarray, site_xpos: np.ndarray) -> bool:
         """Upright: the tip is at least 0.9 m above the hinge."""
         return bool(site_xpos[self.tip_id][2] >= 0.9)
+
+    def energy_swingup(self) -> EnergySwingup:
+        """The ``energy`` collection policy's swing-up law.
+
+        Energy pumping at full torque, the LQR within 0.5 rad of upright.
+        """
+        return EnergySwingup.from_model(
+            self.mj_model,
+            pole="pole",
+            hinge="hinge",
+        )

@@ -1,0 +1,213 @@
+"""Learned-model swing-up: data budget, training time and trial success.
+
+    python benchmarks/bench_swingup.py                    # pendulum, cart pole
+    python benchmarks/bench_swingup.py --tasks cart_pole --trial-seeds 5
+    python benchmarks/bench_swingup.py --energy-fraction 0   # LQR + random only
+
+Per task: collects with the project's collection (``python -m
+hydrax.simulation.collect``, policy ``mix``: energy swing-up episodes, LQR
+episodes around upright, random episodes), trains a recurrent GRU with the
+project's training command (``python -m hydrax.dynamics_model_training.train``)
+and runs the swing-up trial (start hanging at rest, 10 s, upright in every
+state of the last 2 s) with the task's default controller on trial seeds
+0 .. n - 1, planning on the true model (MJX) and on the learned one. Prints
+one table: rows logged, simulated minutes, collect and train wall time,
+true and learned success, milliseconds per replanning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+EPISODES = {"pendulum": 60, "cart_pole": 100}
+EPOCHS = {"pendulum": 8, "cart_pole": 10}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--tasks",
+        nargs="+",
+        choices=sorted(EPISODES),
+        default=list(EPISODES),
+        help="the tasks to run",
+    )
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path("results/bench_swingup"),
+        help="where the logs, checkpoints and trial logs go (overwritten)",
+    )
+    p.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        help="episodes to collect (none given: pendulum 60, cart pole 100)",
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=10.0,
+        help="simulated seconds per collected episode",
+    )
+    p.add_argument(
+        "--energy-fraction",
+        type=float,
+        default=None,
+        help="share of energy swing-up episodes (none given: collect's "
+        "default, 0.5)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="training epochs (none given: pendulum 8, cart pole 10)",
+    )
+    p.add_argument(
+        "--hidden-size", type=int, default=64, help="GRU hidden units"
+    )
+    p.add_argument(
+        "--prediction-horizon",
+        type=int,
+        default=40,
+        help="steps predicted autoregressively in the training loss",
+    )
+    p.add_argument(
+        "--trial-seeds",
+        type=int,
+        default=10,
+        help="swing-up trials per planner model (seeds 0 .. n - 1)",
+    )
+    p.add_argument(
+        "--no-true",
+        action="store_true",
+        help="skip the true-model (MJX) trials (the slow ones on a CPU)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="also write the rows as JSON here",
+    )
+    return p
+
+
+def _trials(name: str, task: object, seeds: range, out: Path) -> dict:
+    """Swing-up trials of one planner model: successes and ms/replan."""
+    from hydrax.simulation.compare import run_condition
+
+    summary = run_condition(name, task, "swingup", seeds, out, log=False)
+    d = summary.as_dict()
+    return {"successes": sum(d["successes"]), "ms": d["replan_ms_mean"]}
+
+
+def run_task(task_name: str, args: argparse.Namespace) -> dict:
+    """Collect, train and run the trials of one task."""
+    from hydrax.dynamics_model_training.train import main as train_main
+    from hydrax.logs import read_manifest
+    from hydrax.simulation.collect import main as collect_main
+    from hydrax.simulation.controllers import learned_task
+    from hydrax.tasks import get_task
+
+    work = args.work_dir / task_name
+    data = work / "data"
+    argv = [
+        "--task", task_name,
+        "--episodes", str(args.episodes or EPISODES[task_name]),
+        "--duration", str(args.duration),
+        "--out-dir", str(data),
+        "--overwrite", "--quiet",
+    ]  # fmt: skip
+    if args.energy_fraction is not None:
+        argv += ["--energy-fraction", str(args.energy_fraction)]
+    start = time.perf_counter()
+    if collect_main(argv):
+        raise SystemExit(f"collection failed for {task_name}")
+    collect_s = time.perf_counter() - start
+    manifest = read_manifest(data)
+    rows = manifest.collection[-1]["rows"]
+    start = time.perf_counter()
+    status = train_main([
+        "--data-dir", str(data),
+        "--task-name", task_name,
+        "--mode", "recurrent",
+        "--hidden-size", str(args.hidden_size),
+        "--prediction-horizon", str(args.prediction_horizon),
+        "--batch-size", "64",
+        "--epochs", str(args.epochs or EPOCHS[task_name]),
+        "--checkpoint-dir", str(work / "checkpoints"),
+        "--no-progress",
+    ])  # fmt: skip
+    if status:
+        raise SystemExit(f"training failed for {task_name}")
+    train_s = time.perf_counter() - start
+    seeds = range(args.trial_seeds)
+    checkpoint = work / "checkpoints" / task_name / "best_model.pkl"
+    row = {
+        "task": task_name,
+        "rows": rows,
+        "sim_minutes": rows * manifest.dt / 60.0,
+        "collect_s": collect_s,
+        "train_s": train_s,
+        "seeds": len(seeds),
+    }
+    if not args.no_true:
+        row["true"] = _trials("true", get_task(task_name), seeds, work)
+    learned = learned_task(task_name, checkpoint)
+    row["learned"] = _trials("learned", learned, seeds, work)
+    return row
+
+
+def _cell(row: dict, key: str) -> tuple[str, str]:
+    """Success text and ms/replan text of one planner model."""
+    if key not in row:
+        return "-", "-"
+    r = row[key]
+    return f"{r['successes']}/{row['seeds']}", f"{r['ms']:.0f}"
+
+
+def format_table(rows: list[dict]) -> str:
+    """The Markdown table."""
+    lines = [
+        "| task | rows logged | simulated min | collect s | train s "
+        "| true success | learned success | ms/replan true / learned |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        true_ok, true_ms = _cell(r, "true")
+        learned_ok, learned_ms = _cell(r, "learned")
+        lines.append(
+            f"| {r['task']} | {r['rows']:,} | {r['sim_minutes']:.1f} "
+            f"| {r['collect_s']:.1f} | {r['train_s']:.0f} | {true_ok} "
+            f"| {learned_ok} | {true_ms} / {learned_ms} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its table."""
+    from hydrax.utils import enable_compilation_cache
+
+    args = _parser().parse_args(argv)
+    enable_compilation_cache()
+    rows = []
+    for task_name in args.tasks:
+        rows.append(run_task(task_name, args))
+        print(json.dumps(rows[-1]), flush=True)
+    table = format_table(rows)
+    print("\n" + table)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
