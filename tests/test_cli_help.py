@@ -42,9 +42,9 @@ def test_every_option_has_help_and_shows_its_default(command, monkeypatch):
         assert action.help, f"{command}: {name} has no help line"
         shown = action.default not in (None, False, argparse.SUPPRESS)
         if action.option_strings and shown:
-            assert "default" in parser._get_formatter()._expand_help(
-                action
-            ), f"{command}: {name} does not show its default"
+            assert "default" in parser._get_formatter()._expand_help(action), (
+                f"{command}: {name} does not show its default"
+            )
     assert "/work/" not in text and str(Path.home()) + "/" not in text, (
         f"{command}: --help shows an absolute path"
     )

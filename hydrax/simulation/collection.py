@@ -15,7 +15,7 @@ Policies (`hydrax.simulation.policies`):
 - ``mpc``: the task's default sampling-based controller plus control noise
   (slow: tens to hundreds of milliseconds per replanning).
 - ``energy``: the task's energy-pumping swing-up law
-  (``task.energy_swingup()``, `hydrax.simulation.swingup`) from states
+  (``task.energy_swingup()``, `hydrax.control.swingup`) from states
   spread around the hanging pose, handing over to the LQR near upright, plus
   smooth control noise: the logs cover the swing-up and the upright region.
 - ``mix``: energy swing-up for ``energy_fraction`` of the episodes (by
@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 from hydrax.atomic import sigint_deferred
 from hydrax.control.lqr import LQRController
+from hydrax.control.swingup import EnergySwingup
 from hydrax.logs import Manifest, write_manifest
 from hydrax.logs.writer import write_trajectory_csv
 from hydrax.simulation.model_source import ModelSource, resolve_source
@@ -56,7 +57,6 @@ from hydrax.simulation.policies import (
     run_batch,
     run_mpc_episode,
 )
-from hydrax.simulation.swingup import EnergySwingup
 from hydrax.task_base import Task
 
 

@@ -4,7 +4,7 @@
 - ``random``: smooth random controls about the actuators' centres.
 - ``mpc``: the task's default sampling-based controller plus noise.
 - ``energy``: the task's energy-pumping swing-up from hanging, handing over
-  to the LQR near upright (`hydrax.simulation.swingup`), plus noise.
+  to the LQR near upright (`hydrax.control.swingup`), plus noise.
 - ``mix``: energy swing-up for a fraction of the episodes (tasks with an
   energy law), LQR for a fraction of the others, random for the rest.
 
@@ -23,8 +23,8 @@ import numpy as np
 import scipy.signal
 
 from hydrax.control.lqr import LQRController
+from hydrax.control.swingup import EnergySwingup
 from hydrax.simulation.model_source import ModelSource
-from hydrax.simulation.swingup import EnergySwingup
 
 POLICIES = ("auto", "lqr", "random", "mpc", "mix", "energy")
 

@@ -8,8 +8,8 @@ import mujoco
 import numpy as np
 from mujoco import mjx
 
+from hydrax.control.swingup import EnergySwingup
 from hydrax.dynamics.base import Dynamics
-from hydrax.simulation.swingup import EnergySwingup
 from hydrax.task_base import Task, model_path
 
 
