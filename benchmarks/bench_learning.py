@@ -63,6 +63,7 @@ from hydrax.dynamics_model_training.model import (
     multi_step_errors,
 )
 from hydrax.dynamics_model_training.train import make_optimizer
+from hydrax.logs import list_logs, scan_logs
 from hydrax.simulation.logging import write_trajectory_csv
 from hydrax.tasks.double_cart_pole import DoubleCartPole
 
@@ -170,6 +171,15 @@ def ingestion(data_dir: Path, nbytes: int) -> tuple[DynamicsDataset, dict]:
     for path in sorted(data_dir.glob("*.csv")):
         read_trajectory_csv(path)
     read_s = time.perf_counter() - start
+    # Reading the directory: one file at a time (8 threads) against one
+    # multi-file scan, interleaved, best of 3 each.
+    files = list_logs([data_dir])
+    by_file, at_once = [], []
+    for _ in range(3):
+        for kind, out in ((False, by_file), (True, at_once)):
+            start = time.perf_counter()
+            scan_logs(files, at_once=kind)
+            out.append(time.perf_counter() - start)
     held = sum(
         a.nbytes
         for a in (
@@ -186,6 +196,8 @@ def ingestion(data_dir: Path, nbytes: int) -> tuple[DynamicsDataset, dict]:
         "mb": nbytes / 1e6,
         "build_s": build_s,
         "read_s": read_s,
+        "scan_by_file_s": min(by_file),
+        "scan_at_once_s": min(at_once),
         "parquet_mb": pq_bytes / 1e6,
         "parquet_build_s": pq_s,
         "stream_build_s": stream_s,
@@ -603,6 +615,8 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
         nbytes = write_logs(logs, Path(tmp), task.nq, task.nv)
         say("ingestion ...")
         dataset, m["ingestion"] = ingestion(Path(tmp), nbytes)
+    if args.ingestion_only:
+        return {"ingestion": m["ingestion"], "files": m["files"]}
     m["features"] = int(dataset.statistics["in_mean"].shape[0])
     m["out_dim"] = dataset.layout.state_dim
 
@@ -683,8 +697,11 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
 def build_table(m: dict) -> Table:
     """The table of every figure, ratio and target."""
     t = Table()
-    if "train" not in m:  # --ensemble-only
+    if "ingestion" not in m:  # --ensemble-only
         add_ensemble_rows(t, m["ensemble"])
+        return t
+    if "train" not in m:  # --ingestion-only
+        add_ingestion_rows(t, m)
         return t
     tr, to = m["train"], m["torch"]
     cpus = os.cpu_count() or 1
@@ -818,6 +835,32 @@ def build_table(m: dict) -> Table:
             fmt=",.1f",
         )
 
+    add_ingestion_rows(t, m)
+    add_ensemble_rows(t, m["ensemble"])
+
+    probe = m["cache_probe"]
+    if isinstance(probe, str):
+        t.add("compile, persistent cache warm", f"failed: {probe}")
+    elif probe is not None:
+        cold, warm = probe
+        for key, what in (
+            ("train_step_s", "train step, window, batch 32"),
+            ("optimize_s", "optimize, learned window"),
+        ):
+            t.add(
+                f"compile {what}: cold (compile s) vs warm cache",
+                warm[key],
+                "s warm",
+                cold[key],
+                ratio=cold[key] / max(warm[key], 1e-9),
+                ratio_of="faster warm",
+                fmt=".2f",
+            )
+    return t
+
+
+def add_ingestion_rows(t: Table, m: dict) -> None:
+    """The ingestion and dataset-memory rows."""
     ing = m["ingestion"]
     files, rows = m["files"]
     t.add(
@@ -843,6 +886,15 @@ def build_table(m: dict) -> Table:
         fmt=",.1f",
     )
     t.add(
+        "ingest scan_logs(): one multi-file scan vs one file at a time "
+        f"({ing['mb'] / ing['scan_by_file_s']:,.1f} MB/s)",
+        ing["mb"] / ing["scan_at_once_s"],
+        "MB/s",
+        ratio=ing["scan_by_file_s"] / ing["scan_at_once_s"],
+        ratio_of="vs one at a time",
+        fmt=",.1f",
+    )
+    t.add(
         "ingest read_trajectory_csv() alone, same files",
         ing["mb"] / ing["read_s"],
         "MB/s",
@@ -865,28 +917,6 @@ def build_table(m: dict) -> Table:
         fmt=".2f",
     )
 
-    add_ensemble_rows(t, m["ensemble"])
-
-    probe = m["cache_probe"]
-    if isinstance(probe, str):
-        t.add("compile, persistent cache warm", f"failed: {probe}")
-    elif probe is not None:
-        cold, warm = probe
-        for key, what in (
-            ("train_step_s", "train step, window, batch 32"),
-            ("optimize_s", "optimize, learned window"),
-        ):
-            t.add(
-                f"compile {what}: cold (compile s) vs warm cache",
-                warm[key],
-                "s warm",
-                cold[key],
-                ratio=cold[key] / max(warm[key], 1e-9),
-                ratio_of="faster warm",
-                fmt=".2f",
-            )
-    return t
-
 
 def main() -> None:
     """Run the benchmark, print the table, optionally write JSON."""
@@ -907,6 +937,11 @@ def main() -> None:
         action="store_true",
         help="only the ensemble rows (1 vs 5 members: epoch seconds, "
         "replanning Hz)",
+    )
+    p.add_argument(
+        "--ingestion-only",
+        action="store_true",
+        help="only the ingestion and dataset-memory rows",
     )
     p.add_argument("--compile-probe", metavar="DIR", help=argparse.SUPPRESS)
     args = p.parse_args()

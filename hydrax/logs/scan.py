@@ -108,7 +108,9 @@ class LogScan:
         return dt, first
 
 
-def scan_logs(files: Sequence[Path], keep_rows: bool = True) -> LogScan:
+def scan_logs(
+    files: Sequence[Path], keep_rows: bool = True, at_once: bool = True
+) -> LogScan:
     """Read and check every log; they must share one header.
 
     With ``keep_rows`` and files of one format, one multi-file scan reads
@@ -120,6 +122,8 @@ def scan_logs(files: Sequence[Path], keep_rows: bool = True) -> LogScan:
         files: The logs.
         keep_rows: Keep each file's rows; without, only the facts are kept
             and memory holds one file per reading thread.
+        at_once: Try the multi-file scan first (False: one file at a time,
+            as the benchmark compares).
 
     Raises:
         DataError: the first bad file, or a header that differs from the
@@ -128,7 +132,7 @@ def scan_logs(files: Sequence[Path], keep_rows: bool = True) -> LogScan:
     files = list(files)
     if not files:
         raise DataError("no logs to read")
-    if keep_rows and len({p.suffix for p in files}) == 1:
+    if at_once and keep_rows and len({p.suffix for p in files}) == 1:
         trajectories = _read_at_once(files)
         if trajectories is not None:
             return LogScan(
