@@ -249,3 +249,32 @@ def test_planning_with_a_structured_checkpoint(structured_run):
     )[None]
     states, _ = rollout(net, window, us[None, 1:])
     np.testing.assert_allclose(states[0], pred[0, :4], atol=1e-5)
+
+
+@pytest.mark.parametrize("strategy", ["mean", "ts"])
+def test_planning_with_a_structured_recurrent_ensemble(
+    structured_run, strategy
+):
+    """Members of a structured delta step one by one (no wide weights)."""
+    from hydrax.dynamics_model_training.model_io import (
+        build_network,
+        network_statistics,
+    )
+
+    path, _ = structured_run
+    net, cfg = load_trained_model(path)
+    other = build_network(cfg, seed=7)
+    other.set_statistics(network_statistics(net))
+    dyn = NeuralNetworkDynamics([net, other], cfg, strategy=strategy)
+    assert dyn._wide is None
+    task = DoubleCartPole()
+    qpos = jnp.asarray([0.0, np.pi + 0.1, 0.0], jnp.float32)
+    data = mjx.make_data(task.model).replace(qpos=qpos)
+    carry = dyn.sample_carry(dyn.init_carry(task.model, data, None), 1)
+    for _ in range(3):
+        before = np.asarray(data.qpos)
+        data, carry = dyn.step(task.model, data, carry, jnp.ones(1))
+        assert data.qpos.shape == (3,) and np.all(np.isfinite(data.qvel))
+        np.testing.assert_allclose(
+            data.qpos, before + 0.01 * np.asarray(data.qvel), atol=2e-5
+        )
