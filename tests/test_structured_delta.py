@@ -278,3 +278,30 @@ def test_planning_with_a_structured_recurrent_ensemble(
         np.testing.assert_allclose(
             data.qpos, before + 0.01 * np.asarray(data.qvel), atol=2e-5
         )
+
+
+def test_window_mode_structured_network_steps_like_its_rollout():
+    """Window mode: network(window) is the integrated delta rollout applies."""
+    from flax import nnx
+
+    from hydrax.dynamics_model_training.model import DynamicsNetwork
+
+    layout = StateLayout.create(
+        3, 3, 1, [1, 2], [0], delta="velocity", delta_dt=0.01
+    )
+    net = DynamicsNetwork(layout, 8, 4, rngs=nnx.Rngs(0), mode="window")
+    net.head.kernel[...] = net.head.kernel[...] * 100.0  # visible Δqvel
+    rng = np.random.default_rng(4)
+    window = jnp.asarray(rng.normal(0, 0.5, (3, 4, 7)).astype(np.float32))
+    delta = net(window)
+    current = window[:, -1, :6]
+    expected = apply_delta(layout, current, delta)
+    np.testing.assert_allclose(
+        delta, state_delta(layout, current, expected), atol=1e-5
+    )
+    states, _ = rollout(net, window, window[:, :2, 6:])
+    np.testing.assert_allclose(states[:, 0], expected, atol=1e-6)
+    assert np.abs(expected[:, 3:] - current[:, 3:]).max() > 1e-3
+    np.testing.assert_allclose(
+        expected[:, :3], current[:, :3] + 0.01 * expected[:, 3:], atol=1e-6
+    )

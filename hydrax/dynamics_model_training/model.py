@@ -34,6 +34,7 @@ from hydrax.dynamics_model_training.transforms import (
     StateLayout,
     TransformFn,
     apply_delta,
+    integrated_delta,
     state_delta,
     window_features,
 )
@@ -122,7 +123,8 @@ class DynamicsNetwork(nnx.Module):
 
         With ``layout.delta == "velocity"`` the head predicts only the
         standardized Δqvel (the velocity part's statistics); the position
-        part is left at 0 here, for ``apply_delta`` integrates it.
+        part is left at 0 here: ``apply_delta`` integrates it (and
+        ``rollout_steps.integrated`` for the loss).
         """
         out = self.head(h)
         pad = self.layout.state_dim - out.shape[-1]
@@ -161,9 +163,14 @@ class DynamicsNetwork(nnx.Module):
                 last row holds the current state and the control applied now.
 
         Returns:
-            The delta in the transformed layout, (B, D).
+            The delta in the transformed layout, (B, D); a structured
+            delta's position part integrated at the last row's state.
         """
-        return self.unstandardize(self.predict_standardized(window))
+        delta = self.unstandardize(self.predict_standardized(window))
+        if self.layout.delta != "velocity":
+            return delta
+        current = window[:, -1, : self.layout.nq + self.layout.nv]
+        return integrated_delta(self.layout, current, delta)
 
 
 def rollout_deltas(
