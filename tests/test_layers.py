@@ -36,7 +36,13 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("log format", ["hydrax.logs"]),
     (
         "transforms and model",
-        [T + "layout", T + "transforms", T + "gru", T + "model"],
+        [
+            T + "layout",
+            T + "transforms",
+            T + "gru",
+            T + "rollout_steps",
+            T + "model",
+        ],
     ),
     (
         "dataset",
@@ -265,6 +271,7 @@ def _under(name: str, prefixes: list[str]) -> bool:
                 "hydrax.atomic",
                 T + "layout",
                 T + "transforms",
+                T + "rollout_steps",
                 T + "model",
             ],
             [*TRAINER, "hydrax.simulation", "hydrax.tasks"],

@@ -20,16 +20,15 @@ one of two strategies (``strategy=``):
   plan (sample 0) follows member 0.
 - ``"mean"`` (the default; it balanced more often than ``"ts"`` in the
   measurements of ``benchmarks/bench_control.py``): every sample steps with
-  the mean of the members' predicted
-  deltas; with ``disagreement_weight > 0`` the members' disagreement (the
-  variance of their standardized deltas, summed over the state) times the
-  weight is added to the running cost, steering plans away from where the
-  members disagree.
+  the mean of the members' predicted deltas; with ``disagreement_weight >
+  0`` the members' disagreement (the variance of their standardized deltas,
+  summed over the state) times the weight is added to the running cost,
+  steering plans away from where the members disagree.
 
-A recurrent ensemble steps through its members' weights side by side
-(``wide_members``): one wide matmul over the samples instead of a
-matrix-vector product per sample with weights of its own (``"ts"``), and
-one input projection of the shared row (``"mean"``).
+A recurrent ensemble of the plain delta steps through its members' weights
+side by side (``wide_members``): one wide matmul over the samples instead
+of a matrix-vector product per sample with weights of its own (``"ts"``),
+and one input projection of the shared row (``"mean"``).
 """
 
 from __future__ import annotations
@@ -118,6 +117,7 @@ class NeuralNetworkDynamics(Dynamics):
             lambda *x: jnp.stack(x), *(nnx.split(m)[1] for m in members)
         )
         fused = self.num_models > 1 and self.network.mode == "recurrent"
+        fused = fused and self.layout.delta == "state"
         self._wide = WideMembers(members) if fused else None
 
     @classmethod

@@ -9,13 +9,20 @@ manifests as plain data (`StateLayout.to_dict` / `StateLayout.from_dict`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hydrax.logs.format import DataError
+
+DELTAS = ("state", "velocity")
+"""What the network predicts. ``state`` (the default): the whole delta of
+the next state. ``velocity`` (the structured delta): only the velocity
+change Δqvel; the position part follows from the new velocity as MuJoCo's
+semi-implicit Euler integrator moves it, q' = q + dt·qvel' (quaternions
+turned by dt·ω'), in ``transforms.apply_delta``."""
 
 
 def _as_indices(name: str, values: Sequence[int] | None, nq: int) -> tuple:
@@ -93,6 +100,10 @@ class StateLayout:
             linear velocity, orientation), the position and linear-velocity
             parts of a delta in the yaw frame of the state it applies to. A
             model then cannot depend on where the robot faces.
+        delta: What the network predicts (see :data:`DELTAS`): ``state``,
+            the whole delta; ``velocity``, only its velocity part, the
+            position part being integrated from the new velocity.
+        delta_dt: The step positions are integrated over (``velocity``).
     """
 
     nq: int
@@ -102,6 +113,8 @@ class StateLayout:
     coordinate_indices: tuple[int, ...] = ()
     quat_indices: tuple[int, ...] = ()
     heading_frame: bool = False
+    delta: str = "state"
+    delta_dt: float | None = None
 
     @classmethod
     def create(
@@ -113,6 +126,8 @@ class StateLayout:
         coordinate_indices: Sequence[int] | None = None,
         quat_indices: Sequence[int] | None = None,
         heading_frame: bool = False,
+        delta: str = "state",
+        delta_dt: float | None = None,
     ) -> StateLayout:
         """A validated layout (indices in range, unique, not overlapping)."""
         angles = _as_indices("angle_indices", angle_indices, nq)
@@ -127,6 +142,7 @@ class StateLayout:
             quat_indices, nq, nv, set(angles) | set(coords)
         )
         layout = cls(nq, nv, nu, angles, coords, quats, bool(heading_frame))
+        layout = layout.with_delta(delta, delta_dt)
         if heading_frame and not layout.free_joints:
             raise ValueError(
                 "heading_frame needs a free joint: a quaternion in "
@@ -134,6 +150,32 @@ class StateLayout:
                 f" nor quaternions); got quat_indices {list(quats)}"
             )
         return layout
+
+    def with_delta(self, delta: str, dt: float | None = None) -> StateLayout:
+        """This layout predicting ``delta`` (see :data:`DELTAS`).
+
+        Raises:
+            ValueError: for an unknown ``delta``, or ``velocity`` without a
+                positive ``dt`` or with nv ≠ nq − (number of quaternions).
+        """
+        if delta not in DELTAS:
+            raise ValueError(f"delta must be one of {DELTAS}, got {delta!r}")
+        if delta == "state":
+            return replace(self, delta="state", delta_dt=None)
+        if dt is None or not float(dt) > 0:
+            raise ValueError(f"delta='velocity' needs a dt > 0, got {dt!r}")
+        if self.nv != self.nq - len(self.quat_indices):
+            raise ValueError(
+                "delta='velocity' needs one dof per qpos and 3 per "
+                f"quaternion: nv = nq - {len(self.quat_indices)}, got nq = "
+                f"{self.nq}, nv = {self.nv}"
+            )
+        return replace(self, delta="velocity", delta_dt=float(dt))
+
+    @property
+    def output_dim(self) -> int:
+        """Size of the network's output: state_dim, or nv (``velocity``)."""
+        return self.nv if self.delta == "velocity" else self.state_dim
 
     @property
     def free_joints(self) -> tuple[tuple[int, int, int], ...]:
@@ -200,10 +242,16 @@ class StateLayout:
         return np.arange(first, self.state_dim)
 
     def to_dict(self) -> dict:
-        """The layout as plain data (index tuples as lists), for files."""
+        """The layout as plain data (index tuples as lists), for files.
+
+        The plain delta's ``delta`` and ``delta_dt`` are left out, so such
+        a layout is stored as before the structured delta.
+        """
+        skip = ("delta", "delta_dt") if self.delta == "state" else ()
         return {
             f.name: list(v) if isinstance(v, tuple) else v
             for f in fields(self)
+            if f.name not in skip
             for v in [getattr(self, f.name)]
         }
 

@@ -5,11 +5,10 @@ standardization statistics (as non-trainable ``Statistic`` variables) and
 maps a window of *raw* rows to a delta in physical units. Planners and
 evaluation never see standardized numbers.
 
-One step of a rollout is defined once, in both modes, by the parts
-:func:`start_memory`, :func:`push_row`, :func:`predict_delta` and
-:func:`drop_oldest`: :func:`rollout_deltas` (the training loss and the
-evaluation) and :func:`learned_step` (the planner's dynamics seam) are made
-of them.
+One step of a rollout is defined once, in both modes, by the parts in
+``rollout_steps`` (re-exported here): :func:`rollout_deltas` (the training
+loss and the evaluation) and ``learned_step`` (the planner's dynamics seam)
+are made of them.
 """
 
 from __future__ import annotations
@@ -21,10 +20,21 @@ import jax.numpy as jnp
 from flax import nnx
 
 from hydrax.dynamics_model_training.gru import GRU, deferred_recurrent_grad
+from hydrax.dynamics_model_training.rollout_steps import (  # noqa: F401
+    Memory,  # re-exported, like learned_step
+    drop_oldest,
+    integrated,
+    is_recurrent,
+    learned_step,
+    predict_delta,
+    push_row,
+    start_memory,
+)
 from hydrax.dynamics_model_training.transforms import (
     StateLayout,
     TransformFn,
     apply_delta,
+    integrated_delta,
     state_delta,
     window_features,
 )
@@ -85,7 +95,7 @@ class DynamicsNetwork(nnx.Module):
         self.gru = GRU(feature_dim, hidden_size, rngs=rngs)
         self.head = nnx.Linear(
             hidden_size,
-            d,
+            layout.output_dim,
             kernel_init=nnx.initializers.variance_scaling(
                 0.01, "fan_in", "normal"
             ),
@@ -108,9 +118,23 @@ class DynamicsNetwork(nnx.Module):
         feats = window_features(self.layout, rows, self.transform_fn, reference)
         return (feats - self.in_mean[...]) / self.in_std[...]
 
+    def head_delta(self, h: jax.Array) -> jax.Array:
+        """The standardized delta of hidden states, (B, h) → (B, D).
+
+        With ``layout.delta == "velocity"`` the head predicts only the
+        standardized Δqvel (the velocity part's statistics); the position
+        part is left at 0 here: ``apply_delta`` integrates it (and
+        ``rollout_steps.integrated`` for the loss).
+        """
+        out = self.head(h)
+        pad = self.layout.state_dim - out.shape[-1]
+        if not pad:
+            return out
+        return jnp.concatenate([jnp.zeros((*out.shape[:-1], pad)), out], -1)
+
     def predict_standardized(self, window: jax.Array) -> jax.Array:
         """The standardized delta after a window, (B, H, R) → (B, D)."""
-        return self.head(self.gru(self.features(window)))
+        return self.head_delta(self.gru(self.features(window)))
 
     def advance(
         self,
@@ -139,100 +163,14 @@ class DynamicsNetwork(nnx.Module):
                 last row holds the current state and the control applied now.
 
         Returns:
-            The delta in the transformed layout, (B, D).
+            The delta in the transformed layout, (B, D); a structured
+            delta's position part integrated at the last row's state.
         """
-        return self.unstandardize(self.predict_standardized(window))
-
-
-Memory = jax.Array | tuple[jax.Array, jax.Array]
-"""What a rollout carries between steps: the most recent raw rows,
-(B, T, R), in ``window`` mode; (hidden state (B, h), reference row (B, R))
-in ``recurrent`` mode, coordinates staying relative to the reference."""
-
-
-def _recurrent(model: Any) -> bool:  # noqa: ANN401
-    return getattr(model, "mode", "window") == "recurrent"
-
-
-def start_memory(
-    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
-    rows: jax.Array,
-    reference: jax.Array,
-) -> Memory:
-    """The memory after some rows.
-
-    Args:
-        model: A network, or a baseline predictor (always ``window``).
-        rows: Raw rows, oldest first, (B, T, R); T may be 0.
-        reference: The row coordinates stay relative to in ``recurrent``
-            mode, (B, R): the first row of the initial window.
-
-    Returns:
-        The rows themselves (``window``), or the hidden state after them
-        (zeros when T = 0) and the reference (``recurrent``).
-    """
-    if not _recurrent(model):
-        return rows
-    return model.gru(model.features(rows, reference)), reference
-
-
-def push_row(
-    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
-    memory: Memory,
-    row: jax.Array,
-    probe: jax.Array | None = None,
-) -> Memory:
-    """Feed one raw row (B, R): appended, or one GRU cell step.
-
-    A recurrent cell takes the ``probe`` (see
-    :func:`gru.deferred_recurrent_grad`).
-    """
-    if _recurrent(model):
-        h, reference = memory
-        return model.advance(h, row, reference, probe), reference
-    return jnp.concatenate([memory, row[:, None]], axis=1)
-
-
-def drop_oldest(model: Any, memory: Memory) -> Memory:  # noqa: ANN401
-    """Forget the oldest row of a ``window`` memory (a hidden state stays)."""
-    return memory if _recurrent(model) else memory[:, 1:]
-
-
-def predict_delta(model: Any, memory: Memory) -> jax.Array:  # noqa: ANN401
-    """The standardized delta after the memory's last row, (B, D)."""
-    if _recurrent(model):
-        return model.head(memory[0])
-    return model.predict_standardized(memory)
-
-
-def learned_step(
-    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
-    memory: Memory,
-    row: jax.Array,
-) -> tuple[Memory, jax.Array, jax.Array]:
-    """One step of the dynamics seam: the current row in, the next state out.
-
-    The row (current state, control applied now) enters the memory, the
-    delta after it is predicted and applied to its state; a ``window``
-    memory keeps its H − 1 most recent rows. :func:`rollout_deltas` makes
-    the same steps from the same parts.
-
-    Args:
-        model: A network, or anything with its ``layout``, ``mode``,
-            ``predict_standardized`` and ``unstandardize``.
-        memory: The memory before the row (see :data:`Memory`).
-        row: The current raw row, (B, R).
-
-    Returns:
-        The memory after the row, the next raw state (B, nq + nv) and the
-        standardized predicted delta (B, D).
-    """
-    layout = model.layout
-    memory = push_row(model, memory, row)
-    pred_std = predict_delta(model, memory)
-    current = row[:, : layout.nq + layout.nv]
-    nxt = apply_delta(layout, current, model.unstandardize(pred_std))
-    return drop_oldest(model, memory), nxt, pred_std
+        delta = self.unstandardize(self.predict_standardized(window))
+        if self.layout.delta != "velocity":
+            return delta
+        current = window[:, -1, : self.layout.nq + self.layout.nv]
+        return integrated_delta(self.layout, current, delta)
 
 
 def rollout_deltas(
@@ -288,7 +226,12 @@ def _rollout(
     def step(carry: tuple, xs: tuple) -> tuple:
         memory, current = carry  # the memory holds the current row
         u_next, target, probe = xs
-        pred_std = predict_delta(model, memory)
+        # A structured delta's loss compares the whole delta, its position
+        # part integrated from the predicted velocity, not Δqvel alone: from
+        # a rolled-out state the true position part holds the position error
+        # so far, which Δqvel cannot show, and the loss (and the evaluation's
+        # standardized errors) stay those of the plain delta, same statistics.
+        pred_std = integrated(model, current, predict_delta(model, memory))
         true_std = model.standardize(state_delta(layout, current, target))
         nxt = apply_delta(layout, current, model.unstandardize(pred_std))
         row = jnp.concatenate([nxt, u_next], axis=-1)
@@ -361,7 +304,7 @@ def training_errors(network: DynamicsNetwork, rows: jax.Array) -> jax.Array:
     fed-back cells is one matmul over the horizon
     (:func:`gru.deferred_recurrent_grad`); the value is the same.
     """
-    if not (isinstance(network, DynamicsNetwork) and _recurrent(network)):
+    if not (isinstance(network, DynamicsNetwork) and is_recurrent(network)):
         return multi_step_errors(network, rows)
     window, controls, targets = split_rows(network, rows)
     shape = (controls.shape[1], controls.shape[0], 3 * network.hidden_size)

@@ -74,7 +74,9 @@ class ModelConfig:
     ``coordinate_indices``) as the seed's checkpoints have them.
 
     Attributes:
-        layout: The state layout (dims, angles, coordinates).
+        layout: The state layout (dims, angles, coordinates, and what the
+            network predicts: ``delta``/``delta_dt``, stored only for the
+            structured delta, so a config without them is the plain one).
         hidden_size: The GRU's hidden size.
         history_length: Rows per input window (H).
         mode: ``window`` or ``recurrent`` (see ``model.Mode``).

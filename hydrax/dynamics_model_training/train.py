@@ -122,6 +122,7 @@ def train_dynamics_model(
     quat_indices: Sequence[int] | None = None,
     heading_frame: bool = False,
     num_models: int = 1,
+    delta: str = "state",
 ) -> tuple[DynamicsNetwork, dict]:
     """Train a GRU dynamics model on a directory of CSV logs.
 
@@ -171,6 +172,10 @@ def train_dynamics_model(
             standardization statistics are shared. All are saved in one
             checkpoint; the best epoch is the one of the best mean
             validation loss.
+        delta: What the network predicts: ``state`` (the whole delta of
+            the next state) or ``velocity`` (the structured delta: only
+            Δqvel, the positions integrated from the new velocity as
+            MuJoCo's semi-implicit Euler step does; see README).
 
     Returns:
         The best network (by validation loss; an ensemble's member 0) and
@@ -221,7 +226,7 @@ def train_dynamics_model(
     )
     say(dataset.summary())
     network = new_network(
-        dataset, hidden_size, seed, transform_fn, mode, init_from
+        dataset, hidden_size, seed, transform_fn, mode, init_from, delta
     )
     config = model_config(
         dataset, network, prediction_horizon, task_name, hyper, num_models

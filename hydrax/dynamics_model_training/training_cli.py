@@ -112,6 +112,16 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "prediction to the next (faster to train and to plan with)",
     )
     g.add_argument(
+        "--delta",
+        choices=("state", "velocity"),
+        default="state",
+        help="what the network predicts: state, the whole delta of the next "
+        "state; velocity (the structured delta), only the velocity change, "
+        "the positions then integrated from the new velocity as MuJoCo's "
+        "semi-implicit Euler step does (needs the logs of one physics step "
+        "per row)",
+    )
+    g.add_argument(
         "--hidden-size", type=int, default=128, help="GRU hidden units"
     )
     g.add_argument(
@@ -244,6 +254,7 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """``train_dynamics_model`` keyword arguments from parsed flags."""
     return {
         "mode": args.mode,
+        "delta": args.delta,
         "hidden_size": args.hidden_size,
         "history_length": args.history_length,
         "prediction_horizon": args.prediction_horizon,

@@ -87,14 +87,18 @@ def new_network(
     transform_fn: TransformFn | None,
     mode: str,
     init_from: str | Path | DynamicsNetwork | None,
+    delta: str = "state",
 ) -> DynamicsNetwork:
     """The network to train: seeded weights, the dataset's statistics.
 
+    ``delta`` is what it predicts (``layout.DELTAS``): ``velocity`` makes
+    the structured delta, integrated over the logs' dt. The statistics are
+    the plain delta's either way (the velocity part's standardize Δqvel).
     With ``init_from`` (a network or a checkpoint path) its weights and
     statistics are copied in instead (transfer learning).
     """
     network = DynamicsNetwork(
-        dataset.layout,
+        dataset.layout.with_delta(delta, dataset.dt),
         hidden_size=hidden_size,
         history_length=dataset.history_length,
         rngs=nnx.Rngs(seed),
@@ -127,7 +131,7 @@ def model_config(
     manifest = dataset.manifest or {}
     identity = {k: manifest[k] for k in MANIFEST_IDENTITY if k in manifest}
     return ModelConfig(
-        layout=dataset.layout,
+        layout=network.layout,
         hidden_size=network.hidden_size,
         history_length=network.history_length,
         mode=network.mode,

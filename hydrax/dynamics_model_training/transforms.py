@@ -34,6 +34,7 @@ __all__ = [
     "StateLayout",
     "TransformFn",
     "apply_delta",
+    "integrated_delta",
     "state_delta",
     "transform_state",
     "velocity_delta",
@@ -144,10 +145,48 @@ def state_delta(
     return jnp.concatenate([pairs, rv, other, diff[..., layout.nq :]], axis=-1)
 
 
+def integrated_delta(
+    layout: StateLayout, state: jax.Array, delta: jax.Array
+) -> jax.Array:
+    """The delta whose position part follows from its velocity part.
+
+    The structured delta (``layout.delta == "velocity"``): the new velocity
+    is qvel' = qvel + Δqvel (Δqvel, the delta's last nv entries, turned to
+    the world with ``heading_frame``), and the positions move as MuJoCo's
+    semi-implicit Euler step moves them, by :func:`velocity_delta` of qvel'
+    over ``layout.delta_dt``: slide and hinge qpos by dt·q̇', quaternions by
+    the local rotation vector dt·ω', a free joint's position by dt·v' (world
+    frame). The delta's own position part is ignored.
+
+    Args:
+        layout: The state layout (nq = nv + number of quaternions).
+        state: Raw (qpos, qvel), (..., nq + nv).
+        delta: A delta, (..., state_dim); only its last nv entries are read.
+
+    Returns:
+        The delta with the integrated position part, (..., state_dim).
+    """
+    nq, nv = layout.nq, layout.nv
+    state, delta = jnp.asarray(state), jnp.asarray(delta)
+    qpos, dv = state[..., :nq], delta[..., -nv:]
+    world_dv = dv
+    if layout.heading_frame:
+        yaws = rot.free_joint_yaws(layout.free_joints, qpos)
+        _, world_dv = rot.rotate_free_joints(layout.free_joints, qpos, dv, yaws)
+    qvel = state[..., nq:] + world_dv
+    dt = layout.delta_dt
+    moved = velocity_delta(layout, qvel, dt, qpos)[..., : layout.state_dim - nv]
+    return jnp.concatenate([moved, dv], axis=-1)
+
+
 def apply_delta(
     layout: StateLayout, state: jax.Array, delta: jax.Array
 ) -> jax.Array:
     """Apply a delta to a raw state: the one definition everything uses.
+
+    With the structured delta (``layout.delta == "velocity"``) the position
+    part is first integrated from the new velocity (:func:`integrated_delta`):
+    one semi-implicit Euler step, as MuJoCo's ``Euler`` integrator makes it.
 
     Angles rotate by the delta's pair: by the addition formulas the new point
     on the unit circle is (cos θ·c − sin θ·s, sin θ·c + cos θ·s) normalized,
@@ -168,6 +207,8 @@ def apply_delta(
     """
     n_ang = len(layout.angle_indices)
     state, delta = jnp.asarray(state), jnp.asarray(delta)
+    if layout.delta == "velocity":
+        delta = integrated_delta(layout, state, delta)
     c = delta[..., 0 : 2 * n_ang : 2]
     s = delta[..., 1 : 2 * n_ang : 2]
     tiny = jnp.square(c) + jnp.square(s) < _NORM_EPS

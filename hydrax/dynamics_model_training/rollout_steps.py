@@ -1,0 +1,131 @@
+"""One step of a rollout, defined once, in both modes.
+
+The parts :func:`start_memory`, :func:`push_row`, :func:`predict_delta`
+(with :func:`integrated` for the structured delta) and :func:`drop_oldest`
+make :func:`learned_step` (the planner's dynamics seam) here and
+``model.rollout_deltas`` (the training loss and the evaluation). They take
+a network or a baseline predictor alike (anything with the network's
+surface); ``model`` re-exports them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from hydrax.dynamics_model_training.transforms import (
+    apply_delta,
+    integrated_delta,
+)
+
+Memory = jax.Array | tuple[jax.Array, jax.Array]
+"""What a rollout carries between steps: the most recent raw rows,
+(B, T, R), in ``window`` mode; (hidden state (B, h), reference row (B, R))
+in ``recurrent`` mode, coordinates staying relative to the reference."""
+
+
+def is_recurrent(model: Any) -> bool:  # noqa: ANN401
+    """Whether a predictor carries a hidden state (``recurrent`` mode)."""
+    return getattr(model, "mode", "window") == "recurrent"
+
+
+def start_memory(
+    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
+    rows: jax.Array,
+    reference: jax.Array,
+) -> Memory:
+    """The memory after some rows.
+
+    Args:
+        model: A network, or a baseline predictor (always ``window``).
+        rows: Raw rows, oldest first, (B, T, R); T may be 0.
+        reference: The row coordinates stay relative to in ``recurrent``
+            mode, (B, R): the first row of the initial window.
+
+    Returns:
+        The rows themselves (``window``), or the hidden state after them
+        (zeros when T = 0) and the reference (``recurrent``).
+    """
+    if not is_recurrent(model):
+        return rows
+    return model.gru(model.features(rows, reference)), reference
+
+
+def push_row(
+    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
+    memory: Memory,
+    row: jax.Array,
+    probe: jax.Array | None = None,
+) -> Memory:
+    """Feed one raw row (B, R): appended, or one GRU cell step.
+
+    A recurrent cell takes the ``probe`` (see
+    :func:`gru.deferred_recurrent_grad`).
+    """
+    if is_recurrent(model):
+        h, reference = memory
+        return model.advance(h, row, reference, probe), reference
+    return jnp.concatenate([memory, row[:, None]], axis=1)
+
+
+def drop_oldest(model: Any, memory: Memory) -> Memory:  # noqa: ANN401
+    """Forget the oldest row of a ``window`` memory (a hidden state stays)."""
+    return memory if is_recurrent(model) else memory[:, 1:]
+
+
+def predict_delta(model: Any, memory: Memory) -> jax.Array:  # noqa: ANN401
+    """The standardized delta after the memory's last row, (B, D)."""
+    if is_recurrent(model):
+        return model.head_delta(memory[0])
+    return model.predict_standardized(memory)
+
+
+def integrated(
+    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
+    current: jax.Array,
+    pred_std: jax.Array,
+) -> jax.Array:
+    """The standardized delta with the position part ``apply_delta`` makes.
+
+    With the structured delta (``layout.delta == "velocity"``) the predicted
+    delta's position part is the one integrated from its velocity part at
+    ``current`` (``transforms.integrated_delta``); as is otherwise.
+    """
+    if model.layout.delta != "velocity":
+        return pred_std
+    delta = integrated_delta(
+        model.layout, current, model.unstandardize(pred_std)
+    )
+    return model.standardize(delta)
+
+
+def learned_step(
+    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
+    memory: Memory,
+    row: jax.Array,
+) -> tuple[Memory, jax.Array, jax.Array]:
+    """One step of the dynamics seam: the current row in, the next state out.
+
+    The row (current state, control applied now) enters the memory, the
+    delta after it is predicted and applied to its state; a ``window``
+    memory keeps its H − 1 most recent rows. :func:`rollout_deltas` makes
+    the same steps from the same parts.
+
+    Args:
+        model: A network, or anything with its ``layout``, ``mode``,
+            ``predict_standardized`` and ``unstandardize``.
+        memory: The memory before the row (see :data:`Memory`).
+        row: The current raw row, (B, R).
+
+    Returns:
+        The memory after the row, the next raw state (B, nq + nv) and the
+        standardized predicted delta (B, D).
+    """
+    layout = model.layout
+    memory = push_row(model, memory, row)
+    current = row[:, : layout.nq + layout.nv]
+    pred_std = integrated(model, current, predict_delta(model, memory))
+    nxt = apply_delta(layout, current, model.unstandardize(pred_std))
+    return drop_oldest(model, memory), nxt, pred_std
