@@ -17,7 +17,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import jax
 import numpy as np
 from bench_common import (
     STEPS,
@@ -32,15 +31,9 @@ from flax import nnx
 
 from hydrax.dynamics_model_training.data_loader import DynamicsDataset
 from hydrax.dynamics_model_training.host_memory import reused_host_buffers
-from hydrax.dynamics_model_training.model import DynamicsNetwork, Statistic
-from hydrax.dynamics_model_training.model_io import stacked_members
-from hydrax.dynamics_model_training.parallel import DataParallel
-from hydrax.dynamics_model_training.train_steps import StepSpec, make_optimizer
-from hydrax.dynamics_model_training.trainer import (
-    Trainer,
-    TrainState,
-    new_history,
-)
+from hydrax.dynamics_model_training.model import DynamicsNetwork
+from hydrax.dynamics_model_training.train import prepare_trainer
+from hydrax.dynamics_model_training.training_setup import model_config
 from hydrax.tasks.double_cart_pole import DoubleCartPole
 
 HIDDEN, H, K, BATCH, MEMBERS = 128, 6, 40, 32, 5
@@ -72,31 +65,18 @@ def epoch_bench(dataset: DynamicsDataset, num_models: int, tmp: Path) -> Bench:
     """One training epoch and its validation, as train_dynamics_model runs
     them (same steps, shuffles and placement), in epochs."""
     net = network(dataset, 0)
-    graphdef, params, stats = nnx.split(net, nnx.Param, Statistic)
-    if num_models > 1:
-        params = stacked_members(net, params, 0, num_models)
-    dp = DataParallel()
-    steps = sum(-(-n // BATCH) for n in dataset.block_windows("train"))
-    tx, schedule = make_optimizer(3e-3, 1e-5, 10 * steps)
-    init = jax.vmap(tx.init) if num_models > 1 else tx.init
-    state = TrainState(params, init(params), new_history())
-    state.params, state.opt_state, stats = dp.replicate(
-        (state.params, state.opt_state, stats)
-    )
-    trainer = Trainer(
-        dataset,
-        StepSpec.create(graphdef, tx, dataset, dp),
-        stats,
-        schedule,
-        dp,
-        batch_size=BATCH,
-        seed=0,
-        config={"prediction_horizon": K},
-        ckpt_dir=tmp,
-        progress=False,
-        say=lambda s: None,
-        num_models=num_models,
-    )
+    hyper = {
+        "batch_size": BATCH,
+        "num_epochs": 10,
+        "learning_rate": 3e-3,
+        "weight_decay": 1e-5,
+        "seed": 0,
+        "grad_clip": 1.0,
+        "lr_schedule": "cosine",
+        "patience": None,
+    }
+    config = model_config(dataset, net, K, "bench", hyper, num_models)
+    trainer, state, _ = prepare_trainer(dataset, net, config, tmp)
     epoch = [0]
 
     def call() -> np.ndarray:

@@ -243,18 +243,27 @@ def train_dynamics_model(
     )
 
 
-def _fit(
+def prepare_trainer(
     dataset: DynamicsDataset,
     network: DynamicsNetwork,
     config: ModelConfig,
     ckpt_dir: Path,
     *,
-    resume: bool,
-    save_every: int,
-    progress: bool,
-    say: Callable[[str], None],
-) -> tuple[DynamicsNetwork, dict]:
-    """Optimizer, (resumed) state and data parallelism; run the trainer."""
+    resume: bool = False,
+    progress: bool = False,
+    say: Callable[[str], None] = lambda s: None,
+) -> tuple[Trainer, TrainState, nnx.GraphDef]:
+    """The trainer of a run and its (resumed) state, placed on the devices.
+
+    What ``train_dynamics_model`` fits with: the optimizer and schedule of
+    ``config.hyperparameters``, an ensemble's stacked members, data
+    parallelism over all devices (one device: the same code path). The
+    benchmarks time its steps.
+
+    Returns:
+        The trainer, the state to train, and the network's graph (for
+        ``nnx.merge`` with trained parameters and ``trainer.stats``).
+    """
     hyper, num_models = config.hyperparameters, config.num_models
     dp = DataParallel()
     batch_size = dp.round_batch(hyper["batch_size"])
@@ -279,7 +288,6 @@ def _fit(
             state, ckpt_dir / "last.pkl", config, network.transform_fn
         )
         say(f"resuming {ckpt_dir / 'last.pkl'} after epoch {state.epoch}")
-    # Data parallelism over all devices (one device: the same code path).
     # Every argument is placed explicitly: jit keys its cache on placement,
     # so implicitly placed first arguments would compile the step twice (and
     # a resumed run would take the other executable first, changing the
@@ -301,6 +309,31 @@ def _fit(
         say=say,
         num_models=num_models,
     )
+    return trainer, state, graphdef
+
+
+def _fit(
+    dataset: DynamicsDataset,
+    network: DynamicsNetwork,
+    config: ModelConfig,
+    ckpt_dir: Path,
+    *,
+    resume: bool,
+    save_every: int,
+    progress: bool,
+    say: Callable[[str], None],
+) -> tuple[DynamicsNetwork, dict]:
+    """Run the trainer; the best network (member 0) and the history."""
+    trainer, state, graphdef = prepare_trainer(
+        dataset,
+        network,
+        config,
+        ckpt_dir,
+        resume=resume,
+        progress=progress,
+        say=say,
+    )
+    hyper = config.hyperparameters
     state = trainer.fit(
         state, hyper["num_epochs"], hyper["patience"], save_every
     )
@@ -308,9 +341,9 @@ def _fit(
     history["samples_per_second"] = trainer.samples_per_second
     history["checkpoint_dir"] = str(ckpt_dir)
     best = state.best_params
-    if num_models > 1:
+    if config.num_models > 1:
         best = jax.tree.map(lambda x: x[0], best)
-    return nnx.merge(graphdef, best, stats), history
+    return nnx.merge(graphdef, best, trainer.stats), history
 
 
 def run_training_cli(
