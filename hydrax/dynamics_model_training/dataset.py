@@ -4,7 +4,7 @@ The dataset reads and checks the logs (:mod:`hydrax.logs`), splits them into
 training and validation *by file*, indexes windows into their rows
 (:mod:`.windows`), holds them in a block source, in memory or streamed
 (:mod:`.blocks`), and computes the standardization statistics over the
-training split (:mod:`.standardization`).
+training split (:mod:`.standardization`; streamed, in the one read per file).
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from hydrax.dynamics_model_training import standardization
 from hydrax.dynamics_model_training.blocks import (
     BlockSource,
     InMemorySource,
@@ -23,7 +25,6 @@ from hydrax.dynamics_model_training.blocks import (
     split_by_file,
 )
 from hydrax.dynamics_model_training.layout import layout_from_manifest
-from hydrax.dynamics_model_training.standardization import compute_statistics
 from hydrax.dynamics_model_training.transforms import TransformFn
 from hydrax.dynamics_model_training.windows import (
     Examples,
@@ -39,7 +40,6 @@ from hydrax.logs import (
     Trajectory,
     list_logs,
     read_common_manifest,
-    scan_logs,
 )
 
 _log = logging.getLogger(__name__)
@@ -77,10 +77,10 @@ class DynamicsDataset:
     the first state with zero control, the start-up history planning uses.
 
     With ``max_rows_in_memory`` the dataset is *streamed*: construction
-    reads each file once (to check it and count its rows), keeps no rows,
-    and reads the training files once more for the statistics, combined
-    block by block. :meth:`blocks` then reads whole files into blocks of at
-    most that many rows, one block at a time (plus the next, read ahead).
+    reads each file once, to check it, count its rows and fold its moments
+    into the statistics (``FileMoments``), and keeps no rows. :meth:`blocks`
+    then reads whole files into blocks of at most that many rows, one block
+    at a time (the next read ahead): each file once per pass over its split.
 
     Files are split into training and validation *by file*, from the seed.
     Standardization statistics come from the training files only.
@@ -150,17 +150,23 @@ class DynamicsDataset:
         self.max_rows_in_memory = max_rows_in_memory
         self.manifest_record = read_common_manifest(dirs)
 
-        scan = scan_logs(list_logs(dirs), keep_rows=max_rows_in_memory is None)
-        self.columns = scan.columns
-        self.layout = layout_from_manifest(
-            scan.dims,
-            self.manifest_record,
-            dirs[0] / MANIFEST,
-            angle_indices,
-            coordinate_indices,
-            quat_indices,
-            heading_frame,
+        layout_of = partial(
+            layout_from_manifest,
+            manifest=self.manifest_record,
+            manifest_path=dirs[0] / MANIFEST,
+            angle_indices=angle_indices,
+            coordinate_indices=coordinate_indices,
+            quat_indices=quat_indices,
+            heading_frame=heading_frame,
         )
+        scan, moments = standardization.scan_with_moments(
+            list_logs(dirs),
+            layout_of,
+            (history_length, prediction_horizon, pad_start, transform_fn),
+            max_rows_in_memory,
+        )
+        self.columns = scan.columns
+        self.layout = layout_of(scan.dims)
         self.dt = self._common_dt(scan)
         kept = self._keep_long_enough(scan, verbose)
         self.files = [scan.files[i] for i in kept]
@@ -169,7 +175,11 @@ class DynamicsDataset:
             split_by_file(self.file_names, val_fraction, seed, val_files)
         )
         self._source = self._make_source([scan.trajectories[i] for i in kept])
-        self.statistics = self.compute_statistics()
+        self.statistics = (
+            self.compute_statistics()
+            if moments is None
+            else moments.statistics(np.array(kept)[~self.val_file_mask])
+        )
         if verbose:
             _log.info("%s", self.summary())
 
@@ -364,12 +374,8 @@ class DynamicsDataset:
     # --- statistics and summary ----------------------------------------------
 
     def compute_statistics(self, chunk: int = 16384) -> dict[str, np.ndarray]:
-        """Standardization statistics over the training split.
-
-        See :func:`hydrax.dynamics_model_training.standardization.
-        compute_statistics`.
-        """
-        return compute_statistics(
+        """The statistics over the training split's blocks (read again)."""
+        return standardization.compute_statistics(
             self.blocks("train"),
             self.val_file_mask,
             self.layout,

@@ -8,12 +8,17 @@ file). Whenever that scan or its checks find anything wrong, the files are
 read again one at a time, so the error is exactly the one that file's own
 reader gives (file, line or row, column), and the first bad file in order
 is the one named.
+
+A caller may fold its own work into the reading (``on_file``): each checked
+file is handed to it once, in file order, so nothing has to read the files a
+second time (the dataset computes its standardization statistics there).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +39,13 @@ _READ_THREADS = 8
 """Logs read at once on the one-file-at-a-time path. Reading a small log is
 mostly fixed latency (opening, the parser's thread pool), not CPU, so even
 2 cores gain from 8 threads."""
+
+_AHEAD = 2 * _READ_THREADS
+"""Files read ahead of the one being handed on: memory holds at most this
+many logs when the rows are not kept."""
+
+OnFile = Callable[[int, Trajectory], None]
+"""Called with (index in ``files``, checked log) for each file, in order."""
 
 _FILE = "__hydrax_file__"
 """The column the multi-file scan adds: each row's file."""
@@ -109,7 +121,10 @@ class LogScan:
 
 
 def scan_logs(
-    files: Sequence[Path], keep_rows: bool = True, at_once: bool = True
+    files: Sequence[Path],
+    keep_rows: bool = True,
+    at_once: bool = True,
+    on_file: OnFile | None = None,
 ) -> LogScan:
     """Read and check every log; they must share one header.
 
@@ -124,6 +139,10 @@ def scan_logs(
             and memory holds one file per reading thread.
         at_once: Try the multi-file scan first (False: one file at a time,
             as the benchmark compares).
+        on_file: Called with (index, log) for each checked file, in file
+            order, in the calling thread, once per file (a file after the
+            first bad one is not handed on). Without ``keep_rows`` the rows
+            are dropped after the call.
 
     Raises:
         DataError: the first bad file, or a header that differs from the
@@ -135,6 +154,8 @@ def scan_logs(
     if at_once and keep_rows and len({p.suffix for p in files}) == 1:
         trajectories = _read_at_once(files)
         if trajectories is not None:
+            for i, traj in enumerate(trajectories if on_file else ()):
+                on_file(i, traj)
             return LogScan(
                 files,
                 list(trajectories),
@@ -143,7 +164,7 @@ def scan_logs(
                 trajectories[0].columns,
                 parse_header(trajectories[0].columns, files[0]),
             )
-    return _read_one_by_one(files, keep_rows)
+    return _read_one_by_one(files, keep_rows, on_file)
 
 
 def _read_at_once(files: list[Path]) -> list[Trajectory] | None:
@@ -199,21 +220,35 @@ def _read_at_once(files: list[Path]) -> list[Trajectory] | None:
     return out
 
 
-def _read_one_by_one(files: list[Path], keep_rows: bool) -> LogScan:
-    """Read files with a pool of threads; the first error in file order."""
+def _read_one_by_one(
+    files: list[Path], keep_rows: bool, on_file: OnFile | None = None
+) -> LogScan:
+    """Read files with a pool of threads; the first error in file order.
+
+    At most ``_AHEAD`` files are read ahead of the one handed on, so without
+    ``keep_rows`` memory stays bounded however slow ``on_file`` is.
+    """
 
     def read(path: Path) -> tuple:
         traj = read_trajectory(path)
-        kept = traj if keep_rows else None
+        kept = traj if keep_rows or on_file else None
         return kept, len(traj.rows), traj.timestep(), traj.columns
 
     trajectories, lengths, dts = [], [], []
     columns, dims, first = None, None, None
     pool = ThreadPoolExecutor(max_workers=_READ_THREADS)
+    ahead: deque[Future] = deque()
+    queue = iter(files)
+
+    def top_up() -> None:
+        while len(ahead) < _AHEAD and (path := next(queue, None)):
+            ahead.append(pool.submit(read, path))
+
     try:
-        for path, (traj, n, dt, cols) in zip(
-            files, pool.map(read, files), strict=True
-        ):
+        top_up()
+        for i, path in enumerate(files):
+            traj, n, dt, cols = ahead.popleft().result()
+            top_up()
             if columns is None:
                 columns, dims, first = cols, parse_header(cols, path), path
             elif cols != columns:
@@ -223,7 +258,9 @@ def _read_one_by_one(files: list[Path], keep_rows: bool) -> LogScan:
                     f"{','.join(cols[:6])}... vs "
                     f"{','.join(columns[:6])}...)"
                 )
-            trajectories.append(traj)
+            if on_file is not None:
+                on_file(i, traj)
+            trajectories.append(traj if keep_rows else None)
             lengths.append(n)
             dts.append(dt)
     finally:
