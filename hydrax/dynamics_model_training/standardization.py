@@ -222,12 +222,18 @@ class FileMoments:
         max_rows: int,
         chunk: int = 16384,
     ) -> None:
-        """Nothing read yet; ``layout_of(dims)`` gives the files' layout."""
+        """Nothing read yet; ``layout_of(dims)`` gives the files' layout.
+
+        ``chunk`` bounds the windows per compiled moment computation.
+        """
         self._layout_of = layout_of
         self._window = (history_length, prediction_horizon, pad_start)
         self.transform_fn = transform_fn
         self.max_rows = max_rows
-        self.chunk = chunk
+        # A block holds at most max_rows windows: chunks of equal size that
+        # cover it waste little on padding (one compiled shape still).
+        parts = -(-max_rows // chunk)
+        self.chunk = -(-max_rows // parts)
         self.layout: StateLayout | None = None
         self.error: Exception | None = None
         self._pending: list[tuple[int, Trajectory]] = []
