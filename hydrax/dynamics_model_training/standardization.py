@@ -190,6 +190,9 @@ def scan_with_moments(
         max_rows: None keeps every row (the statistics come from them
             later); else rows are dropped and each file's moments are kept,
             in blocks of at most this many rows.
+
+    Returns:
+        The scan, and the streamed files' moments (None in memory).
     """
     if max_rows is None:
         return scan_logs(files), None
