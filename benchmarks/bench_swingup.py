@@ -3,6 +3,7 @@
     python benchmarks/bench_swingup.py                    # pendulum, cart pole
     python benchmarks/bench_swingup.py --tasks cart_pole --trial-seeds 5
     python benchmarks/bench_swingup.py --energy-fraction 0   # LQR + random only
+    python benchmarks/bench_swingup.py --tasks double_cart_pole
 
 Per task: collects with the project's collection (``python -m
 hydrax.simulation.collect``, policy ``mix``: energy swing-up episodes, LQR
@@ -23,8 +24,28 @@ import sys
 import time
 from pathlib import Path
 
-EPISODES = {"pendulum": 60, "cart_pole": 100}
-EPOCHS = {"pendulum": 8, "cart_pole": 10}
+EPISODES = {"pendulum": 60, "cart_pole": 100, "double_cart_pole": 150}
+EPOCHS = {"pendulum": 8, "cart_pole": 10, "double_cart_pole": 10}
+HIDDEN = {"pendulum": 64, "cart_pole": 64, "double_cart_pole": 128}
+BATCH = {"pendulum": 64, "cart_pole": 64, "double_cart_pole": 32}
+HISTORY = {"pendulum": 11, "cart_pole": 11, "double_cart_pole": 6}
+DURATION = {"pendulum": 10.0, "cart_pole": 10.0, "double_cart_pole": 5.0}
+# The double cart pole has no energy law: its swing-up data is LQR episodes
+# (the --episodes) plus short random-control episodes from states spread over
+# every angle (the whole circle for both poles) and ±π in x and every
+# velocity, so the logs cover the states a swing-up passes through.
+BROAD = {
+    "double_cart_pole": [
+        "--policy",
+        "random",
+        "--episodes",
+        "600",
+        "--duration",
+        "2",
+        "--init-spread",
+        "3.14",
+    ]
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         "--tasks",
         nargs="+",
         choices=sorted(EPISODES),
-        default=list(EPISODES),
+        default=["pendulum", "cart_pole"],
         help="the tasks to run",
     )
     p.add_argument(
@@ -49,13 +70,16 @@ def _parser() -> argparse.ArgumentParser:
         "--episodes",
         type=int,
         default=None,
-        help="episodes to collect (none given: pendulum 60, cart pole 100)",
+        help="episodes to collect (none given: pendulum 60, cart pole 100, "
+        "double cart pole 150 LQR episodes of --duration plus 600 broad "
+        "random ones of 2 s)",
     )
     p.add_argument(
         "--duration",
         type=float,
-        default=10.0,
-        help="simulated seconds per collected episode",
+        default=None,
+        help="simulated seconds per collected episode (none given: 10; "
+        "the double cart pole's LQR episodes 5)",
     )
     p.add_argument(
         "--energy-fraction",
@@ -71,7 +95,10 @@ def _parser() -> argparse.ArgumentParser:
         help="training epochs (none given: pendulum 8, cart pole 10)",
     )
     p.add_argument(
-        "--hidden-size", type=int, default=64, help="GRU hidden units"
+        "--hidden-size",
+        type=int,
+        default=None,
+        help="GRU hidden units (none given: 64; double cart pole 128)",
     )
     p.add_argument(
         "--prediction-horizon",
@@ -121,26 +148,38 @@ def run_task(task_name: str, args: argparse.Namespace) -> dict:
     argv = [
         "--task", task_name,
         "--episodes", str(args.episodes or EPISODES[task_name]),
-        "--duration", str(args.duration),
+        "--duration", str(args.duration or DURATION[task_name]),
         "--out-dir", str(data),
         "--overwrite", "--quiet",
     ]  # fmt: skip
     if args.energy_fraction is not None:
         argv += ["--energy-fraction", str(args.energy_fraction)]
+    if task_name in BROAD:
+        argv += ["--policy", "lqr"]
+    runs = [(data, argv)]
+    if task_name in BROAD:
+        broad = work / "data_broad"
+        runs.append((broad, [
+            "--task", task_name, "--out-dir", str(broad),
+            "--overwrite", "--quiet", *BROAD[task_name],
+        ]))  # fmt: skip
     start = time.perf_counter()
-    if collect_main(argv):
-        raise SystemExit(f"collection failed for {task_name}")
+    rows = 0
+    for folder, collect_argv in runs:
+        if collect_main(collect_argv):
+            raise SystemExit(f"collection failed for {task_name}")
+        rows += read_manifest(folder).collection[-1]["rows"]
     collect_s = time.perf_counter() - start
     manifest = read_manifest(data)
-    rows = manifest.collection[-1]["rows"]
     start = time.perf_counter()
     status = train_main([
-        "--data-dir", str(data),
+        "--data-dir", *(str(folder) for folder, _ in runs),
         "--task-name", task_name,
         "--mode", "recurrent",
-        "--hidden-size", str(args.hidden_size),
+        "--hidden-size", str(args.hidden_size or HIDDEN[task_name]),
+        "--history-length", str(HISTORY[task_name]),
         "--prediction-horizon", str(args.prediction_horizon),
-        "--batch-size", "64",
+        "--batch-size", str(BATCH[task_name]),
         "--epochs", str(args.epochs or EPOCHS[task_name]),
         "--checkpoint-dir", str(work / "checkpoints"),
         "--no-progress",
