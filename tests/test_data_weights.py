@@ -133,8 +133,14 @@ def test_weight_one_reproduces_the_unweighted_run(
     _, ones = train_dynamics_model(
         dirs, "ones", checkpoint_dir=tmp_path, data_weights=[1, 1], **kw
     )
+    lines = []
+    kw["log"] = lines.append
     _, three = train_dynamics_model(
         dirs, "three", checkpoint_dir=tmp_path, data_weights=[1, 3], **kw
+    )
+    assert any(
+        line.startswith("data_weights [1, 3]: ") and "windows per epoch" in line
+        for line in lines
     )
     assert ones["train_loss"] == plain["train_loss"]
     assert ones["val_loss"] == plain["val_loss"]

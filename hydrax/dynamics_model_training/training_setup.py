@@ -279,6 +279,11 @@ def prepare_trainer(
             dataset.files, dataset.data_dirs, weights
         )
     counts = weighted_block_windows(dataset, weights)
+    if weights is not None:
+        say(
+            f"data_weights {hyper['data_weights']}: {sum(counts)} training "
+            "windows per epoch"
+        )
     steps = sum(math.ceil(n / batch_size) for n in counts)
     tx, schedule = make_optimizer(
         hyper["learning_rate"],
