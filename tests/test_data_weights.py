@@ -213,3 +213,26 @@ def test_aggregate_flag_defaults_to_three():
         .fresh_weight
         == 1
     )
+
+
+def test_resume_needs_the_same_weights(dcp_data, fresh_dir, tmp_path):
+    """A weighted run resumes with its weights and refuses others."""
+    from hydrax.dynamics_model_training.checkpoint import CheckpointError
+
+    kw = {
+        "hidden_size": 8,
+        "history_length": H,
+        "prediction_horizon": K,
+        "batch_size": 256,
+        "checkpoint_dir": tmp_path,
+        "progress": False,
+        "log": lambda s: None,
+    }
+    dirs = [dcp_data, fresh_dir]
+    train_dynamics_model(dirs, "r", num_epochs=1, data_weights=[1, 3], **kw)
+    with pytest.raises(CheckpointError, match="hyperparameters differs"):
+        train_dynamics_model(dirs, "r", num_epochs=1, resume=True, **kw)
+    _, history = train_dynamics_model(
+        dirs, "r", num_epochs=1, resume=True, data_weights=[1, 3], **kw
+    )
+    assert len(history["train_loss"]) == 1  # the run was complete
