@@ -276,21 +276,6 @@ def directory_file_weights(
     return np.array([by_dir[Path(f).parent] for f in files], np.int64)
 
 
-def check_file_weights(weights: np.ndarray, num_files: int) -> np.ndarray:
-    """Per-file weights as (F,) int64, or a ValueError naming the problem."""
-    weights = np.asarray(weights)
-    if weights.shape != (num_files,):
-        raise ValueError(
-            f"file_weights must have one entry per file ({num_files}), got "
-            f"shape {weights.shape}"
-        )
-    if not np.issubdtype(weights.dtype, np.integer) or weights.min() < 1:
-        raise ValueError(
-            f"file_weights must be positive integers, got {weights.tolist()}"
-        )
-    return weights.astype(np.int64)
-
-
 def weighted_windows(
     block: RowBlock, ids: np.ndarray, file_weights: np.ndarray | None
 ) -> np.ndarray:
