@@ -16,7 +16,6 @@ re-exported.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,7 +28,7 @@ from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
 )
 from hydrax.dynamics_model_training.dataset import DynamicsDataset
-from hydrax.dynamics_model_training.model import DynamicsNetwork, Statistic
+from hydrax.dynamics_model_training.model import DynamicsNetwork
 from hydrax.dynamics_model_training.model_io import (
     CHECKPOINT_ROOT,
     ModelConfig,
@@ -38,26 +37,15 @@ from hydrax.dynamics_model_training.model_io import (
     load_trained_model,
     network_from_checkpoint,
     qualified_name,
-    stacked_members,
 )
-from hydrax.dynamics_model_training.parallel import (
-    DataParallel,
-    initialize_distributed,
-)
+from hydrax.dynamics_model_training.parallel import initialize_distributed
 from hydrax.dynamics_model_training.resume import (
     check_resume as _check_resume,  # noqa: F401 (re-exported for tests)
 )
-from hydrax.dynamics_model_training.resume import resume_state
-from hydrax.dynamics_model_training.train_steps import (
-    StepSpec,
-    make_optimizer,
-)
+from hydrax.dynamics_model_training.train_steps import make_optimizer
 from hydrax.dynamics_model_training.trainer import (
     EVAL_BATCH,
-    Trainer,
     TrainingDiverged,
-    TrainState,
-    new_history,
 )
 from hydrax.dynamics_model_training.training_cli import (
     add_training_arguments,
@@ -69,8 +57,11 @@ from hydrax.dynamics_model_training.training_setup import (
     epoch_logger,
     model_config,
     new_network,
+    prepare_trainer,
+    resolve_prediction_horizon,
 )
 from hydrax.dynamics_model_training.transforms import TransformFn
+from hydrax.dynamics_model_training.windows import directory_file_weights
 
 __all__ = [
     "CHECKPOINT_ROOT",
@@ -84,6 +75,7 @@ __all__ = [
     "main",
     "make_optimizer",
     "network_from_checkpoint",
+    "prepare_trainer",
     "qualified_name",
     "run_training_cli",
     "train_dynamics_model",
@@ -98,7 +90,7 @@ def train_dynamics_model(
     angle_indices: Sequence[int] | None = None,
     hidden_size: int = 128,
     history_length: int = 11,
-    prediction_horizon: int = 9,
+    prediction_horizon: int | str = 9,
     batch_size: int = 32,
     num_epochs: int = 100,
     learning_rate: float = 1e-3,
@@ -123,6 +115,7 @@ def train_dynamics_model(
     heading_frame: bool = False,
     num_models: int = 1,
     delta: str = "state",
+    data_weights: Sequence[int] | None = None,
 ) -> tuple[DynamicsNetwork, dict]:
     """Train a GRU dynamics model on a directory of CSV logs.
 
@@ -134,7 +127,9 @@ def train_dynamics_model(
         angle_indices: qpos indices of angles (manifest when None).
         hidden_size: GRU hidden size.
         history_length: Rows per input window (H).
-        prediction_horizon: Autoregressive steps in the loss (K).
+        prediction_horizon: Autoregressive steps in the loss (K);
+            ``"auto"``: the planning horizon of ``task_name``'s default
+            controller in model steps (9 when the task is not built in).
         batch_size: Windows per step.
         num_epochs: Passes over the training windows.
         learning_rate: Peak AdamW learning rate.
@@ -176,6 +171,9 @@ def train_dynamics_model(
             the next state) or ``velocity`` (the structured delta: only
             Δqvel, the positions integrated from the new velocity as
             MuJoCo's semi-implicit Euler step does; see README).
+        data_weights: One positive integer per data directory: an epoch
+            takes each training window of a directory's files that many
+            times (None: once each; validation is never weighted).
 
     Returns:
         The best network (by validation loss; an ensemble's member 0) and
@@ -186,6 +184,14 @@ def train_dynamics_model(
     """
     # Long for its docstring (the seed's API, every argument documented);
     # the work is in check_arguments, new_network, model_config and _fit.
+    progress = progress and jax.process_index() == 0
+    say = epoch_logger(log, progress)
+    dirs = [data_dir] if isinstance(data_dir, str | Path) else list(data_dir)
+    prediction_horizon, why = resolve_prediction_horizon(
+        prediction_horizon, task_name, [Path(d) for d in dirs]
+    )
+    if why:
+        say(why)
     hyper = {
         "batch_size": batch_size,
         "num_epochs": num_epochs,
@@ -199,6 +205,10 @@ def train_dynamics_model(
         "pad_start": pad_start,
         "max_rows_in_memory": max_rows_in_memory,
     }
+    if data_weights is not None:
+        directory_file_weights([], dirs, data_weights)  # checks them
+        if any(w != 1 for w in data_weights):
+            hyper["data_weights"] = [int(w) for w in data_weights]
     check_arguments(
         hyper,
         hidden_size=hidden_size,
@@ -207,8 +217,6 @@ def train_dynamics_model(
         num_models=num_models,
         init_from=init_from,
     )
-    progress = progress and jax.process_index() == 0
-    say = epoch_logger(log, progress)
     dataset = DynamicsDataset(
         data_dir,
         coordinate_indices=coordinate_indices,
@@ -241,75 +249,6 @@ def train_dynamics_model(
         progress=progress,
         say=say,
     )
-
-
-def prepare_trainer(
-    dataset: DynamicsDataset,
-    network: DynamicsNetwork,
-    config: ModelConfig,
-    ckpt_dir: Path,
-    *,
-    resume: bool = False,
-    progress: bool = False,
-    say: Callable[[str], None] = lambda s: None,
-) -> tuple[Trainer, TrainState, nnx.GraphDef]:
-    """The trainer of a run and its (resumed) state, placed on the devices.
-
-    What ``train_dynamics_model`` fits with: the optimizer and schedule of
-    ``config.hyperparameters``, an ensemble's stacked members, data
-    parallelism over all devices (one device: the same code path). The
-    benchmarks time its steps.
-
-    Returns:
-        The trainer, the state to train, and the network's graph (for
-        ``nnx.merge`` with trained parameters and ``trainer.stats``).
-    """
-    hyper, num_models = config.hyperparameters, config.num_models
-    dp = DataParallel()
-    batch_size = dp.round_batch(hyper["batch_size"])
-    graphdef, params, stats = nnx.split(network, nnx.Param, Statistic)
-    if num_models > 1:
-        params = stacked_members(network, params, hyper["seed"], num_models)
-    steps = sum(
-        math.ceil(n / batch_size) for n in dataset.block_windows("train")
-    )
-    tx, schedule = make_optimizer(
-        hyper["learning_rate"],
-        hyper["weight_decay"],
-        steps * hyper["num_epochs"],
-        hyper["lr_schedule"],
-        hyper["grad_clip"],
-    )
-    init = jax.vmap(tx.init) if num_models > 1 else tx.init
-    state = TrainState(params, init(params), new_history())
-    config = config.to_dict()
-    if resume:
-        stats = resume_state(
-            state, ckpt_dir / "last.pkl", config, network.transform_fn
-        )
-        say(f"resuming {ckpt_dir / 'last.pkl'} after epoch {state.epoch}")
-    # Every argument is placed explicitly: jit keys its cache on placement,
-    # so implicitly placed first arguments would compile the step twice (and
-    # a resumed run would take the other executable first, changing the
-    # losses in the last bits).
-    state.params, state.opt_state, stats = dp.replicate(
-        (state.params, state.opt_state, stats)
-    )
-    trainer = Trainer(
-        dataset,
-        StepSpec.create(graphdef, tx, dataset, dp),
-        stats,
-        schedule,
-        dp,
-        batch_size=batch_size,
-        seed=hyper["seed"],
-        config=config,
-        ckpt_dir=ckpt_dir,
-        progress=progress,
-        say=say,
-        num_models=num_models,
-    )
-    return trainer, state, graphdef
 
 
 def _fit(

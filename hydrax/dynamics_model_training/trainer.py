@@ -30,13 +30,9 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
-from hydrax.dynamics_model_training.checkpoint import (
-    write_checkpoint,
-)
-from hydrax.dynamics_model_training.data_loader import (
-    DynamicsDataset,
-    RowBlock,
-)
+from hydrax.dynamics_model_training import windows as win
+from hydrax.dynamics_model_training.checkpoint import write_checkpoint
+from hydrax.dynamics_model_training.data_loader import DynamicsDataset, RowBlock
 from hydrax.dynamics_model_training.host_memory import reused_host_buffers
 from hydrax.dynamics_model_training.model_io import library_versions
 from hydrax.dynamics_model_training.parallel import DataParallel
@@ -105,6 +101,7 @@ class Trainer:
         progress: bool,
         say: Callable[[str], None],
         num_models: int = 1,
+        file_weights: np.ndarray | None = None,
     ) -> None:
         """Hold a run's fixed parts.
 
@@ -122,15 +119,17 @@ class Trainer:
             say: Where epoch lines go.
             num_models: Ensemble members (params and optimizer state
                 stacked along a leading axis when > 1).
+            file_weights: Each file's sampling weight, (F,) int: an epoch
+                takes each training window that many times (None: once).
         """
         self.dataset, self.spec, self.stats = dataset, spec, stats
         self.schedule, self.dp = schedule, dp
         self.batch_size, self.seed, self.config = batch_size, seed, config
         self.ckpt_dir, self.progress, self.say = ckpt_dir, progress, say
-        self.num_train = sum(dataset.block_windows("train"))
-        self.steps_per_epoch = sum(
-            math.ceil(n / batch_size) for n in dataset.block_windows("train")
-        )
+        self.file_weights = file_weights
+        counts = win.weighted_block_windows(dataset, file_weights)
+        self.num_train = sum(counts)
+        self.steps_per_epoch = sum(math.ceil(n / batch_size) for n in counts)
         self.num_models = num_models
         self._placed: tuple[RowBlock | None, Any] = (None, None)
         self.samples_per_second = 0.0
@@ -162,7 +161,8 @@ class Trainer:
         The blocks come in a per-epoch order, the windows shuffled in each.
         An ensemble's batches are (members, batch): member 0 draws the
         single model's shuffle, member m its own (from the seed, the epoch,
-        the block and m). Every member sees each window once an epoch, so
+        the block and m). Every member sees each window once an epoch (its
+        file's weight times, repeated in id order before the shuffle), so
         the padding of the last batch is the same for all.
         """
         epoch_key = jax.random.fold_in(jax.random.key(self.seed), epoch)
@@ -170,7 +170,8 @@ class Trainer:
             self.dataset.num_blocks("train")
         )
         blocks = self.dataset.blocks("train", order)
-        for b, (block, ids) in enumerate(blocks):
+        for b, (block, block_ids) in enumerate(blocks):
+            ids = win.weighted_windows(block, block_ids, self.file_weights)
             if self.dataset.streaming:
                 # numpy: a jitted permutation compiles per block length.
                 perm = np.random.default_rng([self.seed, epoch, b]).permutation(
@@ -224,9 +225,8 @@ class Trainer:
                     bar.set_postfix(loss=f"{float(np.mean(fetch(loss))):.4g}")
         self._check_finite(fetch(losses[-1][0]), epoch, len(losses) - 1)
         if self.num_models == 1:
-            return float(
-                sum(float(fetch(x)) * n for x, n in losses) / self.num_train
-            )
+            total = sum(float(fetch(x)) * n for x, n in losses)
+            return float(total / self.num_train)
         total = sum(np.asarray(fetch(x), np.float64) * n for x, n in losses)
         return total / self.num_train  # (M,)
 

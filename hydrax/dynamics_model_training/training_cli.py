@@ -45,6 +45,21 @@ def int_list(text: str) -> list[int]:
         ) from None
 
 
+def horizon(text: str) -> int | str:
+    """Parse ``--prediction-horizon``: a positive integer or ``auto``."""
+    if text.strip() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'auto', got {text!r}"
+        )
+    return value
+
+
 def train_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m hydrax.dynamics_model_training.train``."""
     parser = argparse.ArgumentParser(
@@ -95,12 +110,19 @@ def train_parser() -> argparse.ArgumentParser:
         help="express free joints in their heading (yaw) frame, so the "
         "model does not depend on where the robot faces",
     )
-    add_training_arguments(parser)
+    add_training_arguments(parser, prediction_horizon="auto")
     return parser
 
 
-def add_training_arguments(parser: argparse.ArgumentParser) -> None:
-    """The model and training flags shared by the training commands."""
+def add_training_arguments(
+    parser: argparse.ArgumentParser, prediction_horizon: int | str = 9
+) -> None:
+    """The model and training flags shared by the training commands.
+
+    ``prediction_horizon`` is the flag's default: ``train`` matches the
+    task's planning horizon (``auto``); the task commands keep the original
+    module's 9.
+    """
     # Long by nature: one add_argument per flag, each with its help line.
     g = parser.add_argument_group("model and training")
     g.add_argument(
@@ -132,9 +154,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--prediction-horizon",
-        type=int,
-        default=9,
-        help="steps predicted autoregressively in the training loss",
+        type=horizon,
+        default=prediction_horizon,
+        help="steps predicted autoregressively in the training loss; auto: "
+        "the planning horizon of the task's default controller in model "
+        "steps when --task-name is a built-in task (80 for "
+        "double_cart_pole), else 9",
     )
     g.add_argument(
         "--batch-size", type=int, default=32, help="windows per step"

@@ -1,14 +1,17 @@
-"""Setting a training run up: its arguments, network and configuration.
+"""Setting a training run up: its arguments, network, configuration, trainer.
 
 What :func:`~hydrax.dynamics_model_training.train.train_dynamics_model`
 needs before the trainer runs: argument checks that name the parameter, the
-network (fresh, or starting from a trained one), where epoch lines go, and
-the configuration every checkpoint of the run records.
+training horizon (``"auto"``: the task's planning horizon), the network
+(fresh, or starting from a trained one), where epoch lines go, the
+configuration every checkpoint of the run records, and the trainer with its
+optimizer and (resumed) state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +21,35 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from hydrax.dynamics_model_training.dataset import DynamicsDataset
-from hydrax.dynamics_model_training.model import DynamicsNetwork
+from hydrax.dynamics_model_training.model import DynamicsNetwork, Statistic
 from hydrax.dynamics_model_training.model_io import (
     ModelConfig,
     install_params,
     load_trained_model,
     network_statistics,
     qualified_name,
+    stacked_members,
+)
+from hydrax.dynamics_model_training.parallel import DataParallel
+from hydrax.dynamics_model_training.resume import resume_state
+from hydrax.dynamics_model_training.train_steps import StepSpec, make_optimizer
+from hydrax.dynamics_model_training.trainer import (
+    Trainer,
+    TrainState,
+    new_history,
 )
 from hydrax.dynamics_model_training.transforms import TransformFn
-from hydrax.logs import MANIFEST_IDENTITY
+from hydrax.dynamics_model_training.windows import (
+    directory_file_weights,
+    weighted_block_windows,
+)
+from hydrax.logs import MANIFEST_IDENTITY, DataError, read_common_manifest
+
+AUTO_HORIZON = "auto"
+"""``prediction_horizon="auto"``: the task's planning horizon (below)."""
+
+FALLBACK_HORIZON = 9
+"""K for ``auto`` when the task is unknown: the training default."""
 
 
 def check_arguments(
@@ -69,6 +91,79 @@ def check_arguments(
         raise ValueError(f"patience must be >= 1, got {hyper['patience']}")
     if num_models > 1 and init_from is not None:
         raise ValueError("init_from is not supported with num_models > 1")
+
+
+def resolve_prediction_horizon(
+    value: int | str, task_name: str, data_dirs: Sequence[Path]
+) -> tuple[int, str | None]:
+    """The training horizon K, and for ``auto`` a line saying why.
+
+    An int is kept as it is (``check_arguments`` checks it). ``"auto"``
+    gives :func:`planning_horizon_steps` when ``task_name`` is a built-in
+    task with a default controller, else :data:`FALLBACK_HORIZON`.
+
+    Raises:
+        ValueError: naming ``prediction_horizon`` for any other string.
+    """
+    if not isinstance(value, str):
+        return value, None
+    if value != AUTO_HORIZON:
+        raise ValueError(
+            f"prediction_horizon must be a positive integer or "
+            f"{AUTO_HORIZON!r}, got {value!r}"
+        )
+    from hydrax.simulation.controllers import default_controller
+    from hydrax.tasks import TASK_NAMES, get_task
+
+    if task_name in TASK_NAMES:
+        task = get_task(task_name)
+        try:
+            controller = default_controller(task)
+        except ValueError:
+            why = "has no default controller"
+        else:
+            return planning_horizon_steps(controller, task_name, data_dirs)
+    else:
+        why = "is not a built-in task"
+    return FALLBACK_HORIZON, (
+        f"prediction_horizon auto: {task_name!r} {why}, so the planning "
+        f"horizon is unknown; using {FALLBACK_HORIZON} (the default)"
+    )
+
+
+def planning_horizon_steps(
+    controller: object, task_name: str, data_dirs: Sequence[Path]
+) -> tuple[int, str]:
+    """The controller's planning horizon in the learned model's steps.
+
+    The planner rolls ``controller.ctrl_steps`` steps of the task's
+    timestep ``controller.dt``; the model steps at the logs' timestep (the
+    manifest's dt; without one, the task's). When the two differ the
+    horizon in seconds is kept, and the line says the planner would refuse
+    such a model.
+    """
+    seconds = controller.ctrl_steps * controller.dt
+    try:
+        manifest = read_common_manifest(data_dirs)
+    except DataError:
+        manifest = None  # the dataset names the problem when it reads them
+    if manifest is not None and manifest.dt:
+        dt, source = float(manifest.dt), "the logs' manifest dt"
+    else:
+        dt, source = controller.dt, "no manifest dt: the task's"
+    k = max(1, round(seconds / dt))
+    line = (
+        f"prediction_horizon auto: {k} steps, the planning horizon of the "
+        f"{task_name} default controller ({controller.ctrl_steps} steps of "
+        f"{controller.dt:g} s = {seconds:g} s) at {dt:g} s per model step "
+        f"({source})"
+    )
+    if abs(dt - controller.dt) > 1e-6 * controller.dt:
+        line += (
+            f"; note the planner steps at {controller.dt:g} s and refuses a "
+            "model of another timestep"
+        )
+    return k, line
 
 
 def epoch_logger(
@@ -148,3 +243,83 @@ def model_config(
         hyperparameters=hyperparameters,
         num_models=num_models,
     )
+
+
+def prepare_trainer(
+    dataset: DynamicsDataset,
+    network: DynamicsNetwork,
+    config: ModelConfig,
+    ckpt_dir: Path,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    say: Callable[[str], None] = lambda s: None,
+) -> tuple[Trainer, TrainState, nnx.GraphDef]:
+    """The trainer of a run and its (resumed) state, placed on the devices.
+
+    What ``train_dynamics_model`` fits with: the optimizer and schedule of
+    ``config.hyperparameters``, an ensemble's stacked members, data
+    parallelism over all devices (one device: the same code path), the
+    per-directory sampling weights ``data_weights`` as per-file ones. The
+    benchmarks time its steps.
+
+    Returns:
+        The trainer, the state to train, and the network's graph (for
+        ``nnx.merge`` with trained parameters and ``trainer.stats``).
+    """
+    hyper, num_models = config.hyperparameters, config.num_models
+    dp = DataParallel()
+    batch_size = dp.round_batch(hyper["batch_size"])
+    graphdef, params, stats = nnx.split(network, nnx.Param, Statistic)
+    if num_models > 1:
+        params = stacked_members(network, params, hyper["seed"], num_models)
+    weights = hyper.get("data_weights")
+    if weights is not None:
+        weights = directory_file_weights(
+            dataset.files, dataset.data_dirs, weights
+        )
+    counts = weighted_block_windows(dataset, weights)
+    if weights is not None:
+        say(
+            f"data_weights {hyper['data_weights']}: {sum(counts)} training "
+            "windows per epoch"
+        )
+    steps = sum(math.ceil(n / batch_size) for n in counts)
+    tx, schedule = make_optimizer(
+        hyper["learning_rate"],
+        hyper["weight_decay"],
+        steps * hyper["num_epochs"],
+        hyper["lr_schedule"],
+        hyper["grad_clip"],
+    )
+    init = jax.vmap(tx.init) if num_models > 1 else tx.init
+    state = TrainState(params, init(params), new_history())
+    config = config.to_dict()
+    if resume:
+        stats = resume_state(
+            state, ckpt_dir / "last.pkl", config, network.transform_fn
+        )
+        say(f"resuming {ckpt_dir / 'last.pkl'} after epoch {state.epoch}")
+    # Every argument is placed explicitly: jit keys its cache on placement,
+    # so implicitly placed first arguments would compile the step twice (and
+    # a resumed run would take the other executable first, changing the
+    # losses in the last bits).
+    state.params, state.opt_state, stats = dp.replicate(
+        (state.params, state.opt_state, stats)
+    )
+    trainer = Trainer(
+        dataset,
+        StepSpec.create(graphdef, tx, dataset, dp),
+        stats,
+        schedule,
+        dp,
+        batch_size=batch_size,
+        seed=hyper["seed"],
+        config=config,
+        ckpt_dir=ckpt_dir,
+        progress=progress,
+        say=say,
+        num_models=num_models,
+        file_weights=weights,
+    )
+    return trainer, state, graphdef

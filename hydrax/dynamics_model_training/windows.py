@@ -229,3 +229,86 @@ class Examples(Sequence):
         if out is None:
             raise IndexError("empty batch")
         return out
+
+
+# --- sampling weights -------------------------------------------------------
+
+
+def directory_file_weights(
+    files: Sequence[Path],
+    data_dirs: Sequence[Path],
+    weights: Sequence[int],
+) -> np.ndarray:
+    """Per-file sampling weights from one weight per data directory.
+
+    Args:
+        files: The dataset's files (each directly inside one of
+            ``data_dirs``).
+        data_dirs: The dataset's directories, in order.
+        weights: One positive integer per directory.
+
+    Returns:
+        Each file's weight, (F,) int64.
+
+    Raises:
+        ValueError: naming ``data_weights`` when the weights do not fit the
+            directories (count, value, one directory given twice with two
+            weights).
+    """
+    dirs = [Path(d) for d in data_dirs]
+    if len(weights) != len(dirs):
+        raise ValueError(
+            f"data_weights has {len(weights)} entries for {len(dirs)} data "
+            "directories; give one weight per directory"
+        )
+    by_dir: dict[Path, int] = {}
+    for d, w in zip(dirs, weights, strict=True):
+        if isinstance(w, bool) or not isinstance(w, int | np.integer) or w < 1:
+            raise ValueError(
+                f"data_weights: the weight of {d} must be a positive "
+                f"integer, got {w!r}"
+            )
+        if by_dir.setdefault(d, int(w)) != w:
+            raise ValueError(
+                f"data_weights: {d} is given twice, with weights "
+                f"{by_dir[d]} and {w}"
+            )
+    return np.array([by_dir[Path(f).parent] for f in files], np.int64)
+
+
+def weighted_windows(
+    block: RowBlock, ids: np.ndarray, file_weights: np.ndarray | None
+) -> np.ndarray:
+    """Window ids, each repeated its file's weight times, in id order.
+
+    ``file_weights`` indexes the dataset's files; None (or all ones) returns
+    ``ids`` itself, so an unweighted epoch is exactly the unweighted one.
+    """
+    if file_weights is None:
+        return ids
+    per_window = file_weights[block.file_ids[block.example_files[ids]]]
+    if np.all(per_window == 1):
+        return ids
+    return np.repeat(ids, per_window)
+
+
+def weighted_block_windows(
+    dataset: DynamicsDataset, file_weights: np.ndarray | None
+) -> list[int]:
+    """The training windows each block yields per epoch, weights counted.
+
+    Blocks hold the training files in file order, packed whole (see
+    ``blocks``), so each block's files are the next run of training files
+    whose windows add up to the block's unweighted count.
+    """
+    counts = dataset.block_windows("train")
+    if file_weights is None:
+        return counts
+    windows = dataset.windows_per_file()
+    train = np.flatnonzero(~dataset.val_file_mask)
+    ends = np.cumsum(windows[train])
+    cuts = np.searchsorted(ends, np.cumsum(counts), side="left")
+    if not np.array_equal(ends[cuts], np.cumsum(counts)):
+        raise RuntimeError("the blocks do not hold runs of training files")
+    weighted = np.cumsum(windows[train] * file_weights[train])[cuts]
+    return np.diff(weighted, prepend=0).astype(int).tolist()

@@ -6,7 +6,8 @@ training logs cover; Nagabandi et al. (2018) close the gap by alternating:
 1. run the MPC that plans with the current learned model on the MuJoCo
    plant, with smooth exploration noise on its controls, and log every
    episode;
-2. add the logs to the dataset and fine-tune the model on all of it;
+2. add the logs to the dataset and fine-tune the model on all of it (each
+   epoch draws the closed-loop logs' windows ``fresh_weight`` times);
 3. measure closed-loop success (balance or swing-up trials, without noise).
 
 ``python -m hydrax.simulation.aggregate --checkpoint .../best_model.pkl
@@ -120,11 +121,13 @@ def _fine_tune(
     epochs: int,
     seed: int,
     out_dir: Path,
+    fresh_weight: int = 1,
 ) -> Path:
     """Fine-tune ``init_from`` on all of ``dirs``; the new best checkpoint.
 
     The architecture, layout and hyperparameters are the checkpoint's; the
-    learning rate is a third of its own.
+    learning rate is a third of its own; ``dirs[1:]`` (the closed-loop
+    logs) weigh ``fresh_weight`` each.
     """
     hp = config["hyperparameters"]
     name = f"{task_name}_aggregate_{it}"
@@ -148,6 +151,7 @@ def _fine_tune(
         init_from=init_from,
         checkpoint_dir=out_dir / f"iter_{it}",
         progress=False,
+        data_weights=[1] + [fresh_weight] * (len(dirs) - 1),
     )
     return out_dir / f"iter_{it}" / name / "best_model.pkl"
 
@@ -178,6 +182,7 @@ def aggregate(
     seed: int = 0,
     trial_duration: float | None = None,
     trial: str = "balance",
+    fresh_weight: int = 3,
 ) -> list[dict]:
     """Alternate learned-model control, logging and fine-tuning.
 
@@ -197,6 +202,8 @@ def aggregate(
             5 s balance, 10 s swing-up).
         trial: ``balance`` or ``swingup``: where episodes start and what
             success means.
+        fresh_weight: Fine-tuning epochs draw every closed-loop log's
+            windows this many times, the original data's once.
 
     Returns:
         One record per round (0 = the starting model): success rate,
@@ -206,6 +213,10 @@ def aggregate(
     # _fine_tune and success_rate.
     if iterations < 1 or episodes < 1 or epochs < 1 or trials < 1:
         raise ValueError("iterations, episodes, epochs and trials must be >= 1")
+    if type(fresh_weight) is not int or fresh_weight < 1:
+        raise ValueError(
+            f"fresh_weight must be a positive integer, got {fresh_weight!r}"
+        )
     if trial not in TRIALS:
         raise ValueError(f"unknown trial {trial!r}; choose from {list(TRIALS)}")
     duration = TRIALS[trial][0] if duration is None else duration
@@ -240,6 +251,7 @@ def aggregate(
             epochs=epochs,
             seed=seed,
             out_dir=out_dir,
+            fresh_weight=fresh_weight,
         )
         rate = success_rate(
             task_name, checkpoint, trial_seeds, trial_duration, trial
@@ -336,6 +348,13 @@ def _parser() -> argparse.ArgumentParser:
         help="where each round's logs and checkpoint go",
     )
     p.add_argument(
+        "--fresh-weight",
+        type=int,
+        default=3,
+        help="each fine-tuning epoch draws the closed-loop logs' windows "
+        "this many times, the original dataset's once (1: all alike)",
+    )
+    p.add_argument(
         "--seed", type=int, default=0, help="seeds the episodes and trials"
     )
     return p
@@ -364,6 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             out_dir=args.output_dir,
             seed=args.seed,
             trial=args.trial,
+            fresh_weight=args.fresh_weight,
         )
     except (ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
