@@ -68,8 +68,6 @@ LAYERS: list[tuple[str, list[str]]] = [
             T + "trainer",
             T + "resume",
             T + "training_cli",
-            T + "training_setup",
-            T + "train",
         ],
     ),
     ("dynamics seam", ["hydrax.dynamics"]),
@@ -84,6 +82,10 @@ LAYERS: list[tuple[str, list[str]]] = [
         "pipelines",
         [
             "hydrax.demo",
+            # train_dynamics_model resolves prediction_horizon="auto" from
+            # the task's default controller, so it sits above simulation.
+            T + "training_setup",
+            T + "train",
             T + "train_double_cart_pole",
             T + "train_cart_pole",
             T + "task_training",
