@@ -86,7 +86,7 @@ def test_hopper_cost_prefers_hopping_forward_upright():
         )
 
     stand = cost(np.zeros(6), np.zeros(6))
-    crouch = cost([0, -0.05, 0.1, -0.3, 0.6, -0.3], [v, 0, 0, 0, 0, 0])
+    crouch = cost([0, -0.05, 0, -0.3, 0.6, -0.3], [v, 0, 0, 0, 0, 0])
     flight = cost([0, 0.05, 0, 0, 0.3, 0], [v, 0.1, 0, 0, 0, 0])
     tall = cost([0, 0.05, 0, 0, 0.3, 0], [v, 1.0, 0, 0, 0, 0])
     lean = cost([0, 0, 0.6, -0.6, 0, 0], [v, 0, 0, 0, 0, 0])
