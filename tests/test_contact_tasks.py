@@ -1,8 +1,10 @@
 """The contact tasks (hopper, quadruped): models, plant stability, trials."""
 
+import jax.numpy as jnp
 import mujoco
 import numpy as np
 import pytest
+from mujoco import mjx
 
 from hydrax.simulation.collect import suggested_indices, suggested_quat_indices
 from hydrax.tasks import TASK_NAMES, get_task
@@ -59,3 +61,51 @@ def test_manifest_layout_of_the_contact_tasks():
     assert suggested_indices(quad.mj_model) == (list(range(7, 15)), [0, 1])
     assert suggested_quat_indices(quad.mj_model) == [3]
     assert quad.goal() is None and hopper.goal() is not None
+
+
+def _hopper_state(task, qpos, qvel):
+    """MJX data of the hopper at (qpos, qvel), its kinematics computed."""
+    data = task.make_data().replace(
+        qpos=jnp.asarray(qpos, jnp.float32), qvel=jnp.asarray(qvel, jnp.float32)
+    )
+    return mjx.kinematics(task.model, data)
+
+
+def test_hopper_cost_prefers_hopping_forward_upright():
+    """Moving forward at the target speed, crouched inside the band or in a
+    low hop, costs less than standing still; leaning (|pitch| 0.6, still
+    "up" for success), sagging below the band or a tall hop costs more."""
+    task = get_task("hopper")
+    v = task.target_velocity
+    u = jnp.zeros(task.nu)
+
+    def cost(qpos, qvel):
+        state = _hopper_state(task, qpos, qvel)
+        return float(task.running_cost(state, u)), float(
+            task.terminal_cost(state)
+        )
+
+    stand = cost(np.zeros(6), np.zeros(6))
+    crouch = cost([0, -0.05, 0, -0.3, 0.6, -0.3], [v, 0, 0, 0, 0, 0])
+    flight = cost([0, 0.05, 0, 0, 0.3, 0], [v, 0.1, 0, 0, 0, 0])
+    tall = cost([0, 0.05, 0, 0, 0.3, 0], [v, 1.0, 0, 0, 0, 0])
+    lean = cost([0, 0, 0.6, -0.6, 0, 0], [v, 0, 0, 0, 0, 0])
+    sag = cost([0, -0.2, 0, -0.7, 1.4, -0.7], [v, 0, 0, 0, 0, 0])
+    for k in range(2):  # running, terminal
+        assert crouch[k] < stand[k] and flight[k] < stand[k]
+        assert lean[k] > stand[k]
+    assert sag[1] > stand[1] and tall[0] > stand[0]
+    # The pitch rate counts: the same pose tipping over costs more.
+    tipping = cost([0, 0, 0.3, -0.3, 0, 0], [v, 0, 3.0, 0, 0, 0])
+    still = cost([0, 0, 0.3, -0.3, 0, 0], [v, 0, 0, 0, 0, 0])
+    assert tipping[0] > still[0]
+
+
+def test_hopper_default_controller():
+    """The hopper has a tuned default: predictive sampling, 0.5 s."""
+    from hydrax.algs import PredictiveSampling
+    from hydrax.simulation.controllers import default_controller
+
+    ctrl = default_controller("hopper")
+    assert isinstance(ctrl, PredictiveSampling)
+    assert ctrl.num_samples == 128 and ctrl.plan_horizon == 0.5

@@ -1,0 +1,124 @@
+"""The hopper's 1 m trial with the default controller: distance, up, speed.
+
+    python benchmarks/bench_hopper.py --seeds 0 1 2
+    python benchmarks/bench_hopper.py --seeds 0 --replan-hz 25 --iterations 2
+    python benchmarks/bench_hopper.py --checkpoint .../best_model.pkl
+
+Runs the swing-up trial (10 s from standing; success = up and x ≥ 1 m in
+every state of the last 2 s) on the MuJoCo plant with
+``default_controller("hopper")`` planning on MJX physics, or on a learned
+model with ``--checkpoint``. Prints one row per seed: success, the final x,
+when the torso first left the "up" set (height ≥ 80 %, |pitch| ≤ 0.7) and
+how many plant steps it spent outside, and the mean wall time of a
+replanning. Each row is appended to ``--out`` (a JSON list) as it
+finishes, so a stopped run keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--replan-hz", type=float, default=25.0)
+    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--target-velocity", type=float, default=None)
+    p.add_argument(
+        "--checkpoint", type=Path, default=None, help="plan on this model"
+    )
+    p.add_argument("--num-samples", type=int, default=None)
+    p.add_argument("--plan-horizon", type=float, default=None)
+    p.add_argument("--iterations", type=int, default=None)
+    p.add_argument("--noise-level", type=float, default=None)
+    p.add_argument("--out", type=Path, default=None, help="JSON list of rows")
+    return p
+
+
+def _row(task, result, config: dict) -> dict:
+    """The numbers of one trial."""
+    e = result.episode
+    height = e.site_xpos[:, task.torso_id, 2]
+    down = np.flatnonzero(
+        (height < task.min_height) | (np.abs(e.qpos[:, 2]) > 0.7)
+    )
+    return {
+        "seed": result.seed,
+        "success": bool(result.success),
+        "x_final": round(float(e.final_qpos[0]), 3),
+        "x_at_8s": round(float(e.qpos[int(8.0 / e.dt) - 1, 0]), 3)
+        if len(e.times) >= int(8.0 / e.dt)
+        else None,
+        "first_down_s": float(e.times[down[0]]) if len(down) else None,
+        "steps_down": int(len(down)),
+        "fallen_at_end": bool(height[-1] < 0.5 * task.stand_height),
+        "replan_ms": round(1e3 * float(np.mean(e.replan_seconds)), 1),
+        **config,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the trials and print a row per seed."""
+    from hydrax.simulation.controllers import default_controller, learned_task
+    from hydrax.simulation.trials import run_trial
+    from hydrax.tasks import get_task
+
+    args = _parser().parse_args(argv)
+    kwargs = {}
+    if args.target_velocity is not None:
+        kwargs["target_velocity"] = args.target_velocity
+    if args.checkpoint is None:
+        task = get_task("hopper", **kwargs)
+    else:
+        task = learned_task("hopper", args.checkpoint)
+        if kwargs:
+            task.target_velocity = kwargs["target_velocity"]
+    overrides = {
+        k: v
+        for k, v in (
+            ("num_samples", args.num_samples),
+            ("plan_horizon", args.plan_horizon),
+            ("iterations", args.iterations),
+            ("noise_level", args.noise_level),
+        )
+        if v is not None
+    }
+    controller = default_controller(task, **overrides)
+    config = {
+        "model": "learned" if args.checkpoint else "true",
+        "replan_hz": args.replan_hz,
+        "target_velocity": task.target_velocity,
+        **overrides,
+    }
+    rows = []
+    for seed in args.seeds:
+        result = run_trial(
+            "swingup",
+            task,
+            controller,
+            seed,
+            duration=args.duration,
+            last_seconds=min(2.0, args.duration),
+            replan_hz=args.replan_hz,
+        )
+        rows.append(_row(task, result, config))
+        print(json.dumps(rows[-1]), flush=True)
+        if args.out is not None:
+            old = json.loads(args.out.read_text()) if args.out.exists() else []
+            args.out.write_text(json.dumps([*old, rows[-1]], indent=1))
+    wins = sum(r["success"] for r in rows)
+    print(f"success {wins}/{len(rows)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
