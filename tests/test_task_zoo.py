@@ -273,7 +273,10 @@ def test_cube_turns_towards_the_goal_and_stays_on_the_palm():
         data,
         1.0,
         frequency=25.0,
-        num_samples=32,
+        # 32 samples dropped the cube off the palm on some machines (the
+        # contact-rich rollouts are chaotic to the last float bit); 64 turn
+        # it to 0.08 rad and keep it there.
+        num_samples=64,
         noise_level=0.2,
         plan_horizon=0.25,
         num_knots=4,
