@@ -103,8 +103,14 @@ class BlockSource(abc.ABC):
         """How many blocks :meth:`blocks` yields for a split."""
 
     @abc.abstractmethod
-    def block_windows(self, split: str) -> list[int]:
-        """The split's windows in each of its blocks, in block order."""
+    def block_windows(
+        self, split: str, file_weights: np.ndarray | None = None
+    ) -> list[int]:
+        """The split's windows in each of its blocks, in block order.
+
+        With ``file_weights`` (F,), each window counts its file's weight
+        times, as a weighted epoch takes it (``windows.weighted_windows``).
+        """
 
     @abc.abstractmethod
     def blocks(
@@ -166,10 +172,17 @@ class InMemorySource(BlockSource):
         """One block when the split has files, else none."""
         return 1 if len(self.split_files(split)) else 0
 
-    def block_windows(self, split: str) -> list[int]:
+    def block_windows(
+        self, split: str, file_weights: np.ndarray | None = None
+    ) -> list[int]:
         """The split's windows, all in the one block."""
-        n = len(self._windows[check_split(split)])
-        return [n] if n else []
+        ids = self._windows[check_split(split)]
+        if not len(ids):
+            return []
+        if file_weights is None:
+            return [len(ids)]
+        files = self.block.file_ids[self.block.example_files[ids]]
+        return [int(file_weights[files].sum())]
 
     def blocks(
         self, split: str, order: Sequence[int] | None = None
@@ -259,12 +272,16 @@ class StreamedSource(BlockSource):
         """Blocks of whole files the split is packed into."""
         return len(self._plan[check_split(split)])
 
-    def block_windows(self, split: str) -> list[int]:
+    def block_windows(
+        self, split: str, file_weights: np.ndarray | None = None
+    ) -> list[int]:
         """The split's windows in each block."""
         first = first_window_row(self.history_length, self.pad_start)
         windows = np.maximum(
             self.file_rows - self.prediction_horizon - first, 0
         )
+        if file_weights is not None:
+            windows = windows * file_weights
         return [
             int(windows[ids].sum()) for ids in self._plan[check_split(split)]
         ]

@@ -280,9 +280,11 @@ class DynamicsDataset:
         """How many blocks :meth:`blocks` yields for a split."""
         return self._source.num_blocks(split)
 
-    def block_windows(self, split: str) -> list[int]:
-        """The split's windows in each of its blocks, in block order."""
-        return self._source.block_windows(split)
+    def block_windows(
+        self, split: str, file_weights: np.ndarray | None = None
+    ) -> list[int]:
+        """The split's windows per block (each its file's weight times)."""
+        return self._source.block_windows(split, file_weights)
 
     def blocks(
         self, split: str, order: Sequence[int] | None = None
@@ -296,8 +298,7 @@ class DynamicsDataset:
 
         Args:
             split: ``train`` or ``val``.
-            order: The order of the blocks (a permutation of
-                ``range(num_blocks(split))``); None keeps file order.
+            order: A permutation of ``range(num_blocks(split))`` (None: as is).
 
         Yields:
             (block, example ids into ``block.example_rows``).

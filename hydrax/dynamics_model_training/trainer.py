@@ -127,7 +127,7 @@ class Trainer:
         self.batch_size, self.seed, self.config = batch_size, seed, config
         self.ckpt_dir, self.progress, self.say = ckpt_dir, progress, say
         self.file_weights = file_weights
-        counts = win.weighted_block_windows(dataset, file_weights)
+        counts = dataset.block_windows("train", file_weights)
         self.num_train = sum(counts)
         self.steps_per_epoch = sum(math.ceil(n / batch_size) for n in counts)
         self.num_models = num_models

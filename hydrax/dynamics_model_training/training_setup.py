@@ -41,7 +41,6 @@ from hydrax.dynamics_model_training.trainer import (
 from hydrax.dynamics_model_training.transforms import TransformFn
 from hydrax.dynamics_model_training.windows import (
     directory_file_weights,
-    weighted_block_windows,
 )
 from hydrax.logs import MANIFEST_IDENTITY, DataError, read_common_manifest
 
@@ -278,7 +277,7 @@ def prepare_trainer(
         weights = directory_file_weights(
             dataset.files, dataset.data_dirs, weights
         )
-    counts = weighted_block_windows(dataset, weights)
+    counts = dataset.block_windows("train", weights)
     if weights is not None:
         say(
             f"data_weights {hyper['data_weights']}: {sum(counts)} training "

@@ -290,25 +290,3 @@ def weighted_windows(
     if np.all(per_window == 1):
         return ids
     return np.repeat(ids, per_window)
-
-
-def weighted_block_windows(
-    dataset: DynamicsDataset, file_weights: np.ndarray | None
-) -> list[int]:
-    """The training windows each block yields per epoch, weights counted.
-
-    Blocks hold the training files in file order, packed whole (see
-    ``blocks``), so each block's files are the next run of training files
-    whose windows add up to the block's unweighted count.
-    """
-    counts = dataset.block_windows("train")
-    if file_weights is None:
-        return counts
-    windows = dataset.windows_per_file()
-    train = np.flatnonzero(~dataset.val_file_mask)
-    ends = np.cumsum(windows[train])
-    cuts = np.searchsorted(ends, np.cumsum(counts), side="left")
-    if not np.array_equal(ends[cuts], np.cumsum(counts)):
-        raise RuntimeError("the blocks do not hold runs of training files")
-    weighted = np.cumsum(windows[train] * file_weights[train])[cuts]
-    return np.diff(weighted, prepend=0).astype(int).tolist()
