@@ -156,14 +156,28 @@ def _feature_moments(
     Module-level and keyed on static arguments, so every dataset of one
     layout shares one compiled program.
     """
-    offsets = jnp.arange(-history_length + 1, 1)
-    win = gather_windows(data, rows, starts, offsets, layout.nq + layout.nv)
-    f = window_features(layout, win, transform_fn)
+    f = _input_features(
+        data, rows, starts, layout, history_length, transform_fn
+    )
     w = jnp.broadcast_to(weight[:, None, None], f.shape[:-1] + (1,))
     n = jnp.sum(w)
     mean = jnp.sum(w * f, axis=(0, 1)) / jnp.maximum(n, 1.0)
     m2 = jnp.sum(w * jnp.square(f - mean), axis=(0, 1))
     return n, mean, m2
+
+
+def _input_features(
+    data: jax.Array,
+    rows: jax.Array,
+    starts: jax.Array,
+    layout: StateLayout,
+    history_length: int,
+    transform_fn: TransformFn | None,
+) -> jax.Array:
+    """The input features of the windows at ``rows``, (B, H, D) (traced)."""
+    offsets = jnp.arange(-history_length + 1, 1)
+    win = gather_windows(data, rows, starts, offsets, layout.nq + layout.nv)
+    return window_features(layout, win, transform_fn)
 
 
 @partial(jax.jit, static_argnames=("layout",))
@@ -353,9 +367,9 @@ def _feature_moments_by_file(
     chunk's windows come in file order); as :func:`_feature_moments`, but
     one (count, mean, M2) per segment.
     """
-    offsets = jnp.arange(-history_length + 1, 1)
-    win = gather_windows(data, rows, starts, offsets, layout.nq + layout.nv)
-    f = window_features(layout, win, transform_fn)  # (B, H, D)
+    f = _input_features(
+        data, rows, starts, layout, history_length, transform_fn
+    )
     size = rows.shape[0]
     n = jax.ops.segment_sum(weight * f.shape[1], segments, size)
     total = jax.ops.segment_sum(weight[:, None] * f.sum(1), segments, size)
