@@ -7,7 +7,7 @@ from mujoco import mjx
 from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
 from hydrax.dynamics_model_training.train import train_dynamics_model
 from hydrax.simulation.collect import collect
-from hydrax.simulation.controllers import default_controller
+from hydrax.simulation.controllers import default_controller, learned_task
 from hydrax.simulation.trials import balance_trial
 from hydrax.tasks.double_cart_pole import DoubleCartPole
 
@@ -189,14 +189,33 @@ def test_swingup_aggregation_episodes_start_hanging(upright_model, tmp_path):
 @pytest.mark.parametrize("strategy", ["ts", "mean"])
 def test_ensemble_controller_balances(upright_ensemble, strategy):
     """MPC planning on a 3-member ensemble keeps the plant upright for 2 s."""
-    physics = DoubleCartPole()
-    dyn = NeuralNetworkDynamics.load_params(
-        model=physics.model,
-        path=upright_ensemble,
-        strategy=strategy,
-        disagreement_weight=0.1 if strategy == "mean" else 0.0,
-    )
-    assert dyn.num_models == 3
-    task = DoubleCartPole(custom_dynamics=dyn)
+    weight = 0.1 if strategy == "mean" else 0.0
+    task = learned_task("double_cart_pole", upright_ensemble, strategy, weight)
+    dyn = task.dynamics
+    assert (dyn.num_models, dyn.strategy) == (3, strategy)
+    assert dyn.disagreement_weight == weight
     result = balance_trial(task, default_controller(task), seed=0, duration=2.0)
     assert result.success, f"fell after {result.episode.duration:.2f} s"
+
+
+def test_closed_loop_cli_refuses_a_negative_disagreement_weight(
+    upright_ensemble, tmp_path, capsys
+):
+    """The closed-loop command names the bad parameter and writes nothing."""
+    from hydrax.simulation.closed_loop import main
+
+    code = main(
+        [
+            "--dynamics",
+            "learned",
+            "--checkpoint",
+            str(upright_ensemble),
+            "--disagreement-weight",
+            "-1",
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2
+    assert "disagreement_weight must be >= 0" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -232,6 +232,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="the learned model's best_model.pkl (for --dynamics learned)",
     )
     p.add_argument(
+        "--strategy",
+        choices=("mean", "ts"),
+        default="mean",
+        help="how the planner rolls out an ensemble's checkpoint: mean, the "
+        "members' mean prediction; ts, each sampled plan follows one member "
+        "(a single model ignores it)",
+    )
+    p.add_argument(
+        "--disagreement-weight",
+        type=float,
+        default=0.0,
+        help="with --strategy mean, the weight of the members' disagreement "
+        "in the running cost",
+    )
+    p.add_argument(
         "--trial",
         choices=sorted(TRIALS),
         default="balance",
@@ -308,7 +323,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if name == "true":
                 task = get_task(args.task)
             else:
-                task = learned_task(args.task, args.checkpoint)
+                task = learned_task(
+                    args.task,
+                    args.checkpoint,
+                    args.strategy,
+                    args.disagreement_weight,
+                )
             print(f"{name} model:", flush=True)
             summaries.append(
                 run_condition(name, task, args.trial, seeds, out, overrides)

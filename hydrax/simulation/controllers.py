@@ -117,7 +117,12 @@ def default_controller(
         raise ValueError(f"bad arguments for {algorithm}: {err}") from err
 
 
-def learned_task(task_name: str, checkpoint: str | Path) -> Task:
+def learned_task(
+    task_name: str,
+    checkpoint: str | Path,
+    strategy: str = "mean",
+    disagreement_weight: float = 0.0,
+) -> Task:
     """A built-in task whose planner rolls out a learned model.
 
     The plant stays the task's MuJoCo model; ``task.dynamics`` is the
@@ -126,6 +131,11 @@ def learned_task(task_name: str, checkpoint: str | Path) -> Task:
     Args:
         task_name: A built-in task.
         checkpoint: The learned model's checkpoint (``best_model.pkl``).
+        strategy: How an ensemble's checkpoint rolls out: ``"mean"`` (the
+            members' mean) or ``"ts"`` (each sample follows one member);
+            ignored for a single model.
+        disagreement_weight: With ``"mean"``, the members' disagreement's
+            weight in the running cost.
 
     Returns:
         The task with ``custom_dynamics`` set.
@@ -135,6 +145,9 @@ def learned_task(task_name: str, checkpoint: str | Path) -> Task:
 
     physics = get_task(task_name)
     learned = NeuralNetworkDynamics.load_params(
-        model=physics.model, path=checkpoint
+        model=physics.model,
+        path=checkpoint,
+        strategy=strategy,
+        disagreement_weight=disagreement_weight,
     )
     return get_task(task_name, custom_dynamics=learned)
