@@ -12,7 +12,10 @@ import pytest
 from flax import nnx
 
 from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
-from hydrax.dynamics_model_training.checkpoint import CheckpointError
+from hydrax.dynamics_model_training.checkpoint import (
+    CheckpointError,
+    read_checkpoint,
+)
 from hydrax.dynamics_model_training.data_loader import DynamicsDataset
 from hydrax.dynamics_model_training.model import (
     multi_step_errors,
@@ -239,6 +242,16 @@ def test_truncated_checkpoint_is_refused(tiny_model, tmp_path):
     cut.write_bytes(path.read_bytes()[:200])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         load_trained_model(cut)
+
+
+def test_missing_checkpoint_names_the_one_training_wrote(tmp_path):
+    """Training writes <dir>/<name>/best_model.pkl; the error points there."""
+    (tmp_path / "hopper").mkdir()
+    (tmp_path / "hopper" / "best_model.pkl").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="did you mean .*hopper"):
+        read_checkpoint(tmp_path / "best_model.pkl")
+    with pytest.raises(CheckpointError, match="no such checkpoint file$"):
+        read_checkpoint(tmp_path / "nowhere" / "best_model.pkl")
 
 
 def test_load_params_refuses_other_timestep_and_dims(tiny_model):
