@@ -94,11 +94,7 @@ def read_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         # Training writes to <checkpoint-dir>/<name>/: name what is there.
-        near = (
-            sorted(path.parent.glob(f"*/{path.name}"))
-            if path.parent.is_dir()
-            else []
-        )
+        near = sorted(path.parent.glob(f"*/{path.name}"))
         hint = f" (did you mean {', '.join(map(str, near))}?)" if near else ""
         raise CheckpointError(f"{path}: no such checkpoint file{hint}")
     raw = path.read_bytes()
