@@ -195,6 +195,23 @@ def test_aggregate_fine_tunes_with_the_fresh_weight(
     )
     _, tuned = load_trained_model(best)
     assert tuned["hyperparameters"]["data_weights"] == [1, 3]
+    # Two original directories: each weighs 1, the closed-loop logs 3.
+    logs = tmp_path / "logs"
+    shutil.copytree(fresh_dir, logs)
+    best = _fine_tune(
+        "double_cart_pole",
+        2,
+        [dcp_data, fresh_dir, logs],
+        config,
+        init_from=checkpoint,
+        epochs=1,
+        seed=0,
+        out_dir=tmp_path,
+        fresh_weight=3,
+        n_original=2,
+    )
+    _, tuned = load_trained_model(best)
+    assert tuned["hyperparameters"]["data_weights"] == [1, 1, 3]
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="fresh_weight must be a positive"):
             aggregate(
@@ -207,6 +224,9 @@ def test_aggregate_flag_defaults_to_three():
 
     args = _parser().parse_args(["--data-dir", "d"])
     assert args.fresh_weight == 3
+    assert args.data_dir == [Path("d")]
+    args = _parser().parse_args(["--data-dir", "a", "b", "--seed", "1"])
+    assert args.data_dir == [Path("a"), Path("b")]
     assert (
         _parser()
         .parse_args(["--data-dir", "d", "--fresh-weight", "1"])

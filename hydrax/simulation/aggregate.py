@@ -10,9 +10,8 @@ training logs cover; Nagabandi et al. (2018) close the gap by alternating:
    epoch draws the closed-loop logs' windows ``fresh_weight`` times);
 3. measure closed-loop success (balance or swing-up trials, without noise).
 
-``python -m hydrax.simulation.aggregate --checkpoint .../best_model.pkl
---data-dir hydrax/data_csv/double_cart_pole --iterations 3`` prints the
-success per iteration and writes each iteration's logs and checkpoint.
+``python -m hydrax.simulation.aggregate`` prints the success per iteration
+and writes each iteration's logs and checkpoint.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from hydrax.alg_base import SamplingBasedController
 from hydrax.atomic import write_text_atomic
 from hydrax.dynamics_model_training.model_io import (
     CHECKPOINT_ROOT,
@@ -33,19 +31,10 @@ from hydrax.dynamics_model_training.model_io import (
 )
 from hydrax.dynamics_model_training.train import train_dynamics_model
 from hydrax.simulation.compare import write_manifest
-from hydrax.simulation.controllers import default_controller, learned_task
+from hydrax.simulation.controllers import learned_controller
 from hydrax.simulation.loop import run_closed_loop
 from hydrax.simulation.policies import coloured_noise
 from hydrax.simulation.trials import TRIALS, run_trial
-from hydrax.task_base import Task
-
-
-def learned_controller(
-    task_name: str, checkpoint: Path
-) -> tuple[Task, SamplingBasedController]:
-    """A built-in task planning on a learned model, and its controller."""
-    task = learned_task(task_name, checkpoint)
-    return task, default_controller(task)
 
 
 def success_rate(
@@ -122,12 +111,13 @@ def _fine_tune(
     seed: int,
     out_dir: Path,
     fresh_weight: int = 1,
+    n_original: int = 1,
 ) -> Path:
     """Fine-tune ``init_from`` on all of ``dirs``; the new best checkpoint.
 
     The architecture, layout and hyperparameters are the checkpoint's; the
-    learning rate is a third of its own; ``dirs[1:]`` (the closed-loop
-    logs) weigh ``fresh_weight`` each.
+    learning rate is a third of its own; ``dirs[n_original:]`` (the
+    closed-loop logs) weigh ``fresh_weight`` each.
     """
     hp = config["hyperparameters"]
     name = f"{task_name}_aggregate_{it}"
@@ -151,7 +141,8 @@ def _fine_tune(
         init_from=init_from,
         checkpoint_dir=out_dir / f"iter_{it}",
         progress=False,
-        data_weights=[1] + [fresh_weight] * (len(dirs) - 1),
+        data_weights=[1] * n_original
+        + [fresh_weight] * (len(dirs) - n_original),
     )
     return out_dir / f"iter_{it}" / name / "best_model.pkl"
 
@@ -171,7 +162,7 @@ def _round_record(
 def aggregate(
     task_name: str,
     checkpoint: str | Path,
-    data_dir: str | Path,
+    data_dir: str | Path | Sequence[str | Path],
     iterations: int = 3,
     episodes: int = 10,
     duration: float | None = None,
@@ -189,7 +180,8 @@ def aggregate(
     Args:
         task_name: A built-in task.
         checkpoint: The starting model.
-        data_dir: The original dataset (kept in every fine-tuning).
+        data_dir: The original dataset's directory, or several (kept in
+            every fine-tuning).
         iterations: Rounds of collect → fine-tune.
         episodes: Closed-loop episodes logged per round.
         duration: Seconds per logged episode (default: the trial's).
@@ -198,8 +190,7 @@ def aggregate(
         trials: Trials (no noise) to measure success per round.
         out_dir: Where the rounds' logs and checkpoints go.
         seed: Seeds the episodes and trials.
-        trial_duration: Seconds of each trial (default: the definition's,
-            5 s balance, 10 s swing-up).
+        trial_duration: Seconds of each trial (default: the trial's).
         trial: ``balance`` or ``swingup``: where episodes start and what
             success means.
         fresh_weight: Fine-tuning epochs draw every closed-loop log's
@@ -209,8 +200,7 @@ def aggregate(
         One record per round (0 = the starting model): success rate,
         checkpoint, data directories.
     """
-    # Long for its documented arguments; a round is collect_with_model,
-    # _fine_tune and success_rate.
+    # A round is collect_with_model, _fine_tune and success_rate.
     if iterations < 1 or episodes < 1 or epochs < 1 or trials < 1:
         raise ValueError("iterations, episodes, epochs and trials must be >= 1")
     if type(fresh_weight) is not int or fresh_weight < 1:
@@ -224,7 +214,9 @@ def aggregate(
     checkpoint = Path(checkpoint)
     _, config = load_trained_model(checkpoint)
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
-    dirs = [Path(data_dir)]
+    single = isinstance(data_dir, (str, Path))
+    dirs = [Path(d) for d in ([data_dir] if single else data_dir)]
+    n_original = len(dirs)
     rate = success_rate(
         task_name, checkpoint, trial_seeds, trial_duration, trial
     )
@@ -252,6 +244,7 @@ def aggregate(
             seed=seed,
             out_dir=out_dir,
             fresh_weight=fresh_weight,
+            n_original=n_original,
         )
         rate = success_rate(
             task_name, checkpoint, trial_seeds, trial_duration, trial
@@ -295,8 +288,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data-dir",
         type=Path,
+        nargs="+",
         required=True,
-        help="the original dataset, kept in every fine-tuning",
+        help="the original dataset's directory (or several), kept in every "
+        "fine-tuning",
     )
     p.add_argument(
         "--iterations",

@@ -151,3 +151,11 @@ def learned_task(
         disagreement_weight=disagreement_weight,
     )
     return get_task(task_name, custom_dynamics=learned)
+
+
+def learned_controller(
+    task_name: str, checkpoint: Path
+) -> tuple[Task, SamplingBasedController]:
+    """A built-in task planning on a learned model, and its controller."""
+    task = learned_task(task_name, checkpoint)
+    return task, default_controller(task)
