@@ -219,3 +219,15 @@ def test_closed_loop_cli_refuses_a_negative_disagreement_weight(
     assert code == 2
     assert "disagreement_weight must be >= 0" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_strategy_flags_offer_every_strategy():
+    """The commands list the strategies literally (a light --help); they
+    must stay the planner's own list."""
+    from hydrax.demo import _parser as demo_parser
+    from hydrax.dynamics.nn_dynamics import STRATEGIES
+    from hydrax.simulation.compare import build_parser
+
+    for parser in (demo_parser(), build_parser()):
+        (action,) = [a for a in parser._actions if a.dest == "strategy"]
+        assert sorted(action.choices) == sorted(STRATEGIES)
