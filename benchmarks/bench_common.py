@@ -1,4 +1,4 @@
-"""What the benchmarks share: timing rates, and the replanning bench.
+"""What the benchmarks share: timing rates, the replanning bench, sizes.
 
 Rates are the best of a few rounds of at least ``seconds`` each, the rounds
 of a ratio's figures interleaved, so that bursts of load from other
@@ -22,6 +22,8 @@ from hydrax.dynamics_model_training.model import DynamicsNetwork
 from hydrax.logs import startup_history
 
 STEPS = 50  # rollout length = plan_horizon 0.5 s / dt 0.01 s
+HIDDEN, H, K = 128, 11, 9  # bench_learning's GRU: hidden size, history, horizon
+ANGLES, COORDS = [1, 2], [0]  # the double cart pole's layout
 
 # --- timing ----------------------------------------------------------------
 

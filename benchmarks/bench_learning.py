@@ -34,11 +34,9 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,11 +49,9 @@ from flax import nnx
 from mujoco import rollout as mj_rollout
 
 from hydrax.dynamics.base import PhysicsDynamics
-from hydrax.dynamics_model_training.convert import convert_logs
 from hydrax.dynamics_model_training.data_loader import (
     DynamicsDataset,
     gather_windows,
-    read_trajectory_csv,
 )
 from hydrax.dynamics_model_training.model import (
     DynamicsNetwork,
@@ -63,14 +59,17 @@ from hydrax.dynamics_model_training.model import (
     multi_step_errors,
 )
 from hydrax.dynamics_model_training.train import make_optimizer
-from hydrax.logs import list_logs, scan_logs
-from hydrax.simulation.logging import write_trajectory_csv
 from hydrax.tasks.double_cart_pole import DoubleCartPole
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import (  # noqa: E402
+    ANGLES,
+    COORDS,
+    HIDDEN,
     STEPS,
     Bench,
+    H,
+    K,
     interleaved,
     learned_dynamics,
     matmul_peak,
@@ -80,9 +79,15 @@ from bench_common import (  # noqa: E402
     start_state,
 )
 from bench_ensemble import (  # noqa: E402
-    add_ensemble_rows,
     measure_ensembles,
 )
+from bench_ingestion import (  # noqa: E402
+    ingestion,
+    simulate_logs,
+    write_logs,
+)
+from bench_learning_rows import build_table  # noqa: E402
+from bench_table import cpu_model, versions  # noqa: E402
 
 try:
     import torch
@@ -90,127 +95,6 @@ except ImportError:  # the PyTorch rows say so
     torch = None
 if torch is not None:
     from torch_peer import TorchDynamicsNetwork, TorchTrainer  # noqa: E402
-
-HIDDEN, H, K = 128, 11, 9
-ANGLES, COORDS = [1, 2], [0]
-
-# --- data ---------------------------------------------------------------------
-
-
-def simulate_logs(
-    mj_model: mujoco.MjModel, files: int, rows: int, seed: int
-) -> list[np.ndarray]:
-    """Double cart pole rows (time, qpos, qvel, ctrl) under smooth random
-    controls, half the episodes started near upright, half hanging."""
-    rng = np.random.default_rng(seed)
-    nq, nv = mj_model.nq, mj_model.nv
-    init = np.zeros((files, 1 + nq + nv))
-    upright = np.arange(files) % 2 == 0
-    init[:, 2] = np.where(upright, np.pi, 0.0) + rng.uniform(-0.3, 0.3, files)
-    init[:, 3] = rng.uniform(-0.3, 0.3, files)
-    init[:, 1 + nq :] = rng.uniform(-0.3, 0.3, (files, nv))
-    # Ornstein-Uhlenbeck controls (time constant ~0.2 s), clipped to ±1.
-    u = np.zeros((files, rows, 1))
-    for t in range(1, rows):
-        u[:, t] = 0.95 * u[:, t - 1] + 0.3 * rng.standard_normal((files, 1))
-    u = np.clip(u, -1.0, 1.0)
-    datas = [mujoco.MjData(mj_model) for _ in range(os.cpu_count() or 1)]
-    after, _ = mj_rollout.rollout(mj_model, datas, init, u)
-    before = np.concatenate([init[:, None], after[:, :-1]], axis=1)
-    dt = mj_model.opt.timestep
-    times = np.arange(rows) * dt
-    return [
-        np.concatenate([times[:, None], b[:, 1:], c], axis=1)
-        for b, c in zip(before, u, strict=True)
-    ]
-
-
-def write_logs(logs: list[np.ndarray], out: Path, nq: int, nv: int) -> int:
-    """Write the logs losslessly (the project's writer); bytes on disk."""
-    total = 0
-    for i, a in enumerate(logs):
-        path = write_trajectory_csv(
-            out / f"episode_{i:04d}.csv",
-            a[:, 0],
-            a[:, 1 : 1 + nq],
-            a[:, 1 + nq : 1 + nq + nv],
-            a[:, 1 + nq + nv :],
-        )
-        total += path.stat().st_size
-    return total
-
-
-def ingestion(data_dir: Path, nbytes: int) -> tuple[DynamicsDataset, dict]:
-    """Time the dataset's construction (CSV, Parquet, streamed) and,
-    separately, the raw reader."""
-
-    def build(directory: Path, **kw: int) -> tuple[DynamicsDataset, float]:
-        start = time.perf_counter()
-        dataset = DynamicsDataset(
-            directory,
-            angle_indices=ANGLES,
-            coordinate_indices=COORDS,
-            history_length=H,
-            prediction_horizon=K,
-            verbose=False,
-            **kw,
-        )
-        return dataset, time.perf_counter() - start
-
-    build(data_dir)  # compile the statistics once; time the second build
-    dataset, build_s = build(data_dir)
-    pq = data_dir / "parquet"
-    convert_logs(data_dir, pq, progress=False)
-    pq_bytes = sum(f.stat().st_size for f in pq.glob("*.parquet"))
-    _, pq_s = build(pq)
-    total_rows = len(dataset.data)
-    # Streamed statistics compile for the block's shape: time the second.
-    _, stream_cold_s = build(pq, max_rows_in_memory=total_rows // 10)
-    streamed, stream_s = build(pq, max_rows_in_memory=total_rows // 10)
-    # A streamed epoch holds the block in use and the one read ahead.
-    stream_held = 2 * streamed.block_rows * dataset.data.shape[1] * 4
-    start = time.perf_counter()
-    for path in sorted(data_dir.glob("*.csv")):
-        read_trajectory_csv(path)
-    read_s = time.perf_counter() - start
-    # Reading the directory: one file at a time (8 threads) against one
-    # multi-file scan, interleaved, best of 3 each.
-    files = list_logs([data_dir])
-    by_file, at_once = [], []
-    for _ in range(3):
-        for kind, out in ((False, by_file), (True, at_once)):
-            start = time.perf_counter()
-            scan_logs(files, at_once=kind)
-            out.append(time.perf_counter() - start)
-    held = sum(
-        a.nbytes
-        for a in (
-            dataset.data,
-            dataset.example_rows,
-            dataset.example_files,
-            dataset.train_indices,
-            dataset.val_indices,
-            dataset.file_offsets,
-        )
-    )
-    raw = dataset.data.shape[0] * dataset.data.shape[1] * 4
-    return dataset, {
-        "mb": nbytes / 1e6,
-        "build_s": build_s,
-        "read_s": read_s,
-        "scan_by_file_s": min(by_file),
-        "scan_at_once_s": min(at_once),
-        "parquet_mb": pq_bytes / 1e6,
-        "parquet_build_s": pq_s,
-        "stream_build_s": stream_s,
-        "stream_cold_s": stream_cold_s,
-        "stream_held_bytes": stream_held,
-        "rows": total_rows,
-        "held_bytes": held,
-        "raw_bytes": raw,
-        "data_bytes": dataset.data.nbytes,
-        "columns": dataset.data.shape[1],
-    }
 
 
 # --- training -----------------------------------------------------------------
@@ -334,23 +218,6 @@ def loss_check(dataset: DynamicsDataset) -> tuple[float, float, float]:
     return loss_jax, loss_torch, abs(loss_jax - loss_torch)
 
 
-def train_flops_per_sample(mode: str, features: int, out_dim: int) -> float:
-    """Matmul FLOPs of one training sample (forward + backward).
-
-    One GRU cell on one sample: input projection x (F) @ w_in (F, 3h) and
-    recurrent h (h) @ w_rec (h, 3h): 2·(F·3h + h·3h) FLOPs (a multiply-add
-    is 2 FLOPs). The head: 2·h·D per prediction. Window mode evaluates
-    K·H cells and K heads per sample; recurrent H + K − 1 cells and K heads.
-    Elementwise work (gates, features, deltas) is left out, as is usual for
-    model FLOPs. Forward + backward ≈ 3 × forward (the backward pass does
-    two matmuls per forward matmul: input and weight gradients).
-    """
-    cell = 2 * (features * 3 * HIDDEN + HIDDEN * 3 * HIDDEN)
-    head = 2 * HIDDEN * out_dim
-    cells = K * H if mode == "window" else H + K - 1
-    return 3.0 * (cells * cell + K * head)
-
-
 # --- rollouts and planning ----------------------------------------------------
 
 
@@ -447,127 +314,6 @@ def cache_probe_runs() -> tuple[dict, dict] | str:
 # --- the table ----------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def versions() -> dict[str, str]:
-    """Versions of the libraries measured."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for name in (
-        "jax",
-        "jaxlib",
-        "flax",
-        "optax",
-        "mujoco",
-        "mujoco-mjx",
-        "numpy",
-        "polars",
-        "torch",
-    ):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-class Table:
-    """Rows of (what, value, compile s, ratio, target, result)."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict] = []
-
-    def add(
-        self,
-        what: str,
-        value: float | str | None,
-        unit: str = "",
-        compile_s: float | None = None,
-        ratio: float | None = None,
-        ratio_of: str = "",
-        target: float | None = None,
-        better: str = "higher",
-        fmt: str = ",.0f",
-    ) -> None:
-        """Add a row; PASS/MISS against ``target`` (on the ratio if any).
-
-        A ``ratio_of`` starting with "%" shows the ratio as a percentage.
-        """
-        result = ""
-        if target is not None:
-            x = ratio if ratio_of else value
-            if not isinstance(x, int | float):
-                result = "n/a"
-            elif better == "higher":
-                result = "PASS" if x >= target else "MISS"
-            else:
-                result = "PASS" if x <= target else "MISS"
-        self.rows.append(
-            {
-                "what": what,
-                "value": value,
-                "unit": unit,
-                "compile_s": compile_s,
-                "ratio": ratio,
-                "ratio_of": ratio_of,
-                "target": target,
-                "better": better,
-                "result": result,
-                "fmt": fmt,
-            }
-        )
-
-    @staticmethod
-    def _cells(r: dict) -> tuple[str, ...]:
-        v = r["value"]
-        if isinstance(v, int | float):
-            value = f"{v:{r['fmt']}} {r['unit']}".strip()
-        else:
-            value = "-" if v is None else str(v)
-        comp = "" if r["compile_s"] is None else f"{r['compile_s']:.1f}"
-        percent = r["ratio_of"].startswith("%")
-        if r["ratio"] is None:
-            ratio = f"n/a ({r['ratio_of']})" if r["ratio_of"] else ""
-        elif percent:
-            ratio = f"{r['ratio']:.1f} {r['ratio_of']}"
-        else:
-            ratio = f"{r['ratio']:.2f}x {r['ratio_of']}"
-        target = ""
-        if r["target"] is not None:
-            sign = ">=" if r["better"] == "higher" else "<="
-            if percent:
-                target = f"{sign} {r['target']:g} %"
-            elif r["ratio_of"]:
-                target = f"{sign} {r['target']:g}x"
-            else:
-                target = f"{sign} {r['target']:g} {r['unit']}".strip()
-        return r["what"], value, comp, ratio, target, r["result"]
-
-    def text(self) -> str:
-        """The table as aligned text."""
-        head = ("what", "value", "compile s", "ratio", "target", "result")
-        cells = [head] + [self._cells(r) for r in self.rows]
-        widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
-        lines = [
-            " | ".join(
-                x.ljust(w) for x, w in zip(c, widths, strict=True)
-            ).rstrip()
-            for c in cells
-        ]
-        lines.insert(1, "-|-".join("-" * w for w in widths))
-        return "\n".join(lines)
-
-
 def ensemble_figures(args: argparse.Namespace, say: Callable[[str], None]):
     """The ensemble rows' figures (``bench_ensemble``) on fresh logs."""
     task = DoubleCartPole()
@@ -600,6 +346,7 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
         "files": (n_files, n_rows),
         "train": {},
         "torch": {},
+        "torch_installed": torch is not None,
         "rollout": {},
         "replan": {},
         "loss_check": None,
@@ -695,231 +442,6 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
         say("compile cache probe (two subprocesses) ...")
         m["cache_probe"] = cache_probe_runs()
     return m
-
-
-def build_table(m: dict) -> Table:
-    """The table of every figure, ratio and target."""
-    t = Table()
-    if "ingestion" not in m:  # --ensemble-only
-        add_ensemble_rows(t, m["ensemble"])
-        return t
-    if "train" not in m:  # --ingestion-only
-        add_ingestion_rows(t, m)
-        return t
-    tr, to = m["train"], m["torch"]
-    cpus = os.cpu_count() or 1
-
-    def best_eager(b: int) -> float | None:
-        rates = [
-            r[0]
-            for (kind, bb, _), r in to.items()
-            if kind == "eager" and bb == b and isinstance(r, tuple)
-        ]
-        return max(rates) if rates else None
-
-    for b in m["train_batches"]:
-        rate, comp = tr["window", b]
-        eager = best_eager(b)
-        t.add(
-            f"train JAX window, batch {b}",
-            rate,
-            "samples/s",
-            comp,
-            ratio=None if eager is None else rate / eager,
-            ratio_of="vs best PyTorch eager",
-            target=3.0 if b == 32 else None,
-        )
-    for b in m["train_batches"]:
-        rate, comp = tr["recurrent", b]
-        t.add(
-            f"train JAX recurrent, batch {b}",
-            rate,
-            "samples/s",
-            comp,
-            ratio=rate / tr["window", b][0],
-            ratio_of="vs JAX window",
-            target=5.0,
-        )
-    if torch is None:
-        t.add(
-            "train PyTorch (eager, torch.compile)",
-            "skipped: torch not installed",
-        )
-    for (kind, b, threads), r in to.items():
-        what = f"train PyTorch {kind}, batch {b}, {threads} thread(s)"
-        if isinstance(r, str):
-            t.add(what, f"failed: {r}")
-        else:
-            t.add(
-                what,
-                r[0],
-                "samples/s",
-                r[1],
-                ratio=r[0] / tr["window", b][0],
-                ratio_of="vs JAX window",
-            )
-    if m["loss_check"] is not None:
-        lj, lt, diff = m["loss_check"]
-        t.add(
-            f"loss |JAX - PyTorch|, same weights (JAX {lj:.6f})",
-            diff,
-            target=1e-4,
-            better="lower",
-            fmt=".1e",
-        )
-
-    peak = m["peak"]
-    t.add("matmul peak, jit f32 2048x2048", peak, "GFLOP/s", fmt=",.1f")
-    for mode in ("window", "recurrent"):
-        for b in m["train_batches"]:
-            flops = train_flops_per_sample(mode, m["features"], m["out_dim"])
-            gflops = tr[mode, b][0] * flops / 1e9
-            t.add(
-                f"train JAX {mode} achieved, batch {b}",
-                gflops,
-                "GFLOP/s",
-                ratio=100 * gflops / peak,
-                ratio_of="% of peak",
-                target=40.0 if (mode, b) == ("window", 32) else None,
-                fmt=",.1f",
-            )
-
-    ro = m["rollout"]
-    for b in m["roll_batches"]:
-        win, rec, phys = (
-            ro[name, b][0]
-            for name in ("learned window", "learned recurrent", "MJX physics")
-        )
-        t.add(
-            f"rollout learned window, {b} x {STEPS}",
-            win,
-            "steps/s",
-            ro["learned window", b][1],
-        )
-        t.add(
-            f"rollout learned recurrent, {b} x {STEPS}",
-            rec,
-            "steps/s",
-            ro["learned recurrent", b][1],
-            ratio=rec / win,
-            ratio_of="vs learned window",
-            target=8.0,
-        )
-        t.add(
-            f"rollout MJX physics, {b} x {STEPS}",
-            phys,
-            "steps/s",
-            ro["MJX physics", b][1],
-        )
-        t.add(
-            f"rollout learned recurrent vs MJX, {b} x {STEPS}",
-            rec,
-            "steps/s",
-            ratio=rec / phys,
-            ratio_of="vs MJX physics",
-            target=2.0 if b == 128 else None,
-        )
-        c = ro["mujoco.rollout", b][0]
-        t.add(
-            f"rollout mujoco.rollout (C, {cpus} threads), {b} x {STEPS}",
-            c,
-            "steps/s",
-            ratio=c / phys,
-            ratio_of="vs MJX physics",
-        )
-
-    for name, (hz, comp) in m["replan"].items():
-        t.add(
-            f"replan PS 128 x {STEPS}, {name}",
-            hz,
-            "Hz",
-            comp,
-            target=None if name == "MJX physics" else 50.0,
-            fmt=",.1f",
-        )
-
-    add_ingestion_rows(t, m)
-    add_ensemble_rows(t, m["ensemble"])
-
-    probe = m["cache_probe"]
-    if isinstance(probe, str):
-        t.add("compile, persistent cache warm", f"failed: {probe}")
-    elif probe is not None:
-        cold, warm = probe
-        for key, what in (
-            ("train_step_s", "train step, window, batch 32"),
-            ("optimize_s", "optimize, learned window"),
-        ):
-            t.add(
-                f"compile {what}: cold (compile s) vs warm cache",
-                warm[key],
-                "s warm",
-                cold[key],
-                ratio=cold[key] / max(warm[key], 1e-9),
-                ratio_of="faster warm",
-                fmt=".2f",
-            )
-    return t
-
-
-def add_ingestion_rows(t: Table, m: dict) -> None:
-    """The ingestion and dataset-memory rows."""
-    ing = m["ingestion"]
-    files, rows = m["files"]
-    t.add(
-        f"ingest DynamicsDataset(), {files} files x {rows} rows, "
-        f"{ing['mb']:.1f} MB",
-        ing["mb"] / ing["build_s"],
-        "MB/s",
-        target=100.0,
-        fmt=",.1f",
-    )
-    t.add(
-        "ingest DynamicsDataset(), same logs as Parquet "
-        f"({ing['parquet_mb']:.1f} MB), in CSV MB/s",
-        ing["mb"] / ing["parquet_build_s"],
-        "MB/s",
-        target=100.0,
-        fmt=",.1f",
-    )
-    t.add(
-        "ingest streamed Parquet (blocks of 1/10 of the rows), in CSV MB/s"
-        f" (first build, compiling: {ing['mb'] / ing['stream_cold_s']:,.1f})",
-        ing["mb"] / ing["stream_build_s"],
-        "MB/s",
-        fmt=",.1f",
-    )
-    t.add(
-        "ingest scan_logs(): one multi-file scan vs one file at a time "
-        f"({ing['mb'] / ing['scan_by_file_s']:,.1f} MB/s)",
-        ing["mb"] / ing["scan_at_once_s"],
-        "MB/s",
-        ratio=ing["scan_by_file_s"] / ing["scan_at_once_s"],
-        ratio_of="vs one at a time",
-        fmt=",.1f",
-    )
-    t.add(
-        "ingest read_trajectory_csv() alone, same files",
-        ing["mb"] / ing["read_s"],
-        "MB/s",
-        target=100.0,
-        fmt=",.1f",
-    )
-    t.add(
-        f"dataset memory / raw float32 (rows x {ing['columns']} columns x 4 B)",
-        ing["held_bytes"] / ing["raw_bytes"],
-        "x",
-        target=1.5,
-        better="lower",
-        fmt=".2f",
-    )
-    t.add(
-        "streamed: rows of the 2 blocks held / raw float32 (computed)",
-        ing["stream_held_bytes"] / ing["raw_bytes"],
-        "x",
-        better="lower",
-        fmt=".2f",
-    )
 
 
 def main() -> None:
