@@ -4,6 +4,8 @@
     python benchmarks/bench_swingup.py --tasks cart_pole --trial-seeds 5
     python benchmarks/bench_swingup.py --energy-fraction 0   # LQR + random only
     python benchmarks/bench_swingup.py --tasks double_cart_pole
+    python benchmarks/bench_swingup.py --tasks double_cart_pole \
+        --train-seeds 0 1 2 --num-samples 256
 
 Per task: collects with the project's collection (``python -m
 hydrax.simulation.collect``, policy ``mix``: energy swing-up episodes, LQR
@@ -11,9 +13,11 @@ episodes around upright, random episodes), trains a recurrent GRU with the
 project's training command (``python -m hydrax.dynamics_model_training.train``)
 and runs the swing-up trial (start hanging at rest, 10 s, upright in every
 state of the last 2 s) with the task's default controller on trial seeds
-0 .. n - 1, planning on the true model (MJX) and on the learned one. Prints
-one table: rows logged, simulated minutes, collect and train wall time,
-true and learned success, milliseconds per replanning.
+0 .. n - 1, planning on the true model (MJX) and on the learned one
+(``--num-samples`` overrides the controller's sample count for both). With
+several ``--train-seeds`` it trains one model per seed on the same logs.
+Prints one table: rows logged, simulated minutes, collect and train wall
+time, true and learned success, milliseconds per replanning.
 """
 
 from __future__ import annotations
@@ -113,6 +117,21 @@ def _parser() -> argparse.ArgumentParser:
         help="swing-up trials per planner model (seeds 0 .. n - 1)",
     )
     p.add_argument(
+        "--train-seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="train one model per seed on the same logs (none given: one "
+        "model at train's default seed)",
+    )
+    p.add_argument(
+        "--num-samples",
+        type=int,
+        default=None,
+        help="control sequences per replanning, for the true and the "
+        "learned model (none given: the task's default controller's)",
+    )
+    p.add_argument(
         "--no-true",
         action="store_true",
         help="skip the true-model (MJX) trials (the slow ones on a CPU)",
@@ -126,17 +145,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _trials(name: str, task: object, seeds: range, out: Path) -> dict:
+def _trials(
+    name: str, task: object, seeds: range, out: Path, num_samples: int | None
+) -> dict:
     """Swing-up trials of one planner model: successes and ms/replan."""
     from hydrax.simulation.compare import run_condition
 
-    summary = run_condition(name, task, "swingup", seeds, out, log=False)
+    overrides = {} if num_samples is None else {"num_samples": num_samples}
+    summary = run_condition(
+        name, task, "swingup", seeds, out, overrides, log=False
+    )
     d = summary.as_dict()
-    return {"successes": sum(d["successes"]), "ms": d["replan_ms_mean"]}
+    ok = zip(seeds, d["successes"], strict=True)
+    return {
+        "successes": sum(d["successes"]),
+        "succeeded_seeds": [seed for seed, success in ok if success],
+        "ms": d["replan_ms_mean"],
+    }
 
 
-def run_task(task_name: str, args: argparse.Namespace) -> dict:
-    """Collect, train and run the trials of one task."""
+def run_task(task_name: str, args: argparse.Namespace) -> list[dict]:
+    """Collect, train and run the trials of one task: a row per model."""
     from hydrax.dynamics_model_training.train import main as train_main
     from hydrax.logs import read_manifest
     from hydrax.simulation.collect import main as collect_main
@@ -171,37 +200,50 @@ def run_task(task_name: str, args: argparse.Namespace) -> dict:
         rows += read_manifest(folder).collection[-1]["rows"]
     collect_s = time.perf_counter() - start
     manifest = read_manifest(data)
-    start = time.perf_counter()
-    status = train_main([
-        "--data-dir", *(str(folder) for folder, _ in runs),
-        "--task-name", task_name,
-        "--mode", "recurrent",
-        "--hidden-size", str(args.hidden_size or HIDDEN[task_name]),
-        "--history-length", str(HISTORY[task_name]),
-        "--prediction-horizon", str(args.prediction_horizon),
-        "--batch-size", str(BATCH[task_name]),
-        "--epochs", str(args.epochs or EPOCHS[task_name]),
-        "--checkpoint-dir", str(work / "checkpoints"),
-        "--no-progress",
-    ])  # fmt: skip
-    if status:
-        raise SystemExit(f"training failed for {task_name}")
-    train_s = time.perf_counter() - start
     seeds = range(args.trial_seeds)
-    checkpoint = work / "checkpoints" / task_name / "best_model.pkl"
-    row = {
+    base = {
         "task": task_name,
         "rows": rows,
         "sim_minutes": rows * manifest.dt / 60.0,
         "collect_s": collect_s,
-        "train_s": train_s,
         "seeds": len(seeds),
     }
+    true = None
     if not args.no_true:
-        row["true"] = _trials("true", get_task(task_name), seeds, work)
-    learned = learned_task(task_name, checkpoint)
-    row["learned"] = _trials("learned", learned, seeds, work)
-    return row
+        true = _trials(
+            "true", get_task(task_name), seeds, work, args.num_samples
+        )
+    out = []
+    for train_seed in args.train_seeds or [None]:
+        name = "checkpoints" if train_seed is None else f"seed{train_seed}"
+        start = time.perf_counter()
+        status = train_main([
+            "--data-dir", *(str(folder) for folder, _ in runs),
+            "--task-name", task_name,
+            "--mode", "recurrent",
+            "--hidden-size", str(args.hidden_size or HIDDEN[task_name]),
+            "--history-length", str(HISTORY[task_name]),
+            "--prediction-horizon", str(args.prediction_horizon),
+            "--batch-size", str(BATCH[task_name]),
+            "--epochs", str(args.epochs or EPOCHS[task_name]),
+            "--checkpoint-dir", str(work / name),
+            "--no-progress",
+            *([] if train_seed is None else ["--seed", str(train_seed)]),
+        ])  # fmt: skip
+        if status:
+            raise SystemExit(f"training failed for {task_name}")
+        row = dict(base, train_seed=train_seed)
+        row["train_s"] = time.perf_counter() - start
+        if true is not None:
+            row["true"] = true
+        checkpoint = work / name / task_name / "best_model.pkl"
+        learned = learned_task(task_name, checkpoint)
+        row["learned"] = _trials(
+            f"learned_{name}", learned, seeds, work, args.num_samples
+        )
+        out.append(row)
+        print(json.dumps(row), flush=True)
+    return out
 
 
 def _cell(row: dict, key: str) -> tuple[str, str]:
@@ -222,8 +264,11 @@ def format_table(rows: list[dict]) -> str:
     for r in rows:
         true_ok, true_ms = _cell(r, "true")
         learned_ok, learned_ms = _cell(r, "learned")
+        task = r["task"]
+        if r.get("train_seed") is not None:
+            task += f", training seed {r['train_seed']}"
         lines.append(
-            f"| {r['task']} | {r['rows']:,} | {r['sim_minutes']:.1f} "
+            f"| {task} | {r['rows']:,} | {r['sim_minutes']:.1f} "
             f"| {r['collect_s']:.1f} | {r['train_s']:.0f} | {true_ok} "
             f"| {learned_ok} | {true_ms} / {learned_ms} |"
         )
@@ -238,8 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     enable_compilation_cache()
     rows = []
     for task_name in args.tasks:
-        rows.append(run_task(task_name, args))
-        print(json.dumps(rows[-1]), flush=True)
+        rows += run_task(task_name, args)
     table = format_table(rows)
     print("\n" + table)
     if args.out is not None:
