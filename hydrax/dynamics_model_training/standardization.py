@@ -221,8 +221,8 @@ class FileMoments:
     split is by file, over the files long enough for a window), so the
     moments are kept per file and the training files' are combined by
     :meth:`statistics`. Files are gathered into blocks of whole files of at
-    most ``max_rows`` rows, padded to that size (one compiled shape), so
-    memory stays bounded as in a streamed epoch.
+    most ``max_rows`` rows, padded to a power of two up to that size (few
+    compiled shapes), so memory stays bounded as in a streamed epoch.
 
     An error while folding (the layout of the first file, a transform) is
     kept and raised by :meth:`statistics`, so the dataset's own checks,
@@ -295,7 +295,10 @@ class FileMoments:
         self._pending = []
         h, k, pad_start = self._window
         layout = self.layout
-        rows = max(self.max_rows, len(trajs[0].rows))
+        # Padded to a power of two up to max_rows: few compiled shapes, and
+        # a dataset far smaller than max_rows is not padded up to it.
+        rows = sum(len(t.rows) for t in trajs)
+        rows = max(rows, min(self.max_rows, 1 << (rows - 1).bit_length()))
         block = make_block(trajs, ids, layout, h, k, pad_start, rows)
         data = jnp.asarray(block.data)
         for f in ids:
