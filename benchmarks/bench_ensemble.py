@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 from bench_common import (
+    ANGLES,
+    COORDS,
     STEPS,
     Bench,
     interleaved,
@@ -37,7 +39,6 @@ from hydrax.dynamics_model_training.training_setup import model_config
 from hydrax.tasks.double_cart_pole import DoubleCartPole
 
 HIDDEN, H, K, BATCH, MEMBERS = 128, 6, 40, 32, 5
-ANGLES, COORDS = [1, 2], [0]
 
 
 def ensemble_dataset(data_dir: Path) -> DynamicsDataset:

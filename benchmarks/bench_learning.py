@@ -523,7 +523,7 @@ def main() -> None:
             "rows": rows,
             "ingestion": m.get("ingestion"),
             "matmul_peak_gflops": m.get("peak"),
-            "ensemble": m["ensemble"],
+            "ensemble": m.get("ensemble"),
             "table": text,
         }
         args.out.write_text(json.dumps(payload, indent=2, default=str))

@@ -216,6 +216,7 @@ def run_task(task_name: str, args: argparse.Namespace) -> list[dict]:
     out = []
     for train_seed in args.train_seeds or [None]:
         name = "checkpoints" if train_seed is None else f"seed{train_seed}"
+        trial_name = "learned" if train_seed is None else f"learned_{name}"
         start = time.perf_counter()
         status = train_main([
             "--data-dir", *(str(folder) for folder, _ in runs),
@@ -239,7 +240,7 @@ def run_task(task_name: str, args: argparse.Namespace) -> list[dict]:
         checkpoint = work / name / task_name / "best_model.pkl"
         learned = learned_task(task_name, checkpoint)
         row["learned"] = _trials(
-            f"learned_{name}", learned, seeds, work, args.num_samples
+            trial_name, learned, seeds, work, args.num_samples
         )
         out.append(row)
         print(json.dumps(row), flush=True)
@@ -279,7 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its table."""
     from hydrax.utils import enable_compilation_cache
 
-    args = _parser().parse_args(argv)
+    p = _parser()
+    args = p.parse_args(argv)
+    if args.num_samples is not None and args.num_samples < 1:
+        p.error("--num-samples must be >= 1")
+    if args.train_seeds and len(set(args.train_seeds)) < len(args.train_seeds):
+        p.error("--train-seeds: each seed once")
     enable_compilation_cache()
     rows = []
     for task_name in args.tasks:

@@ -219,6 +219,34 @@ def test_aggregate_fine_tunes_with_the_fresh_weight(
             )
 
 
+def test_aggregate_passes_every_original_directory(
+    tiny_model, dcp_data, fresh_dir, tmp_path, monkeypatch
+):
+    """aggregate() counts each directory it is given as original data."""
+    import hydrax.simulation.aggregate as agg
+
+    seen = []
+
+    def fine_tune(task, it, dirs, config, **kwargs):
+        seen.append((list(dirs), kwargs["n_original"]))
+        return tiny_model[0]
+
+    monkeypatch.setattr(agg, "success_rate", lambda *a, **k: 1.0)
+    monkeypatch.setattr(agg, "collect_with_model", lambda *a, **k: fresh_dir)
+    monkeypatch.setattr(agg, "_fine_tune", fine_tune)
+    agg.aggregate(
+        "double_cart_pole",
+        tiny_model[0],
+        [dcp_data, fresh_dir],
+        iterations=2,
+        out_dir=tmp_path,
+    )
+    assert [n for _, n in seen] == [2, 2]
+    assert [len(d) for d, _ in seen] == [3, 4]
+    with pytest.raises(ValueError, match="at least one directory"):
+        agg.aggregate("double_cart_pole", tiny_model[0], [], out_dir=tmp_path)
+
+
 def test_aggregate_flag_defaults_to_three():
     from hydrax.simulation.aggregate import _parser
 

@@ -86,6 +86,36 @@ def test_statistics_equal_a_plain_computation(dcp_data, max_rows, pad_start):
         assert np.all(np.abs(got - want) <= tol + 1e-6 * np.abs(want)), key
 
 
+def test_streamed_statistics_pad_a_small_dataset_little(dcp_data, monkeypatch):
+    """A dataset far below max_rows_in_memory is not padded up to it."""
+    import hydrax.dynamics_model_training.standardization as std_module
+
+    sizes = []
+    make_block = std_module.make_block
+
+    def recording(trajs, ids, layout, h, k, pad_start, rows):
+        sizes.append((sum(len(t.rows) for t in trajs), rows))
+        return make_block(trajs, ids, layout, h, k, pad_start, rows)
+
+    monkeypatch.setattr(std_module, "make_block", recording)
+    cap = 10**6
+    ds = DynamicsDataset(
+        dcp_data,
+        history_length=H,
+        prediction_horizon=K,
+        max_rows_in_memory=cap,
+        verbose=False,
+    )
+    assert len(sizes) == 1
+    used, rows = sizes[0]
+    assert used <= rows < 2 * used < cap
+    ref = reference_statistics(ds)
+    for key, want in ref.items():
+        tol = 2e-6 * np.maximum(ref[key.replace("mean", "std")], 1e-3)
+        got = ds.statistics[key]
+        assert np.all(np.abs(got - want) <= tol + 1e-6 * np.abs(want)), key
+
+
 class ReadCounter:
     """Counts the reads of each log's rows: one file at a time, in the
     scan or by a streamed block, and the files of each multi-file scan."""

@@ -10,8 +10,8 @@ training logs cover; Nagabandi et al. (2018) close the gap by alternating:
    epoch draws the closed-loop logs' windows ``fresh_weight`` times);
 3. measure closed-loop success (balance or swing-up trials, without noise).
 
-``python -m hydrax.simulation.aggregate`` prints the success per iteration
-and writes each iteration's logs and checkpoint.
+``python -m hydrax.simulation.aggregate --data-dir DIR [DIR ...]`` prints
+the success per iteration and writes each iteration's logs and checkpoint.
 """
 
 from __future__ import annotations
@@ -209,14 +209,16 @@ def aggregate(
         )
     if trial not in TRIALS:
         raise ValueError(f"unknown trial {trial!r}; choose from {list(TRIALS)}")
+    single = isinstance(data_dir, (str, Path))
+    dirs = [Path(d) for d in ([data_dir] if single else data_dir)]
+    if not dirs:
+        raise ValueError("data_dir: give at least one directory of logs")
+    n_original = len(dirs)
     duration = TRIALS[trial][0] if duration is None else duration
     out_dir = Path(out_dir)
     checkpoint = Path(checkpoint)
     _, config = load_trained_model(checkpoint)
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
-    single = isinstance(data_dir, (str, Path))
-    dirs = [Path(d) for d in ([data_dir] if single else data_dir)]
-    n_original = len(dirs)
     rate = success_rate(
         task_name, checkpoint, trial_seeds, trial_duration, trial
     )
@@ -347,7 +349,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=3,
         help="each fine-tuning epoch draws the closed-loop logs' windows "
-        "this many times, the original dataset's once (1: all alike)",
+        "this many times, the original directories' once (1: all alike)",
     )
     p.add_argument(
         "--seed", type=int, default=0, help="seeds the episodes and trials"
