@@ -365,3 +365,19 @@ def test_default_controller_balances_double_cart_pole():
     assert result.success
     assert len(episode.times) == 250 and not episode.stopped_early
     assert len(episode.replan_seconds) == 125
+
+
+def test_default_controller_adds_the_trials_configuration():
+    """The double cart pole's swing-up samples 256; overrides still win."""
+    from hydrax.simulation.controllers import default_controller
+
+    def samples(*args, **kwargs):
+        return default_controller(*args, **kwargs).num_samples
+
+    assert samples("double_cart_pole") == 128
+    assert samples("double_cart_pole", "balance") == 128
+    assert samples("double_cart_pole", "swingup") == 256
+    assert samples("double_cart_pole", "swingup", num_samples=64) == 64
+    assert samples("cart_pole", "swingup") == 128
+    with pytest.raises(ValueError, match="unknown trial 'hop'"):
+        default_controller("double_cart_pole", "hop")

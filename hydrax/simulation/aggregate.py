@@ -45,7 +45,7 @@ def success_rate(
     trial: str = "balance",
 ) -> float:
     """Trial success rate of the learned-model controller."""
-    task, controller = learned_controller(task_name, checkpoint)
+    task, controller = learned_controller(task_name, checkpoint, trial)
     wins = [
         run_trial(trial, task, controller, s, duration=duration).success
         for s in seeds
@@ -68,7 +68,7 @@ def collect_with_model(
     Episodes start from the trial's initial states; balance episodes stop
     once the tip falls below the rail.
     """
-    task, controller = learned_controller(task_name, checkpoint)
+    task, controller = learned_controller(task_name, checkpoint, trial)
     steps = int(round(duration / task.dt))
     half = np.asarray((task.u_max - task.u_min) / 2.0)
     half = np.where(np.isfinite(half), half, 1.0)

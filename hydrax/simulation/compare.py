@@ -107,7 +107,7 @@ def run_condition(
     """Run one planner model's trials."""
     from hydrax.simulation.controllers import default_controller
 
-    controller = default_controller(task, **(controller_overrides or {}))
+    controller = default_controller(task, trial, **(controller_overrides or {}))
     summary = ConditionSummary(name)
     folder = out_dir / name if out_dir is not None else None
     for seed in seeds:
@@ -273,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="control sequences the planner tries per replanning (none "
-        "given: the task's default controller's)",
+        "given: the task's default controller's for the trial; the double "
+        "cart pole: 128 to balance, 256 to swing up)",
     )
     p.add_argument(
         "--plan-horizon",
