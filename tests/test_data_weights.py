@@ -174,6 +174,30 @@ def test_bad_weights_are_named(dcp_data, fresh_dir, tmp_path):
         directory_file_weights([], [dcp_data, dcp_data], [1, 2])
 
 
+def test_train_cli_takes_one_weight_per_directory(
+    dcp_data, fresh_dir, tmp_path, capsys
+):
+    """--data-weights reaches the checkpoint; a wrong count is one line."""
+    from hydrax.dynamics_model_training.train import main
+
+    argv = [
+        "--data-dir", str(dcp_data), str(fresh_dir),
+        "--task-name", "w", "--mode", "recurrent", "--hidden-size", "8",
+        "--history-length", str(H), "--prediction-horizon", str(K),
+        "--epochs", "1", "--checkpoint-dir", str(tmp_path), "--no-progress",
+    ]  # fmt: skip
+    assert main([*argv, "--data-weights", "1", "3"]) == 0
+    _, config = load_trained_model(tmp_path / "w" / "best_model.pkl")
+    assert config["hyperparameters"]["data_weights"] == [1, 3]
+    capsys.readouterr()
+    assert main([*argv, "--data-weights", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "error: data_weights has 1 entries for 2 data directories; give one "
+        "weight per directory"
+    )
+
+
 def test_aggregate_fine_tunes_with_the_fresh_weight(
     tiny_model, dcp_data, fresh_dir, tmp_path
 ):

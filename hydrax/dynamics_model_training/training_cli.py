@@ -79,6 +79,16 @@ def train_parser() -> argparse.ArgumentParser:
         help="directory of trajectory logs (several are pooled)",
     )
     parser.add_argument(
+        "--data-weights",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="W",
+        help="one positive integer per --data-dir: an epoch takes each "
+        "training window of that directory's files W times (default: once "
+        "each; validation is never weighted)",
+    )
+    parser.add_argument(
         "--task-name",
         required=True,
         help="names the checkpoint folder <checkpoint-dir>/<task-name>",
@@ -299,4 +309,6 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "progress": not args.no_progress,
         "max_rows_in_memory": args.max_rows_in_memory,
         "num_models": args.num_models,
+        # Only `train` has --data-dir lists (the per-task commands one).
+        "data_weights": getattr(args, "data_weights", None),
     }
