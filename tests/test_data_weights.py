@@ -206,36 +206,28 @@ def test_aggregate_fine_tunes_with_the_fresh_weight(
 
     checkpoint = tiny_model[0]
     _, config = load_trained_model(checkpoint)
-    best = _fine_tune(
-        "double_cart_pole",
-        1,
-        [dcp_data, fresh_dir],
-        config,
-        init_from=checkpoint,
-        epochs=1,
-        seed=0,
-        out_dir=tmp_path,
-        fresh_weight=3,
-    )
-    _, tuned = load_trained_model(best)
-    assert tuned["hyperparameters"]["data_weights"] == [1, 3]
+
+    def tuned_weights(it, dirs, **kwargs):
+        best = _fine_tune(
+            "double_cart_pole",
+            it,
+            dirs,
+            config,
+            init_from=checkpoint,
+            epochs=1,
+            seed=0,
+            out_dir=tmp_path,
+            fresh_weight=3,
+            **kwargs,
+        )
+        return load_trained_model(best)[1]["hyperparameters"]["data_weights"]
+
+    assert tuned_weights(1, [dcp_data, fresh_dir]) == [1, 3]
     # Two original directories: each weighs 1, the closed-loop logs 3.
     logs = tmp_path / "logs"
     shutil.copytree(fresh_dir, logs)
-    best = _fine_tune(
-        "double_cart_pole",
-        2,
-        [dcp_data, fresh_dir, logs],
-        config,
-        init_from=checkpoint,
-        epochs=1,
-        seed=0,
-        out_dir=tmp_path,
-        fresh_weight=3,
-        n_original=2,
-    )
-    _, tuned = load_trained_model(best)
-    assert tuned["hyperparameters"]["data_weights"] == [1, 1, 3]
+    dirs = [dcp_data, fresh_dir, logs]
+    assert tuned_weights(2, dirs, n_original=2) == [1, 1, 3]
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="fresh_weight must be a positive"):
             aggregate(
