@@ -1,17 +1,19 @@
-"""The hopper's 1 m trial with the default controller: distance, up, speed.
+"""The contact tasks' 1 m trial with the default controller: distance, up.
 
     python benchmarks/bench_hopper.py --seeds 0 1 2
     python benchmarks/bench_hopper.py --seeds 0 --replan-hz 25 --iterations 2
     python benchmarks/bench_hopper.py --checkpoint .../best_model.pkl
+    python benchmarks/bench_hopper.py --task quadruped --seeds 0 1 2 3 4
 
 Runs the swing-up trial (10 s from standing; success = up and x ≥ 1 m in
 every state of the last 2 s) on the MuJoCo plant with
-``default_controller("hopper")`` planning on MJX physics, or on a learned
+``default_controller(task)`` planning on MJX physics, or on a learned
 model with ``--checkpoint``. Prints one row per seed: success, the final x,
-when the torso first left the "up" set (height ≥ 80 %, |pitch| ≤ 0.7) and
-how many plant steps it spent outside, and the mean wall time of a
-replanning. Each row is appended to ``--out`` (a JSON list) as it
-finishes, so a stopped run keeps what it measured.
+when the body first left the "up" set (hopper: torso height ≥ 80 %,
+|pitch| ≤ 0.7; quadruped: height ≥ 60 %, tilt ≤ 37°) and how many plant
+steps it spent outside, and the mean wall time of a replanning. Each row is
+appended to ``--out`` (a JSON list) as it finishes, so a stopped run keeps
+what it measured.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    p.add_argument("--task", choices=["hopper", "quadruped"], default="hopper")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--replan-hz", type=float, default=25.0)
     p.add_argument("--duration", type=float, default=10.0)
@@ -47,10 +50,13 @@ def _parser() -> argparse.ArgumentParser:
 def _row(task, result, config: dict) -> dict:
     """The numbers of one trial."""
     e = result.episode
-    height = e.site_xpos[:, task.torso_id, 2]
-    down = np.flatnonzero(
-        (height < task.min_height) | (np.abs(e.qpos[:, 2]) > 0.7)
-    )
+    if hasattr(task, "band_height"):  # the hopper: torso site, pitch
+        height = e.site_xpos[:, task.torso_id, 2]
+        tipped = np.abs(e.qpos[:, 2]) > 0.7
+    else:  # the quadruped: free-joint height, tilt of the torso's z axis
+        height = e.qpos[:, 2]
+        tipped = 1.0 - 2.0 * (e.qpos[:, 4] ** 2 + e.qpos[:, 5] ** 2) < 0.8
+    down = np.flatnonzero((height < task.min_height) | tipped)
     return {
         "seed": result.seed,
         "success": bool(result.success),
@@ -77,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.target_velocity is not None:
         kwargs["target_velocity"] = args.target_velocity
     if args.checkpoint is None:
-        task = get_task("hopper", **kwargs)
+        task = get_task(args.task, **kwargs)
     else:
-        task = learned_task("hopper", args.checkpoint)
+        task = learned_task(args.task, args.checkpoint)
         if kwargs:
             task.target_velocity = kwargs["target_velocity"]
     overrides = {
@@ -94,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     controller = default_controller(task, **overrides)
     config = {
+        "task": args.task,
         "model": "learned" if args.checkpoint else "true",
         "replan_hz": args.replan_hz,
         "target_velocity": task.target_velocity,

@@ -101,11 +101,12 @@ def test_hopper_cost_prefers_hopping_forward_upright():
     assert tipping[0] > still[0]
 
 
-def test_hopper_default_controller():
-    """The hopper has a tuned default: predictive sampling, 0.5 s."""
+@pytest.mark.parametrize("name", ["hopper", "quadruped"])
+def test_contact_tasks_default_controllers(name):
+    """Both have a default: predictive sampling, 0.5 s ahead."""
     from hydrax.algs import PredictiveSampling
     from hydrax.simulation.controllers import default_controller
 
-    ctrl = default_controller("hopper")
+    ctrl = default_controller(name)
     assert isinstance(ctrl, PredictiveSampling)
     assert ctrl.num_samples == 128 and ctrl.plan_horizon == 0.5

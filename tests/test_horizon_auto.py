@@ -49,14 +49,15 @@ def test_auto_falls_back_for_unknown_tasks(dcp_data):
     k, why = resolve_prediction_horizon("auto", "my_robot", [dcp_data])
     assert (k, FALLBACK_HORIZON) == (9, 9)
     assert "'my_robot' is not a built-in task" in why and "9" in why
-    k, why = resolve_prediction_horizon("auto", "quadruped", [dcp_data])
+    k, why = resolve_prediction_horizon("auto", "particle", [dcp_data])
     assert k == 9 and "no default controller" in why
 
 
-def test_auto_follows_the_hopper_controller(dcp_data):
-    """The hopper's default controller looks 0.5 s ahead: 50 steps."""
-    k, why = resolve_prediction_horizon("auto", "hopper", [dcp_data])
-    assert k == 50 and "hopper default controller" in why
+@pytest.mark.parametrize("name", ["hopper", "quadruped"])
+def test_auto_follows_the_contact_tasks_controllers(dcp_data, name):
+    """Their default controllers look 0.5 s ahead: 50 steps."""
+    k, why = resolve_prediction_horizon("auto", name, [dcp_data])
+    assert k == 50 and f"{name} default controller" in why
 
 
 def test_an_int_is_kept_and_a_bad_value_named(dcp_data):

@@ -61,9 +61,19 @@ DEFAULT_CONFIGS: dict[str, dict[str, Any]] = {
         "num_knots": 4,
         "iterations": 1,
     },
+    "quadruped": {
+        "algorithm": "predictive_sampling",
+        "num_samples": 128,
+        "noise_level": 0.3,
+        "plan_horizon": 0.5,
+        "spline_type": "zero",
+        "num_knots": 4,
+        "iterations": 1,
+    },
 }
 """The default algorithm and arguments of each built-in task (the hopper's
-measured at 25 Hz replanning: README, "Built-in contact tasks")."""
+and the quadruped's measured at 25 Hz replanning: README, "Built-in contact
+tasks")."""
 
 TRIAL_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
     "double_cart_pole": {"swingup": {"num_samples": 256}},
