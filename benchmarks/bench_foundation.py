@@ -111,13 +111,13 @@ def collection_rate(episodes: int, duration: float) -> tuple[float, int]:
 
 
 def trials(task, seeds: int) -> list[tuple[str, str]]:
-    """Balance and swing-up success of the default controller."""
-    ctrl = default_controller(task)
+    """Balance and swing-up success of each trial's default controller."""
     rows = []
-    for name, trial in (
-        ("balance", balance_trial),
-        ("swing-up", swingup_trial),
+    for name, kind, trial in (
+        ("balance", "balance", balance_trial),
+        ("swing-up", "swingup", swingup_trial),
     ):
+        ctrl = default_controller(task, kind)
         ok, replan = 0, []
         start = time.perf_counter()
         for seed in range(seeds):

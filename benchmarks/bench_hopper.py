@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if v is not None
     }
-    controller = default_controller(task, **overrides)
+    controller = default_controller(task, "swingup", **overrides)
     config = {
         "task": args.task,
         "model": "learned" if args.checkpoint else "true",

@@ -129,7 +129,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="control sequences per replanning, for the true and the "
-        "learned model (none given: the task's default controller's)",
+        "learned model (none given: the task's swing-up default: 256 for "
+        "the double cart pole, 128 for the others)",
     )
     p.add_argument(
         "--no-true",

@@ -198,6 +198,6 @@ def test_learned_model_swings_up_the_pendulum(tmp_path):
         log=lambda s: None,
     )
     task = learned_task("pendulum", tmp_path / "pendulum" / "best_model.pkl")
-    controller = default_controller(task)
+    controller = default_controller(task, "swingup")
     wins = [swingup_trial(task, controller, seed).success for seed in range(3)]
     assert sum(wins) >= 2, wins

@@ -168,8 +168,8 @@ def add_training_arguments(
         default=prediction_horizon,
         help="steps predicted autoregressively in the training loss; auto: "
         "the planning horizon of the task's default controller in model "
-        "steps when --task-name is a built-in task (80 for "
-        "double_cart_pole), else 9",
+        "steps when --task-name is a built-in task with one (80 for "
+        "double_cart_pole, 50 for hopper and quadruped), else 9",
     )
     g.add_argument(
         "--batch-size", type=int, default=32, help="windows per step"
