@@ -110,3 +110,29 @@ def test_contact_tasks_default_controllers(name):
     ctrl = default_controller(name)
     assert isinstance(ctrl, PredictiveSampling)
     assert ctrl.num_samples == 128 and ctrl.plan_horizon == 0.5
+
+
+def test_mpc_collects_the_quadruped_from_its_default_pose(tmp_path):
+    """No goal: the MPC episodes start around qpos0 (the random ones' start).
+
+    A bare MJCF, with no costs or controller, is refused in one line.
+    """
+    from hydrax.logs import read_trajectory
+    from hydrax.simulation.collect import collect
+
+    task = get_task("quadruped")
+    out = collect(
+        task, tmp_path / "q", episodes=1, duration=0.06, policy="mpc",
+        init_spread=0.05, progress=False,
+    )  # fmt: skip
+    (log,) = sorted(out.glob("*.csv"))
+    traj = read_trajectory(log)
+    assert len(traj.rows) == 6
+    qpos0 = task.mj_model.qpos0
+    first = traj.rows[0, : task.nq]
+    assert np.abs(first[:3] - qpos0[:3]).max() <= 0.05 + 1e-9
+    assert abs(np.linalg.norm(first[3:7]) - 1.0) < 1e-6
+    with pytest.raises(ValueError, match="'mpc' needs a task") as err:
+        collect(task.model_file, tmp_path / "bare", episodes=1, policy="mpc")
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "bare").exists()

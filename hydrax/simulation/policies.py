@@ -75,11 +75,16 @@ def resolve_policy(source: ModelSource, policy: str) -> str:
     has_goal = source.task is not None and source.task.goal() is not None
     if policy == "auto":
         return "mix" if has_goal else "random"
-    if policy in ("lqr", "mix", "mpc", "energy") and not has_goal:
+    if policy == "mpc" and source.task is None:
+        raise ValueError(
+            "policy 'mpc' needs a task (its costs and default controller); "
+            "a bare MJCF has none (use --policy random)"
+        )
+    if policy in ("lqr", "mix", "energy") and not has_goal:
         what = "a bare MJCF" if source.task is None else "this task"
         raise ValueError(
             f"policy {policy!r} needs a task with a goal; {what} has none "
-            "(use --policy random)"
+            "(use --policy random or mpc)"
         )
     if policy == "energy" and not has_energy_law(source):
         raise ValueError(
@@ -311,7 +316,8 @@ def episode_inputs(
     """Each episode's start, control noise and kind (`episode_kind`).
 
     LQR (and MPC) episodes start around the goal, energy and random ones
-    around the default pose at rest (hanging).
+    (and MPC ones of a task without a goal) around the default pose at rest
+    (hanging).
 
     Episode ``i`` draws from ``np.random.default_rng([seed, i])``.
     """
@@ -326,7 +332,8 @@ def episode_inputs(
         rng = np.random.default_rng([seed, i])
         kind = episode_kind(policy, i, lqr_fraction, energy_fraction)
         if kind != "random":
-            start = source.task.goal() if kind == "lqr" else rest
+            goal = source.task.goal() if kind == "lqr" else None
+            start = rest if goal is None else goal
             starts.append(spread_state(mj_model, rng, *start, init_spread))
             std = noise_std * half_range
             noises.append(coloured_noise(rng, steps, std, noise_smoothing))
