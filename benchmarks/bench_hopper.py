@@ -50,12 +50,12 @@ def _parser() -> argparse.ArgumentParser:
 def _row(task, result, config: dict) -> dict:
     """The numbers of one trial."""
     e = result.episode
-    if hasattr(task, "band_height"):  # the hopper: torso site, pitch
+    if config["task"] == "hopper":  # torso site height, pitch
         height = e.site_xpos[:, task.torso_id, 2]
         tipped = np.abs(e.qpos[:, 2]) > 0.7
     else:  # the quadruped: free-joint height, tilt of the torso's z axis
         height = e.qpos[:, 2]
-        tipped = 1.0 - 2.0 * (e.qpos[:, 4] ** 2 + e.qpos[:, 5] ** 2) < 0.8
+        tipped = np.asarray(task._uprightness(e.qpos[:, 3:7].T)) < 0.8
     down = np.flatnonzero((height < task.min_height) | tipped)
     return {
         "seed": result.seed,

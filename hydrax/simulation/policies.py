@@ -82,9 +82,10 @@ def resolve_policy(source: ModelSource, policy: str) -> str:
         )
     if policy in ("lqr", "mix", "energy") and not has_goal:
         what = "a bare MJCF" if source.task is None else "this task"
+        instead = "random" if source.task is None else "random or mpc"
         raise ValueError(
             f"policy {policy!r} needs a task with a goal; {what} has none "
-            "(use --policy random or mpc)"
+            f"(use --policy {instead})"
         )
     if policy == "energy" and not has_energy_law(source):
         raise ValueError(
