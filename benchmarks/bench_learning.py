@@ -57,6 +57,9 @@ from hydrax.dynamics_model_training.model import (
     DynamicsNetwork,
     Statistic,
     multi_step_errors,
+    multi_step_loss,
+    split_rows,
+    stepwise_rollout_deltas,
 )
 from hydrax.dynamics_model_training.train import make_optimizer
 from hydrax.tasks.double_cart_pole import DoubleCartPole
@@ -128,11 +131,22 @@ def batch_indices(
     return out
 
 
-def jax_train(dataset: DynamicsDataset, mode: str, batch: int) -> Bench:
+def stepwise_loss(net: DynamicsNetwork, rows, weights) -> jax.Array:
+    """The window-mode loss one prediction at a time (before 2026-12-06)."""
+    _, pred, true = stepwise_rollout_deltas(net, *split_rows(net, rows))
+    per_sample = jnp.mean(jnp.square(pred - true), axis=(1, 2))
+    return jnp.sum(weights * per_sample) / jnp.maximum(jnp.sum(weights), 1.0)
+
+
+def jax_train(
+    dataset: DynamicsDataset, mode: str, batch: int, stepwise: bool = False
+) -> Bench:
     """The train step ``train_dynamics_model`` builds, in samples.
 
     The same functional step: split network, params and statistics; clip +
-    AdamW; value_and_grad of the mean multi-step error; windows gathered on
+    AdamW; value_and_grad of ``multi_step_loss`` (``stepwise``: the window
+    model's rollout one prediction at a time, each re-running the GRU over
+    its window, as before the rows were fed once); windows gathered on
     device inside the jitted step; the previous step's loss read back after
     dispatching the next, as the training loop does.
     """
@@ -150,10 +164,9 @@ def jax_train(dataset: DynamicsDataset, mode: str, batch: int) -> Bench:
 
     def loss_fn(params, rows, weights):
         net = nnx.merge(graphdef, params, stats)
-        per_sample = jnp.mean(multi_step_errors(net, rows), axis=-1)
-        return jnp.sum(weights * per_sample) / jnp.maximum(
-            jnp.sum(weights), 1.0
-        )
+        if stepwise:
+            return stepwise_loss(net, rows, weights)
+        return multi_step_loss(net, rows, weights)
 
     @jax.jit
     def train_step(params, opt_state, data, rows, starts, weights):
@@ -383,6 +396,8 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
         for mode in ("window", "recurrent"):
             say(f"compiling JAX {mode} train step, batch {b} ...")
             group[mode] = jax_train(dataset, mode, b)
+        say(f"compiling JAX window train step, stepwise, batch {b} ...")
+        group["window stepwise"] = jax_train(dataset, "window", b, True)
         runs = [("eager", cpus), ("eager", 1), ("compile", cpus)]
         if b == 32:
             runs.append(("compile", 1))
@@ -399,13 +414,15 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
         for name, figure in run(group).items():
             if name == "peak":
                 m["peak"] = max(m["peak"], figure[0])
-            elif name in ("window", "recurrent"):
+            elif name in ("window", "recurrent", "window stepwise"):
                 m["train"][name, b] = figure
             else:
                 kind, threads = name.split()
                 m["torch"][kind, b, int(threads)] = figure
         if torch is not None:
             torch.set_num_threads(cpus)
+    if args.training_only:
+        return {k: v for k, v in m.items() if k not in ("rollout", "replan")}
 
     # 3. Rollouts through the seam, and mujoco.rollout.
     nets = {
@@ -468,6 +485,11 @@ def main() -> None:
         "--ingestion-only",
         action="store_true",
         help="only the ingestion and dataset-memory rows",
+    )
+    p.add_argument(
+        "--training-only",
+        action="store_true",
+        help="only the training rows (JAX, PyTorch, FLOP/s vs matmul peak)",
     )
     p.add_argument("--compile-probe", metavar="DIR", help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -38,6 +38,9 @@ from hydrax.dynamics_model_training.transforms import (
     state_delta,
     window_features,
 )
+from hydrax.dynamics_model_training.window_rollout import (
+    window_rollout_deltas,
+)
 
 Mode = Literal["window", "recurrent"]
 """``window``: the GRU re-runs over the whole window from a zero hidden state
@@ -202,6 +205,24 @@ def rollout_deltas(
     Returns:
         The predicted states (B, K, nq + nv), and the standardized predicted
         and target deltas, each (B, K, D).
+    """
+    if isinstance(model, DynamicsNetwork) and not is_recurrent(model):
+        # The same steps, each row fed once to every window holding it.
+        return window_rollout_deltas(model, window, controls, targets)
+    return stepwise_rollout_deltas(model, window, controls, targets)
+
+
+def stepwise_rollout_deltas(
+    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
+    window: jax.Array,
+    controls: jax.Array,
+    targets: jax.Array,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """:func:`rollout_deltas` one prediction at a time, in ``lax.scan``.
+
+    The reference order of the steps (a window-mode network re-runs its GRU
+    over the whole window at each): ``rollout_deltas`` takes it for
+    recurrent networks and baselines.
     """
     outs, _ = _rollout(model, window, controls, targets)
     return outs
