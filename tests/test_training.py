@@ -190,12 +190,16 @@ def test_one_apply_delta_for_training_and_inference(tiny_model):
     data = mjx.make_data(task.model).replace(
         qpos=window[0, -1, :3], qvel=window[0, -1, 3:6]
     )
-    nxt, carry = dyn.step(task.model, data, window[0, :-1], window[0, -1, 6:])
+    carry = dyn.init_carry(task.model, data, window[0, :-1])
+    nxt, carry = dyn.step(task.model, data, carry, window[0, -1, 6:])
     np.testing.assert_allclose(
         np.r_[nxt.qpos, nxt.qvel], expected[0], atol=1e-5
     )
+    # The carry: the H - 1 windows in flight, the newest started at the row.
+    hidden, firsts = carry
+    assert hidden.shape == (4, network.hidden_size)
     np.testing.assert_array_equal(
-        np.asarray(carry[-1]), np.asarray(window[0, -1])
+        np.asarray(firsts[-1]), np.asarray(window[0, -1])
     )
 
 

@@ -1,4 +1,8 @@
-"""A window-mode rollout fed row by row equals the step-by-step scan."""
+"""A window-mode network's rows fed once to every window holding them.
+
+Training's unrolled rollout, the step-by-step scan and the planner's step
+(windows in flight) all predict what the GRU over each whole window does.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -14,7 +18,11 @@ from hydrax.dynamics_model_training.model import (
     split_rows,
     stepwise_rollout_deltas,
 )
-from hydrax.dynamics_model_training.transforms import StateLayout
+from hydrax.dynamics_model_training.rollout_steps import (
+    learned_step,
+    start_memory,
+)
+from hydrax.dynamics_model_training.transforms import StateLayout, apply_delta
 
 CART = StateLayout.create(3, 3, 1, angle_indices=[1, 2], coordinate_indices=[0])
 # A free joint (heading frame), a hinge and a ball joint; structured delta.
@@ -112,3 +120,44 @@ def test_training_loss_goes_through_the_fed_once_rollout():
     assert float(nnx.jit(multi_step_loss)(net, rows)) == pytest.approx(
         ref, rel=1e-5
     )
+
+
+def _explicit_windows(net, window, controls):
+    """The window model's definition: the GRU over each whole window."""
+    layout, ns = net.layout, net.layout.nq + net.layout.nv
+    current, states = window[:, -1, :ns], []
+    for k in range(controls.shape[1]):
+        delta = net(window)  # physical, a structured delta integrated
+        current = apply_delta(layout, current, delta)
+        states.append(current)
+        row = jnp.concatenate([current, controls[:, k]], axis=-1)
+        window = jnp.concatenate([window[:, 1:], row[:, None]], axis=1)
+    return jnp.stack(states, axis=1)
+
+
+@pytest.mark.parametrize(
+    ("layout", "history"), [(CART, 6), (CART, 1), (FREE, 3)]
+)
+def test_windows_in_flight_step_as_whole_windows(layout, history):
+    """The planner's step (windows in flight) and both rollouts predict
+    what the GRU over each whole window predicts."""
+    horizon = 5
+    net = _network(layout, history, seed=2)
+    rows = _rows(layout, 3, history + horizon, seed=4)
+    window, controls, targets = split_rows(net, rows)
+    ref = _explicit_windows(net, window, controls)
+
+    memory = start_memory(net, window[:, :-1], window[:, 0])
+    assert memory[0].shape == (3, history - 1, 16)  # one per measured row
+    row, seam = window[:, -1], []
+    for k in range(horizon):
+        memory, nxt, _ = learned_step(net, memory, row)
+        assert memory[0].shape[1] == history - 1
+        seam.append(nxt)
+        row = jnp.concatenate([nxt, controls[:, k]], axis=-1)
+    for got in (
+        jnp.stack(seam, axis=1),
+        rollout_deltas(net, window, controls, targets)[0],
+        stepwise_rollout_deltas(net, window, controls, targets)[0],
+    ):
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)

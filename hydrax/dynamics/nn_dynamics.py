@@ -202,7 +202,7 @@ class NeuralNetworkDynamics(Dynamics):
     ) -> Carry:
         """The carry of a rollout from the current state.
 
-        Window mode: the H − 1 measured rows before the current state.
+        Window mode: the windows in flight, one per measured row before it.
         Recurrent mode: (hidden state after those rows, their first row,
         which coordinates stay relative to). An ensemble's is a dict:
         ``memories`` (every member's, stacked) and, for ``"ts"``, the

@@ -21,14 +21,24 @@ from hydrax.dynamics_model_training.transforms import (
 )
 
 Memory = jax.Array | tuple[jax.Array, jax.Array]
-"""What a rollout carries between steps: the most recent raw rows,
-(B, T, R), in ``window`` mode; (hidden state (B, h), reference row (B, R))
-in ``recurrent`` mode, coordinates staying relative to the reference."""
+"""What a rollout carries between steps. ``recurrent`` mode: (hidden state
+(B, h), reference row (B, R)), coordinates staying relative to the
+reference. A ``window``-mode network: the windows in flight, one started
+at each of the last T rows, (hidden states (B, T, h), their first rows
+(B, T, R)): every new row is fed to all of them in one GRU cell call, and
+the oldest, which then holds H rows, predicts (H cell evaluations per step
+as before, but one call of T·B rows instead of a chain of H). A baseline
+predictor: the most recent raw rows, (B, T, R)."""
 
 
 def is_recurrent(model: Any) -> bool:  # noqa: ANN401
     """Whether a predictor carries a hidden state (``recurrent`` mode)."""
     return getattr(model, "mode", "window") == "recurrent"
+
+
+def feeds_windows(model: Any) -> bool:  # noqa: ANN401
+    """Whether a predictor's memory is its windows in flight (see Memory)."""
+    return hasattr(model, "gru") and not is_recurrent(model)
 
 
 def start_memory(
@@ -45,9 +55,16 @@ def start_memory(
             mode, (B, R): the first row of the initial window.
 
     Returns:
-        The rows themselves (``window``), or the hidden state after them
-        (zeros when T = 0) and the reference (``recurrent``).
+        The rows themselves (a baseline), the windows started at each row
+        (a ``window``-mode network), or the hidden state after them (zeros
+        when T = 0) and the reference (``recurrent``).
     """
+    if feeds_windows(model):
+        b, h = rows.shape[0], model.gru.hidden_size
+        memory = (jnp.zeros((b, 0, h), rows.dtype), rows[:, :0])
+        for t in range(rows.shape[1]):
+            memory = push_row(model, memory, rows[:, t])
+        return memory
     if not is_recurrent(model):
         return rows
     return model.gru(model.features(rows, reference)), reference
@@ -67,18 +84,34 @@ def push_row(
     if is_recurrent(model):
         h, reference = memory
         return model.advance(h, row, reference, probe), reference
+    if feeds_windows(model):
+        # A window starts at the row; every window in flight takes it, its
+        # coordinates relative to that window's first row.
+        h, firsts = memory
+        fresh = jnp.zeros((row.shape[0], 1, h.shape[-1]), h.dtype)
+        h = jnp.concatenate([h, fresh], axis=1)
+        firsts = jnp.concatenate([firsts, row[:, None]], axis=1)
+        rows = jnp.broadcast_to(row[:, None], firsts.shape)
+        x = model.features(rows[:, :, None], firsts)[:, :, 0]
+        return model.gru.cell(h, model.gru.project(x)), firsts
     return jnp.concatenate([memory, row[:, None]], axis=1)
 
 
 def drop_oldest(model: Any, memory: Memory) -> Memory:  # noqa: ANN401
-    """Forget the oldest row of a ``window`` memory (a hidden state stays)."""
-    return memory if is_recurrent(model) else memory[:, 1:]
+    """Forget the oldest row, or window, of a memory (a hidden state stays)."""
+    if is_recurrent(model):
+        return memory
+    if feeds_windows(model):
+        return memory[0][:, 1:], memory[1][:, 1:]
+    return memory[:, 1:]
 
 
 def predict_delta(model: Any, memory: Memory) -> jax.Array:  # noqa: ANN401
     """The standardized delta after the memory's last row, (B, D)."""
     if is_recurrent(model):
         return model.head_delta(memory[0])
+    if feeds_windows(model):  # the oldest window holds H rows now
+        return model.head_delta(memory[0][:, 0])
     return model.predict_standardized(memory)
 
 
