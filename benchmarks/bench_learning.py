@@ -51,17 +51,21 @@ from mujoco import rollout as mj_rollout
 from hydrax.dynamics.base import PhysicsDynamics
 from hydrax.dynamics_model_training.data_loader import (
     DynamicsDataset,
-    gather_windows,
 )
 from hydrax.dynamics_model_training.model import (
     DynamicsNetwork,
     Statistic,
     multi_step_errors,
-    multi_step_loss,
     split_rows,
-    stepwise_rollout_deltas,
 )
+from hydrax.dynamics_model_training.parallel import DataParallel
+from hydrax.dynamics_model_training.rollout_steps import scored_step
 from hydrax.dynamics_model_training.train import make_optimizer
+from hydrax.dynamics_model_training.train_steps import (
+    Batch,
+    StepSpec,
+    train_step,
+)
 from hydrax.tasks.double_cart_pole import DoubleCartPole
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -131,59 +135,75 @@ def batch_indices(
     return out
 
 
-def stepwise_loss(net: DynamicsNetwork, rows, weights) -> jax.Array:
-    """The window-mode loss one prediction at a time (before 2026-12-06)."""
-    _, pred, true = stepwise_rollout_deltas(net, *split_rows(net, rows))
-    per_sample = jnp.mean(jnp.square(pred - true), axis=(1, 2))
+def whole_window_loss(net: DynamicsNetwork, rows, weights) -> jax.Array:
+    """The window-mode loss as computed before 2026-12-06: ``lax.scan`` over
+    the K steps, each running the GRU over its whole sliding window."""
+    window, controls, targets = split_rows(net, rows)
+    ns = net.layout.nq + net.layout.nv
+
+    def step(carry, xs):
+        window, current = carry
+        u_next, target = xs
+        pred, true, nxt = scored_step(
+            net, current, net.predict_standardized(window), target
+        )
+        row = jnp.concatenate([nxt, u_next], axis=-1)
+        window = jnp.concatenate([window[:, 1:], row[:, None]], axis=1)
+        return (window, nxt), jnp.mean(jnp.square(pred - true), axis=-1)
+
+    xs = (jnp.swapaxes(controls, 0, 1), jnp.swapaxes(targets, 0, 1))
+    _, errs = jax.lax.scan(step, (window, window[:, -1, :ns]), xs)
+    per_sample = jnp.mean(errs, axis=0)
     return jnp.sum(weights * per_sample) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
 def jax_train(
-    dataset: DynamicsDataset, mode: str, batch: int, stepwise: bool = False
+    dataset: DynamicsDataset, mode: str, batch: int, before: bool = False
 ) -> Bench:
-    """The train step ``train_dynamics_model`` builds, in samples.
+    """The train step ``train_dynamics_model`` runs, in samples.
 
-    The same functional step: split network, params and statistics; clip +
-    AdamW; value_and_grad of ``multi_step_loss`` (``stepwise``: the window
-    model's rollout one prediction at a time, each re-running the GRU over
-    its window, as before the rows were fed once); windows gathered on
-    device inside the jitted step; the previous step's loss read back after
-    dispatching the next, as the training loop does.
+    ``train_steps.train_step`` itself (clip + AdamW, value_and_grad of
+    ``multi_step_loss``, micro-batches above ``MICRO_BATCH``, windows
+    gathered on device inside the jitted step), the previous step's loss
+    read back after dispatching the next, as the training loop does.
+    ``before``: the same step on :func:`whole_window_loss`, the window
+    model's loss before its rows were fed once (in one pass).
     """
     network = make_network(dataset, mode)
     graphdef, params, stats = nnx.split(network, nnx.Param, Statistic)
     tx, _ = make_optimizer(1e-3, 1e-5, 10_000)
-    opt_state = tx.init(params)
-    device = jax.devices()[0]
-    params, opt_state, stats = jax.device_put(
-        (params, opt_state, stats), device
-    )
-    data = jax.device_put(dataset.data, device)
-    offsets = jnp.asarray(dataset.window_offsets())
-    ns = dataset.layout.nq + dataset.layout.nv
-
-    def loss_fn(params, rows, weights):
-        net = nnx.merge(graphdef, params, stats)
-        if stepwise:
-            return stepwise_loss(net, rows, weights)
-        return multi_step_loss(net, rows, weights)
+    dp = DataParallel(jax.devices()[:1])
+    spec = StepSpec.create(graphdef, tx, dataset, dp)
+    params, stats = dp.replicate((params, stats))
+    opt_state = dp.replicate(tx.init(params))
+    data = dp.replicate(jnp.asarray(dataset.data))
 
     @jax.jit
-    def train_step(params, opt_state, data, rows, starts, weights):
-        batch_rows = gather_windows(data, rows, starts, offsets, ns)
-        loss, grads = jax.value_and_grad(loss_fn)(params, batch_rows, weights)
+    def before_step(params, opt_state, batch):
+        loss, grads = jax.value_and_grad(
+            lambda p: whole_window_loss(
+                nnx.merge(graphdef, p, stats),
+                spec.windows(batch),
+                batch.weights,
+            )
+        )(params)
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    batches = batch_indices(dataset, batch, 64, seed=1)
+    batches = [
+        Batch(data, *(jnp.asarray(a) for a in b))
+        for b in batch_indices(dataset, batch, 64, seed=1)
+    ]
     state = {"p": params, "o": opt_state, "i": 0, "prev": None}
 
     def call() -> jax.Array:
         b = batches[state["i"] % len(batches)]
         state["i"] += 1
-        state["p"], state["o"], loss = train_step(
-            state["p"], state["o"], data, *b
-        )
+        if before:
+            out = before_step(state["p"], state["o"], b)
+        else:
+            out = train_step(spec, state["p"], stats, state["o"], b)
+        state["p"], state["o"], loss = out
         if state["prev"] is not None:  # as train.py: check the previous loss
             float(state["prev"])
         state["prev"] = loss
@@ -396,8 +416,8 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
         for mode in ("window", "recurrent"):
             say(f"compiling JAX {mode} train step, batch {b} ...")
             group[mode] = jax_train(dataset, mode, b)
-        say(f"compiling JAX window train step, stepwise, batch {b} ...")
-        group["window stepwise"] = jax_train(dataset, "window", b, True)
+        say(f"compiling JAX window train step, whole windows, batch {b} ...")
+        group["window before"] = jax_train(dataset, "window", b, True)
         runs = [("eager", cpus), ("eager", 1), ("compile", cpus)]
         if b == 32:
             runs.append(("compile", 1))
@@ -414,7 +434,7 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
         for name, figure in run(group).items():
             if name == "peak":
                 m["peak"] = max(m["peak"], figure[0])
-            elif name in ("window", "recurrent", "window stepwise"):
+            elif name in ("window", "recurrent", "window before"):
                 m["train"][name, b] = figure
             else:
                 kind, threads = name.split()

@@ -54,7 +54,10 @@ def test_training_gradient_equals_autodiff(data, mode):
     w = jnp.arange(1.0, 8.0)
     v_ref, g_ref = _value_and_grads(net, rows, multi_step_errors, w)
     v, g = _value_and_grads(net, rows, training_errors, w)
-    assert float(v) == float(v_ref)  # the forward pass is the same
+    if mode == "recurrent":
+        assert float(v) == float(v_ref)  # the forward pass is the same
+    else:  # the same cells in another order (window_rollout)
+        assert float(v) == pytest.approx(float(v_ref), rel=1e-6)
     ref, got = jax.tree.leaves(g_ref), jax.tree.leaves(g)
     assert len(ref) == len(got) == 6
     w_rec = nnx.state(g, nnx.Param)["gru"]["w_rec"][...]

@@ -1,6 +1,6 @@
 """A window-mode network's rows fed once to every window holding them.
 
-Training's unrolled rollout, the step-by-step scan and the planner's step
+Training's unrolled rollout, the evaluation's scan and the planner's step
 (windows in flight) all predict what the GRU over each whole window does.
 """
 
@@ -16,13 +16,16 @@ from hydrax.dynamics_model_training.model import (
     multi_step_loss,
     rollout_deltas,
     split_rows,
-    stepwise_rollout_deltas,
 )
 from hydrax.dynamics_model_training.rollout_steps import (
     learned_step,
+    scored_step,
     start_memory,
 )
-from hydrax.dynamics_model_training.transforms import StateLayout, apply_delta
+from hydrax.dynamics_model_training.transforms import StateLayout
+from hydrax.dynamics_model_training.window_rollout import (
+    window_rollout_deltas,
+)
 
 CART = StateLayout.create(3, 3, 1, angle_indices=[1, 2], coordinate_indices=[0])
 # A free joint (heading frame), a hinge and a ball joint; structured delta.
@@ -65,24 +68,43 @@ def _network(layout, history, seed=0):
     return net
 
 
+def _whole_windows(net, window, controls, targets):
+    """The definition: the GRU over each whole, sliding window of rows."""
+    ns = net.layout.nq + net.layout.nv
+    current, outs = window[:, -1, :ns], []
+    for k in range(controls.shape[1]):
+        pred = net.predict_standardized(window)
+        pred, true, current = scored_step(net, current, pred, targets[:, k])
+        outs.append((current, pred, true))
+        row = jnp.concatenate([current, controls[:, k]], axis=-1)
+        window = jnp.concatenate([window[:, 1:], row[:, None]], axis=1)
+    return tuple(jnp.stack(o, axis=1) for o in zip(*outs, strict=True))
+
+
+ORDERS = {
+    "training": window_rollout_deltas,
+    "scan": rollout_deltas,
+}
+
+
+@pytest.mark.parametrize("order", list(ORDERS))
 @pytest.mark.parametrize(
     ("layout", "history", "horizon"),
     [
         (CART, 11, 9),  # K < H
         (CART, 3, 8),  # K > H
-        (CART, 6, 6),
         (CART, 1, 4),  # one-row windows
         (CART, 5, 1),  # one step
         (FREE, 4, 6),
     ],
 )
-def test_fed_once_equals_stepwise(layout, history, horizon):
+def test_rows_fed_once_equal_whole_windows(order, layout, history, horizon):
     """States and deltas, and the loss's gradient, match to float rounding."""
     net = _network(layout, history)
     rows = _rows(layout, 6, history + horizon)
     window, controls, targets = split_rows(net, rows)
-    got = nnx.jit(rollout_deltas)(net, window, controls, targets)
-    ref = nnx.jit(stepwise_rollout_deltas)(net, window, controls, targets)
+    got = nnx.jit(ORDERS[order])(net, window, controls, targets)
+    ref = nnx.jit(_whole_windows)(net, window, controls, targets)
     for a, b in zip(got, ref, strict=True):
         assert a.shape == b.shape
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
@@ -90,7 +112,7 @@ def test_fed_once_equals_stepwise(layout, history, horizon):
     graphdef, params, stats = nnx.split(net, nnx.Param, Statistic)
     step_weights = jnp.arange(1.0, horizon + 1.0)  # every step's own cotangent
 
-    def loss(rollout):
+    def grads(rollout):
         def f(p):
             n = nnx.merge(graphdef, p, stats)
             _, pred, true = rollout(n, window, controls, targets)
@@ -99,9 +121,12 @@ def test_fed_once_equals_stepwise(layout, history, horizon):
 
         return jax.jit(jax.grad(f))(params)
 
-    g_got, g_ref = loss(rollout_deltas), loss(stepwise_rollout_deltas)
     leaves = list(
-        zip(jax.tree.leaves(g_got), jax.tree.leaves(g_ref), strict=True)
+        zip(
+            jax.tree.leaves(grads(ORDERS[order])),
+            jax.tree.leaves(grads(_whole_windows)),
+            strict=True,
+        )
     )
     assert len(leaves) == 6
     for a, b in leaves:  # (one-row windows: w_rec's gradient is 0)
@@ -110,42 +135,28 @@ def test_fed_once_equals_stepwise(layout, history, horizon):
     assert float(jnp.max(jnp.abs(leaves[-1][1]))) > 0
 
 
-def test_training_loss_goes_through_the_fed_once_rollout():
-    """The window-mode loss is the stepwise rollout's, to float rounding."""
+def test_training_loss_takes_the_unrolled_order():
+    """The window-mode loss is the whole windows' loss, to float rounding."""
     net = _network(CART, 5)
     rows = _rows(CART, 8, 5 + 7, seed=3)
-    window, controls, targets = split_rows(net, rows)
-    _, pred, true = stepwise_rollout_deltas(net, window, controls, targets)
+    _, pred, true = _whole_windows(net, *split_rows(net, rows))
     ref = float(jnp.mean(jnp.square(pred - true)))
     assert float(nnx.jit(multi_step_loss)(net, rows)) == pytest.approx(
         ref, rel=1e-5
     )
 
 
-def _explicit_windows(net, window, controls):
-    """The window model's definition: the GRU over each whole window."""
-    layout, ns = net.layout, net.layout.nq + net.layout.nv
-    current, states = window[:, -1, :ns], []
-    for k in range(controls.shape[1]):
-        delta = net(window)  # physical, a structured delta integrated
-        current = apply_delta(layout, current, delta)
-        states.append(current)
-        row = jnp.concatenate([current, controls[:, k]], axis=-1)
-        window = jnp.concatenate([window[:, 1:], row[:, None]], axis=1)
-    return jnp.stack(states, axis=1)
-
-
 @pytest.mark.parametrize(
     ("layout", "history"), [(CART, 6), (CART, 1), (FREE, 3)]
 )
 def test_windows_in_flight_step_as_whole_windows(layout, history):
-    """The planner's step (windows in flight) and both rollouts predict
-    what the GRU over each whole window predicts."""
+    """The planner's step carries H - 1 windows in flight and predicts what
+    the GRU over each whole window predicts."""
     horizon = 5
     net = _network(layout, history, seed=2)
     rows = _rows(layout, 3, history + horizon, seed=4)
     window, controls, targets = split_rows(net, rows)
-    ref = _explicit_windows(net, window, controls)
+    ref = _whole_windows(net, window, controls, targets)[0]
 
     memory = start_memory(net, window[:, :-1], window[:, 0])
     assert memory[0].shape == (3, history - 1, 16)  # one per measured row
@@ -155,9 +166,6 @@ def test_windows_in_flight_step_as_whole_windows(layout, history):
         assert memory[0].shape[1] == history - 1
         seam.append(nxt)
         row = jnp.concatenate([nxt, controls[:, k]], axis=-1)
-    for got in (
-        jnp.stack(seam, axis=1),
-        rollout_deltas(net, window, controls, targets)[0],
-        stepwise_rollout_deltas(net, window, controls, targets)[0],
-    ):
-        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        jnp.stack(seam, axis=1), ref, rtol=1e-4, atol=1e-5
+    )

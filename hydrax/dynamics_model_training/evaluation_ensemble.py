@@ -38,6 +38,7 @@ from hydrax.dynamics_model_training.evaluation_metrics import (
 from hydrax.dynamics_model_training.model import (
     DynamicsNetwork,
     drop_oldest,
+    integrated,
     predict_delta,
     push_row,
     start_memory,
@@ -103,7 +104,11 @@ def ensemble_rollout(
         memories, current = carry
         u_next, target = xs
         pairs = zip(members, memories, strict=True)
-        preds = jnp.stack([predict_delta(m, mem) for m, mem in pairs])
+        # Each member's delta as its own rollout scores it (a structured
+        # delta's position part integrated), as the planner's mean step has.
+        preds = jnp.stack(
+            [integrated(m, current, predict_delta(m, mem)) for m, mem in pairs]
+        )
         mean = preds.mean(axis=0)  # preds: (M, B, D)
         spread = jnp.sqrt(jnp.mean(jnp.var(preds, axis=0), axis=-1))
         true_std = first.standardize(state_delta(layout, current, target))

@@ -28,14 +28,13 @@ from hydrax.dynamics_model_training.rollout_steps import (  # noqa: F401
     learned_step,
     predict_delta,
     push_row,
+    scored_step,
     start_memory,
 )
 from hydrax.dynamics_model_training.transforms import (
     StateLayout,
     TransformFn,
-    apply_delta,
     integrated_delta,
-    state_delta,
     window_features,
 )
 from hydrax.dynamics_model_training.window_rollout import (
@@ -43,8 +42,9 @@ from hydrax.dynamics_model_training.window_rollout import (
 )
 
 Mode = Literal["window", "recurrent"]
-"""``window``: the GRU re-runs over the whole window from a zero hidden state
-at every prediction (H cell evaluations per step). ``recurrent``: the hidden
+"""``window``: each prediction is the GRU's over the whole window from a zero
+hidden state (H cell evaluations per step; computed with every row fed once
+to all the windows holding it). ``recurrent``: the hidden
 state is carried forward (one cell evaluation per step after warm-up) and
 coordinates stay relative to the first row of the initial window."""
 
@@ -186,11 +186,14 @@ def rollout_deltas(
 
     Each step predicts a delta after the memory, applies it to the model's
     current state, and feeds the row (predicted state, next control) to
-    the memory: the window slides by one row, or, for a network in
-    ``recurrent`` mode, the GRU (run once over the initial window) makes
-    one cell step, with coordinates relative to the initial window's first
-    row. These are :func:`learned_step`'s parts in the order that predicts
-    first, because the window already holds the current row.
+    the memory: a baseline's window slides by one row; a ``window``-mode
+    network feeds it to its windows in flight (its oldest window, which
+    holds H rows, predicts); a ``recurrent`` network's GRU (run once over
+    the initial window) makes one cell step, with coordinates relative to
+    the initial window's first row. These are :func:`learned_step`'s parts
+    in the order that predicts first, because the window already holds the
+    current row. (A window network's training loss takes another order of
+    the same steps: :func:`training_errors`.)
 
     Args:
         model: A network, or anything with its ``layout``,
@@ -205,24 +208,6 @@ def rollout_deltas(
     Returns:
         The predicted states (B, K, nq + nv), and the standardized predicted
         and target deltas, each (B, K, D).
-    """
-    if isinstance(model, DynamicsNetwork) and not is_recurrent(model):
-        # The same steps, each row fed once to every window holding it.
-        return window_rollout_deltas(model, window, controls, targets)
-    return stepwise_rollout_deltas(model, window, controls, targets)
-
-
-def stepwise_rollout_deltas(
-    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
-    window: jax.Array,
-    controls: jax.Array,
-    targets: jax.Array,
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """:func:`rollout_deltas` one prediction at a time, in ``lax.scan``.
-
-    The reference order of the steps (a window-mode network re-runs its GRU
-    over the whole window at each): ``rollout_deltas`` takes it for
-    recurrent networks and baselines.
     """
     outs, _ = _rollout(model, window, controls, targets)
     return outs
@@ -240,21 +225,15 @@ def _rollout(
     Returns its outputs and, with probes, the hidden states the probed
     cells started from, (K, B, h) (see :func:`gru.deferred_recurrent_grad`).
     """
-    layout = model.layout
-    ns = layout.nq + layout.nv
+    ns = model.layout.nq + model.layout.nv
     xs = (jnp.swapaxes(controls, 0, 1), jnp.swapaxes(targets, 0, 1), probes)
 
     def step(carry: tuple, xs: tuple) -> tuple:
         memory, current = carry  # the memory holds the current row
         u_next, target, probe = xs
-        # A structured delta's loss compares the whole delta, its position
-        # part integrated from the predicted velocity, not Δqvel alone: from
-        # a rolled-out state the true position part holds the position error
-        # so far, which Δqvel cannot show, and the loss (and the evaluation's
-        # standardized errors) stay those of the plain delta, same statistics.
-        pred_std = integrated(model, current, predict_delta(model, memory))
-        true_std = model.standardize(state_delta(layout, current, target))
-        nxt = apply_delta(layout, current, model.unstandardize(pred_std))
+        pred_std, true_std, nxt = scored_step(
+            model, current, predict_delta(model, memory), target
+        )
         row = jnp.concatenate([nxt, u_next], axis=-1)
         h = memory[0] if probe is not None else None
         memory = push_row(model, drop_oldest(model, memory), row, probe)
@@ -323,11 +302,19 @@ def training_errors(network: DynamicsNetwork, rows: jax.Array) -> jax.Array:
 
     In ``recurrent`` mode the gradient of the recurrent weight over the
     fed-back cells is one matmul over the horizon
-    (:func:`gru.deferred_recurrent_grad`); the value is the same.
+    (:func:`gru.deferred_recurrent_grad`); the value is the same. In
+    ``window`` mode the rollout is unrolled over its rows, each fed once
+    to all the windows holding it (``window_rollout``): the same errors to
+    float rounding, in H + K − 1 GRU cell calls.
     """
-    if not (isinstance(network, DynamicsNetwork) and is_recurrent(network)):
+    if not isinstance(network, DynamicsNetwork):
         return multi_step_errors(network, rows)
     window, controls, targets = split_rows(network, rows)
+    if not is_recurrent(network):
+        _, pred, true = window_rollout_deltas(
+            network, window, controls, targets
+        )
+        return jnp.mean(jnp.square(pred - true), axis=-1)
     shape = (controls.shape[1], controls.shape[0], 3 * network.hidden_size)
     return deferred_recurrent_grad(
         _probed_errors, network, shape, window, controls, targets

@@ -1,11 +1,13 @@
 """One step of a rollout, defined once, in both modes.
 
 The parts :func:`start_memory`, :func:`push_row`, :func:`predict_delta`
-(with :func:`integrated` for the structured delta) and :func:`drop_oldest`
-make :func:`learned_step` (the planner's dynamics seam) here and
-``model.rollout_deltas`` (the training loss and the evaluation). They take
-a network or a baseline predictor alike (anything with the network's
-surface); ``model`` re-exports them.
+(with :func:`integrated` for the structured delta), :func:`drop_oldest`
+and :func:`scored_step` make :func:`learned_step` (the planner's dynamics
+seam) here and ``model.rollout_deltas`` (the evaluation, validation and
+the recurrent training loss). They take a network or a baseline predictor
+alike (anything with the network's surface); ``model`` re-exports them.
+A window network's training loss feeds the same rows in another order
+(``window_rollout``) through :func:`feed_windows` and :func:`scored_step`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import jax.numpy as jnp
 from hydrax.dynamics_model_training.transforms import (
     apply_delta,
     integrated_delta,
+    state_delta,
 )
 
 Memory = jax.Array | tuple[jax.Array, jax.Array]
@@ -84,17 +87,66 @@ def push_row(
     if is_recurrent(model):
         h, reference = memory
         return model.advance(h, row, reference, probe), reference
-    if feeds_windows(model):
-        # A window starts at the row; every window in flight takes it, its
-        # coordinates relative to that window's first row.
+    if feeds_windows(model):  # a window starts at the row; all take it
         h, firsts = memory
         fresh = jnp.zeros((row.shape[0], 1, h.shape[-1]), h.dtype)
         h = jnp.concatenate([h, fresh], axis=1)
         firsts = jnp.concatenate([firsts, row[:, None]], axis=1)
-        rows = jnp.broadcast_to(row[:, None], firsts.shape)
-        x = model.features(rows[:, :, None], firsts)[:, :, 0]
-        return model.gru.cell(h, model.gru.project(x)), firsts
+        return feed_windows(model, h, firsts, row), firsts
     return jnp.concatenate([memory, row[:, None]], axis=1)
+
+
+def feed_windows(
+    model: Any,  # noqa: ANN401 (a window-mode network)
+    hidden: jax.Array,
+    firsts: jax.Array,
+    row: jax.Array,
+) -> jax.Array:
+    """One GRU cell call: a raw row fed to every window in flight.
+
+    Args:
+        model: A ``window``-mode network.
+        hidden: The windows' hidden states, (B, n, h).
+        firsts: Their first rows, (B, n, R): each window sees the row's
+            coordinates relative to its own first row.
+        row: The row, (B, R).
+
+    Returns:
+        The windows' hidden states after the row, (B, n, h).
+    """
+    rows = jnp.broadcast_to(row[:, None], firsts.shape)
+    x = model.features(rows[:, :, None], firsts)[:, :, 0]
+    return model.gru.cell(hidden, model.gru.project(x))
+
+
+def scored_step(
+    model: Any,  # noqa: ANN401 (a network or a baseline predictor)
+    current: jax.Array,
+    pred_std: jax.Array,
+    target: jax.Array,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """A rollout step's deltas and next state, from its prediction.
+
+    A structured delta's loss compares the whole delta, its position part
+    integrated from the predicted velocity, not Δqvel alone: from a
+    rolled-out state the true position part holds the position error so
+    far, which Δqvel cannot show, and the loss (and the evaluation's
+    standardized errors) stay those of the plain delta, same statistics.
+
+    Args:
+        model: The predictor.
+        current: Its current state, (B, nq + nv).
+        pred_std: Its standardized prediction (``predict_delta``), (B, D).
+        target: The true next state, (B, nq + nv).
+
+    Returns:
+        The standardized predicted (integrated) and target deltas, (B, D)
+        each, and the next state, (B, nq + nv).
+    """
+    pred_std = integrated(model, current, pred_std)
+    true_std = model.standardize(state_delta(model.layout, current, target))
+    nxt = apply_delta(model.layout, current, model.unstandardize(pred_std))
+    return pred_std, true_std, nxt
 
 
 def drop_oldest(model: Any, memory: Memory) -> Memory:  # noqa: ANN401
@@ -142,13 +194,14 @@ def learned_step(
     """One step of the dynamics seam: the current row in, the next state out.
 
     The row (current state, control applied now) enters the memory, the
-    delta after it is predicted and applied to its state; a ``window``
-    memory keeps its H − 1 most recent rows. :func:`rollout_deltas` makes
-    the same steps from the same parts.
+    delta after it is predicted and applied to its state; a window memory
+    keeps its H − 1 most recent rows (a baseline) or windows in flight (a
+    network). ``model.rollout_deltas`` makes the same steps from the same
+    parts.
 
     Args:
-        model: A network, or anything with its ``layout``, ``mode``,
-            ``predict_standardized`` and ``unstandardize``.
+        model: A network, or a baseline predictor (with its ``layout``,
+            ``mode``, ``predict_standardized`` and ``unstandardize``).
         memory: The memory before the row (see :data:`Memory`).
         row: The current raw row, (B, R).
 

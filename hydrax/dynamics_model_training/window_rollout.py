@@ -15,9 +15,11 @@ up to min(H, K)·B rows, a chain H+K−1 cells deep; the recurrent weight's
 gradient is likewise accumulated in H+K−1 products instead of K·H.
 
 The loop is unrolled when traced (the calls' batch sizes differ), so the
-compiled graph grows with H + K. Predictions equal
-:func:`model.rollout_deltas`'s step-by-step scan up to float rounding (the
-tests compare both, values and gradients).
+compiled graph grows with H + K: the training loss takes this order (its
+steps are 1.2-1.7x faster), evaluation and planning the step-by-step scan
+of ``model.rollout_deltas`` (windows in flight, one call a step). Both
+predict what the GRU over each whole window predicts, to float rounding
+(the tests compare values and gradients).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from hydrax.dynamics_model_training.rollout_steps import integrated
-from hydrax.dynamics_model_training.transforms import apply_delta, state_delta
+from hydrax.dynamics_model_training.rollout_steps import (
+    feed_windows,
+    scored_step,
+)
 
 
 def window_rollout_deltas(
@@ -37,7 +41,7 @@ def window_rollout_deltas(
     controls: jax.Array,
     targets: jax.Array,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """``model.rollout_deltas`` of a window-mode network, rows fed once.
+    """``model.rollout_deltas`` of a window-mode network, unrolled.
 
     Args:
         network: A ``DynamicsNetwork`` in ``window`` mode.
@@ -49,33 +53,30 @@ def window_rollout_deltas(
         The predicted states (B, K, nq + nv), and the standardized predicted
         and target deltas, each (B, K, D).
     """
-    layout = network.layout
-    ns = layout.nq + layout.nv
-    gru = network.gru
+    ns = network.layout.nq + network.layout.nv
     h_len, k_len = window.shape[1], controls.shape[1]
     rows = [window[:, t] for t in range(h_len)]  # E_r, (B, R) each
     hidden: list[jax.Array] = []  # window w's hidden state, after its rows
-    zero = jnp.zeros((window.shape[0], gru.hidden_size), window.dtype)
+    zero = jnp.zeros((window.shape[0], network.gru.hidden_size), window.dtype)
     current = window[:, -1, :ns]
     states, preds, trues = [], [], []
     for r in range(h_len + k_len - 1):
         lo, hi = max(0, r - h_len + 1), min(k_len - 1, r)
         if r <= k_len - 1:
             hidden.append(zero)  # window r starts at row r
-        # Row r, relative to each holding window's first row: (n, B, F).
-        refs = jnp.stack(rows[lo : hi + 1])  # (n, B, R)
-        row = jnp.broadcast_to(rows[r], refs.shape)
-        x = network.features(row[:, :, None], refs)[:, :, 0]
-        h = gru.cell(jnp.stack(hidden[lo : hi + 1]), gru.project(x))
-        hidden[lo : hi + 1] = list(h)
+        h = feed_windows(
+            network,
+            jnp.stack(hidden[lo : hi + 1], axis=1),  # (B, n, h)
+            jnp.stack(rows[lo : hi + 1], axis=1),  # their first rows
+            rows[r],
+        )
+        hidden[lo : hi + 1] = list(jnp.moveaxis(h, 1, 0))
         k = r - h_len + 1  # window k has all its rows now
         if k < 0:
             continue
-        pred_std = integrated(network, current, network.head_delta(h[0]))
-        true_std = network.standardize(
-            state_delta(layout, current, targets[:, k])
+        pred_std, true_std, current = scored_step(
+            network, current, network.head_delta(h[:, 0]), targets[:, k]
         )
-        current = apply_delta(layout, current, network.unstandardize(pred_std))
         rows.append(jnp.concatenate([current, controls[:, k]], axis=-1))
         states.append(current)
         preds.append(pred_std)
