@@ -49,6 +49,7 @@ from flax import nnx
 from mujoco import rollout as mj_rollout
 
 from hydrax.dynamics.base import PhysicsDynamics
+from hydrax.dynamics_model_training import train_steps
 from hydrax.dynamics_model_training.data_loader import (
     DynamicsDataset,
 )
@@ -418,6 +419,11 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
             group[mode] = jax_train(dataset, mode, b)
         say(f"compiling JAX window train step, whole windows, batch {b} ...")
         group["window before"] = jax_train(dataset, "window", b, True)
+        if b > train_steps.MICRO_BATCH:
+            say(f"compiling JAX window train step in one pass, batch {b} ...")
+            micro, train_steps.MICRO_BATCH = train_steps.MICRO_BATCH, b
+            group["window one pass"] = jax_train(dataset, "window", b)
+            train_steps.MICRO_BATCH = micro  # (the step above is traced)
         runs = [("eager", cpus), ("eager", 1), ("compile", cpus)]
         if b == 32:
             runs.append(("compile", 1))
@@ -434,7 +440,7 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
         for name, figure in run(group).items():
             if name == "peak":
                 m["peak"] = max(m["peak"], figure[0])
-            elif name in ("window", "recurrent", "window before"):
+            elif name.startswith(("window", "recurrent")):
                 m["train"][name, b] = figure
             else:
                 kind, threads = name.split()

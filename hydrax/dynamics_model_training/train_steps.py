@@ -144,8 +144,8 @@ class Batch(NamedTuple):
 MICRO_BATCH = 256
 """The largest batch whose gradient is taken in one pass (see the module's
 docstring). Measured on 2 CPU cores (window mode, hidden 128, H = 11,
-K = 9): batch 1024 in micro-batches of 256 trained 1.6x faster than in one
-pass; batches of 32-256 are fastest whole."""
+K = 9): batch 1024 in micro-batches of 256 trained 1.7x faster than in one
+pass (``benchmarks/bench_learning.py``); batches up to 256 run whole."""
 
 
 def _loss_and_grads(
