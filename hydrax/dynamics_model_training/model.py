@@ -340,7 +340,19 @@ def multi_step_loss(
     Returns:
         The scalar loss.
     """
-    per_sample = jnp.mean(training_errors(network, rows), axis=-1)
     if weights is None:
-        return jnp.mean(per_sample)
-    return jnp.sum(weights * per_sample) / jnp.maximum(jnp.sum(weights), 1.0)
+        return jnp.mean(jnp.mean(training_errors(network, rows), axis=-1))
+    return weighted_error_sum(network, rows, weights) / weight_total(weights)
+
+
+def weighted_error_sum(
+    network: DynamicsNetwork, rows: jax.Array, weights: jax.Array
+) -> jax.Array:
+    """Σ weight × per-sample multi-step error (the loss before its mean)."""
+    per_sample = jnp.mean(training_errors(network, rows), axis=-1)
+    return jnp.sum(weights * per_sample)
+
+
+def weight_total(weights: jax.Array) -> jax.Array:
+    """What a weighted loss divides by: the weights' sum, at least 1."""
+    return jnp.maximum(jnp.sum(weights), 1.0)

@@ -30,7 +30,8 @@ from hydrax.dynamics_model_training.data_loader import (
 from hydrax.dynamics_model_training.model import (
     multi_step_errors,
     multi_step_loss,
-    training_errors,
+    weight_total,
+    weighted_error_sum,
 )
 from hydrax.dynamics_model_training.parallel import DataParallel
 
@@ -165,8 +166,7 @@ def _loss_and_grads(
 
     def weighted_sum(params: nnx.State, part: tuple) -> jax.Array:
         net = nnx.merge(spec.graphdef, params, stats)
-        errors = training_errors(net, part[0])  # (micro, K)
-        return jnp.sum(part[1] * jnp.mean(errors, axis=-1))
+        return weighted_error_sum(net, *part)
 
     def add(total: tuple, part: tuple) -> tuple[tuple, None]:
         out = jax.value_and_grad(weighted_sum)(params, part)
@@ -178,8 +178,7 @@ def _loss_and_grads(
     )
     zero = (jnp.zeros(()), jax.tree.map(jnp.zeros_like, params))
     (loss, grads), _ = jax.lax.scan(add, zero, parts)
-    # multi_step_loss's normalization, over the whole batch.
-    scale = 1.0 / jnp.maximum(jnp.sum(weights), 1.0)
+    scale = 1.0 / weight_total(weights)  # multi_step_loss's, whole batch
     return loss * scale, jax.tree.map(lambda g: g * scale, grads)
 
 
