@@ -35,6 +35,7 @@ from hydrax.dynamics_model_training.model_io import (
     build_network,
     library_versions,
     load_trained_model,
+    members_to_start_from,
     network_from_checkpoint,
     qualified_name,
 )
@@ -150,7 +151,9 @@ def train_dynamics_model(
             much cheaper to train and to plan with).
         resume: Continue from ``last.pkl`` in the checkpoint folder.
         init_from: A checkpoint path or network to start from (transfer
-            learning); its statistics are kept.
+            learning); its statistics are kept. An ensemble
+            (``num_models > 1``) starts from an ensemble checkpoint of as
+            many members, member by member.
         progress: Show a progress bar.
         log: Where epoch lines go (default: print above the bar).
         max_rows_in_memory: Stream the data in blocks of whole files of at
@@ -215,8 +218,8 @@ def train_dynamics_model(
         history_length=history_length,
         prediction_horizon=prediction_horizon,
         num_models=num_models,
-        init_from=init_from,
     )
+    start_members = members_to_start_from(init_from, num_models)
     dataset = DynamicsDataset(
         data_dir,
         coordinate_indices=coordinate_indices,
@@ -248,6 +251,7 @@ def train_dynamics_model(
         save_every=save_every,
         progress=progress,
         say=say,
+        start_members=start_members,
     )
 
 
@@ -261,6 +265,7 @@ def _fit(
     save_every: int,
     progress: bool,
     say: Callable[[str], None],
+    start_members: dict | None = None,
 ) -> tuple[DynamicsNetwork, dict]:
     """Run the trainer; the best network (member 0) and the history."""
     trainer, state, graphdef = prepare_trainer(
@@ -271,6 +276,7 @@ def _fit(
         resume=resume,
         progress=progress,
         say=say,
+        start_members=start_members,
     )
     hyper = config.hyperparameters
     state = trainer.fit(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from tqdm.auto import tqdm
@@ -58,7 +59,6 @@ def check_arguments(
     history_length: int,
     prediction_horizon: int,
     num_models: int,
-    init_from: object,
 ) -> None:
     """ValueErrors naming the parameter."""
     sizes = {
@@ -88,8 +88,6 @@ def check_arguments(
         )
     if hyper["patience"] is not None and hyper["patience"] < 1:
         raise ValueError(f"patience must be >= 1, got {hyper['patience']}")
-    if num_models > 1 and init_from is not None:
-        raise ValueError("init_from is not supported with num_models > 1")
 
 
 def resolve_prediction_horizon(
@@ -253,14 +251,17 @@ def prepare_trainer(
     resume: bool = False,
     progress: bool = False,
     say: Callable[[str], None] = lambda s: None,
+    start_members: dict | None = None,
 ) -> tuple[Trainer, TrainState, nnx.GraphDef]:
     """The trainer of a run and its (resumed) state, placed on the devices.
 
     What ``train_dynamics_model`` fits with: the optimizer and schedule of
     ``config.hyperparameters``, an ensemble's stacked members, data
     parallelism over all devices (one device: the same code path), the
-    per-directory sampling weights ``data_weights`` as per-file ones. The
-    benchmarks time its steps.
+    per-directory sampling weights ``data_weights`` as per-file ones. An
+    ensemble fine-tuned from an ensemble checkpoint starts from its members,
+    ``start_members`` (``model_io.members_to_start_from``). The benchmarks
+    time its steps.
 
     Returns:
         The trainer, the state to train, and the network's graph (for
@@ -272,6 +273,10 @@ def prepare_trainer(
     graphdef, params, stats = nnx.split(network, nnx.Param, Statistic)
     if num_models > 1:
         params = stacked_members(network, params, hyper["seed"], num_models)
+        if start_members is not None:  # fine-tuning an ensemble
+            nnx.replace_by_pure_dict(
+                params, jax.tree.map(jnp.asarray, start_members)
+            )
     weights = hyper.get("data_weights")
     if weights is not None:
         weights = directory_file_weights(

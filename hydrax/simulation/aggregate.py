@@ -115,7 +115,9 @@ def _fine_tune(
 ) -> Path:
     """Fine-tune ``init_from`` on all of ``dirs``; the new best checkpoint.
 
-    The architecture, layout and hyperparameters are the checkpoint's; the
+    The architecture, layout, delta (plain or structured), ensemble size
+    (each member fine-tunes from its own weights) and hyperparameters are
+    the checkpoint's; the
     learning rate is a third of its own; ``dirs[n_original:]`` (the
     closed-loop logs) weigh ``fresh_weight`` each.
     """
@@ -137,6 +139,12 @@ def _fine_tune(
         weight_decay=hp["weight_decay"],
         seed=seed + it,
         mode=config.get("mode", "window"),
+        delta=config.get("delta", "state"),
+        num_models=config.get("num_models") or 1,
+        val_fraction=hp.get("val_fraction", 0.2),
+        grad_clip=hp.get("grad_clip", 1.0),
+        lr_schedule=hp.get("lr_schedule", "cosine"),
+        pad_start=hp.get("pad_start", True),
         max_rows_in_memory=hp.get("max_rows_in_memory"),
         init_from=init_from,
         checkpoint_dir=out_dir / f"iter_{it}",

@@ -1,0 +1,109 @@
+"""Fine-tuning from a checkpoint: an ensemble member by member, aggregation
+keeping the checkpoint's delta and ensemble size."""
+
+import jax
+import numpy as np
+import pytest
+
+from hydrax.dynamics_model_training.checkpoint import read_checkpoint
+from hydrax.dynamics_model_training.train import train_dynamics_model
+
+SMALL = {
+    "hidden_size": 8,
+    "history_length": 3,
+    "prediction_horizon": 2,
+    "batch_size": 64,
+    "num_epochs": 1,
+    "mode": "recurrent",
+    "progress": False,
+    "log": lambda s: None,
+}
+
+
+@pytest.fixture(scope="module")
+def ensemble_ckpt(dcp_data, tmp_path_factory):
+    """Two members of the structured delta, one epoch."""
+    out = tmp_path_factory.mktemp("ensemble")
+    train_dynamics_model(
+        dcp_data,
+        "ens",
+        **SMALL,
+        num_models=2,
+        delta="velocity",
+        seed=1,
+        checkpoint_dir=out,
+    )
+    return out / "ens" / "best_model.pkl"
+
+
+def _leaves(path):
+    return jax.tree.leaves(read_checkpoint(path)["params"])
+
+
+def test_an_ensemble_fine_tunes_each_member_from_its_own_weights(
+    ensemble_ckpt, dcp_data, tmp_path
+):
+    """At a negligible learning rate every member stays its own start."""
+    train_dynamics_model(
+        dcp_data,
+        "tuned",
+        **SMALL,
+        num_models=2,
+        delta="velocity",
+        seed=5,
+        learning_rate=1e-12,
+        init_from=ensemble_ckpt,
+        checkpoint_dir=tmp_path,
+    )
+    before = _leaves(ensemble_ckpt)
+    after = _leaves(tmp_path / "tuned" / "best_model.pkl")
+    for b, a in zip(before, after, strict=True):
+        assert a.shape == b.shape and a.shape[0] == 2
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    # The two members are different networks (not member 0 twice).
+    assert max(float(np.abs(b[0] - b[1]).max()) for b in before) > 1e-2
+
+
+@pytest.mark.parametrize("num_models", [1, 3])
+def test_fine_tuning_another_number_of_members_is_refused(
+    ensemble_ckpt, dcp_data, tmp_path, num_models
+):
+    with pytest.raises(ValueError) as err:
+        train_dynamics_model(
+            dcp_data,
+            "tuned",
+            **SMALL,
+            num_models=num_models,
+            delta="velocity",
+            init_from=ensemble_ckpt,
+            checkpoint_dir=tmp_path,
+        )
+    assert str(err.value) == (
+        f"init_from {ensemble_ckpt}: the checkpoint holds 2 model(s) and "
+        f"num_models is {num_models}; fine-tune with num_models=2"
+    )
+    assert not (tmp_path / "tuned").exists()
+
+
+def test_aggregation_fine_tunes_with_the_checkpoints_delta_and_members(
+    ensemble_ckpt, dcp_data, tmp_path
+):
+    """A structured-delta ensemble stays one after an aggregation round."""
+    from hydrax.dynamics_model_training.model_io import load_trained_model
+    from hydrax.simulation.aggregate import _fine_tune
+
+    _, config = load_trained_model(ensemble_ckpt)
+    best = _fine_tune(
+        "double_cart_pole",
+        1,
+        [dcp_data],
+        config,
+        init_from=ensemble_ckpt,
+        epochs=1,
+        seed=0,
+        out_dir=tmp_path,
+    )
+    tuned = read_checkpoint(best)["config"]
+    assert tuned["delta"] == "velocity"
+    assert tuned["num_models"] == 2
+    assert tuned["hyperparameters"]["grad_clip"] == 1.0
