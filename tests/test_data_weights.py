@@ -247,7 +247,8 @@ def test_aggregate_passes_every_original_directory(
         seen.append((list(dirs), kwargs["n_original"]))
         return tiny_model[0]
 
-    monkeypatch.setattr(agg, "success_rate", lambda *a, **k: 1.0)
+    scores = {"success_rate": 1.0, "success_seconds": 1.0, "mean_cost": 0.0}
+    monkeypatch.setattr(agg, "trial_scores", lambda *a, **k: scores)
     monkeypatch.setattr(agg, "collect_with_model", lambda *a, **k: fresh_dir)
     monkeypatch.setattr(agg, "_fine_tune", fine_tune)
     agg.aggregate(

@@ -119,6 +119,15 @@ def test_data_aggregation_round(upright_model, dcp_data, tmp_path):
     )
     assert [r["iteration"] for r in records] == [0, 1]
     assert all(0.0 <= r["success_rate"] <= 1.0 for r in records)
+    # Seconds in the success set: at most the trial's 0.3 s (a balance
+    # trial stops when it fails); the running cost is a real number.
+    assert all(0.0 <= r["success_seconds"] <= 0.3 + 1e-9 for r in records)
+    assert all(np.isfinite(r["mean_cost"]) for r in records)
+    for r in records:  # a trial that succeeded was in the set throughout
+        if r["success_rate"] == 1.0:
+            assert r["success_seconds"] == pytest.approx(0.3)
+    saved = json.loads((tmp_path / "aggregation.json").read_text())
+    assert saved == json.loads(json.dumps(records))
     logs = tmp_path / "iter_1" / "data"
     assert len(list(logs.glob("*.csv"))) == 2
     ds = DynamicsDataset(

@@ -11,7 +11,8 @@ training logs cover; Nagabandi et al. (2018) close the gap by alternating:
 3. measure closed-loop success (balance or swing-up trials, without noise).
 
 ``python -m hydrax.simulation.aggregate --data-dir DIR [DIR ...]`` prints
-the success per iteration and writes each iteration's logs and checkpoint.
+per iteration the trials' success, their seconds in the success set and
+running cost, and writes each iteration's logs and checkpoint.
 """
 
 from __future__ import annotations
@@ -32,25 +33,53 @@ from hydrax.dynamics_model_training.model_io import (
 from hydrax.dynamics_model_training.train import train_dynamics_model
 from hydrax.simulation.compare import write_manifest
 from hydrax.simulation.controllers import learned_controller
-from hydrax.simulation.loop import run_closed_loop
+from hydrax.simulation.loop import run_closed_loop, running_costs
 from hydrax.simulation.policies import coloured_noise
 from hydrax.simulation.trials import TRIALS, run_trial
 
 
-def success_rate(
+def trial_scores(
     task_name: str,
     checkpoint: Path,
     seeds: Sequence[int],
     duration: float | None = None,
     trial: str = "balance",
-) -> float:
-    """Trial success rate of the learned-model controller."""
+) -> dict:
+    """The learned-model controller's trials (no noise), summarized.
+
+    Returns:
+        ``success_rate``; ``success_seconds``: the mean simulated seconds a
+        trial spent in the task's success set (a balance trial: until it
+        fell); ``mean_cost``: the task's running cost per plant step,
+        averaged over the trials' rows (a balance trial's rows end where it
+        fell). The last two move before the success rate does, e.g. while
+        a model learns to keep a hopper up for longer.
+    """
     task, controller = learned_controller(task_name, checkpoint, trial)
-    wins = [
-        run_trial(trial, task, controller, s, duration=duration).success
-        for s in seeds
-    ]
-    return float(np.mean(wins))
+    wins, seconds, costs = [], [], []
+    for s in seeds:
+        result = run_trial(trial, task, controller, s, duration=duration)
+        e = result.episode
+        wins.append(result.success)
+        rows = zip(e.qpos, e.site_xpos, strict=True)
+        seconds.append(sum(task.success(q, x) for q, x in rows) * e.dt)
+        costs.append(np.mean(running_costs(task, e.qpos, e.qvel, e.ctrl)))
+    return {
+        "success_rate": float(np.mean(wins)),
+        "success_seconds": float(np.mean(seconds)),
+        "mean_cost": float(np.mean(costs)),
+    }
+
+
+def _say_round(it: int, scores: dict, trials: int) -> None:
+    """One line per round: successes, seconds in the success set, cost."""
+    wins = round(scores["success_rate"] * trials)
+    print(
+        f"iteration {it}: success {wins}/{trials}, "
+        f"{scores['success_seconds']:.2f} s in the success set and running "
+        f"cost {scores['mean_cost']:.4g} per step (trial means)",
+        flush=True,
+    )
 
 
 def collect_with_model(
@@ -156,13 +185,13 @@ def _fine_tune(
 
 
 def _round_record(
-    it: int, checkpoint: Path, rate: float, dirs: list[Path]
+    it: int, checkpoint: Path, scores: dict, dirs: list[Path]
 ) -> dict:
     """What aggregation.json says of one round."""
     return {
         "iteration": it,
         "checkpoint": str(checkpoint),
-        "success_rate": rate,
+        **scores,
         "data_dirs": [str(d) for d in dirs],
     }
 
@@ -208,7 +237,7 @@ def aggregate(
         One record per round (0 = the starting model): success rate,
         checkpoint, data directories.
     """
-    # A round is collect_with_model, _fine_tune and success_rate.
+    # A round is collect_with_model, _fine_tune and trial_scores.
     if iterations < 1 or episodes < 1 or epochs < 1 or trials < 1:
         raise ValueError("iterations, episodes, epochs and trials must be >= 1")
     if type(fresh_weight) is not int or fresh_weight < 1:
@@ -227,11 +256,11 @@ def aggregate(
     checkpoint = Path(checkpoint)
     _, config = load_trained_model(checkpoint)
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
-    rate = success_rate(
+    scores = trial_scores(
         task_name, checkpoint, trial_seeds, trial_duration, trial
     )
-    records = [_round_record(0, checkpoint, rate, dirs)]
-    print(f"iteration 0: success {rate:.0%}", flush=True)
+    records = [_round_record(0, checkpoint, scores, dirs)]
+    _say_round(0, scores, trials)
     for it in range(1, iterations + 1):
         logs = collect_with_model(
             task_name,
@@ -256,14 +285,15 @@ def aggregate(
             fresh_weight=fresh_weight,
             n_original=n_original,
         )
-        rate = success_rate(
+        scores = trial_scores(
             task_name, checkpoint, trial_seeds, trial_duration, trial
         )
-        records.append(_round_record(it, checkpoint, rate, dirs))
-        print(f"iteration {it}: success {rate:.0%}", flush=True)
-    write_text_atomic(
-        out_dir / "aggregation.json", json.dumps(records, indent=2)
-    )
+        records.append(_round_record(it, checkpoint, scores, dirs))
+        _say_round(it, scores, trials)
+        # Written every round: a stopped run keeps what it measured.
+        write_text_atomic(
+            out_dir / "aggregation.json", json.dumps(records, indent=2)
+        )
     return records
 
 
@@ -278,7 +308,8 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Data aggregation: control with the learned model (plus "
             "exploration noise), add the logs, fine-tune; repeat. Prints the "
-            "trial success per iteration."
+            "trials' success, seconds in the success set and running cost "
+            "per iteration."
         ),
     )
     p.add_argument(
@@ -393,9 +424,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print("\niteration  success")
+    print("\niteration  success  seconds in success set  cost per step")
     for r in records:
-        print(f"{r['iteration']:9d}  {r['success_rate']:7.0%}")
+        print(
+            f"{r['iteration']:9d}  {r['success_rate']:7.0%}  "
+            f"{r['success_seconds']:22.2f}  {r['mean_cost']:13.4g}"
+        )
     print(f"wrote {args.output_dir / 'aggregation.json'}")
     return 0
 
