@@ -92,10 +92,13 @@ ORDERS = {
     ("layout", "history", "horizon"),
     [
         (CART, 11, 9),  # K < H
-        (CART, 3, 8),  # K > H
+        (CART, 3, 8),  # K > H, unrolled
+        (CART, 3, 14),  # K - H + 1 >= STEADY_MIN: the steady rows a scan
         (CART, 1, 4),  # one-row windows
+        (CART, 1, 9),  # one-row windows, a scan from the first row
         (CART, 5, 1),  # one step
         (FREE, 4, 6),
+        (FREE, 4, 12),
     ],
 )
 def test_rows_fed_once_equal_whole_windows(order, layout, history, horizon):
