@@ -194,6 +194,39 @@ def test_swingup_aggregation_episodes_start_hanging(upright_model, tmp_path):
     assert log["qvel_0"][0] == 0.0
 
 
+def test_aggregation_episodes_end_at_the_rail():
+    """Logged episodes end where collect's do: a cart at the rail's end or
+    a non-finite state, and (balance only) a tip below the rail."""
+    import mujoco
+
+    from hydrax.simulation.aggregate import _stop_condition
+    from hydrax.tasks import get_task
+
+    task = get_task("double_cart_pole")
+    m = task.mj_model
+    data = mujoco.MjData(m)
+    lo, hi = m.jnt_range[m.joint("slider").id]
+    upright = task.goal()[0]  # qpos = 0 hangs
+
+    def at(qpos, qvel=(0.0, 0.0, 0.0)):
+        data.qpos[:], data.qvel[:] = qpos, qvel
+        mujoco.mj_forward(m, data)
+        return data
+
+    for trial in ("balance", "swingup"):
+        stop = _stop_condition(task, trial)
+        assert not stop(at(upright + [0.5 * hi, 0, 0]))  # mid-rail
+        assert stop(at(upright + [lo, 0, 0]))
+        assert stop(at(upright + [hi, 0, 0]))
+        assert stop(at(upright, [0.0, np.nan, 0.0]))
+        assert stop(at([0.5 * lo, 0.0, 0.0])) == (trial == "balance")
+    hopper = get_task("hopper")  # its slides have no limits
+    data = mujoco.MjData(hopper.mj_model)
+    data.qpos[0] = 1e3
+    mujoco.mj_forward(hopper.mj_model, data)
+    assert not _stop_condition(hopper, "swingup")(data)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["ts", "mean"])
 def test_ensemble_controller_balances(upright_ensemble, strategy):

@@ -20,9 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import mujoco
 import numpy as np
 
 from hydrax.atomic import write_text_atomic
@@ -34,8 +35,9 @@ from hydrax.dynamics_model_training.train import train_dynamics_model
 from hydrax.simulation.compare import write_manifest
 from hydrax.simulation.controllers import learned_controller
 from hydrax.simulation.loop import run_closed_loop, running_costs
-from hydrax.simulation.policies import coloured_noise
+from hydrax.simulation.policies import LimitCheck, coloured_noise
 from hydrax.simulation.trials import TRIALS, run_trial
+from hydrax.task_base import Task
 
 
 def trial_scores(
@@ -94,8 +96,12 @@ def collect_with_model(
 ) -> Path:
     """Log closed-loop episodes of the learned-model controller plus noise.
 
-    Episodes start from the trial's initial states; balance episodes stop
-    once the tip falls below the rail.
+    Episodes start from the trial's initial states. As ``collect``'s
+    episodes, they end when a limited slide joint (the cart's rail) reaches
+    its range or the state stops being finite, so no row past a rail's end
+    is logged (a model whose features hold the cart's position relative to
+    its history cannot know where the rail ends); balance episodes also
+    end once the tip falls below the rail.
     """
     task, controller = learned_controller(task_name, checkpoint, trial)
     steps = int(round(duration / task.dt))
@@ -115,18 +121,27 @@ def collect_with_model(
             ctrl_noise=noise,
             compute_cost=False,
             log_path=out_dir / f"episode_{i:05d}.csv",
-            stop_condition=_fallen(task) if trial == "balance" else None,
+            stop_condition=_stop_condition(task, trial),
         )
     write_manifest(task, out_dir)
     return out_dir
 
 
-def _fallen(task: object) -> object:
-    """Stop an episode once the tip is below the rail (nothing to learn)."""
-    tip = getattr(task, "tip_id", None)
-    if tip is None:
-        return None
-    return lambda data: data.site_xpos[tip][2] < 0.0
+def _stop_condition(task: Task, trial: str) -> Callable[[mujoco.MjData], bool]:
+    """Where a logged episode ends.
+
+    At a slide joint's limit, a non-finite state, or (balance) the tip
+    below the rail (nothing to learn).
+    """
+    check = LimitCheck(task.mj_model)
+    tip = getattr(task, "tip_id", None) if trial == "balance" else None
+
+    def stop(data: mujoco.MjData) -> bool:
+        if tip is not None and data.site_xpos[tip][2] < 0.0:
+            return True
+        return bool(check.hit(data.qpos[None], data.qvel[None])[0])
+
+    return stop
 
 
 def _fine_tune(
