@@ -91,6 +91,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             T + "train_cart_pole",
             T + "task_training",
             "hydrax.open_loop",
+            "hydrax.simulation.learned_episodes",
             "hydrax.simulation.aggregate",
             "hydrax.simulation.compare",
             "hydrax.simulation.closed_loop",

@@ -176,7 +176,7 @@ def test_swingup_aggregation_episodes_start_hanging(upright_model, tmp_path):
     (no stop at the tip below the rail, where a swing-up starts)."""
     import polars as pl
 
-    from hydrax.simulation.aggregate import collect_with_model
+    from hydrax.simulation.learned_episodes import collect_with_model
 
     collect_with_model(
         "double_cart_pole",
@@ -199,7 +199,7 @@ def test_aggregation_episodes_end_at_the_rail():
     a non-finite state, and (balance only) a tip below the rail."""
     import mujoco
 
-    from hydrax.simulation.aggregate import _stop_condition
+    from hydrax.simulation.learned_episodes import episode_end
     from hydrax.tasks import get_task
 
     task = get_task("double_cart_pole")
@@ -214,7 +214,7 @@ def test_aggregation_episodes_end_at_the_rail():
         return data
 
     for trial in ("balance", "swingup"):
-        stop = _stop_condition(task, trial)
+        stop = episode_end(task, trial)
         assert not stop(at(upright + [0.5 * hi, 0, 0]))  # mid-rail
         assert stop(at(upright + [lo, 0, 0]))
         assert stop(at(upright + [hi, 0, 0]))
@@ -224,7 +224,7 @@ def test_aggregation_episodes_end_at_the_rail():
     data = mujoco.MjData(hopper.mj_model)
     data.qpos[0] = 1e3
     mujoco.mj_forward(hopper.mj_model, data)
-    assert not _stop_condition(hopper, "swingup")(data)
+    assert not episode_end(hopper, "swingup")(data)
 
 
 @pytest.mark.slow

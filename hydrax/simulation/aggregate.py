@@ -20,11 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-
-import mujoco
-import numpy as np
 
 from hydrax.atomic import write_text_atomic
 from hydrax.dynamics_model_training.model_io import (
@@ -32,45 +29,11 @@ from hydrax.dynamics_model_training.model_io import (
     load_trained_model,
 )
 from hydrax.dynamics_model_training.train import train_dynamics_model
-from hydrax.simulation.compare import write_manifest
-from hydrax.simulation.controllers import learned_controller
-from hydrax.simulation.loop import run_closed_loop, running_costs
-from hydrax.simulation.policies import LimitCheck, coloured_noise
-from hydrax.simulation.trials import TRIALS, run_trial
-from hydrax.task_base import Task
-
-
-def trial_scores(
-    task_name: str,
-    checkpoint: Path,
-    seeds: Sequence[int],
-    duration: float | None = None,
-    trial: str = "balance",
-) -> dict:
-    """The learned-model controller's trials (no noise), summarized.
-
-    Returns:
-        ``success_rate``; ``success_seconds``: the mean simulated seconds a
-        trial spent in the task's success set (a balance trial: until it
-        fell); ``mean_cost``: the task's running cost per plant step,
-        averaged over the trials' rows (a balance trial's rows end where it
-        fell). The last two move before the success rate does, e.g. while
-        a model learns to keep a hopper up for longer.
-    """
-    task, controller = learned_controller(task_name, checkpoint, trial)
-    wins, seconds, costs = [], [], []
-    for s in seeds:
-        result = run_trial(trial, task, controller, s, duration=duration)
-        e = result.episode
-        wins.append(result.success)
-        rows = zip(e.qpos, e.site_xpos, strict=True)
-        seconds.append(sum(task.success(q, x) for q, x in rows) * e.dt)
-        costs.append(np.mean(running_costs(task, e.qpos, e.qvel, e.ctrl)))
-    return {
-        "success_rate": float(np.mean(wins)),
-        "success_seconds": float(np.mean(seconds)),
-        "mean_cost": float(np.mean(costs)),
-    }
+from hydrax.simulation.learned_episodes import (
+    collect_with_model,
+    trial_scores,
+)
+from hydrax.simulation.trials import TRIALS
 
 
 def _say_round(it: int, scores: dict, trials: int) -> None:
@@ -82,66 +45,6 @@ def _say_round(it: int, scores: dict, trials: int) -> None:
         f"cost {scores['mean_cost']:.4g} per step (trial means)",
         flush=True,
     )
-
-
-def collect_with_model(
-    task_name: str,
-    checkpoint: Path,
-    out_dir: Path,
-    episodes: int,
-    duration: float,
-    noise_std: float,
-    seed: int,
-    trial: str = "balance",
-) -> Path:
-    """Log closed-loop episodes of the learned-model controller plus noise.
-
-    Episodes start from the trial's initial states. As ``collect``'s
-    episodes, they end when a limited slide joint (the cart's rail) reaches
-    its range or the state stops being finite, so no row past a rail's end
-    is logged (a model whose features hold the cart's position relative to
-    its history cannot know where the rail ends); balance episodes also
-    end once the tip falls below the rail.
-    """
-    task, controller = learned_controller(task_name, checkpoint, trial)
-    steps = int(round(duration / task.dt))
-    half = np.asarray((task.u_max - task.u_min) / 2.0)
-    half = np.where(np.isfinite(half), half, 1.0)
-    for i in range(episodes):
-        rng = np.random.default_rng([seed, i])
-        qpos0, qvel0 = task.sample_initial_state(rng, trial)
-        noise = coloured_noise(rng, steps, noise_std * half, 0.95)
-        run_closed_loop(
-            task,
-            controller,
-            qpos0,
-            qvel0,
-            duration,
-            seed=seed + i,
-            ctrl_noise=noise,
-            compute_cost=False,
-            log_path=out_dir / f"episode_{i:05d}.csv",
-            stop_condition=_stop_condition(task, trial),
-        )
-    write_manifest(task, out_dir)
-    return out_dir
-
-
-def _stop_condition(task: Task, trial: str) -> Callable[[mujoco.MjData], bool]:
-    """Where a logged episode ends.
-
-    At a slide joint's limit, a non-finite state, or (balance) the tip
-    below the rail (nothing to learn).
-    """
-    check = LimitCheck(task.mj_model)
-    tip = getattr(task, "tip_id", None) if trial == "balance" else None
-
-    def stop(data: mujoco.MjData) -> bool:
-        if tip is not None and data.site_xpos[tip][2] < 0.0:
-            return True
-        return bool(check.hit(data.qpos[None], data.qvel[None])[0])
-
-    return stop
 
 
 def _fine_tune(
