@@ -32,6 +32,10 @@ def ensemble_ckpt(dcp_data, tmp_path_factory):
         delta="velocity",
         seed=1,
         checkpoint_dir=out,
+        grad_clip=0.5,
+        lr_schedule="constant",
+        val_fraction=0.3,
+        pad_start=False,
     )
     return out / "ens" / "best_model.pkl"
 
@@ -106,4 +110,8 @@ def test_aggregation_fine_tunes_with_the_checkpoints_delta_and_members(
     tuned = read_checkpoint(best)["config"]
     assert tuned["delta"] == "velocity"
     assert tuned["num_models"] == 2
-    assert tuned["hyperparameters"]["grad_clip"] == 1.0
+    hyper = tuned["hyperparameters"]
+    assert hyper["grad_clip"] == 0.5  # the checkpoint's, none a default
+    assert hyper["lr_schedule"] == "constant"
+    assert hyper["val_fraction"] == 0.3
+    assert hyper["pad_start"] is False

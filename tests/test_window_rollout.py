@@ -138,6 +138,27 @@ def test_rows_fed_once_equal_whole_windows(order, layout, history, horizon):
     assert float(jnp.max(jnp.abs(leaves[-1][1]))) > 0
 
 
+@pytest.mark.parametrize(("history", "horizon"), [(3, 10), (3, 9), (1, 8)])
+def test_the_steady_rows_are_a_scan_from_steady_min(
+    history, horizon, monkeypatch
+):
+    """K - H + 1 >= STEADY_MIN rows of H windows run as the scan."""
+    import hydrax.dynamics_model_training.window_rollout as wr
+
+    calls = []
+    real = wr._steady_rows
+    monkeypatch.setattr(
+        wr, "_steady_rows", lambda *a: calls.append(1) or real(*a)
+    )
+    net = _network(CART, history)
+    window, controls, targets = split_rows(
+        net, _rows(CART, 2, history + horizon)
+    )
+    wr.window_rollout_deltas(net, window, controls, targets)
+    assert len(calls) == (horizon - history + 1 >= wr.STEADY_MIN)
+    assert wr.STEADY_MIN == 8  # (3, 10) and (1, 8) scan, (3, 9) does not
+
+
 def test_training_loss_takes_the_unrolled_order():
     """The window-mode loss is the whole windows' loss, to float rounding."""
     net = _network(CART, 5)

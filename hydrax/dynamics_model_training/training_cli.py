@@ -248,8 +248,9 @@ def add_training_arguments(
         "--init-from",
         type=Path,
         default=None,
-        help="start from the weights of a trained checkpoint "
-        "(default: random initial weights)",
+        help="start from the weights of a trained checkpoint; an "
+        "ensemble's checkpoint needs --num-models of its size (each member "
+        "starts from its own weights) (default: random initial weights)",
     )
     g.add_argument(
         "--max-rows-in-memory",

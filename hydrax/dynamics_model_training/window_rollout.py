@@ -66,6 +66,8 @@ def window_rollout_deltas(
         and target deltas, each (B, K, D).
     """
     ns = network.layout.nq + network.layout.nv
+    # The weights' float32 at least: the scan's carry keeps one dtype.
+    window = window.astype(jnp.promote_types(window.dtype, jnp.float32))
     h_len, k_len = window.shape[1], controls.shape[1]
     rows: list[Any] = [window[:, t] for t in range(h_len)]  # E_r, (B, R)
     hidden: list[Any] = []  # window w's hidden state, after its rows

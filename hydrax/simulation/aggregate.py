@@ -102,6 +102,13 @@ def _fine_tune(
     return out_dir / f"iter_{it}" / name / "best_model.pkl"
 
 
+def _write_records(out_dir: Path, records: list[dict]) -> None:
+    """aggregation.json, after every round: a stopped run keeps them."""
+    write_text_atomic(
+        out_dir / "aggregation.json", json.dumps(records, indent=2)
+    )
+
+
 def _round_record(
     it: int, checkpoint: Path, scores: dict, dirs: list[Path]
 ) -> dict:
@@ -152,8 +159,9 @@ def aggregate(
             windows this many times, the original data's once.
 
     Returns:
-        One record per round (0 = the starting model): success rate,
-        checkpoint, data directories.
+        One record per round (0 = the starting model): the figures of
+        ``trial_scores`` (success rate, seconds in the success set, mean
+        running cost), checkpoint, data directories.
     """
     # A round is collect_with_model, _fine_tune and trial_scores.
     if iterations < 1 or episodes < 1 or epochs < 1 or trials < 1:
@@ -179,6 +187,7 @@ def aggregate(
     )
     records = [_round_record(0, checkpoint, scores, dirs)]
     _say_round(0, scores, trials)
+    _write_records(out_dir, records)
     for it in range(1, iterations + 1):
         logs = collect_with_model(
             task_name,
@@ -208,10 +217,7 @@ def aggregate(
         )
         records.append(_round_record(it, checkpoint, scores, dirs))
         _say_round(it, scores, trials)
-        # Written every round: a stopped run keeps what it measured.
-        write_text_atomic(
-            out_dir / "aggregation.json", json.dumps(records, indent=2)
-        )
+        _write_records(out_dir, records)
     return records
 
 

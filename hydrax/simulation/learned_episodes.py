@@ -35,9 +35,11 @@ def trial_scores(
         ``success_rate``; ``success_seconds``: the mean simulated seconds a
         trial spent in the task's success set (a balance trial: until it
         fell); ``mean_cost``: the task's running cost per plant step,
-        averaged over the trials' rows (a balance trial's rows end where it
-        fell). The last two move before the success rate does, e.g. while
-        a model learns to keep a hopper up for longer.
+        averaged over the trials' rows. Both move before the success rate
+        does in a trial that runs its whole duration (swing-up), e.g.
+        while a model learns to keep a hopper up for longer; a balance
+        trial's rows end where it fell, so there read ``success_seconds``
+        (a quick fall can average a low cost).
     """
     task, controller = learned_controller(task_name, checkpoint, trial)
     wins, seconds, costs = [], [], []
@@ -102,14 +104,17 @@ def episode_end(task: Task, trial: str) -> Callable[[mujoco.MjData], bool]:
     """Where a logged episode ends.
 
     At a slide joint's limit, a non-finite state, or (balance) the tip
-    below the rail (nothing to learn).
+    below the rail (nothing to learn). The closed loop calls it on the
+    plant after each step: qpos and qvel are the new state, ``site_xpos``
+    still the one before the step (no forward pass in between), so the tip
+    check lags by a step; the state that ends an episode is never logged.
     """
     check = LimitCheck(task.mj_model)
     tip = getattr(task, "tip_id", None) if trial == "balance" else None
+    if tip is None:
+        return check.stops
 
     def stop(data: mujoco.MjData) -> bool:
-        if tip is not None and data.site_xpos[tip][2] < 0.0:
-            return True
-        return bool(check.hit(data.qpos[None], data.qvel[None])[0])
+        return bool(data.site_xpos[tip][2] < 0.0) or check.stops(data)
 
     return stop

@@ -173,6 +173,10 @@ class LimitCheck:
             bad |= ((x <= self.lo) | (x >= self.hi)).any(-1)
         return bad
 
+    def stops(self, data: mujoco.MjData) -> bool:
+        """Whether a closed loop's plant state (after a step) hit."""
+        return bool(self.hit(data.qpos[None], data.qvel[None])[0])
+
 
 @dataclass
 class Rollouts:
@@ -276,11 +280,6 @@ def run_mpc_episode(
     """One episode of the default MPC plus control noise."""
     from hydrax.simulation.loop import run_closed_loop
 
-    check = LimitCheck(source.mj_model)
-
-    def stop(data: mujoco.MjData) -> bool:
-        return bool(check.hit(data.qpos[None], data.qvel[None])[0])
-
     episode = run_closed_loop(
         source.task,
         controller,
@@ -288,7 +287,9 @@ def run_mpc_episode(
         start[1],
         duration,
         seed=seed,
-        stop_condition=stop if stop_at_limit else None,
+        stop_condition=LimitCheck(source.mj_model).stops
+        if stop_at_limit
+        else None,
         compute_cost=False,
         ctrl_noise=noise,
     )
