@@ -64,9 +64,9 @@ def _fine_tune(
 
     The architecture, layout, delta (plain or structured), ensemble size
     (each member fine-tunes from its own weights) and hyperparameters are
-    the checkpoint's; the
-    learning rate is a third of its own; ``dirs[n_original:]`` (the
-    closed-loop logs) weigh ``fresh_weight`` each.
+    the checkpoint's; the learning rate is a third of its own;
+    ``dirs[n_original:]`` (the closed-loop logs) weigh ``fresh_weight``
+    each.
     """
     hp = config["hyperparameters"]
     name = f"{task_name}_aggregate_{it}"
