@@ -111,7 +111,35 @@ def test_aggregation_fine_tunes_with_the_checkpoints_delta_and_members(
     assert tuned["delta"] == "velocity"
     assert tuned["num_models"] == 2
     hyper = tuned["hyperparameters"]
+    assert hyper["learning_rate"] == pytest.approx(1e-3 / 3)  # a third
     assert hyper["grad_clip"] == 0.5  # the checkpoint's, none a default
     assert hyper["lr_schedule"] == "constant"
     assert hyper["val_fraction"] == 0.3
     assert hyper["pad_start"] is False
+
+
+def test_aggregation_takes_a_given_learning_rate(
+    ensemble_ckpt, dcp_data, tmp_path
+):
+    from hydrax.dynamics_model_training.model_io import load_trained_model
+    from hydrax.simulation.aggregate import _fine_tune, _parser, aggregate
+
+    _, config = load_trained_model(ensemble_ckpt)
+    best = _fine_tune(
+        "double_cart_pole",
+        1,
+        [dcp_data],
+        config,
+        init_from=ensemble_ckpt,
+        epochs=1,
+        seed=0,
+        out_dir=tmp_path,
+        learning_rate=2e-4,
+    )
+    hyper = read_checkpoint(best)["config"]["hyperparameters"]
+    assert hyper["learning_rate"] == pytest.approx(2e-4)
+    args = _parser().parse_args(["--data-dir", "d", "--learning-rate", "1e-4"])
+    assert args.learning_rate == 1e-4
+    assert _parser().parse_args(["--data-dir", "d"]).learning_rate is None
+    with pytest.raises(ValueError, match="learning_rate must be > 0, got 0"):
+        aggregate("double_cart_pole", ensemble_ckpt, dcp_data, learning_rate=0)

@@ -59,14 +59,15 @@ def _fine_tune(
     out_dir: Path,
     fresh_weight: int = 1,
     n_original: int = 1,
+    learning_rate: float | None = None,
 ) -> Path:
     """Fine-tune ``init_from`` on all of ``dirs``; the new best checkpoint.
 
     The architecture, layout, delta (plain or structured), ensemble size
     (each member fine-tunes from its own weights) and hyperparameters are
-    the checkpoint's; the learning rate is a third of its own;
-    ``dirs[n_original:]`` (the closed-loop logs) weigh ``fresh_weight``
-    each.
+    the checkpoint's; the learning rate is ``learning_rate``, by default a
+    third of the checkpoint's own; ``dirs[n_original:]`` (the closed-loop
+    logs) weigh ``fresh_weight`` each.
     """
     hp = config["hyperparameters"]
     name = f"{task_name}_aggregate_{it}"
@@ -82,7 +83,9 @@ def _fine_tune(
         prediction_horizon=config["prediction_horizon"],
         batch_size=hp["batch_size"],
         num_epochs=epochs,
-        learning_rate=hp["learning_rate"] / 3,
+        learning_rate=hp["learning_rate"] / 3
+        if learning_rate is None
+        else learning_rate,
         weight_decay=hp["weight_decay"],
         seed=seed + it,
         mode=config.get("mode", "window"),
@@ -136,6 +139,7 @@ def aggregate(
     trial_duration: float | None = None,
     trial: str = "balance",
     fresh_weight: int = 3,
+    learning_rate: float | None = None,
 ) -> list[dict]:
     """Alternate learned-model control, logging and fine-tuning.
 
@@ -157,6 +161,9 @@ def aggregate(
             success means.
         fresh_weight: Fine-tuning epochs draw every closed-loop log's
             windows this many times, the original data's once.
+        learning_rate: The fine-tuning's peak learning rate (default: a
+            third of the starting checkpoint's; give it when continuing
+            from an aggregated checkpoint, whose own is already a third).
 
     Returns:
         One record per round (0 = the starting model): the figures of
@@ -170,6 +177,8 @@ def aggregate(
         raise ValueError(
             f"fresh_weight must be a positive integer, got {fresh_weight!r}"
         )
+    if learning_rate is not None and not learning_rate > 0:
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
     if trial not in TRIALS:
         raise ValueError(f"unknown trial {trial!r}; choose from {list(TRIALS)}")
     single = isinstance(data_dir, (str, Path))
@@ -211,6 +220,7 @@ def aggregate(
             out_dir=out_dir,
             fresh_weight=fresh_weight,
             n_original=n_original,
+            learning_rate=learning_rate,
         )
         scores = trial_scores(
             task_name, checkpoint, trial_seeds, trial_duration, trial
@@ -308,6 +318,14 @@ def _parser() -> argparse.ArgumentParser:
         help="where each round's logs and checkpoint go",
     )
     p.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help="the fine-tuning's peak learning rate (none given: a third of "
+        "the starting checkpoint's; give it when continuing from an "
+        "aggregated checkpoint, whose own is already a third)",
+    )
+    p.add_argument(
         "--fresh-weight",
         type=int,
         default=3,
@@ -344,6 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             trial=args.trial,
             fresh_weight=args.fresh_weight,
+            learning_rate=args.learning_rate,
         )
     except (ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
