@@ -89,10 +89,8 @@ def test_fine_tuning_another_number_of_members_is_refused(
     assert not (tmp_path / "tuned").exists()
 
 
-def test_aggregation_fine_tunes_with_the_checkpoints_delta_and_members(
-    ensemble_ckpt, dcp_data, tmp_path
-):
-    """A structured-delta ensemble stays one after an aggregation round."""
+def _aggregation_round(ensemble_ckpt, dcp_data, tmp_path, **kwargs):
+    """The configuration of one aggregation fine-tuning of the ensemble."""
     from hydrax.dynamics_model_training.model_io import load_trained_model
     from hydrax.simulation.aggregate import _fine_tune
 
@@ -106,8 +104,16 @@ def test_aggregation_fine_tunes_with_the_checkpoints_delta_and_members(
         epochs=1,
         seed=0,
         out_dir=tmp_path,
+        **kwargs,
     )
-    tuned = read_checkpoint(best)["config"]
+    return read_checkpoint(best)["config"]
+
+
+def test_aggregation_fine_tunes_with_the_checkpoints_delta_and_members(
+    ensemble_ckpt, dcp_data, tmp_path
+):
+    """A structured-delta ensemble stays one after an aggregation round."""
+    tuned = _aggregation_round(ensemble_ckpt, dcp_data, tmp_path)
     assert tuned["delta"] == "velocity"
     assert tuned["num_models"] == 2
     hyper = tuned["hyperparameters"]
@@ -121,22 +127,12 @@ def test_aggregation_fine_tunes_with_the_checkpoints_delta_and_members(
 def test_aggregation_takes_a_given_learning_rate(
     ensemble_ckpt, dcp_data, tmp_path
 ):
-    from hydrax.dynamics_model_training.model_io import load_trained_model
-    from hydrax.simulation.aggregate import _fine_tune, _parser, aggregate
+    from hydrax.simulation.aggregate import _parser, aggregate
 
-    _, config = load_trained_model(ensemble_ckpt)
-    best = _fine_tune(
-        "double_cart_pole",
-        1,
-        [dcp_data],
-        config,
-        init_from=ensemble_ckpt,
-        epochs=1,
-        seed=0,
-        out_dir=tmp_path,
-        learning_rate=2e-4,
+    tuned = _aggregation_round(
+        ensemble_ckpt, dcp_data, tmp_path, learning_rate=2e-4
     )
-    hyper = read_checkpoint(best)["config"]["hyperparameters"]
+    hyper = tuned["hyperparameters"]
     assert hyper["learning_rate"] == pytest.approx(2e-4)
     args = _parser().parse_args(["--data-dir", "d", "--learning-rate", "1e-4"])
     assert args.learning_rate == 1e-4
