@@ -271,12 +271,15 @@ def prepare_trainer(
     dp = DataParallel()
     batch_size = dp.round_batch(hyper["batch_size"])
     graphdef, params, stats = nnx.split(network, nnx.Param, Statistic)
-    if num_models > 1:
+    if num_models > 1 and start_members is None:
         params = stacked_members(network, params, hyper["seed"], num_models)
-        if start_members is not None:  # fine-tuning an ensemble
-            nnx.replace_by_pure_dict(
-                params, jax.tree.map(jnp.asarray, start_members)
-            )
+    elif num_models > 1:  # fine-tuning an ensemble: each member's weights
+        # (member 0's names and shapes were checked as new_network copied
+        # them in; the members share them)
+        params = jax.tree.map(lambda x: jnp.stack([x] * num_models), params)
+        nnx.replace_by_pure_dict(
+            params, jax.tree.map(jnp.asarray, start_members)
+        )
     weights = hyper.get("data_weights")
     if weights is not None:
         weights = directory_file_weights(
