@@ -6,6 +6,8 @@
     python benchmarks/bench_swingup.py --tasks double_cart_pole
     python benchmarks/bench_swingup.py --tasks double_cart_pole \
         --train-seeds 0 1 2 --num-samples 256
+    python benchmarks/bench_swingup.py --tasks double_cart_pole \
+        --train-seeds 0 1 2 --no-true --aggregate 3
 
 Per task: collects with the project's collection (``python -m
 hydrax.simulation.collect``, policy ``mix``: energy swing-up episodes, LQR
@@ -16,6 +18,10 @@ state of the last 2 s) with the task's default controller on trial seeds
 0 .. n - 1, planning on the true model (MJX) and on the learned one
 (``--num-samples`` overrides the controller's sample count for both). With
 several ``--train-seeds`` it trains one model per seed on the same logs.
+With ``--aggregate N`` each model then runs N rounds of data aggregation
+(``python -m hydrax.simulation.aggregate --trial swingup``: 10 closed-loop
+episodes with exploration noise, 3 fine-tuning epochs, 10 trials on seeds
+1000-1009 per round) and the last round's model runs the same trials.
 Prints one table: rows logged, simulated minutes, collect and train wall
 time, true and learned success, milliseconds per replanning.
 """
@@ -138,6 +144,14 @@ def _parser() -> argparse.ArgumentParser:
         help="skip the true-model (MJX) trials (the slow ones on a CPU)",
     )
     p.add_argument(
+        "--aggregate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="rounds of swing-up data aggregation after training, each "
+        "model's last round then runs the trials too (0: none)",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -163,6 +177,43 @@ def _trials(
         "succeeded_seeds": [seed for seed, success in ok if success],
         "ms": d["replan_ms_mean"],
     }
+
+
+def _aggregated(
+    task_name: str,
+    checkpoint: Path,
+    data_dirs: list[Path],
+    out: Path,
+    seeds: range,
+    args: argparse.Namespace,
+) -> dict:
+    """Aggregation rounds from one checkpoint, then the last one's trials."""
+    from hydrax.simulation.aggregate import aggregate
+    from hydrax.simulation.controllers import learned_task
+
+    start = time.perf_counter()
+    records = aggregate(
+        task_name,
+        checkpoint,
+        data_dirs,
+        iterations=args.aggregate,
+        episodes=10,
+        epochs=3,
+        trials=10,
+        out_dir=out / "aggregate",
+        trial="swingup",
+    )
+    last = Path(records[-1]["checkpoint"])
+    result = _trials(
+        f"{out.name}_aggregated",
+        learned_task(task_name, last),
+        seeds,
+        out.parent,
+        args.num_samples,
+    )
+    result["aggregate_s"] = time.perf_counter() - start
+    result["rounds_heldout"] = [r["success_rate"] for r in records]
+    return result
 
 
 def run_task(task_name: str, args: argparse.Namespace) -> list[dict]:
@@ -243,6 +294,11 @@ def run_task(task_name: str, args: argparse.Namespace) -> list[dict]:
         row["learned"] = _trials(
             trial_name, learned, seeds, work, args.num_samples
         )
+        if args.aggregate:
+            row["aggregated"] = _aggregated(
+                task_name, checkpoint, [f for f, _ in runs], work / name,
+                seeds, args,
+            )  # fmt: skip
         out.append(row)
         print(json.dumps(row), flush=True)
     return out
@@ -258,10 +314,16 @@ def _cell(row: dict, key: str) -> tuple[str, str]:
 
 def format_table(rows: list[dict]) -> str:
     """The Markdown table."""
+    agg = any("aggregated" in r for r in rows)
+    extra = (
+        " learned after aggregation | aggregation s "
+        "| success per round, seeds 1000-1009 |"
+    )
     lines = [
         "| task | rows logged | simulated min | collect s | train s "
-        "| true success | learned success | ms/replan true / learned |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| true success | learned success | ms/replan true / learned |"
+        + (extra if agg else ""),
+        "| --- " * (11 if agg else 8) + "|",
     ]
     for r in rows:
         true_ok, true_ms = _cell(r, "true")
@@ -269,11 +331,20 @@ def format_table(rows: list[dict]) -> str:
         task = r["task"]
         if r.get("train_seed") is not None:
             task += f", training seed {r['train_seed']}"
-        lines.append(
+        line = (
             f"| {task} | {r['rows']:,} | {r['sim_minutes']:.1f} "
             f"| {r['collect_s']:.1f} | {r['train_s']:.0f} | {true_ok} "
             f"| {learned_ok} | {true_ms} / {learned_ms} |"
         )
+        if agg:
+            a = r.get("aggregated")
+            line += (
+                " - | - | - |"
+                if a is None
+                else f" {_cell(r, 'aggregated')[0]} | {a['aggregate_s']:.0f} "
+                f"| {' → '.join(f'{x:.0%}' for x in a['rounds_heldout'])} |"
+            )
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -287,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--num-samples must be >= 1")
     if args.train_seeds and len(set(args.train_seeds)) < len(args.train_seeds):
         p.error("--train-seeds: each seed once")
+    if args.aggregate < 0:
+        p.error("--aggregate must be >= 0")
     enable_compilation_cache()
     rows = []
     for task_name in args.tasks:

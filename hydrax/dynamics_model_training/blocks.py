@@ -23,7 +23,7 @@ from hydrax.dynamics_model_training.windows import (
     first_window_row,
     make_block,
 )
-from hydrax.logs import DataError, Trajectory, read_trajectory
+from hydrax.logs import DataError, Trajectory, match_logs, read_trajectory
 
 SPLITS = ("train", "val")
 
@@ -36,7 +36,7 @@ def check_split(split: str) -> str:
 
 
 def split_by_file(
-    names: list[str],
+    files: Sequence[Path],
     val_fraction: float,
     seed: int,
     val_files: Sequence[str] | None,
@@ -47,18 +47,18 @@ def split_by_file(
     instead, deterministically from the seed.
 
     Args:
-        names: The files' names, in dataset order.
+        files: The files, in dataset order.
         val_fraction: Share of files to validate on (at least one when > 0).
         seed: Seed of the permutation.
-        val_files: Names to validate on instead (a checkpoint's split).
+        val_files: Keys of the files to validate on instead (a
+            checkpoint's split, as ``hydrax.logs.log_keys`` names them).
 
     Returns:
         The validation mask, (F,) bool.
     """
-    n = len(names)
+    n = len(files)
     if val_files is not None:
-        wanted = set(val_files)
-        return np.array([name in wanted for name in names])
+        return match_logs(files, val_files)
     n_val = int(round(val_fraction * n))
     if val_fraction > 0:
         n_val = max(n_val, 1)

@@ -39,6 +39,7 @@ from hydrax.logs import (
     LogScan,
     Trajectory,
     list_logs,
+    log_keys,
     read_common_manifest,
 )
 
@@ -120,8 +121,8 @@ class DynamicsDataset:
             seed: Seed of the file split.
             pad_start: Also offer start-of-file windows padded with the
                 first state and zero control.
-            val_files: File names to validate on, instead of a random split
-                (e.g. a checkpoint's, to evaluate on its validation files).
+            val_files: Keys (``file_names``) of the files to validate on,
+                instead of a random split (e.g. a checkpoint's).
             verbose: Warn about skipped short files, and log the summary
                 (``logging``, level INFO; nothing is printed).
             max_rows_in_memory: Stream: keep at most this many rows per
@@ -171,9 +172,7 @@ class DynamicsDataset:
         kept = self._keep_long_enough(scan, verbose)
         self.files = [scan.files[i] for i in kept]
         self.file_rows = np.array([scan.lengths[i] for i in kept], np.int64)
-        self._split(
-            split_by_file(self.file_names, val_fraction, seed, val_files)
-        )
+        self._split(split_by_file(self.files, val_fraction, seed, val_files))
         self._source = self._make_source([scan.trajectories[i] for i in kept])
         self.statistics = (
             self.compute_statistics()
@@ -193,8 +192,8 @@ class DynamicsDataset:
 
     @property
     def file_names(self) -> list[str]:
-        """The kept files' names."""
-        return [p.name for p in self.files]
+        """The kept files' keys: names, ``dir/name`` where names repeat."""
+        return log_keys(self.files)
 
     @property
     def streaming(self) -> bool:

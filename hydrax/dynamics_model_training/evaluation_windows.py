@@ -22,7 +22,13 @@ from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.model import DynamicsNetwork
 from hydrax.dynamics_model_training.model_io import ensemble_from_checkpoint
 from hydrax.dynamics_model_training.transforms import TransformFn
-from hydrax.logs import DataError, list_logs, parse_header, read_columns
+from hydrax.logs import (
+    DataError,
+    list_logs,
+    match_logs,
+    parse_header,
+    read_columns,
+)
 
 
 def check_data_matches(
@@ -207,10 +213,19 @@ def select_windows(
         DataError: the split has no window, or no training file is present
             for split ``train``.
     """
-    names = np.array([p.name for p in dataset.files])
-    is_val = np.isin(names, list(config.get("val_files") or []))
-    is_train = np.isin(names, list(config.get("train_files") or []))
+    names = dataset.files
+    is_val = match_logs(names, config.get("val_files") or [])
+    is_train = match_logs(names, config.get("train_files") or [])
     notes = []
+    if (both := is_val & is_train).any():
+        # Names only, from several directories that repeat them (the
+        # checkpoints of before 2026-12-06): never evaluate on training data.
+        is_val &= ~is_train
+        notes.append(
+            f"note: {int(both.sum())} files match both a training and a "
+            "validation file name of the checkpoint (its directories repeat "
+            "file names); they count as training files"
+        )
     if split == "val":
         mask, used = is_val, "val"
         if not mask.any():

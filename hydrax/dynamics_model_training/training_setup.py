@@ -222,6 +222,7 @@ def model_config(
     """The checkpoints' configuration of a network trained on a dataset."""
     manifest = dataset.manifest or {}
     identity = {k: manifest[k] for k in MANIFEST_IDENTITY if k in manifest}
+    keys, val = dataset.file_names, dataset.val_file_mask
     return ModelConfig(
         layout=network.layout,
         hidden_size=network.hidden_size,
@@ -235,8 +236,8 @@ def model_config(
         task_name=task_name,
         data_dirs=tuple(str(d) for d in dataset.data_dirs),
         manifest_identity=identity or None,
-        train_files=tuple(p.name for p in dataset.train_files),
-        val_files=tuple(p.name for p in dataset.val_files),
+        train_files=tuple(k for k, v in zip(keys, val, strict=True) if not v),
+        val_files=tuple(k for k, v in zip(keys, val, strict=True) if v),
         hyperparameters=hyperparameters,
         num_models=num_models,
     )

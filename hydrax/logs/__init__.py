@@ -3,7 +3,8 @@
 - `hydrax.logs.format`: the columns, the row convention, `startup_history`.
 - `hydrax.logs.reader`: `read_trajectory` (CSV or Parquet) into a checked
   `Trajectory`.
-- `hydrax.logs.scan`: `list_logs`, `scan_logs` (a set of logs at once).
+- `hydrax.logs.scan`: `list_logs`, `scan_logs` (a set of logs at once),
+  `log_keys` / `match_logs` (the names a checkpoint's split records).
 - `hydrax.logs.writer`: `write_trajectory`, lossless and atomic.
 - `hydrax.logs.manifest`: the typed `Manifest` and its reader and writer.
 
@@ -33,7 +34,14 @@ from hydrax.logs.reader import (
     read_trajectory_csv,
     read_trajectory_parquet,
 )
-from hydrax.logs.scan import LogScan, count_rows, list_logs, scan_logs
+from hydrax.logs.scan import (
+    LogScan,
+    count_rows,
+    list_logs,
+    log_keys,
+    match_logs,
+    scan_logs,
+)
 from hydrax.logs.writer import write_trajectory, write_trajectory_csv
 
 __all__ = [
@@ -47,6 +55,8 @@ __all__ = [
     "count_rows",
     "csv_header",
     "list_logs",
+    "log_keys",
+    "match_logs",
     "parse_header",
     "read_columns",
     "read_common_manifest",

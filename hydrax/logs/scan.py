@@ -68,6 +68,39 @@ def list_logs(dirs: Sequence[str | Path]) -> list[Path]:
     return files
 
 
+def log_keys(files: Sequence[str | Path]) -> list[str]:
+    """Names that tell the logs apart: each file's shortest common suffix.
+
+    One directory's logs are named by their file names alone; logs from
+    several directories that share file names (each directory counts from
+    ``episode_00000.csv``) by ``<directory>/<file>``, and deeper where
+    that still repeats. A checkpoint records its split by these keys.
+    """
+    parts = [Path(f).parts for f in files]
+    depth = 1
+    while True:
+        keys = ["/".join(p[-depth:]) for p in parts]
+        deepest = all(len(p) <= depth for p in parts)
+        if len(set(keys)) == len(keys) or deepest:
+            return keys
+        depth += 1
+
+
+def match_logs(files: Sequence[str | Path], keys: Sequence[str]) -> np.ndarray:
+    """Which files a recorded split names, (F,) bool.
+
+    A key names the files whose path ends with it: ``data/episode_00003.csv``
+    one file of one directory; a bare file name (the only form before
+    2026-12-06) that file name in every directory given.
+    """
+    wanted = {tuple(k.split("/")) for k in keys}
+    lengths = {len(k) for k in wanted}
+    return np.array(
+        [any(Path(f).parts[-n:] in wanted for n in lengths) for f in files],
+        bool,
+    )
+
+
 def count_rows(path: str | Path) -> int:
     """The number of data rows of a log, without checking its values."""
     path = Path(path)

@@ -1,0 +1,76 @@
+"""A checkpoint's split names each log once, across several directories."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from hydrax.dynamics_model_training.dataset import DynamicsDataset
+from hydrax.dynamics_model_training.evaluation_windows import select_windows
+from hydrax.logs import log_keys, match_logs
+
+
+def test_keys_are_names_unless_names_repeat():
+    """One directory: file names; repeated names: the shortest unique tail."""
+    one = [Path("/d/data/ep_0.csv"), Path("/d/data/ep_1.csv")]
+    assert log_keys(one) == ["ep_0.csv", "ep_1.csv"]
+    two = [Path("/d/lqr/ep_0.csv"), Path("/d/broad/ep_0.csv")]
+    assert log_keys(two) == ["lqr/ep_0.csv", "broad/ep_0.csv"]
+    deep = [Path("/a/data/ep_0.csv"), Path("/b/data/ep_0.csv")]
+    assert log_keys(deep) == ["a/data/ep_0.csv", "b/data/ep_0.csv"]
+
+
+def test_a_key_matches_the_files_whose_path_ends_with_it():
+    """A ``dir/file`` key names one file; a bare name every directory's."""
+    files = [Path("/x/lqr/ep_0.csv"), Path("/x/broad/ep_0.csv")]
+    np.testing.assert_array_equal(
+        match_logs(files, ["broad/ep_0.csv"]), [False, True]
+    )
+    np.testing.assert_array_equal(match_logs(files, ["ep_0.csv"]), [True, True])
+    np.testing.assert_array_equal(
+        match_logs(files, ["other/ep_0.csv", "p_0.csv"]), [False, False]
+    )
+
+
+def _two_dirs(dcp_data: Path, tmp_path: Path) -> list[Path]:
+    """The same twelve logs under two directories: every name repeats."""
+    dirs = [tmp_path / "lqr", tmp_path / "broad"]
+    for d in dirs:
+        shutil.copytree(dcp_data, d)
+    return dirs
+
+
+def test_recorded_split_is_reproduced_over_repeated_names(dcp_data, tmp_path):
+    """The split rebuilt from the keys is the seeded split, file for file.
+
+    By file name alone, a validation name would also mark the other
+    directory's file of that name (a training file) as validation.
+    """
+    dirs = _two_dirs(dcp_data, tmp_path)
+    kw = {"history_length": 5, "prediction_horizon": 4, "verbose": False}
+    seeded = DynamicsDataset(dirs, seed=3, **kw)
+    val_keys = [
+        k
+        for k, v in zip(seeded.file_names, seeded.val_file_mask, strict=True)
+        if v
+    ]
+    assert all("/" in k for k in val_keys)
+    again = DynamicsDataset(dirs, val_files=val_keys, **kw)
+    np.testing.assert_array_equal(again.val_file_mask, seeded.val_file_mask)
+    by_name = match_logs(seeded.files, [Path(k).name for k in val_keys])
+    assert by_name.sum() > seeded.val_file_mask.sum()
+
+
+def test_evaluation_never_validates_on_a_training_file(dcp_data, tmp_path):
+    """Names only (older checkpoints) that repeat count as training files."""
+    dirs = _two_dirs(dcp_data, tmp_path)
+    ds = DynamicsDataset(
+        dirs, history_length=5, prediction_horizon=4, verbose=False
+    )
+    names = [p.name for p in list(dcp_data.glob("*.csv"))]
+    config = {"val_files": names[:3], "train_files": names[2:]}
+    sel = select_windows(ds, config, "val", 10_000, 0)
+    files = {ds.files[f] for f in ds.example_files[sel.indices]}
+    assert {p.name for p in files} == set(names[:2])
+    assert len(files) == 4  # both directories' copies of the two
+    assert any("count as training files" in n for n in sel.notes)
