@@ -206,3 +206,20 @@ def test_resume_accepts_a_checkpoint_without_newer_options(tmp_path):
     now["hyperparameters"]["max_rows_in_memory"] = 1000
     with pytest.raises(CheckpointError, match="hyperparameters differs"):
         _check_resume(saved, now, tmp_path / "last.pkl")
+
+
+def test_resume_accepts_a_split_recorded_by_file_names(tmp_path):
+    """A last.pkl of before the split's keys (bare file names) resumes
+    when the names are those of the same split; another split is refused."""
+    from hydrax.dynamics_model_training.checkpoint import CheckpointError
+    from hydrax.dynamics_model_training.train import _check_resume
+
+    saved = {"train_files": ["a.csv", "a.csv"], "val_files": ["b.csv"]}
+    now = {
+        "train_files": ("lqr/a.csv", "broad/a.csv"),
+        "val_files": ["x/b.csv"],
+    }
+    _check_resume(saved, now, tmp_path / "last.pkl")
+    now["val_files"] = ["x/c.csv"]
+    with pytest.raises(CheckpointError, match="val_files differs"):
+        _check_resume(saved, now, tmp_path / "last.pkl")

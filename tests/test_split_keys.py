@@ -7,6 +7,7 @@ import numpy as np
 
 from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.evaluation_windows import select_windows
+from hydrax.dynamics_model_training.model_io import load_trained_model
 from hydrax.logs import log_keys, match_logs
 
 
@@ -29,6 +30,26 @@ def test_a_key_matches_the_files_whose_path_ends_with_it():
     np.testing.assert_array_equal(match_logs(files, ["ep_0.csv"]), [True, True])
     np.testing.assert_array_equal(
         match_logs(files, ["other/ep_0.csv", "p_0.csv"]), [False, False]
+    )
+
+
+def test_keys_of_relative_directories_match_their_own_files(
+    tmp_path, monkeypatch
+):
+    """``data`` beside ``old/data``: each key names its own file, also when
+    read back through a shorter relative path."""
+    monkeypatch.chdir(tmp_path)
+    files = [Path("data/ep_0.csv"), Path("old/data/ep_0.csv")]
+    keys = log_keys(files)
+    assert keys == [f"{tmp_path.name}/data/ep_0.csv", "old/data/ep_0.csv"]
+    for i, key in enumerate(keys):
+        np.testing.assert_array_equal(
+            match_logs(files, [key]), [i == 0, i == 1]
+        )
+    (tmp_path / "old").mkdir()
+    monkeypatch.chdir(tmp_path / "old")
+    np.testing.assert_array_equal(
+        match_logs([Path("data/ep_0.csv")], [keys[1]]), [True]
     )
 
 
@@ -74,3 +95,31 @@ def test_evaluation_never_validates_on_a_training_file(dcp_data, tmp_path):
     assert {p.name for p in files} == set(names[:2])
     assert len(files) == 4  # both directories' copies of the two
     assert any("count as training files" in n for n in sel.notes)
+
+
+def test_training_records_the_split_by_keys(dcp_data, tmp_path):
+    """A model trained on two directories records ``dir/file`` keys, and
+    evaluation picks exactly its validation files back."""
+    from hydrax.dynamics_model_training.train import train_dynamics_model
+
+    dirs = _two_dirs(dcp_data, tmp_path)
+    _, _ = train_dynamics_model(
+        dirs,
+        "two",
+        hidden_size=8,
+        history_length=3,
+        prediction_horizon=2,
+        num_epochs=1,
+        checkpoint_dir=tmp_path / "ckpt",
+        progress=False,
+        log=lambda s: None,
+    )
+    _, config = load_trained_model(tmp_path / "ckpt" / "two" / "best_model.pkl")
+    assert all("/" in k for k in config["val_files"] + config["train_files"])
+    ds = DynamicsDataset(
+        dirs, history_length=3, prediction_horizon=2, verbose=False
+    )
+    sel = select_windows(ds, config, "val", 10_000, 0)
+    picked = {ds.file_names[f] for f in ds.example_files[sel.indices]}
+    assert picked == set(config["val_files"])
+    assert not sel.notes

@@ -157,7 +157,7 @@ def load_windows(
         prediction_horizon=horizon,
         transform_fn=network.transform_fn,
         pad_start=False,  # evaluate on true histories only
-        val_files=[],  # the split is by the checkpoint's file names
+        val_files=[],  # the split is by the checkpoint's file keys
         verbose=False,
     )
     dt = float(config.get("dt", dataset.dt))

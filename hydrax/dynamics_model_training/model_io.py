@@ -88,8 +88,8 @@ class ModelConfig:
         task_name: Names the checkpoint folder.
         data_dirs: The training data's directories.
         manifest_identity: The data manifest's task and model fingerprint.
-        train_files: Names of the files trained on.
-        val_files: Names of the files held out for validation.
+        train_files: Keys of the files trained on (`hydrax.logs.log_keys`).
+        val_files: Keys of the files held out for validation.
         hyperparameters: The training settings (batch size, seed, ...).
         num_models: Ensemble members (1: a single model; the key is then
             left out of the stored dict, as before ensembles).

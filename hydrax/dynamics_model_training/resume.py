@@ -60,6 +60,11 @@ def check_resume(saved: dict, current: dict, path: Path) -> None:
             old, new = bool(old), bool(new)
         if key == "num_models":  # absent: one model
             old, new = old or 1, new or 1
+        if key in ("train_files", "val_files") and not any(
+            "/" in k for k in old or []
+        ):  # names only, as recorded before 2026-12-06: same split
+            old = list(old or [])
+            new = [k.rsplit("/", 1)[-1] for k in new or []]
         if isinstance(old, dict) and isinstance(new, dict):
             # An option added since the checkpoint was written counts as
             # its default, None.

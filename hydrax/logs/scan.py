@@ -16,6 +16,7 @@ second time (the dataset computes its standardization statistics there).
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -68,35 +69,42 @@ def list_logs(dirs: Sequence[str | Path]) -> list[Path]:
     return files
 
 
+def _tail_parts(path: str | Path) -> tuple[str, ...]:
+    """A path's components, absolute and normalized, without the root."""
+    return Path(os.path.abspath(path)).parts[1:]
+
+
 def log_keys(files: Sequence[str | Path]) -> list[str]:
-    """Names that tell the logs apart: each file's shortest common suffix.
+    """Names that tell the logs apart: the last components of their paths.
 
     One directory's logs are named by their file names alone; logs from
     several directories that share file names (each directory counts from
-    ``episode_00000.csv``) by ``<directory>/<file>``, and deeper where
-    that still repeats. A checkpoint records its split by these keys.
+    ``episode_00000.csv``) by ``<directory>/<file>`` (all of them, so the
+    keys have one form), deeper where that still repeats. Paths are made
+    absolute first, so ``data`` beside ``old/data`` gives ``<parent>/data/...``
+    and ``old/data/...``. A checkpoint records its split by these keys.
     """
-    parts = [Path(f).parts for f in files]
-    depth = 1
-    while True:
+    parts = [_tail_parts(f) for f in files]
+    longest = max(map(len, parts), default=0)
+    for depth in range(1, longest + 1):
         keys = ["/".join(p[-depth:]) for p in parts]
-        deepest = all(len(p) <= depth for p in parts)
-        if len(set(keys)) == len(keys) or deepest:
+        if len(set(keys)) == len(keys):
             return keys
-        depth += 1
+    return ["/".join(p) for p in parts]  # the same file twice
 
 
 def match_logs(files: Sequence[str | Path], keys: Sequence[str]) -> np.ndarray:
     """Which files a recorded split names, (F,) bool.
 
-    A key names the files whose path ends with it: ``data/episode_00003.csv``
-    one file of one directory; a bare file name (the only form before
-    2026-12-06) that file name in every directory given.
+    A key names the files whose absolute path ends with it:
+    ``data/episode_00003.csv`` one file of one directory; a bare file name
+    (the only form before 2026-12-06) that file name in every directory
+    given.
     """
     wanted = {tuple(k.split("/")) for k in keys}
     lengths = {len(k) for k in wanted}
     return np.array(
-        [any(Path(f).parts[-n:] in wanted for n in lengths) for f in files],
+        [any(_tail_parts(f)[-n:] in wanted for n in lengths) for f in files],
         bool,
     )
 
