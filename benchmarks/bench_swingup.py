@@ -21,11 +21,10 @@ several ``--train-seeds`` it trains one model per seed on the same logs.
 With ``--aggregate N`` each model then runs N rounds of data aggregation
 (``python -m hydrax.simulation.aggregate --trial swingup``: 10 closed-loop
 episodes with exploration noise, 3 fine-tuning epochs, 10 trials on seeds
-1000-1009 per round) and the round that did best on those (``best_round``)
-runs the same trials.
+1000-1009 per round) and the last round's model runs the same trials.
 Prints one table: rows logged, simulated minutes, collect and train wall
 time, true and learned success, milliseconds per replanning; with
-``--aggregate``, also the best round's success on the trial seeds, the
+``--aggregate``, also the last round's success on the trial seeds, the
 rounds' wall time and each round's success on seeds 1000-1009 (those
 trials at the controller's default sample count).
 """
@@ -152,9 +151,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="N",
-        help="rounds of swing-up data aggregation after training; the "
-        "round that did best on its own trials (seeds 1000-1009) then runs "
-        "the trials too (0: none)",
+        help="rounds of swing-up data aggregation after training, each "
+        "model's last round then runs the trials too (0: none)",
     )
     p.add_argument(
         "--out",
@@ -192,8 +190,8 @@ def _aggregated(
     seeds: range,
     args: argparse.Namespace,
 ) -> dict:
-    """Aggregation rounds from one checkpoint, then the best round's trials."""
-    from hydrax.simulation.aggregate import aggregate, best_round
+    """Aggregation rounds from one checkpoint, then the last one's trials."""
+    from hydrax.simulation.aggregate import aggregate
     from hydrax.simulation.controllers import learned_task
 
     start = time.perf_counter()
@@ -209,17 +207,16 @@ def _aggregated(
         trial="swingup",
     )
     seconds = time.perf_counter() - start
-    best = best_round(records)
+    last = Path(records[-1]["checkpoint"])
     result = _trials(
         f"learned_{out.name}_aggregated",
-        learned_task(task_name, Path(best["checkpoint"])),
+        learned_task(task_name, last),
         seeds,
         out.parent,
         args.num_samples,
     )
     result["aggregate_s"] = seconds
     result["rounds_heldout"] = [r["success_rate"] for r in records]
-    result["best_round"] = best["iteration"]
     return result
 
 
@@ -348,8 +345,7 @@ def format_table(rows: list[dict]) -> str:
             line += (
                 " - | - | - |"
                 if a is None
-                else f" {_cell(r, 'aggregated')[0]} (round {a['best_round']}) "
-                f"| {a['aggregate_s']:.0f} "
+                else f" {_cell(r, 'aggregated')[0]} | {a['aggregate_s']:.0f} "
                 f"| {' → '.join(f'{x:.0%}' for x in a['rounds_heldout'])} |"
             )
         lines.append(line)

@@ -301,21 +301,3 @@ def test_resume_needs_the_same_weights(dcp_data, fresh_dir, tmp_path):
         dirs, "r", num_epochs=1, resume=True, data_weights=[1, 3], **kw
     )
     assert len(history["train_loss"]) == 1  # the run was complete
-
-
-def test_best_round_prefers_successes_then_time_up_then_cost():
-    """The best round: most successes; ties by seconds up, then cost."""
-    from hydrax.simulation.aggregate import best_round
-
-    def rec(it, rate, seconds, cost):
-        return {
-            "iteration": it,
-            "success_rate": rate,
-            "success_seconds": seconds,
-            "mean_cost": cost,
-        }
-
-    rounds = [rec(0, 0.6, 3.5, 9.0), rec(1, 1.0, 6.1, 5.6), rec(2, 0.6, 9, 1)]
-    assert best_round(rounds)["iteration"] == 1
-    rounds += [rec(3, 1.0, 6.5, 7.0), rec(4, 1.0, 6.5, 4.0)]
-    assert best_round(rounds)["iteration"] == 4

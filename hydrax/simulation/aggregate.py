@@ -11,9 +11,8 @@ training logs cover; Nagabandi et al. (2018) close the gap by alternating:
 3. measure closed-loop success (balance or swing-up trials, without noise).
 
 ``python -m hydrax.simulation.aggregate --data-dir DIR [DIR ...]`` prints
-per iteration the trials' success, seconds in the success set and running
-cost, the best round (`best_round`), and writes each one's logs and
-checkpoint.
+per iteration the trials' success, their seconds in the success set and
+running cost, and writes each iteration's logs and checkpoint.
 """
 
 from __future__ import annotations
@@ -30,7 +29,10 @@ from hydrax.dynamics_model_training.model_io import (
     load_trained_model,
 )
 from hydrax.dynamics_model_training.train import train_dynamics_model
-from hydrax.simulation.learned_episodes import collect_with_model, trial_scores
+from hydrax.simulation.learned_episodes import (
+    collect_with_model,
+    trial_scores,
+)
 from hydrax.simulation.trials import TRIALS
 
 
@@ -120,22 +122,6 @@ def _round_record(
         **scores,
         "data_dirs": [str(d) for d in dirs],
     }
-
-
-def best_round(records: Sequence[dict]) -> dict:
-    """The round of most trial successes (then seconds up, then low cost).
-
-    The trials' seeds (1000 + ``seed`` on) are held out from 0-9, and
-    rounds swing by up to 4 of 10 swing-up trials, so pick by them.
-    """
-    return max(
-        records,
-        key=lambda r: (
-            r["success_rate"],
-            r["success_seconds"],
-            -r["mean_cost"],
-        ),
-    )
 
 
 def aggregate(
@@ -381,17 +367,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    best = best_round(records)
     print("\niteration  success  seconds in success set  cost per step")
     for r in records:
         print(
             f"{r['iteration']:9d}  {r['success_rate']:7.0%}  "
             f"{r['success_seconds']:22.2f}  {r['mean_cost']:13.4g}"
-            + ("  <- best" if r is best else "")
         )
-    print(
-        f"best round by the trials: {best['iteration']}, {best['checkpoint']}"
-    )
     print(f"wrote {args.output_dir / 'aggregation.json'}")
     return 0
 
