@@ -7,7 +7,7 @@
     python benchmarks/bench_swingup.py --tasks double_cart_pole \
         --train-seeds 0 1 2 --num-samples 256
     python benchmarks/bench_swingup.py --tasks double_cart_pole \
-        --train-seeds 0 1 2 --no-true --aggregate 3
+        --train-seeds 0 1 2 --no-true --aggregate 4
 
 Per task: collects with the project's collection (``python -m
 hydrax.simulation.collect``, policy ``mix``: energy swing-up episodes, LQR
