@@ -1,5 +1,6 @@
 """Per-directory sampling weights: fresh closed-loop logs drawn W times."""
 
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -301,3 +302,35 @@ def test_resume_needs_the_same_weights(dcp_data, fresh_dir, tmp_path):
         dirs, "r", num_epochs=1, resume=True, data_weights=[1, 3], **kw
     )
     assert len(history["train_loss"]) == 1  # the run was complete
+
+
+def test_aggregate_without_trials_only_collects_and_fine_tunes(
+    tiny_model, dcp_data, fresh_dir, tmp_path, monkeypatch, capsys
+):
+    """--trials 0: no trial runs; each round is recorded without figures."""
+    import hydrax.simulation.aggregate as agg
+
+    def no_trials(*a, **k):
+        raise AssertionError("trials ran")
+
+    monkeypatch.setattr(agg, "trial_scores", no_trials)
+    monkeypatch.setattr(agg, "collect_with_model", lambda *a, **k: fresh_dir)
+    monkeypatch.setattr(agg, "_fine_tune", lambda *a, **k: tiny_model[0])
+    argv = ["--checkpoint", str(tiny_model[0]), "--data-dir", str(dcp_data)]
+    argv += [
+        "--iterations",
+        "2",
+        "--trials",
+        "0",
+        "--output-dir",
+        str(tmp_path),
+    ]
+    assert agg.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "iteration 2: done (no trials)" in out
+    assert "seconds in success set" not in out
+    records = json.loads((tmp_path / "aggregation.json").read_text())
+    assert [r["iteration"] for r in records] == [0, 1, 2]
+    assert all("success_rate" not in r for r in records)
+    with pytest.raises(ValueError, match="trials >= 0"):
+        agg.aggregate("double_cart_pole", tiny_model[0], dcp_data, trials=-1)

@@ -38,6 +38,9 @@ from hydrax.simulation.trials import TRIALS
 
 def _say_round(it: int, scores: dict, trials: int) -> None:
     """One line per round: successes, seconds in the success set, cost."""
+    if not scores:
+        print(f"iteration {it}: done (no trials)", flush=True)
+        return
     wins = round(scores["success_rate"] * trials)
     print(
         f"iteration {it}: success {wins}/{trials}, "
@@ -153,7 +156,8 @@ def aggregate(
         duration: Seconds per logged episode (default: the trial's).
         noise_std: Exploration noise on the controls (fraction of range/2).
         epochs: Fine-tuning epochs per round.
-        trials: Trials (no noise) to measure success per round.
+        trials: Trials (no noise) to measure success per round (0: none;
+            the records then hold no figures).
         out_dir: Where the rounds' logs and checkpoints go.
         seed: Seeds the episodes and trials.
         trial_duration: Seconds of each trial (default: the trial's).
@@ -171,8 +175,10 @@ def aggregate(
         running cost), checkpoint, data directories.
     """
     # A round is collect_with_model, _fine_tune and trial_scores.
-    if iterations < 1 or episodes < 1 or epochs < 1 or trials < 1:
-        raise ValueError("iterations, episodes, epochs and trials must be >= 1")
+    if iterations < 1 or episodes < 1 or epochs < 1 or trials < 0:
+        raise ValueError(
+            "iterations, episodes and epochs must be >= 1, trials >= 0"
+        )
     if type(fresh_weight) is not int or fresh_weight < 1:
         raise ValueError(
             f"fresh_weight must be a positive integer, got {fresh_weight!r}"
@@ -191,12 +197,21 @@ def aggregate(
     checkpoint = Path(checkpoint)
     _, config = load_trained_model(checkpoint)
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
-    scores = trial_scores(
-        task_name, checkpoint, trial_seeds, trial_duration, trial
-    )
-    records = [_round_record(0, checkpoint, scores, dirs)]
-    _say_round(0, scores, trials)
-    _write_records(out_dir, records)
+    records: list[dict] = []
+
+    def score(it: int) -> None:  # the round's trials, printed and recorded
+        scores = (
+            trial_scores(
+                task_name, checkpoint, trial_seeds, trial_duration, trial
+            )
+            if trials
+            else {}
+        )
+        records.append(_round_record(it, checkpoint, scores, dirs))
+        _say_round(it, scores, trials)
+        _write_records(out_dir, records)
+
+    score(0)
     for it in range(1, iterations + 1):
         logs = collect_with_model(
             task_name,
@@ -222,12 +237,7 @@ def aggregate(
             n_original=n_original,
             learning_rate=learning_rate,
         )
-        scores = trial_scores(
-            task_name, checkpoint, trial_seeds, trial_duration, trial
-        )
-        records.append(_round_record(it, checkpoint, scores, dirs))
-        _say_round(it, scores, trials)
-        _write_records(out_dir, records)
+        score(it)
     return records
 
 
@@ -309,7 +319,8 @@ def _parser() -> argparse.ArgumentParser:
         "--trials",
         type=int,
         default=3,
-        help="trials without noise that measure success each round",
+        help="trials without noise that measure success each round (0: "
+        "none, a faster round)",
     )
     p.add_argument(
         "--output-dir",
@@ -367,12 +378,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print("\niteration  success  seconds in success set  cost per step")
-    for r in records:
-        print(
-            f"{r['iteration']:9d}  {r['success_rate']:7.0%}  "
-            f"{r['success_seconds']:22.2f}  {r['mean_cost']:13.4g}"
-        )
+    if args.trials:
+        print("\niteration  success  seconds in success set  cost per step")
+        for r in records:
+            print(
+                f"{r['iteration']:9d}  {r['success_rate']:7.0%}  "
+                f"{r['success_seconds']:22.2f}  {r['mean_cost']:13.4g}"
+            )
+    print(f"last checkpoint: {records[-1]['checkpoint']}")
     print(f"wrote {args.output_dir / 'aggregation.json'}")
     return 0
 
