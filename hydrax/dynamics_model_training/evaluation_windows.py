@@ -213,9 +213,9 @@ def select_windows(
         DataError: the split has no window, or no training file is present
             for split ``train``.
     """
-    names = dataset.files
-    is_val = match_logs(names, config.get("val_files") or [])
-    is_train = match_logs(names, config.get("train_files") or [])
+    files = dataset.files
+    is_val = match_logs(files, config.get("val_files") or [])
+    is_train = match_logs(files, config.get("train_files") or [])
     notes = []
     if (both := is_val & is_train).any():
         # Names only, from several directories that repeat them (the
@@ -229,7 +229,7 @@ def select_windows(
     if split == "val":
         mask, used = is_val, "val"
         if not mask.any():
-            mask, used = np.ones(len(names), bool), "all"
+            mask, used = np.ones(len(files), bool), "all"
             n_val = len(config.get("val_files") or [])
             why = (
                 f"none of the checkpoint's {n_val} validation files is in "
@@ -237,7 +237,7 @@ def select_windows(
                 if n_val
                 else "the model has no validation files"
             )
-            notes.append(f"note: {why}; evaluating on all {len(names)} files")
+            notes.append(f"note: {why}; evaluating on all {len(files)} files")
     elif split == "train":
         mask, used = is_train, "train"
         if not mask.any():
@@ -247,7 +247,7 @@ def select_windows(
                 "; use split 'all' or 'val'"
             )
     else:
-        mask, used = np.ones(len(names), bool), "all"
+        mask, used = np.ones(len(files), bool), "all"
     candidates = np.flatnonzero(mask[dataset.example_files])
     if len(candidates) == 0:
         raise DataError(f"the {used} split has no evaluation window")
@@ -257,7 +257,7 @@ def select_windows(
 
     fit_mask, fit_note = is_train, "the checkpoint's training files"
     if not fit_mask.any():
-        eval_files = np.zeros(len(names), bool)
+        eval_files = np.zeros(len(files), bool)
         eval_files[dataset.example_files[candidates]] = True
         fit_mask, fit_note = ~eval_files, "the files not evaluated"
         if not fit_mask.any():

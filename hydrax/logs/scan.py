@@ -103,9 +103,9 @@ def match_logs(files: Sequence[str | Path], keys: Sequence[str]) -> np.ndarray:
     """
     wanted = {tuple(k.split("/")) for k in keys}
     lengths = {len(k) for k in wanted}
+    tails = map(_tail_parts, files)
     return np.array(
-        [any(_tail_parts(f)[-n:] in wanted for n in lengths) for f in files],
-        bool,
+        [any(t[-n:] in wanted for n in lengths) for t in tails], bool
     )
 
 
