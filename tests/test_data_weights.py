@@ -203,13 +203,14 @@ def test_aggregate_fine_tunes_with_the_fresh_weight(
     tiny_model, dcp_data, fresh_dir, tmp_path
 ):
     """aggregate's fine-tuning weighs the closed-loop logs fresh_weight."""
-    from hydrax.simulation.aggregate import _fine_tune, aggregate
+    from hydrax.simulation.aggregate import aggregate
+    from hydrax.simulation.fine_tune import fine_tune
 
     checkpoint = tiny_model[0]
     _, config = load_trained_model(checkpoint)
 
     def tuned_weights(it, dirs, **kwargs):
-        best = _fine_tune(
+        best = fine_tune(
             "double_cart_pole",
             it,
             dirs,
@@ -251,7 +252,7 @@ def test_aggregate_passes_every_original_directory(
     scores = {"success_rate": 1.0, "success_seconds": 1.0, "mean_cost": 0.0}
     monkeypatch.setattr(agg, "trial_scores", lambda *a, **k: scores)
     monkeypatch.setattr(agg, "collect_with_model", lambda *a, **k: fresh_dir)
-    monkeypatch.setattr(agg, "_fine_tune", fine_tune)
+    monkeypatch.setattr(agg, "fine_tune", fine_tune)
     agg.aggregate(
         "double_cart_pole",
         tiny_model[0],
@@ -315,7 +316,7 @@ def test_aggregate_without_trials_only_collects_and_fine_tunes(
 
     monkeypatch.setattr(agg, "trial_scores", no_trials)
     monkeypatch.setattr(agg, "collect_with_model", lambda *a, **k: fresh_dir)
-    monkeypatch.setattr(agg, "_fine_tune", lambda *a, **k: tiny_model[0])
+    monkeypatch.setattr(agg, "fine_tune", lambda *a, **k: tiny_model[0])
     argv = ["--checkpoint", str(tiny_model[0]), "--data-dir", str(dcp_data)]
     argv += [
         "--iterations",

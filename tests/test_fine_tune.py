@@ -92,10 +92,10 @@ def test_fine_tuning_another_number_of_members_is_refused(
 def _aggregation_round(ensemble_ckpt, dcp_data, tmp_path, **kwargs):
     """The configuration of one aggregation fine-tuning of the ensemble."""
     from hydrax.dynamics_model_training.model_io import load_trained_model
-    from hydrax.simulation.aggregate import _fine_tune
+    from hydrax.simulation.fine_tune import fine_tune
 
     _, config = load_trained_model(ensemble_ckpt)
-    best = _fine_tune(
+    best = fine_tune(
         "double_cart_pole",
         1,
         [dcp_data],

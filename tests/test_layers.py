@@ -92,6 +92,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             T + "task_training",
             "hydrax.open_loop",
             "hydrax.simulation.learned_episodes",
+            "hydrax.simulation.fine_tune",
             "hydrax.simulation.aggregate",
             "hydrax.simulation.compare",
             "hydrax.simulation.closed_loop",

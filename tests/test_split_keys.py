@@ -9,6 +9,7 @@ from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.evaluation_windows import select_windows
 from hydrax.dynamics_model_training.model_io import load_trained_model
 from hydrax.logs import log_keys, match_logs
+from hydrax.logs.scan import list_logs
 
 
 def test_keys_are_names_unless_names_repeat():
@@ -123,3 +124,50 @@ def test_training_records_the_split_by_keys(dcp_data, tmp_path):
     picked = {ds.file_names[f] for f in ds.example_files[sel.indices]}
     assert picked == set(config["val_files"])
     assert not sel.notes
+
+
+def _round_logs(dcp_data: Path, out: Path, n: int) -> Path:
+    """``n`` logs named as ``dcp_data``'s first ones (each directory counts
+    from the same first name), with the manifest."""
+    out.mkdir()
+    for path in sorted(dcp_data.glob("*.csv"))[:n]:
+        shutil.copy(path, out / path.name)
+    shutil.copy(dcp_data / "manifest.json", out / "manifest.json")
+    return out
+
+
+def test_fine_tuning_keeps_the_checkpoints_split(
+    tiny_model, dcp_data, tmp_path
+):
+    """Aggregation rounds: files validated on stay validation files, files
+    trained on stay training files; each round's new logs are split anew."""
+    from hydrax.simulation.fine_tune import fine_tune
+
+    def tune(it, dirs, start):
+        best = fine_tune(
+            "double_cart_pole",
+            it,
+            dirs,
+            start_config,  # as aggregate passes it: the first round's
+            init_from=start,
+            epochs=1,
+            seed=0,
+            out_dir=tmp_path,
+        )
+        return best, load_trained_model(best)[1]
+
+    def val_mask(dirs, config):
+        return match_logs(list_logs(dirs), config["val_files"]).tolist()
+
+    start = tiny_model[0]
+    start_config = load_trained_model(start)[1]
+    first = _round_logs(dcp_data, tmp_path / "round_1", 5)
+    best, config_1 = tune(1, [dcp_data, first], start)
+    assert val_mask([dcp_data], config_1) == val_mask([dcp_data], start_config)
+    assert sum(val_mask([first], config_1)) == 1  # 20 % of 5 new logs
+    second = _round_logs(dcp_data, tmp_path / "round_2", 5)
+    _, config_2 = tune(2, [dcp_data, first, second], best)
+    for d in (dcp_data, first):
+        assert val_mask([d], config_2) == val_mask([d], config_1)
+    assert sum(val_mask([second], config_2)) == 1
+    assert len(config_2["val_files"]) == sum(val_mask([dcp_data], config_1)) + 2

@@ -117,6 +117,7 @@ def train_dynamics_model(
     num_models: int = 1,
     delta: str = "state",
     data_weights: Sequence[int] | None = None,
+    val_files: Sequence[str] | None = None,
 ) -> tuple[DynamicsNetwork, dict]:
     """Train a GRU dynamics model on a directory of CSV logs.
 
@@ -177,6 +178,10 @@ def train_dynamics_model(
         data_weights: One positive integer per data directory: an epoch
             takes each training window of a directory's files that many
             times (None: once each; validation is never weighted).
+        val_files: Keys (``hydrax.logs.log_keys``: file names, or
+            ``<directory>/<file>`` where names repeat) of the files to
+            validate on, instead of a seeded ``val_fraction`` of them; e.g.
+            a checkpoint's ``val_files`` to keep its split.
 
     Returns:
         The best network (by validation loss; an ensemble's member 0) and
@@ -230,6 +235,7 @@ def train_dynamics_model(
         val_fraction=val_fraction,
         seed=seed,
         pad_start=pad_start,
+        val_files=val_files,
         verbose=False,
         max_rows_in_memory=max_rows_in_memory,
         quat_indices=quat_indices,

@@ -7,7 +7,9 @@ training logs cover; Nagabandi et al. (2018) close the gap by alternating:
    plant, with smooth exploration noise on its controls, and log every
    episode;
 2. add the logs to the dataset and fine-tune the model on all of it (each
-   epoch draws the closed-loop logs' windows ``fresh_weight`` times);
+   epoch draws the closed-loop logs' windows ``fresh_weight`` times; the
+   files the model validated on stay validation files, the new logs are
+   split anew: `hydrax.simulation.fine_tune`);
 3. measure closed-loop success (balance or swing-up trials, without noise).
 
 ``python -m hydrax.simulation.aggregate --data-dir DIR [DIR ...]`` prints
@@ -28,7 +30,7 @@ from hydrax.dynamics_model_training.model_io import (
     CHECKPOINT_ROOT,
     load_trained_model,
 )
-from hydrax.dynamics_model_training.train import train_dynamics_model
+from hydrax.simulation.fine_tune import fine_tune
 from hydrax.simulation.learned_episodes import (
     collect_with_model,
     trial_scores,
@@ -48,64 +50,6 @@ def _say_round(it: int, scores: dict, trials: int) -> None:
         f"cost {scores['mean_cost']:.4g} per step (trial means)",
         flush=True,
     )
-
-
-def _fine_tune(
-    task_name: str,
-    it: int,
-    dirs: list[Path],
-    config: dict,
-    *,
-    init_from: Path,
-    epochs: int,
-    seed: int,
-    out_dir: Path,
-    fresh_weight: int = 1,
-    n_original: int = 1,
-    learning_rate: float | None = None,
-) -> Path:
-    """Fine-tune ``init_from`` on all of ``dirs``; the new best checkpoint.
-
-    The architecture, layout, delta (plain or structured), ensemble size
-    (each member fine-tunes from its own weights) and hyperparameters are
-    the checkpoint's; the learning rate is ``learning_rate``, by default a
-    third of the checkpoint's own; ``dirs[n_original:]`` (the closed-loop
-    logs) weigh ``fresh_weight`` each.
-    """
-    hp = config["hyperparameters"]
-    name = f"{task_name}_aggregate_{it}"
-    train_dynamics_model(
-        dirs,
-        name,
-        angle_indices=config["angle_indices"],
-        coordinate_indices=config["coordinate_indices"],
-        quat_indices=config.get("quat_indices"),
-        heading_frame=config.get("heading_frame", False),
-        hidden_size=config["hidden_size"],
-        history_length=config["history_length"],
-        prediction_horizon=config["prediction_horizon"],
-        batch_size=hp["batch_size"],
-        num_epochs=epochs,
-        learning_rate=hp["learning_rate"] / 3
-        if learning_rate is None
-        else learning_rate,
-        weight_decay=hp["weight_decay"],
-        seed=seed + it,
-        mode=config.get("mode", "window"),
-        delta=config.get("delta", "state"),
-        num_models=config.get("num_models") or 1,
-        val_fraction=hp.get("val_fraction", 0.2),
-        grad_clip=hp.get("grad_clip", 1.0),
-        lr_schedule=hp.get("lr_schedule", "cosine"),
-        pad_start=hp.get("pad_start", True),
-        max_rows_in_memory=hp.get("max_rows_in_memory"),
-        init_from=init_from,
-        checkpoint_dir=out_dir / f"iter_{it}",
-        progress=False,
-        data_weights=[1] * n_original
-        + [fresh_weight] * (len(dirs) - n_original),
-    )
-    return out_dir / f"iter_{it}" / name / "best_model.pkl"
 
 
 def _write_records(out_dir: Path, records: list[dict]) -> None:
@@ -174,7 +118,7 @@ def aggregate(
         ``trial_scores`` (success rate, seconds in the success set, mean
         running cost), checkpoint, data directories.
     """
-    # A round is collect_with_model, _fine_tune and trial_scores.
+    # A round is collect_with_model, fine_tune and trial_scores.
     if iterations < 1 or episodes < 1 or epochs < 1 or trials < 0:
         raise ValueError(
             "iterations, episodes and epochs must be >= 1, trials >= 0"
@@ -224,7 +168,7 @@ def aggregate(
             trial,
         )
         dirs.append(logs)
-        checkpoint = _fine_tune(
+        checkpoint = fine_tune(
             task_name,
             it,
             dirs,
