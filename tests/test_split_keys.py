@@ -171,3 +171,28 @@ def test_fine_tuning_keeps_the_checkpoints_split(
         assert val_mask([d], config_2) == val_mask([d], config_1)
     assert sum(val_mask([second], config_2)) == 1
     assert len(config_2["val_files"]) == sum(val_mask([dcp_data], config_1)) + 2
+
+
+def test_fine_tuning_an_old_checkpoint_never_validates_on_its_training(
+    dcp_data, tmp_path, capsys
+):
+    """Names without directories, repeated across directories: a file that
+    matches both a training and a validation name stays a training file."""
+    from hydrax.simulation.fine_tune import carried_split
+
+    a = _round_logs(dcp_data, tmp_path / "a", 3)
+    b = _round_logs(dcp_data, tmp_path / "b", 3)
+    new = _round_logs(dcp_data, tmp_path / "new", 5)
+    names = [p.name for p in list_logs([a])]
+    config = {  # a: train, val, train; b: train, train, val; by name only
+        "data_dirs": [str(a), str(b)],
+        "train_files": names,
+        "val_files": names[1:],
+        "hyperparameters": {"val_fraction": 0.2},
+    }
+    keys = carried_split(config, [a, b, new], seed=0)
+    assert "note: 4 files match both" in capsys.readouterr().out
+    assert len(keys) == 1 and keys[0].startswith("new/")  # 20 % of 5
+    config["val_files"] = ["episode_99999.csv"]  # names nothing known
+    assert carried_split(config, [a, b, new], seed=0) == keys
+    assert capsys.readouterr().out == ""

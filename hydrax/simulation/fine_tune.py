@@ -26,9 +26,11 @@ def carried_split(
 ) -> list[str] | None:
     """The validation keys of fine-tuning ``config``'s model on ``dirs``.
 
-    Files in the checkpoint's own data directories keep its split; the
-    other files (new logs) are split with its ``val_fraction`` and
-    ``seed``.
+    Files in the checkpoint's own data directories keep its split (a file
+    that matches both a training and a validation name of an older
+    checkpoint, which named files without their directory, stays a
+    training file); the other files (new logs) are split with its
+    ``val_fraction`` and ``seed``.
 
     Args:
         config: The configuration of the checkpoint fine-tuned from.
@@ -46,7 +48,17 @@ def carried_split(
     val = np.zeros(len(files), bool)
     if known.any():
         known_files = [f for f, k in zip(files, known, strict=True) if k]
-        val[known] = match_logs(known_files, config.get("val_files") or [])
+        was_val = match_logs(known_files, config.get("val_files") or [])
+        was_train = match_logs(known_files, config.get("train_files") or [])
+        if (both := was_val & was_train).any():
+            # Bare names from directories that repeat them (checkpoints of
+            # before 2026-12-06): never validate on what may be trained on.
+            print(
+                f"note: {int(both.sum())} files match both a training and a "
+                "validation file name of the checkpoint (its directories "
+                "repeat file names); they stay training files"
+            )
+        val[known] = was_val & ~was_train
     new = np.flatnonzero(~known)
     val_fraction = config["hyperparameters"].get("val_fraction", 0.2)
     if len(new) > 1 and val_fraction > 0:
