@@ -23,7 +23,7 @@ from hydrax.logs.scan import list_logs, log_keys, match_logs
 
 def carried_split(
     config: dict, dirs: Sequence[str | Path], seed: int
-) -> list[str] | None:
+) -> list[str]:
     """The validation keys of fine-tuning ``config``'s model on ``dirs``.
 
     Files in the checkpoint's own data directories keep its split (a file
@@ -39,8 +39,9 @@ def carried_split(
 
     Returns:
         Keys (`hydrax.logs.log_keys` over the files of ``dirs``) of the
-        validation files, or None where nothing would validate (a seeded
-        split of all files then).
+        validation files; none where the checkpoint validated on nothing and
+        fewer than two new files came (training then runs without
+        validation rather than validate on files the model trained on).
     """
     trained_on = {Path(d).resolve() for d in config.get("data_dirs", ())}
     files = list_logs(dirs)
@@ -64,8 +65,6 @@ def carried_split(
     if len(new) > 1 and val_fraction > 0:
         new_files = [files[i] for i in new]
         val[new] = split_by_file(new_files, val_fraction, seed, None)
-    if not val.any():
-        return None
     return [k for k, v in zip(log_keys(files), val, strict=True) if v]
 
 
