@@ -189,10 +189,58 @@ def test_fine_tuning_an_old_checkpoint_never_validates_on_its_training(
         "train_files": names,
         "val_files": names[1:],
         "hyperparameters": {"val_fraction": 0.2},
+        "history_length": 3,
+        "prediction_horizon": 2,
     }
-    keys = carried_split(config, [a, b, new], seed=0)
+    keys = carried_split(config, [a, b, new], 1, seed=0)
     assert "note: 4 files match both" in capsys.readouterr().out
     assert len(keys) == 1 and keys[0].startswith("new/")  # 20 % of 5
     config["val_files"] = ["episode_99999.csv"]  # names nothing known
-    assert carried_split(config, [a, b, new], seed=0) == keys
+    assert carried_split(config, [a, b, new], 1, seed=0) == keys
     assert capsys.readouterr().out == ""
+
+
+def test_logs_the_split_does_not_name_are_split_as_new(
+    dcp_data, tmp_path, capsys
+):
+    """A log added to a known directory, or a directory the checkpoint did
+    not train on (with a note), is split as new logs are."""
+    from hydrax.simulation.fine_tune import carried_split
+
+    a = _round_logs(dcp_data, tmp_path / "a", 6)
+    names = [p.name for p in list_logs([a])]
+    config = {  # trained on all of a, validated on none
+        "data_dirs": [str(a)],
+        "train_files": names,
+        "val_files": [],
+        "hyperparameters": {"val_fraction": 0.5},
+        "history_length": 3,
+        "prediction_horizon": 2,
+    }
+    new = _round_logs(dcp_data, tmp_path / "new", 2)
+    short = list_logs([new])[1]  # two rows: shorter than a window's three
+    short.write_text("".join(short.read_text().splitlines(True)[:3]))
+    assert carried_split(config, [a, new], 1, seed=0) == []  # one new log
+    assert capsys.readouterr().out == ""
+    more = _round_logs(dcp_data, tmp_path / "more", 3)  # not trained on
+    for path in list_logs([more]):  # names of its own (a bare name would
+        path.rename(path.with_name("more_" + path.name))  # match a's)
+    keys = carried_split(config, [a, more, new], 1, seed=0)
+    assert f"names none of the files of {more}" in capsys.readouterr().out
+    assert len(keys) == 2 and not any(k.startswith("a/") for k in keys)
+    config["train_files"] = names[:5]  # a's last log came since
+    keys = carried_split(config, [a, new], 1, seed=0)
+    assert len(keys) == 1 and keys[0] in ("a/" + names[5], "new/" + names[0])
+    config["hyperparameters"]["val_fraction"] = 0.0
+    assert carried_split(config, [a, more, new], 1, seed=0) == []
+
+
+def test_val_files_that_name_nothing_are_refused(dcp_data, tmp_path):
+    import pytest
+
+    from hydrax.logs import DataError
+
+    with pytest.raises(DataError, match="none of the 1 keys"):
+        DynamicsDataset(
+            dcp_data, val_files=["elsewhere/episode_00001.csv"], verbose=False
+        )

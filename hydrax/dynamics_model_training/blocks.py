@@ -51,14 +51,22 @@ def split_by_file(
         val_fraction: Share of files to validate on (at least one when > 0).
         seed: Seed of the permutation.
         val_files: Keys of the files to validate on instead (a
-            checkpoint's split, as ``hydrax.logs.log_keys`` names them).
+            checkpoint's split, as ``hydrax.logs.log_keys`` names them; a
+            key names every file whose path ends with it; ``[]``: none).
 
     Returns:
         The validation mask, (F,) bool.
     """
     n = len(files)
     if val_files is not None:
-        return match_logs(files, val_files)
+        named = match_logs(files, val_files)
+        if len(val_files) and not named.any():
+            raise DataError(
+                f"val_files: none of the {len(val_files)} keys (e.g. "
+                f"{val_files[0]!r}) names a log of the dataset long enough "
+                "for a window"
+            )
+        return named
     n_val = int(round(val_fraction * n))
     if val_fraction > 0:
         n_val = max(n_val, 1)

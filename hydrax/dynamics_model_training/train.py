@@ -180,8 +180,12 @@ def train_dynamics_model(
             times (None: once each; validation is never weighted).
         val_files: Keys (``hydrax.logs.log_keys``: file names, or
             ``<directory>/<file>`` where names repeat) of the files to
-            validate on, instead of a seeded ``val_fraction`` of them; e.g.
-            a checkpoint's ``val_files`` to keep its split.
+            validate on, instead of a seeded ``val_fraction`` of them
+            (``[]``: no validation). A key names every file whose path ends
+            with it, so a bare name names that file in every directory;
+            keys that name no file are an error.
+            ``hydrax.simulation.fine_tune.carried_split`` carries a
+            checkpoint's split over to grown data.
 
     Returns:
         The best network (by validation loss; an ensemble's member 0) and

@@ -10,6 +10,7 @@ the model has already fitted.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,53 +19,74 @@ import numpy as np
 from hydrax.dynamics_model_training.blocks import split_by_file
 from hydrax.dynamics_model_training.checkpoint import read_checkpoint
 from hydrax.dynamics_model_training.train import train_dynamics_model
-from hydrax.logs.scan import list_logs, log_keys, match_logs
+from hydrax.logs import DataError
+from hydrax.logs.scan import count_rows, list_logs, log_keys, match_logs
 
 
 def carried_split(
-    config: dict, dirs: Sequence[str | Path], seed: int
+    config: dict, dirs: Sequence[str | Path], new: int, seed: int
 ) -> list[str]:
     """The validation keys of fine-tuning ``config``'s model on ``dirs``.
 
-    Files in the checkpoint's own data directories keep its split (a file
-    that matches both a training and a validation name of an older
-    checkpoint, which named files without their directory, stays a
-    training file); the other files (new logs) are split with its
-    ``val_fraction`` and ``seed``.
+    The files of all but the last ``new`` directories, those the checkpoint
+    trained on, keep its split: those it validated on validate, those it
+    trained on train (a file that matches both a training and a validation
+    name of an older checkpoint, which named files without their
+    directory, trains).
+    The other files, the last ``new`` directories' and any the split does
+    not name (logs added since, or a directory the checkpoint did not train
+    on, with a printed note), are split with the checkpoint's
+    ``val_fraction`` and ``seed`` (those long enough for a window; two
+    at least, a single one trains). Keys match path endings, so a
+    directory whose file names repeat the bare names of a checkpoint
+    trained on one directory counts as trained on.
 
     Args:
         config: The configuration of the checkpoint fine-tuned from.
         dirs: Every directory the fine-tuning reads.
+        new: How many of the last ``dirs`` hold new logs.
         seed: Seeds the new files' split.
 
     Returns:
         Keys (`hydrax.logs.log_keys` over the files of ``dirs``) of the
         validation files; none where the checkpoint validated on nothing and
         fewer than two new files came (training then runs without
-        validation rather than validate on files the model trained on).
+        validation rather than on files the model trained on).
     """
-    trained_on = {Path(d).resolve() for d in config.get("data_dirs", ())}
-    files = list_logs(dirs)
-    known = np.array([f.parent.resolve() in trained_on for f in files], bool)
-    val = np.zeros(len(files), bool)
-    if known.any():
-        known_files = [f for f, k in zip(files, known, strict=True) if k]
-        was_val = match_logs(known_files, config.get("val_files") or [])
-        was_train = match_logs(known_files, config.get("train_files") or [])
-        if (both := was_val & was_train).any():
-            # Bare names from directories that repeat them (checkpoints of
-            # before 2026-12-06): never validate on what may be trained on.
+    per_dir = [list_logs([d]) for d in dirs]
+    files = [f for listed in per_dir for f in listed]
+    in_dir = np.repeat(np.arange(len(dirs)), [len(f) for f in per_dir])
+    known = in_dir < len(dirs) - new
+    was_val = match_logs(files, config.get("val_files") or []) & known
+    was_train = match_logs(files, config.get("train_files") or []) & known
+    named = was_val | was_train
+    for d in range(len(dirs) - new):
+        if not named[in_dir == d].any():
             print(
-                f"note: {int(both.sum())} files match both a training and a "
-                "validation file name of the checkpoint (its directories "
-                "repeat file names); they stay training files"
+                f"note: the checkpoint's split names none of the files of "
+                f"{dirs[d]} (it recorded its data directories as "
+                f"{list(config.get('data_dirs') or [])}); they are split as "
+                "new logs"
             )
-        val[known] = was_val & ~was_train
-    new = np.flatnonzero(~known)
-    val_fraction = config["hyperparameters"].get("val_fraction", 0.2)
-    if len(new) > 1 and val_fraction > 0:
-        new_files = [files[i] for i in new]
-        val[new] = split_by_file(new_files, val_fraction, seed, None)
+    if (both := was_val & was_train).any():
+        # Bare names from directories that repeat them (checkpoints of
+        # before 2026-12-06): never validate on what may be trained on.
+        print(
+            f"note: {int(both.sum())} files match both a training and a "
+            "validation file name of the checkpoint (its directories "
+            "repeat file names); they stay training files"
+        )
+    val = was_val & ~was_train
+    hp = config["hyperparameters"]
+    need = config["prediction_horizon"] + (
+        1 if hp.get("pad_start", True) else config["history_length"]
+    )  # the rows of one window: shorter files are not in the dataset
+    fresh = [i for i in np.flatnonzero(~named) if count_rows(files[i]) >= need]
+    val_fraction = hp.get("val_fraction", 0.2)
+    if len(fresh) > 1 and val_fraction > 0:
+        fresh_files = [files[i] for i in fresh]
+        with contextlib.suppress(DataError):  # too few to hold one out
+            val[fresh] = split_by_file(fresh_files, val_fraction, seed, None)
     return [k for k, v in zip(log_keys(files), val, strict=True) if v]
 
 
@@ -81,6 +103,7 @@ def fine_tune(
     fresh_weight: int = 1,
     n_original: int = 1,
     learning_rate: float | None = None,
+    new: int = 1,
 ) -> Path:
     """Fine-tune ``init_from`` on all of ``dirs``; the new best checkpoint.
 
@@ -90,7 +113,8 @@ def fine_tune(
     learning rate is ``learning_rate``, by default a third of that model's);
     ``dirs[n_original:]`` (the closed-loop logs) weigh ``fresh_weight``
     each. The split is ``init_from``'s own, carried over by
-    :func:`carried_split` (the new logs' share seeded with ``seed + it``).
+    :func:`carried_split`: ``init_from`` was trained on all but the last
+    ``new`` of ``dirs`` (the new logs' share seeded with ``seed + it``).
     """
     start = read_checkpoint(init_from)["config"]
     hp = config["hyperparameters"]
@@ -116,7 +140,7 @@ def fine_tune(
         delta=config.get("delta", "state"),
         num_models=config.get("num_models") or 1,
         val_fraction=hp.get("val_fraction", 0.2),
-        val_files=carried_split(start, dirs, seed + it),
+        val_files=carried_split(start, dirs, new, seed + it),
         grad_clip=hp.get("grad_clip", 1.0),
         lr_schedule=hp.get("lr_schedule", "cosine"),
         pad_start=hp.get("pad_start", True),
