@@ -21,7 +21,8 @@ several ``--train-seeds`` it trains one model per seed on the same logs.
 With ``--aggregate N`` each model then runs N rounds of data aggregation
 (``python -m hydrax.simulation.aggregate --trial swingup``: 10 closed-loop
 episodes with exploration noise, 3 fine-tuning epochs, 10 trials on seeds
-1000-1009 per round) and the last round's model runs the same trials.
+1000-1009 per round, ``--round-trials 0`` for none) and the last round's
+model runs the same trials.
 Prints one table: rows logged, simulated minutes, collect and train wall
 time, true and learned success, milliseconds per replanning; with
 ``--aggregate``, also the last round's success on the trial seeds, the
@@ -155,6 +156,14 @@ def _parser() -> argparse.ArgumentParser:
         "model's last round then runs the trials too (0: none)",
     )
     p.add_argument(
+        "--round-trials",
+        type=int,
+        default=10,
+        metavar="N",
+        help="with --aggregate: trials on seeds 1000 .. 1000 + N - 1 after "
+        "each round (0: none; a round then takes about a third of the time)",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -202,7 +211,7 @@ def _aggregated(
         iterations=args.aggregate,
         episodes=10,
         epochs=3,
-        trials=10,
+        trials=args.round_trials,
         out_dir=out / "aggregate",
         trial="swingup",
     )
@@ -216,7 +225,9 @@ def _aggregated(
         args.num_samples,
     )
     result["aggregate_s"] = seconds
-    result["rounds_heldout"] = [r["success_rate"] for r in records]
+    result["rounds_heldout"] = [
+        r["success_rate"] for r in records if "success_rate" in r
+    ]
     return result
 
 
@@ -342,11 +353,14 @@ def format_table(rows: list[dict]) -> str:
         )
         if agg:
             a = r.get("aggregated")
+            per_round = " → ".join(
+                f"{x:.0%}" for x in (a or {}).get("rounds_heldout", [])
+            )
             line += (
                 " - | - | - |"
                 if a is None
                 else f" {_cell(r, 'aggregated')[0]} | {a['aggregate_s']:.0f} "
-                f"| {' → '.join(f'{x:.0%}' for x in a['rounds_heldout'])} |"
+                f"| {per_round or '-'} |"
             )
         lines.append(line)
     return "\n".join(lines)
@@ -364,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--train-seeds: each seed once")
     if args.aggregate < 0:
         p.error("--aggregate must be >= 0")
+    if args.round_trials < 0:
+        p.error("--round-trials must be >= 0")
     enable_compilation_cache()
     rows = []
     for task_name in args.tasks:
