@@ -32,6 +32,7 @@ from hydrax.dynamics_model_training.windows import (
     check_poolable,
     first_window_row,
     gather_windows,
+    rows_for_a_window,
 )
 from hydrax.logs import (
     MANIFEST,
@@ -210,7 +211,7 @@ class DynamicsDataset:
     def _keep_long_enough(self, scan: LogScan, verbose: bool) -> list[int]:
         """The files with the rows one window needs (a warning for others)."""
         h, k = self.history_length, self.prediction_horizon
-        need = k + (1 if self.pad_start else h)
+        need = rows_for_a_window(h, k, self.pad_start)
         kept = [i for i, n in enumerate(scan.lengths) if n >= need]
         self.skipped_files = len(scan.files) - len(kept)
         if self.skipped_files and verbose:

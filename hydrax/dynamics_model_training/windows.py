@@ -67,6 +67,13 @@ def first_window_row(history_length: int, pad_start: bool) -> int:
     return 0 if pad_start else history_length - 1
 
 
+def rows_for_a_window(
+    history_length: int, prediction_horizon: int, pad_start: bool
+) -> int:
+    """The rows a file needs for one window (shorter files are skipped)."""
+    return first_window_row(history_length, pad_start) + 1 + prediction_horizon
+
+
 def make_block(
     trajectories: Sequence[Trajectory],
     file_ids: Sequence[int],

@@ -19,6 +19,7 @@ import numpy as np
 from hydrax.dynamics_model_training.blocks import split_by_file
 from hydrax.dynamics_model_training.checkpoint import read_checkpoint
 from hydrax.dynamics_model_training.train import train_dynamics_model
+from hydrax.dynamics_model_training.windows import rows_for_a_window
 from hydrax.logs import DataError
 from hydrax.logs.scan import count_rows, list_logs, log_keys, match_logs
 
@@ -78,9 +79,11 @@ def carried_split(
         )
     val = was_val & ~was_train
     hp = config["hyperparameters"]
-    need = config["prediction_horizon"] + (
-        1 if hp.get("pad_start", True) else config["history_length"]
-    )  # the rows of one window: shorter files are not in the dataset
+    need = rows_for_a_window(
+        config["history_length"],
+        config["prediction_horizon"],
+        hp.get("pad_start", True),
+    )
     fresh = [i for i in np.flatnonzero(~named) if count_rows(files[i]) >= need]
     val_fraction = hp.get("val_fraction", 0.2)
     if len(fresh) > 1 and val_fraction > 0:
