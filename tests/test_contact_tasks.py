@@ -112,6 +112,35 @@ def test_contact_tasks_default_controllers(name):
     assert ctrl.num_samples == 128 and ctrl.plan_horizon == 0.5
 
 
+def test_random_controls_about_zero_keep_the_quadruped_standing(tmp_path):
+    """``random_centre="zero"`` varies the targets about the standing pose.
+
+    About the middle of the ranges (the default) the knees aim at −1.1 rad
+    and the quadruped crouches; about zero it stays near standing height,
+    and the manifest records the centre.
+    """
+    from hydrax.logs import read_manifest, read_trajectory
+    from hydrax.simulation.collect import collect
+
+    task = get_task("quadruped")
+    knees = slice(task.nq + task.nv + 1, None, 2)  # ctrl columns of knees
+    heights, knee_mean = {}, {}
+    for centre in ("middle", "zero"):
+        out = collect(
+            task, tmp_path / centre, episodes=4, duration=1.0,
+            policy="random", random_std=0.2, random_centre=centre,
+            progress=False,
+        )  # fmt: skip
+        rows = np.concatenate(
+            [read_trajectory(f).rows for f in sorted(out.glob("*.csv"))]
+        )
+        heights[centre] = rows[len(rows) // 2 :, 2].mean()
+        knee_mean[centre] = rows[:, knees].mean()
+        assert read_manifest(out).collection[-1]["random_centre"] == centre
+    assert knee_mean["middle"] < -0.8 and knee_mean["zero"] > -0.3
+    assert heights["zero"] > 0.9 * task.stand_height > heights["middle"]
+
+
 def test_mpc_collects_the_quadruped_from_its_default_pose(tmp_path):
     """No goal: the MPC episodes start around qpos0 (the random ones' start).
 

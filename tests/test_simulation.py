@@ -290,6 +290,7 @@ def test_collect_refuses_existing_then_overwrite_and_append(tmp_path):
         ("good.xml", {"policy": "lqr"}, "goal"),
         ("no_such_task", {}, "neither a built-in task"),
         ("double_cart_pole", {"noise_smoothing": 1.0}, "noise_smoothing"),
+        ("good.xml", {"random_centre": "mean"}, "random_centre must be one"),
     ],
 )
 def test_collect_bad_inputs_leave_no_files(tmp_path, source, kwargs, message):

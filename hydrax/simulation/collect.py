@@ -28,7 +28,7 @@ from hydrax.logs.manifest import (
 )
 from hydrax.simulation.collection import collect
 from hydrax.simulation.model_source import ModelSource, resolve_source
-from hydrax.simulation.policies import POLICIES, coloured_noise
+from hydrax.simulation.policies import POLICIES, RANDOM_CENTRES, coloured_noise
 
 __all__ = [
     "FORMAT",
@@ -143,6 +143,15 @@ def _parser() -> argparse.ArgumentParser:
         "(same units as --noise-std)",
     )
     p.add_argument(
+        "--random-centre",
+        choices=RANDOM_CENTRES,
+        default="middle",
+        help="what the random policy's controls vary about: the middle of "
+        "each actuator's range, or zero (the in-range control nearest 0; "
+        "for position actuators the joints' zero angles, the hopper's and "
+        "the quadruped's standing pose)",
+    )
+    p.add_argument(
         "--init-spread",
         type=float,
         default=0.1,
@@ -192,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             noise_std=args.noise_std,
             noise_smoothing=args.noise_smoothing,
             random_std=args.random_std,
+            random_centre=args.random_centre,
             init_spread=args.init_spread,
             stop_at_limit=not args.no_stop_at_limit,
             overwrite=args.overwrite,

@@ -3,24 +3,10 @@
 Episodes run on the MuJoCo C plant (``mj_step``, any integrator) and are
 logged one CSV per episode (``episode_00000.csv``, ...) in the trajectory
 format, plus a ``manifest.json`` that describes the model and the columns.
-Policies (`hydrax.simulation.policies`):
-
-- ``lqr``: LQR about the task's goal (`hydrax.control.lqr`, Q = I,
-  R = 10 I: it holds the double cart pole from about ±0.15 rad) plus smooth
-  control noise, from states spread around the goal. Episodes that leave the
-  region where LQR holds are logged all the same: they are useful data.
-- ``random``: smooth (AR(1)-filtered Gaussian) random controls from states
-  spread around the model's default pose ``qpos0``. The only policy for an
-  MJCF without a task cost, or a task without a goal.
-- ``mpc``: the task's default sampling-based controller plus control noise
-  (slow: tens to hundreds of milliseconds per replanning).
-- ``energy``: the task's energy-pumping swing-up law
-  (``task.energy_swingup()``, `hydrax.control.swingup`) from states
-  spread around the hanging pose, handing over to the LQR near upright, plus
-  smooth control noise: the logs cover the swing-up and the upright region.
-- ``mix``: energy swing-up for ``energy_fraction`` of the episodes (by
-  default half of them for a task with an energy law, none otherwise), LQR
-  for ``lqr_fraction`` of the others, random for the rest.
+The policies (``lqr``, ``random``, ``mpc``, ``energy``, ``mix``) are
+described in `hydrax.simulation.policies`; ``random`` varies its controls
+about the middle of each actuator's range or about zero
+(``random_centre``), from states spread around the default pose ``qpos0``.
 
 An episode ends early when a limited slide joint (e.g. the cart's rail)
 reaches its range, or when the state stops being finite; the state that
@@ -49,6 +35,7 @@ from hydrax.logs.writer import write_trajectory_csv
 from hydrax.simulation.model_source import ModelSource, resolve_source
 from hydrax.simulation.output_dir import OutputTarget, resolve_output
 from hydrax.simulation.policies import (
+    RANDOM_CENTRES,
     Rollouts,
     episode_inputs,
     exploration_lqr,
@@ -58,51 +45,6 @@ from hydrax.simulation.policies import (
     run_mpc_episode,
 )
 from hydrax.task_base import Task
-
-
-def _check_options(
-    *,
-    dt: float,
-    episodes: int,
-    duration: float,
-    lqr_fraction: float,
-    energy_fraction: float,
-    noise_std: float,
-    random_std: float,
-    noise_smoothing: float,
-    init_spread: float,
-    batch_size: int,
-    overwrite: bool,
-    append: bool,
-) -> None:
-    """A ValueError naming the first option out of its range."""
-    checks = [
-        (episodes >= 1, f"episodes must be >= 1, got {episodes}"),
-        (
-            duration >= dt,
-            f"duration must be >= the timestep {dt}, got {duration}",
-        ),
-        (
-            0.0 <= lqr_fraction <= 1.0,
-            f"lqr_fraction must be in [0, 1], got {lqr_fraction}",
-        ),
-        (
-            0.0 <= energy_fraction <= 1.0,
-            f"energy_fraction must be in [0, 1], got {energy_fraction}",
-        ),
-        (noise_std >= 0, f"noise_std must be >= 0, got {noise_std}"),
-        (random_std >= 0, f"random_std must be >= 0, got {random_std}"),
-        (
-            0.0 <= noise_smoothing < 1.0,
-            f"noise_smoothing must be in [0, 1), got {noise_smoothing}",
-        ),
-        (init_spread >= 0, f"init_spread must be >= 0, got {init_spread}"),
-        (batch_size >= 1, f"batch_size must be >= 1, got {batch_size}"),
-        (not (overwrite and append), "choose one of overwrite and append"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ValueError(message)
 
 
 @dataclass
@@ -119,6 +61,7 @@ class _Settings:
     init_spread: float
     stop_at_limit: bool
     energy_fraction: float = 0.0
+    random_centre: str = "middle"
 
 
 @dataclass
@@ -128,6 +71,54 @@ class _Progress:
     written: list[Path]
     rows: int = 0
     start_time: float = 0.0
+
+
+def _check_options(
+    settings: _Settings,
+    *,
+    dt: float,
+    episodes: int,
+    batch_size: int,
+    overwrite: bool,
+    append: bool,
+) -> None:
+    """A ValueError naming the first option out of its range."""
+    st = settings
+    checks = [
+        (episodes >= 1, f"episodes must be >= 1, got {episodes}"),
+        (
+            st.duration >= dt,
+            f"duration must be >= the timestep {dt}, got {st.duration}",
+        ),
+        (
+            0.0 <= st.lqr_fraction <= 1.0,
+            f"lqr_fraction must be in [0, 1], got {st.lqr_fraction}",
+        ),
+        (
+            0.0 <= st.energy_fraction <= 1.0,
+            f"energy_fraction must be in [0, 1], got {st.energy_fraction}",
+        ),
+        (st.noise_std >= 0, f"noise_std must be >= 0, got {st.noise_std}"),
+        (st.random_std >= 0, f"random_std must be >= 0, got {st.random_std}"),
+        (
+            st.random_centre in RANDOM_CENTRES,
+            f"random_centre must be one of {RANDOM_CENTRES}, "
+            f"got {st.random_centre!r}",
+        ),
+        (
+            0.0 <= st.noise_smoothing < 1.0,
+            f"noise_smoothing must be in [0, 1), got {st.noise_smoothing}",
+        ),
+        (
+            st.init_spread >= 0,
+            f"init_spread must be >= 0, got {st.init_spread}",
+        ),
+        (batch_size >= 1, f"batch_size must be >= 1, got {batch_size}"),
+        (not (overwrite and append), "choose one of overwrite and append"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
 
 
 def _simulate_chunk(
@@ -151,6 +142,7 @@ def _simulate_chunk(
         noise_std=settings.noise_std,
         noise_smoothing=settings.noise_smoothing,
         random_std=settings.random_std,
+        random_centre=settings.random_centre,
         init_spread=settings.init_spread,
         energy_fraction=settings.energy_fraction,
     )
@@ -225,6 +217,7 @@ def _write_run_manifest(
         "noise_std": settings.noise_std,
         "noise_smoothing": settings.noise_smoothing,
         "random_std": settings.random_std,
+        "random_centre": settings.random_centre,
         "init_spread": settings.init_spread,
         "stop_at_limit": settings.stop_at_limit,
         "rows": progress.rows,
@@ -292,6 +285,7 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
     noise_std: float = 0.1,
     noise_smoothing: float = 0.95,
     random_std: float = 0.5,
+    random_centre: str = "middle",
     init_spread: float = 0.1,
     stop_at_limit: bool = True,
     overwrite: bool = False,
@@ -322,6 +316,10 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
             half range of limited actuators).
         noise_smoothing: AR(1) coefficient of all control noise, in [0, 1).
         random_std: Std of the random policy's controls (same units).
+        random_centre: What the random policy's controls vary about:
+            ``middle`` of each actuator's range or ``zero`` (the in-range
+            control nearest 0: a position actuator's target at qpos 0,
+            the hopper's and the quadruped's standing pose).
         init_spread: Initial states are U(−spread, spread) away from the goal
             (LQR, MPC) or from ``qpos0`` at rest (random), in every dof.
         stop_at_limit: End an episode when a limited slide joint reaches its
@@ -337,21 +335,6 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
     source = resolve_source(task_or_model)
     policy = resolve_policy(source, policy)
     energy_fraction = mix_energy_fraction(source, policy, energy_fraction)
-    _check_options(
-        dt=float(source.mj_model.opt.timestep),
-        episodes=episodes,
-        duration=duration,
-        lqr_fraction=lqr_fraction,
-        energy_fraction=energy_fraction,
-        noise_std=noise_std,
-        random_std=random_std,
-        noise_smoothing=noise_smoothing,
-        init_spread=init_spread,
-        batch_size=batch_size,
-        overwrite=overwrite,
-        append=append,
-    )
-    target = resolve_output(source, out_dir, overwrite=overwrite, append=append)
     settings = _Settings(
         policy=policy,
         seed=seed,
@@ -363,7 +346,17 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
         init_spread=init_spread,
         stop_at_limit=stop_at_limit,
         energy_fraction=energy_fraction,
+        random_centre=random_centre,
     )
+    _check_options(
+        settings,
+        dt=float(source.mj_model.opt.timestep),
+        episodes=episodes,
+        batch_size=batch_size,
+        overwrite=overwrite,
+        append=append,
+    )
+    target = resolve_output(source, out_dir, overwrite=overwrite, append=append)
     out_dir = target.out_dir
     # Validation is over: from here on, files change.
     created_dir = not out_dir.exists()

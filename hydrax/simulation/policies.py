@@ -1,12 +1,23 @@
 """Exploration policies and their episode runners, on the MuJoCo C plant.
 
-- ``lqr``: LQR about the task's goal plus smooth control noise.
-- ``random``: smooth random controls about the actuators' centres.
-- ``mpc``: the task's default sampling-based controller plus noise.
-- ``energy``: the task's energy-pumping swing-up from hanging, handing over
-  to the LQR near upright (`hydrax.control.swingup`), plus noise.
-- ``mix``: energy swing-up for a fraction of the episodes (tasks with an
-  energy law), LQR for a fraction of the others, random for the rest.
+- ``lqr``: LQR about the task's goal (`hydrax.control.lqr`, Q = I,
+  R = 10 I: it holds the double cart pole from about ±0.15 rad) plus smooth
+  control noise, from states spread around the goal. Episodes that leave the
+  region where LQR holds are logged all the same: they are useful data.
+- ``random``: smooth random controls about the middle of each actuator's
+  range, or about zero (``random_centre="zero"``: the in-range control
+  nearest 0, a position actuator's target at qpos 0), from states spread
+  around the default pose ``qpos0``. The only policy for an MJCF without a
+  task cost, or a task without a goal.
+- ``mpc``: the task's default sampling-based controller plus noise (slow:
+  tens to hundreds of milliseconds per replanning).
+- ``energy``: the task's energy-pumping swing-up law from states spread
+  around the hanging pose, handing over to the LQR near upright
+  (`hydrax.control.swingup`), plus noise: the logs cover the swing-up and
+  the upright region.
+- ``mix``: energy swing-up for ``energy_fraction`` of the episodes (by
+  default half of them for a task with an energy law, none otherwise), LQR
+  for ``lqr_fraction`` of the others, random for the rest.
 
 The noise ``n`` is an AR(1) process per actuator (`coloured_noise`). LQR,
 energy and random episodes run in lockstep batches (`run_batch`), one
@@ -27,6 +38,8 @@ from hydrax.control.swingup import EnergySwingup
 from hydrax.simulation.model_source import ModelSource
 
 POLICIES = ("auto", "lqr", "random", "mpc", "mix", "energy")
+RANDOM_CENTRES = ("middle", "zero")
+"""What the random policy's controls vary about (``random_centre``)."""
 
 DEFAULT_ENERGY_FRACTION = 0.5
 """The share of energy swing-up episodes under ``mix`` for a task with an
@@ -314,6 +327,7 @@ def episode_inputs(
     random_std: float,
     init_spread: float,
     energy_fraction: float = 0.0,
+    random_centre: str = "middle",
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray], list[str]]:
     """Each episode's start, control noise and kind (`episode_kind`).
 
@@ -328,6 +342,8 @@ def episode_inputs(
     lo, hi = mj_model.actuator_ctrlrange.T
     half_range = np.where(limited, (hi - lo) / 2.0, 1.0)
     centre = np.where(limited, (hi + lo) / 2.0, 0.0)
+    if random_centre == "zero":
+        centre = np.where(limited, np.clip(0.0, lo, hi), 0.0)
     starts, noises, kinds = [], [], []
     rest = (mj_model.qpos0, np.zeros(mj_model.nv))
     for i in indices:
