@@ -4,6 +4,8 @@
     python benchmarks/bench_hopper.py --seeds 0 --replan-hz 25 --iterations 2
     python benchmarks/bench_hopper.py --checkpoint .../best_model.pkl
     python benchmarks/bench_hopper.py --task quadruped --seeds 0 1 2 3 4
+    python benchmarks/bench_hopper.py --checkpoint ENSEMBLE.pkl \
+        --disagreement-weight 1
 
 Runs the swing-up trial (10 s from standing; success = up and x ≥ 1 m in
 every state of the last 2 s) on the MuJoCo plant with
@@ -38,6 +40,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--target-velocity", type=float, default=None)
     p.add_argument(
         "--checkpoint", type=Path, default=None, help="plan on this model"
+    )
+    p.add_argument(
+        "--strategy",
+        choices=["mean", "ts"],
+        default="mean",
+        help="how an ensemble checkpoint rolls out",
+    )
+    p.add_argument(
+        "--disagreement-weight",
+        type=float,
+        default=0.0,
+        help="with --strategy mean, the members' disagreement in the cost",
     )
     p.add_argument("--num-samples", type=int, default=None)
     p.add_argument("--plan-horizon", type=float, default=None)
@@ -85,7 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.checkpoint is None:
         task = get_task(args.task, **kwargs)
     else:
-        task = learned_task(args.task, args.checkpoint)
+        task = learned_task(
+            args.task,
+            args.checkpoint,
+            strategy=args.strategy,
+            disagreement_weight=args.disagreement_weight,
+        )
         if kwargs:
             task.target_velocity = kwargs["target_velocity"]
     overrides = {
@@ -105,6 +124,14 @@ def main(argv: list[str] | None = None) -> int:
         "replan_hz": args.replan_hz,
         "target_velocity": task.target_velocity,
         **overrides,
+        **(
+            {
+                "strategy": args.strategy,
+                "disagreement": args.disagreement_weight,
+            }
+            if args.checkpoint
+            else {}
+        ),
     }
     rows = []
     for seed in args.seeds:

@@ -263,6 +263,48 @@ def test_closed_loop_cli_refuses_a_negative_disagreement_weight(
     assert not any(tmp_path.iterdir())
 
 
+def test_aggregation_plans_with_the_disagreement_weight(
+    upright_ensemble, tmp_path, capsys, monkeypatch
+):
+    """aggregate's episodes and trials plan on the ensemble's mean plus the
+    weighted disagreement; a negative weight is refused before any work."""
+    from hydrax.simulation import aggregate as agg
+    from hydrax.simulation.controllers import learned_controller
+
+    task, _ = learned_controller(
+        "double_cart_pole", upright_ensemble, "balance", 0.5
+    )
+    assert task.dynamics.strategy == "mean"
+    assert task.dynamics.disagreement_weight == 0.5
+    seen = []
+
+    def trial_scores(*args):
+        seen.append(("trials", args[-1]))
+        return {"success_rate": 1.0, "success_seconds": 1.0, "mean_cost": 0.0}
+
+    def collect_with_model(*args):
+        seen.append(("episodes", args[-1]))
+        return tmp_path
+
+    monkeypatch.setattr(agg, "trial_scores", trial_scores)
+    monkeypatch.setattr(agg, "collect_with_model", collect_with_model)
+    monkeypatch.setattr(agg, "fine_tune", lambda *a, **k: upright_ensemble)
+    agg.aggregate(
+        "double_cart_pole", upright_ensemble, tmp_path, iterations=1,
+        out_dir=tmp_path / "out", disagreement_weight=2.0,
+    )  # fmt: skip
+    assert seen == [("trials", 2.0), ("episodes", 2.0), ("trials", 2.0)]
+    code = agg.main(
+        [
+            "--checkpoint", str(upright_ensemble), "--data-dir", str(tmp_path),
+            "--disagreement-weight", "-1", "--output-dir", str(tmp_path / "x"),
+        ]
+    )  # fmt: skip
+    assert code == 2
+    assert "disagreement_weight must be >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 def test_strategy_flags_offer_every_strategy():
     """The commands list the strategies literally (a light --help); they
     must stay the planner's own list."""

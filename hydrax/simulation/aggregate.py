@@ -87,6 +87,7 @@ def aggregate(
     trial: str = "balance",
     fresh_weight: int = 3,
     learning_rate: float | None = None,
+    disagreement_weight: float = 0.0,
 ) -> list[dict]:
     """Alternate learned-model control, logging and fine-tuning.
 
@@ -112,6 +113,9 @@ def aggregate(
         learning_rate: The fine-tuning's peak learning rate (default: a
             third of the starting checkpoint's; give it when continuing
             from an aggregated checkpoint, whose own is already a third).
+        disagreement_weight: An ensemble plans (episodes and trials) with
+            its members' mean plus this weight times their disagreement in
+            the running cost (0: none; ignored for a single model).
 
     Returns:
         One record per round (0 = the starting model): the figures of
@@ -126,6 +130,10 @@ def aggregate(
     if type(fresh_weight) is not int or fresh_weight < 1:
         raise ValueError(
             f"fresh_weight must be a positive integer, got {fresh_weight!r}"
+        )
+    if not disagreement_weight >= 0:
+        raise ValueError(
+            f"disagreement_weight must be >= 0, got {disagreement_weight}"
         )
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
@@ -146,7 +154,12 @@ def aggregate(
     def score(it: int) -> None:  # the round's trials, printed and recorded
         scores = (
             trial_scores(
-                task_name, checkpoint, trial_seeds, trial_duration, trial
+                task_name,
+                checkpoint,
+                trial_seeds,
+                trial_duration,
+                trial,
+                disagreement_weight,
             )
             if trials
             else {}
@@ -166,6 +179,7 @@ def aggregate(
             noise_std,
             seed + 100 * it,
             trial,
+            disagreement_weight,
         )
         dirs.append(logs)
         checkpoint = fine_tune(
@@ -288,6 +302,13 @@ def _parser() -> argparse.ArgumentParser:
         "this many times, the original directories' once (1: all alike)",
     )
     p.add_argument(
+        "--disagreement-weight",
+        type=float,
+        default=0.0,
+        help="an ensemble checkpoint plans with its members' mean plus this "
+        "weight times their disagreement in the running cost",
+    )
+    p.add_argument(
         "--seed", type=int, default=0, help="seeds the episodes and trials"
     )
     return p
@@ -318,6 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             trial=args.trial,
             fresh_weight=args.fresh_weight,
             learning_rate=args.learning_rate,
+            disagreement_weight=args.disagreement_weight,
         )
     except (ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)

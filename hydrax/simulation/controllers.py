@@ -176,8 +176,17 @@ def learned_task(
 
 
 def learned_controller(
-    task_name: str, checkpoint: Path, trial: str | None = None
+    task_name: str,
+    checkpoint: Path,
+    trial: str | None = None,
+    disagreement_weight: float = 0.0,
 ) -> tuple[Task, SamplingBasedController]:
-    """A built-in task planning on a learned model, and its controller."""
-    task = learned_task(task_name, checkpoint)
+    """A built-in task planning on a learned model, and its controller.
+
+    An ensemble rolls out its members' mean, plus ``disagreement_weight``
+    times their disagreement in the running cost.
+    """
+    task = learned_task(
+        task_name, checkpoint, disagreement_weight=disagreement_weight
+    )
     return task, default_controller(task, trial)

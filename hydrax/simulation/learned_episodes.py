@@ -28,6 +28,7 @@ def trial_scores(
     seeds: Sequence[int],
     duration: float | None = None,
     trial: str = "balance",
+    disagreement_weight: float = 0.0,
 ) -> dict:
     """The learned-model controller's trials (no noise), summarized.
 
@@ -41,7 +42,9 @@ def trial_scores(
         trial's rows end where it fell, so there read ``success_seconds``
         (a quick fall can average a low cost).
     """
-    task, controller = learned_controller(task_name, checkpoint, trial)
+    task, controller = learned_controller(
+        task_name, checkpoint, trial, disagreement_weight
+    )
     wins, seconds, costs = [], [], []
     for s in seeds:
         result = run_trial(trial, task, controller, s, duration=duration)
@@ -66,6 +69,7 @@ def collect_with_model(
     noise_std: float,
     seed: int,
     trial: str = "balance",
+    disagreement_weight: float = 0.0,
 ) -> Path:
     """Log closed-loop episodes of the learned-model controller plus noise.
 
@@ -76,7 +80,9 @@ def collect_with_model(
     its history cannot know where the rail ends); balance episodes also
     end once the tip falls below the rail.
     """
-    task, controller = learned_controller(task_name, checkpoint, trial)
+    task, controller = learned_controller(
+        task_name, checkpoint, trial, disagreement_weight
+    )
     steps = int(round(duration / task.dt))
     half = np.asarray((task.u_max - task.u_min) / 2.0)
     half = np.where(np.isfinite(half), half, 1.0)
