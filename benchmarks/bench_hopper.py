@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--target-velocity", type=float, default=None)
     p.add_argument(
+        "--target-distance",
+        type=float,
+        default=None,
+        help="how far success needs the body (none given: the task's 1 m; "
+        "0: success is standing through the last 2 s)",
+    )
+    p.add_argument(
         "--checkpoint", type=Path, default=None, help="plan on this model"
     )
     p.add_argument(
@@ -96,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     kwargs = {}
     if args.target_velocity is not None:
         kwargs["target_velocity"] = args.target_velocity
+    if args.target_distance is not None:
+        kwargs["target_distance"] = args.target_distance
     if args.checkpoint is None:
         task = get_task(args.task, **kwargs)
     else:
@@ -105,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             strategy=args.strategy,
             disagreement_weight=args.disagreement_weight,
         )
-        if kwargs:
-            task.target_velocity = kwargs["target_velocity"]
+        for name, value in kwargs.items():
+            setattr(task, name, value)
     overrides = {
         k: v
         for k, v in (
@@ -123,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": "learned" if args.checkpoint else "true",
         "replan_hz": args.replan_hz,
         "target_velocity": task.target_velocity,
+        "target_distance": task.target_distance,
         **overrides,
         **(
             {
