@@ -99,7 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     from hydrax.simulation.trials import run_trial
     from hydrax.tasks import get_task
 
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.disagreement_weight and (
+        args.checkpoint is None or args.strategy == "ts"
+    ):
+        parser.error(
+            "--disagreement-weight needs --checkpoint and --strategy mean"
+        )
     kwargs = {}
     if args.target_velocity is not None:
         kwargs["target_velocity"] = args.target_velocity
@@ -137,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         **(
             {
                 "strategy": args.strategy,
-                "disagreement": args.disagreement_weight,
+                "disagreement_weight": args.disagreement_weight,
             }
             if args.checkpoint
             else {}

@@ -116,29 +116,44 @@ def test_random_controls_about_zero_keep_the_quadruped_standing(tmp_path):
     """``random_centre="zero"`` varies the targets about the standing pose.
 
     About the middle of the ranges (the default) the knees aim at −1.1 rad
-    and the quadruped crouches; about zero it stays near standing height,
-    and the manifest records the centre.
+    and the quadruped crouches; about zero the median episode stays near
+    standing height, and the manifest records the centre.
     """
     from hydrax.logs import read_manifest, read_trajectory
-    from hydrax.simulation.collect import collect
+    from hydrax.simulation.collect import collect, main
+    from hydrax.simulation.model_source import resolve_source
+    from hydrax.simulation.policies import episode_inputs
 
     task = get_task("quadruped")
     knees = slice(task.nq + task.nv + 1, None, 2)  # ctrl columns of knees
     heights, knee_mean = {}, {}
     for centre in ("middle", "zero"):
-        out = collect(
-            task, tmp_path / centre, episodes=4, duration=1.0,
-            policy="random", random_std=0.2, random_centre=centre,
-            progress=False,
-        )  # fmt: skip
-        rows = np.concatenate(
-            [read_trajectory(f).rows for f in sorted(out.glob("*.csv"))]
-        )
-        heights[centre] = rows[len(rows) // 2 :, 2].mean()
-        knee_mean[centre] = rows[:, knees].mean()
+        out = tmp_path / centre
+        if centre == "middle":  # the function's default
+            collect(
+                task, out, episodes=4, duration=1.0, policy="random",
+                random_std=0.2, progress=False,
+            )  # fmt: skip
+        else:  # the command line
+            assert main([
+                "--task", "quadruped", "--policy", "random",
+                "--random-std", "0.2", "--random-centre", "zero",
+                "--episodes", "4", "--duration", "1", "--out-dir", str(out),
+                "--quiet",
+            ]) == 0  # fmt: skip
+        logs = [read_trajectory(f).rows for f in sorted(out.glob("*.csv"))]
+        # The median episode's torso height over its second half.
+        heights[centre] = np.median([r[len(r) // 2 :, 2].mean() for r in logs])
+        knee_mean[centre] = np.concatenate(logs)[:, knees].mean()
         assert read_manifest(out).collection[-1]["random_centre"] == centre
     assert knee_mean["middle"] < -0.8 and knee_mean["zero"] > -0.3
     assert heights["zero"] > 0.9 * task.stand_height > heights["middle"]
+    with pytest.raises(ValueError, match="random_centre must be one of"):
+        episode_inputs(
+            resolve_source(task), range(1), policy="random", seed=0,
+            steps=2, lqr_fraction=0.0, noise_std=0.1, noise_smoothing=0.9,
+            random_std=0.2, init_spread=0.1, random_centre="mean",
+        )  # fmt: skip
 
 
 def test_mpc_collects_the_quadruped_from_its_default_pose(tmp_path):

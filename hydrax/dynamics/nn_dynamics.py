@@ -99,9 +99,10 @@ class NeuralNetworkDynamics(Dynamics):
             raise ValueError(
                 f"strategy must be one of {STRATEGIES}, got {strategy!r}"
             )
-        if disagreement_weight < 0:
+        if not 0 <= disagreement_weight < float("inf"):
             raise ValueError(
-                f"disagreement_weight must be >= 0, got {disagreement_weight}"
+                "disagreement_weight must be >= 0 and finite, got "
+                f"{disagreement_weight}"
             )
         self.network = members[0]
         self.config = config

@@ -60,14 +60,15 @@ def _write_records(out_dir: Path, records: list[dict]) -> None:
 
 
 def _round_record(
-    it: int, checkpoint: Path, scores: dict, dirs: list[Path]
+    it: int, checkpoint: Path, scores: dict, dirs: list[Path], **settings
 ) -> dict:
-    """What aggregation.json says of one round."""
+    """What aggregation.json says of one round (and the run's settings)."""
     return {
         "iteration": it,
         "checkpoint": str(checkpoint),
         **scores,
         "data_dirs": [str(d) for d in dirs],
+        **settings,
     }
 
 
@@ -131,9 +132,10 @@ def aggregate(
         raise ValueError(
             f"fresh_weight must be a positive integer, got {fresh_weight!r}"
         )
-    if not disagreement_weight >= 0:
+    if not 0 <= disagreement_weight < float("inf"):
         raise ValueError(
-            f"disagreement_weight must be >= 0, got {disagreement_weight}"
+            "disagreement_weight must be >= 0 and finite, got "
+            f"{disagreement_weight}"
         )
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
@@ -164,7 +166,16 @@ def aggregate(
             if trials
             else {}
         )
-        records.append(_round_record(it, checkpoint, scores, dirs))
+        records.append(
+            _round_record(
+                it,
+                checkpoint,
+                scores,
+                dirs,
+                fresh_weight=fresh_weight,
+                disagreement_weight=disagreement_weight,
+            )
+        )
         _say_round(it, scores, trials)
         _write_records(out_dir, records)
 

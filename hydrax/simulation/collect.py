@@ -149,7 +149,8 @@ def _parser() -> argparse.ArgumentParser:
         help="what the random policy's controls vary about: the middle of "
         "each actuator's range, or zero (the in-range control nearest 0; "
         "for position actuators the joints' zero angles, the hopper's and "
-        "the quadruped's standing pose)",
+        "the quadruped's standing pose; a range that ends at 0 gets about "
+        "half its targets clipped to that end)",
     )
     p.add_argument(
         "--init-spread",

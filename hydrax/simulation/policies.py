@@ -8,7 +8,9 @@
   range, or about zero (``random_centre="zero"``: the in-range control
   nearest 0, a position actuator's target at qpos 0), from states spread
   around the default pose ``qpos0``. The only policy for an MJCF without a
-  task cost, or a task without a goal.
+  task cost; with ``mpc``, the policies for a task without a goal. About
+  zero, a joint whose range ends at 0 (the contact tasks' knees) gets about
+  half of its targets clipped to that end: the straight knee.
 - ``mpc``: the task's default sampling-based controller plus noise (slow:
   tens to hundreds of milliseconds per replanning).
 - ``energy``: the task's energy-pumping swing-up law from states spread
@@ -342,6 +344,11 @@ def episode_inputs(
     lo, hi = mj_model.actuator_ctrlrange.T
     half_range = np.where(limited, (hi - lo) / 2.0, 1.0)
     centre = np.where(limited, (hi + lo) / 2.0, 0.0)
+    if random_centre not in RANDOM_CENTRES:
+        raise ValueError(
+            f"random_centre must be one of {RANDOM_CENTRES}, "
+            f"got {random_centre!r}"
+        )
     if random_centre == "zero":
         centre = np.where(limited, np.clip(0.0, lo, hi), 0.0)
     starts, noises, kinds = [], [], []
