@@ -18,12 +18,11 @@ one of two strategies (``strategy=``):
   replanning follows member ``i mod M`` for its whole rollout, so the
   controller's update weighs plans that work under every member. The mean
   plan (sample 0) follows member 0.
-- ``"mean"`` (the default; it balanced more often than ``"ts"`` in the
-  measurements of ``benchmarks/bench_control.py``): every sample steps with
-  the mean of the members' predicted deltas; with ``disagreement_weight >
-  0`` the members' disagreement (the variance of their standardized deltas,
-  summed over the state) times the weight is added to the running cost,
-  steering plans away from where the members disagree.
+- ``"mean"`` (the default; the steadier balance in ``bench_control.py``):
+  every sample steps with the members' mean predicted delta; with
+  ``disagreement_weight > 0`` the members' disagreement (the variance of
+  their standardized deltas, summed over the state) times the weight is
+  added to the running cost, steering plans away from where they disagree.
 
 A recurrent ensemble of the plain delta steps through its members' weights
 side by side (``wide_members``): one wide matmul over the samples instead
