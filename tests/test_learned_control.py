@@ -294,15 +294,18 @@ def test_aggregation_plans_with_the_disagreement_weight(
         out_dir=tmp_path / "out", disagreement_weight=2.0,
     )  # fmt: skip
     assert seen == [("trials", 2.0), ("episodes", 2.0), ("trials", 2.0)]
-    code = agg.main(
-        [
-            "--checkpoint", str(upright_ensemble), "--data-dir", str(tmp_path),
-            "--disagreement-weight", "-1", "--output-dir", str(tmp_path / "x"),
-        ]
-    )  # fmt: skip
-    assert code == 2
-    assert "disagreement_weight must be >= 0" in capsys.readouterr().err
-    assert not (tmp_path / "x").exists()
+    monkeypatch.undo()  # the real rounds: the weight refused on loading
+    for bad in ("-1", "nan"):
+        code = agg.main(
+            [
+                "--checkpoint", str(upright_ensemble),
+                "--data-dir", str(tmp_path), "--disagreement-weight", bad,
+                "--output-dir", str(tmp_path / "x"),
+            ]
+        )  # fmt: skip
+        assert code == 2
+        assert "disagreement_weight must be >= 0" in capsys.readouterr().err
+        assert not (tmp_path / "x").exists()
 
 
 def test_strategy_flags_offer_every_strategy():

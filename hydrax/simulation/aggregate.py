@@ -116,7 +116,9 @@ def aggregate(
             from an aggregated checkpoint, whose own is already a third).
         disagreement_weight: An ensemble plans (episodes and trials) with
             its members' mean plus this weight times their disagreement in
-            the running cost (0: none; ignored for a single model).
+            the running cost (0: none; ignored for a single model). The
+            learned model refuses a negative or non-finite one on loading,
+            before the first round's trials or episodes.
 
     Returns:
         One record per round (0 = the starting model): the figures of
@@ -131,11 +133,6 @@ def aggregate(
     if type(fresh_weight) is not int or fresh_weight < 1:
         raise ValueError(
             f"fresh_weight must be a positive integer, got {fresh_weight!r}"
-        )
-    if not 0 <= disagreement_weight < float("inf"):
-        raise ValueError(
-            "disagreement_weight must be >= 0 and finite, got "
-            f"{disagreement_weight}"
         )
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")

@@ -35,8 +35,8 @@ from hydrax.logs.writer import write_trajectory_csv
 from hydrax.simulation.model_source import ModelSource, resolve_source
 from hydrax.simulation.output_dir import OutputTarget, resolve_output
 from hydrax.simulation.policies import (
-    RANDOM_CENTRES,
     Rollouts,
+    check_random_centre,
     episode_inputs,
     exploration_lqr,
     mix_energy_fraction,
@@ -84,6 +84,7 @@ def _check_options(
 ) -> None:
     """A ValueError naming the first option out of its range."""
     st = settings
+    check_random_centre(st.random_centre)
     checks = [
         (episodes >= 1, f"episodes must be >= 1, got {episodes}"),
         (
@@ -100,11 +101,6 @@ def _check_options(
         ),
         (st.noise_std >= 0, f"noise_std must be >= 0, got {st.noise_std}"),
         (st.random_std >= 0, f"random_std must be >= 0, got {st.random_std}"),
-        (
-            st.random_centre in RANDOM_CENTRES,
-            f"random_centre must be one of {RANDOM_CENTRES}, "
-            f"got {st.random_centre!r}",
-        ),
         (
             0.0 <= st.noise_smoothing < 1.0,
             f"noise_smoothing must be in [0, 1), got {st.noise_smoothing}",

@@ -43,6 +43,16 @@ POLICIES = ("auto", "lqr", "random", "mpc", "mix", "energy")
 RANDOM_CENTRES = ("middle", "zero")
 """What the random policy's controls vary about (``random_centre``)."""
 
+
+def check_random_centre(random_centre: str) -> None:
+    """A ValueError unless ``random_centre`` is one of `RANDOM_CENTRES`."""
+    if random_centre not in RANDOM_CENTRES:
+        raise ValueError(
+            f"random_centre must be one of {RANDOM_CENTRES}, "
+            f"got {random_centre!r}"
+        )
+
+
 DEFAULT_ENERGY_FRACTION = 0.5
 """The share of energy swing-up episodes under ``mix`` for a task with an
 energy law (``task.energy_swingup()``), when none is given."""
@@ -344,11 +354,7 @@ def episode_inputs(
     lo, hi = mj_model.actuator_ctrlrange.T
     half_range = np.where(limited, (hi - lo) / 2.0, 1.0)
     centre = np.where(limited, (hi + lo) / 2.0, 0.0)
-    if random_centre not in RANDOM_CENTRES:
-        raise ValueError(
-            f"random_centre must be one of {RANDOM_CENTRES}, "
-            f"got {random_centre!r}"
-        )
+    check_random_centre(random_centre)
     if random_centre == "zero":
         centre = np.where(limited, np.clip(0.0, lo, hi), 0.0)
     starts, noises, kinds = [], [], []
