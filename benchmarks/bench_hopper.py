@@ -7,13 +7,15 @@
     python benchmarks/bench_hopper.py --checkpoint ENSEMBLE.pkl \
         --disagreement-weight 1
 
-Runs the swing-up trial (10 s from standing; success = up and x ≥ 1 m in
-every state of the last 2 s) on the MuJoCo plant with
+Runs the swing-up trial (10 s from standing; success = up and 1 m
+travelled in every state of the last 2 s: the hopper along x, the
+quadruped from its start, whichever way it faced) on the MuJoCo plant with
 ``default_controller(task)`` planning on MJX physics, or on a learned
-model with ``--checkpoint``. Prints one row per seed: success, the final x,
-when the body first left the "up" set (hopper: torso height ≥ 80 %,
-|pitch| ≤ 0.7; quadruped: height ≥ 60 %, tilt ≤ 37°) and how many plant
-steps it spent outside, and the mean wall time of a replanning. Each row is
+model with ``--checkpoint``. Prints one row per seed: success, the final x
+and distance from the start, when the body first left the "up" set
+(hopper: torso height ≥ 80 %, |pitch| ≤ 0.7; quadruped: height ≥ 60 %,
+tilt ≤ 37°) and how many plant steps it spent outside, and the mean wall
+time of a replanning. Each row is
 appended to ``--out`` (a JSON list) as it finishes, so a stopped run keeps
 what it measured.
 """
@@ -82,6 +84,9 @@ def _row(task, result, config: dict) -> dict:
         "seed": result.seed,
         "success": bool(result.success),
         "x_final": round(float(e.final_qpos[0]), 3),
+        "distance_final": round(  # the quadruped's: from start, on the ground
+            float(np.hypot(*(e.final_qpos[:2] - e.qpos[0, :2]))), 3
+        ),
         "x_at_8s": round(float(e.qpos[int(8.0 / e.dt) - 1, 0]), 3)
         if len(e.times) >= int(8.0 / e.dt)
         else None,

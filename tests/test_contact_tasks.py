@@ -101,6 +101,45 @@ def test_hopper_cost_prefers_hopping_forward_upright():
     assert tipping[0] > still[0]
 
 
+def test_quadruped_walks_where_it_faces():
+    """The cost asks for the target speed along the torso's heading,
+    whichever way it faces: walking forward beats standing, walking
+    sideways or backwards; success counts the distance from the start."""
+    task = get_task("quadruped")
+    v = task.target_velocity
+    u = jnp.zeros(task.nu)
+
+    def cost(psi, velocity_xy):
+        qpos = task.stand_qpos.copy()
+        qpos[3:7] = [np.cos(psi / 2), 0.0, 0.0, np.sin(psi / 2)]
+        qvel = np.zeros(task.nv)
+        qvel[:2] = velocity_xy
+        data = task.make_data().replace(
+            qpos=jnp.asarray(qpos, jnp.float32),
+            qvel=jnp.asarray(qvel, jnp.float32),
+        )
+        return float(task.running_cost(data, u)), float(
+            task.terminal_cost(data)
+        )
+
+    for psi in (0.0, 1.2, -2.5, np.pi):
+        heading = np.array([np.cos(psi), np.sin(psi)])
+        left = np.array([-heading[1], heading[0]])
+        forward = cost(psi, v * heading)
+        for other in (np.zeros(2), v * left, -v * heading):
+            assert all(
+                f < o - 0.1 * v**2
+                for f, o in zip(forward, cost(psi, other), strict=True)
+            )
+        assert forward == pytest.approx(cost(0.0, [v, 0.0]), abs=1e-5)
+    far = get_task("quadruped", target_distance=1.0)
+    moved = task.stand_qpos.copy()
+    moved[:2] += [-0.6, 0.7]  # 0.92 m away
+    assert not far.success(moved, None)
+    moved[:2] += [-0.1, 0.1]  # 1.06 m away
+    assert far.success(moved, None)
+
+
 @pytest.mark.parametrize("name", ["hopper", "quadruped"])
 def test_contact_tasks_default_controllers(name):
     """Both have a default: predictive sampling, 0.5 s ahead."""

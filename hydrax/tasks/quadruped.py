@@ -9,6 +9,7 @@ import numpy as np
 from mujoco import mjx
 
 from hydrax.dynamics.base import Dynamics
+from hydrax.dynamics_model_training.rotations import yaw
 from hydrax.task_base import Task, model_path
 
 STAND_SECONDS = 1.0
@@ -21,8 +22,11 @@ class Quadruped(Task):
     qpos = [x, y, z, qw, qx, qy, qz, 8 joints] (hip, knee per leg: front
     left, front right, hind left, hind right); qvel = [world linear
     velocity, body angular velocity, 8 joints]. Controls are target joint
-    angles. The cost asks for a forward (world x) velocity, the torso's
-    standing height and an upright torso (its z axis along the world's).
+    angles. The cost asks for a forward velocity along the torso's heading
+    (its x axis projected onto the ground) and none sideways, the torso's
+    standing height and an upright torso (its z axis along the world's):
+    the legs only pitch, so the quadruped walks where it faces, and a trial
+    that starts facing any way asks the same of it.
     """
 
     def __init__(
@@ -36,8 +40,9 @@ class Quadruped(Task):
         Args:
             custom_dynamics: Dynamics to plan with instead of MJX physics.
             target_velocity: The forward speed the cost asks for (m/s).
-            target_distance: How far forward (world x) ``success`` needs the
-                torso (m); 0 makes ``success`` just "standing".
+            target_distance: How far from its start (on the ground)
+                ``success`` needs the torso (m); 0 makes ``success`` just
+                "standing".
         """
         path = model_path("quadruped")
         mj_model = mujoco.MjModel.from_xml_path(str(path))
@@ -57,6 +62,21 @@ class Quadruped(Task):
         """The world-z component of the torso's z axis: 1 − 2(qx² + qy²)."""
         return 1.0 - 2.0 * (jnp.square(quat[1]) + jnp.square(quat[2]))
 
+    @staticmethod
+    def _heading_velocity(qpos: jax.Array, qvel: jax.Array) -> jax.Array:
+        """The torso's ground velocity [forward, left] in its heading frame."""
+        psi = yaw(qpos[3:7])
+        c, s = jnp.cos(psi), jnp.sin(psi)
+        vx, vy = qvel[0], qvel[1]
+        return jnp.stack([c * vx + s * vy, c * vy - s * vx])
+
+    def _velocity_cost(self, state: mjx.Data) -> jax.Array:
+        """Forward speed error (squared) plus half the sideways speed²."""
+        forward, left = self._heading_velocity(state.qpos, state.qvel)
+        return jnp.square(forward - self.target_velocity) + 0.5 * jnp.square(
+            left
+        )
+
     def _posture_cost(self, state: mjx.Data) -> jax.Array:
         """Height error (squared) plus 1 − uprightness."""
         height = state.qpos[2] - self.stand_height
@@ -66,8 +86,7 @@ class Quadruped(Task):
     def running_cost(self, state: mjx.Data, control: jax.Array) -> jax.Array:
         """The running cost ℓ(xₜ, uₜ)."""
         return (
-            jnp.square(state.qvel[0] - self.target_velocity)
-            + 0.5 * jnp.square(state.qvel[1])
+            self._velocity_cost(state)
             + self._posture_cost(state)
             + 0.01 * jnp.sum(jnp.square(state.qvel[3:6]))
             + 0.01 * jnp.sum(jnp.square(control))
@@ -75,9 +94,7 @@ class Quadruped(Task):
 
     def terminal_cost(self, state: mjx.Data) -> jax.Array:
         """The terminal cost ϕ(x_T)."""
-        return 10.0 * self._posture_cost(state) + jnp.square(
-            state.qvel[0] - self.target_velocity
-        )
+        return 10.0 * self._posture_cost(state) + self._velocity_cost(state)
 
     def goal(self) -> None:
         """None: LQR cannot stabilize a floating base.
@@ -110,8 +127,13 @@ class Quadruped(Task):
         return qpos, qvel
 
     def success(self, qpos: np.ndarray, site_xpos: np.ndarray) -> bool:
-        """Standing (height ≥ 60 %, tilt ≤ 37°) and x ≥ target_distance."""
+        """Standing (height ≥ 60 %, tilt ≤ 37°), target_distance from start.
+
+        The distance is on the ground from where every trial starts (the
+        standing pose's x, y), whichever way the quadruped faced.
+        """
         up = float(self._uprightness(np.asarray(qpos[3:7]))) >= 0.8
         high = qpos[2] >= self.min_height
-        far = self.target_distance <= 0 or qpos[0] >= self.target_distance
+        travelled = np.hypot(*(np.asarray(qpos[:2]) - self.stand_qpos[:2]))
+        far = self.target_distance <= 0 or travelled >= self.target_distance
         return bool(up and high and far)
