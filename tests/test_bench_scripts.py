@@ -1,0 +1,48 @@
+"""The contact-task benchmark script runs a short trial and checks its flags.
+
+Speed is never asserted here; this only keeps ``benchmarks/bench_hopper.py``
+working (its rows, its JSON file, its refusals).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_hopper.py"
+
+
+def _bench_hopper():
+    spec = importlib.util.spec_from_file_location("bench_hopper", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_hopper_rows_and_refusals(tmp_path, capsys):
+    """A 0.2-s quadruped trial: one row per seed, appended to --out; at the
+    default 1 m it has not arrived, at --target-distance 0 it stood."""
+    bench = _bench_hopper()
+    out = tmp_path / "rows.json"
+    common = [
+        "--task", "quadruped", "--seeds", "3", "--duration", "0.2",
+        "--num-samples", "8", "--out", str(out),
+    ]  # fmt: skip
+    assert bench.main(common) == 0
+    assert bench.main([*common, "--target-distance", "0"]) == 0
+    far, stand = json.loads(out.read_text())
+    assert far["seed"] == stand["seed"] == 3 and far["model"] == "true"
+    assert not far["success"] and stand["success"]
+    assert stand["target_distance"] == 0 and far["target_distance"] == 1.0
+    assert 0 <= far["distance_final"] < 0.2 and far["steps_down"] == 0
+    assert far["num_samples"] == 8 and far["replan_ms"] > 0
+    assert "success 1/1" in capsys.readouterr().out
+    # A disagreement weight it would ignore is refused before any trial.
+    with pytest.raises(SystemExit) as err:
+        bench.main(["--disagreement-weight", "1", "--out", str(out)])
+    assert err.value.code == 2
+    assert "--disagreement-weight needs --checkpoint" in capsys.readouterr().err
+    assert len(json.loads(out.read_text())) == 2
