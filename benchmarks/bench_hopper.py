@@ -80,13 +80,15 @@ def _row(task, result, config: dict) -> dict:
         height = e.qpos[:, 2]
         tipped = np.asarray(task._uprightness(e.qpos[:, 3:7].T)) < 0.8
     down = np.flatnonzero((height < task.min_height) | tipped)
+    # From the start: the hopper along x (its qpos[1] is the height), the
+    # quadruped on the ground, whichever way it walked.
+    moved = e.final_qpos[:2] - e.qpos[0, :2]
+    distance = abs(moved[0]) if config["task"] == "hopper" else np.hypot(*moved)
     return {
         "seed": result.seed,
         "success": bool(result.success),
         "x_final": round(float(e.final_qpos[0]), 3),
-        "distance_final": round(  # the quadruped's: from start, on the ground
-            float(np.hypot(*(e.final_qpos[:2] - e.qpos[0, :2]))), 3
-        ),
+        "distance_final": round(float(distance), 3),
         "x_at_8s": round(float(e.qpos[int(8.0 / e.dt) - 1, 0]), 3)
         if len(e.times) >= int(8.0 / e.dt)
         else None,

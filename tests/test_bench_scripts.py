@@ -10,6 +10,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_hopper.py"
@@ -38,7 +39,7 @@ def test_bench_hopper_rows_and_refusals(tmp_path, capsys):
     assert not far["success"] and stand["success"]
     assert stand["target_distance"] == 0 and far["target_distance"] == 1.0
     assert 0 <= far["distance_final"] < 0.2 and far["steps_down"] == 0
-    assert far["num_samples"] == 8 and far["replan_ms"] > 0
+    assert far["num_samples"] == 8 and np.isfinite(far["replan_ms"])
     assert "success 1/1" in capsys.readouterr().out
     # A disagreement weight it would ignore is refused before any trial.
     with pytest.raises(SystemExit) as err:
