@@ -107,6 +107,7 @@ def learned_dynamics(
     network: DynamicsNetwork | Sequence[DynamicsNetwork],
     task,
     strategy: EnsembleStrategy = "mean",
+    matmul_dtype: str = "float32",
 ) -> NeuralNetworkDynamics:
     """A network, or an ensemble's members, behind the dynamics seam."""
     first = network if isinstance(network, DynamicsNetwork) else network[0]
@@ -117,7 +118,9 @@ def learned_dynamics(
         "nu": task.nu,
         "mode": first.mode,
     }
-    return NeuralNetworkDynamics(network, config, strategy=strategy)
+    return NeuralNetworkDynamics(
+        network, config, strategy=strategy, matmul_dtype=matmul_dtype
+    )
 
 
 def start_state(task, rows: int) -> tuple[mjx.Data, np.ndarray]:

@@ -8,7 +8,8 @@ H = 6, K = 40, batch 32, learning rate 3e-3):
    model and of a 5-member ensemble, interleaved, and their ratio beside a
    bound: 5 x the matmul FLOPs at the measured matmul peak;
 2. replanning rate of predictive sampling, 128 samples x 50 steps, with one
-   model and with 5 members (``"mean"`` and ``"ts"``).
+   model and with 5 members (``"mean"`` and ``"ts"``; ``"mean"`` also with
+   the recurrent products in bfloat16, ``matmul_dtype="bfloat16"``).
 """
 
 from __future__ import annotations
@@ -125,13 +126,14 @@ def measure_ensembles(
     task = DoubleCartPole()
     members = [network(dataset, seed) for seed in range(MEMBERS)]
     group = {}
-    for name, nets, strategy in (
-        ("1 model", members[0], "mean"),
-        (f"{MEMBERS} members, mean", members, "mean"),
-        (f"{MEMBERS} members, ts", members, "ts"),
+    for name, nets, strategy, dtype in (
+        ("1 model", members[0], "mean", "float32"),
+        (f"{MEMBERS} members, mean", members, "mean", "float32"),
+        (f"{MEMBERS} members, ts", members, "ts", "float32"),
+        (f"{MEMBERS} members, mean, bfloat16", members, "mean", "bfloat16"),
     ):
         say(f"compiling the controller, {name} ...")
-        learned = learned_dynamics(nets, task, strategy)
+        learned = learned_dynamics(nets, task, strategy, dtype)
         group[name] = replanning(DoubleCartPole(custom_dynamics=learned))
     say(f"  timing {len(group)} interleaved, {rounds} x {seconds:g} s ...")
     rates = interleaved(group, seconds, rounds)

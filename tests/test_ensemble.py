@@ -298,6 +298,42 @@ def test_mean_strategy_and_disagreement_penalty(ensemble):
 
 
 @pytest.mark.parametrize("strategy", ["ts", "mean"])
+def test_bfloat16_recurrent_products_plan_the_same(ensemble, strategy):
+    """``matmul_dtype="bfloat16"``: every sample's cost as in float32 up to
+    bfloat16's rounding, but not bit for bit (the option acts)."""
+    f32 = _rollout_costs(ensemble[0], strategy=strategy)
+    bf16 = _rollout_costs(
+        ensemble[0], strategy=strategy, matmul_dtype="bfloat16"
+    )
+    assert not np.array_equal(f32, bf16)
+    np.testing.assert_allclose(bf16, f32, rtol=1e-2)
+
+
+def test_bfloat16_single_model_and_refusal(ensemble):
+    """One model's predictions in bfloat16 stay close to float32's; the
+    caller's network keeps float32; an unknown type is refused."""
+    net, config = load_trained_model(ensemble[0], member=0)
+    rng = np.random.default_rng(2)
+    history = rng.normal(0, 0.1, (2, 4, 7)).astype(np.float32)
+    state = rng.normal(0, 0.1, (2, 6)).astype(np.float32)
+    controls = rng.normal(0, 0.3, (2, 20, 1)).astype(np.float32)
+    preds = {
+        dtype: np.asarray(
+            NeuralNetworkDynamics(net, config, matmul_dtype=dtype).predict(
+                history, state, controls
+            )
+        )
+        for dtype in ("float32", "bfloat16")
+    }
+    assert net.gru.matmul_dtype == "float32"
+    gap = np.abs(preds["bfloat16"] - preds["float32"])
+    scale = np.abs(preds["float32"] - state[:, None]).max()
+    assert 0 < gap.max() < 1e-2 * scale
+    with pytest.raises(ValueError, match="matmul_dtype must be one of"):
+        NeuralNetworkDynamics(net, config, matmul_dtype="float16")
+
+
+@pytest.mark.parametrize("strategy", ["ts", "mean"])
 def test_jitted_optimize_with_an_ensemble(ensemble, strategy):
     """``jax.jit(ctrl.optimize)`` plans on an ensemble, both strategies."""
     physics = DoubleCartPole()

@@ -25,9 +25,8 @@ one of two strategies (``strategy=``):
   added to the running cost, steering plans away from where they disagree.
 
 A recurrent ensemble of the plain delta steps through its members' weights
-side by side (``wide_members``): one wide matmul over the samples instead
-of a matrix-vector product per sample with weights of its own (``"ts"``),
-and one input projection of the shared row (``"mean"``).
+side by side (``wide_members``). ``matmul_dtype="bfloat16"`` takes the
+recurrent products in bfloat16 with float32 sums (see ``gru``).
 """
 
 from __future__ import annotations
@@ -48,6 +47,7 @@ from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
     read_checkpoint,
 )
+from hydrax.dynamics_model_training.gru import with_matmul_dtype
 from hydrax.dynamics_model_training.model import (
     DynamicsNetwork,
     learned_step,
@@ -55,10 +55,7 @@ from hydrax.dynamics_model_training.model import (
     start_memory,
 )
 from hydrax.dynamics_model_training.model_io import ensemble_from_checkpoint
-from hydrax.dynamics_model_training.transforms import (
-    TransformFn,
-    apply_delta,
-)
+from hydrax.dynamics_model_training.transforms import TransformFn, apply_delta
 from hydrax.logs import startup_history
 
 _DT_RTOL = 1e-6
@@ -78,6 +75,7 @@ class NeuralNetworkDynamics(Dynamics):
         config: dict,
         strategy: EnsembleStrategy = "mean",
         disagreement_weight: float = 0.0,
+        matmul_dtype: str = "float32",
     ) -> None:
         """Wrap a trained network, or an ensemble's members.
 
@@ -88,12 +86,15 @@ class NeuralNetworkDynamics(Dynamics):
             strategy: How an ensemble rolls out: ``"ts"`` or ``"mean"``.
             disagreement_weight: With ``"mean"``, the weight of the members'
                 disagreement added to the running cost (0: none).
+            matmul_dtype: The recurrent products' operands: ``"float32"``
+                or ``"bfloat16"`` (float32 sums; faster on AVX512-BF16).
         """
         members = (
             [network] if isinstance(network, DynamicsNetwork) else list(network)
         )
         if not members:
             raise ValueError("network must be a network or a non-empty list")
+        members = with_matmul_dtype(members, matmul_dtype)
         if strategy not in STRATEGIES:
             raise ValueError(
                 f"strategy must be one of {STRATEGIES}, got {strategy!r}"
@@ -128,18 +129,18 @@ class NeuralNetworkDynamics(Dynamics):
         transform_fn: TransformFn | None = None,
         strategy: EnsembleStrategy = "mean",
         disagreement_weight: float = 0.0,
+        matmul_dtype: str = "float32",
     ) -> NeuralNetworkDynamics:
         """Load a checkpoint (a single model or an ensemble) for ``model``.
 
         Args:
             model: The MJX model the controller plans for.
             path: A checkpoint written by training (e.g. best_model.pkl).
-            transform_fn: The custom feature map the model was trained
-                with, if any.
+            transform_fn: The custom feature map of its training, if any.
             strategy: How an ensemble rolls out (``"ts"`` or ``"mean"``;
                 ignored for a single model).
-            disagreement_weight: With ``"mean"``, the disagreement's weight
-                in the running cost.
+            disagreement_weight: As for the constructor.
+            matmul_dtype: As for the constructor.
 
         Returns:
             The dynamics, ready for ``Task(custom_dynamics=...)``.
@@ -154,6 +155,7 @@ class NeuralNetworkDynamics(Dynamics):
             ckpt["config"],
             strategy=strategy,
             disagreement_weight=disagreement_weight,
+            matmul_dtype=matmul_dtype,
         )
         try:
             dynamics.check_compatible(model)
@@ -219,8 +221,7 @@ class NeuralNetworkDynamics(Dynamics):
                 f"history must have shape ({n}, {self.layout.row_dim}), "
                 f"got {history.shape}"
             )
-        # Recurrent coordinates stay relative to the first row (the current
-        # state when there is no history).
+        # Coordinates stay relative to the first row (or the current state).
         nu = self.layout.nu
         reference = history[0] if n else startup_history(current, 1, nu)[0]
 
@@ -237,10 +238,7 @@ class NeuralNetworkDynamics(Dynamics):
         return self._member_carry(memories, jnp.zeros((), jnp.int32))
 
     def _member_carry(self, memories: Carry, member: jax.Array) -> Carry:
-        """Trajectory sampling's carry: one member's memory, and its index.
-
-        In window mode the member's weights instead (no wide weights).
-        """
+        """Trajectory sampling's carry: a member's memory, index or weights."""
         carry = {
             "memories": memories,
             "memory": jax.tree.map(lambda x: x[member], memories),

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-from hydrax.dynamics_model_training.gru import gru_gates
+from hydrax.dynamics_model_training.gru import gru_gates, recurrent_product
 from hydrax.dynamics_model_training.model import DynamicsNetwork
 from hydrax.dynamics_model_training.transforms import apply_delta
 
@@ -27,11 +27,16 @@ class WideMembers:
     """The members' weights side by side: (in, M · out) and (M, out)."""
 
     def __init__(self, members: Sequence[DynamicsNetwork]) -> None:
-        """Lay out recurrent members of one architecture and statistics."""
+        """Lay out recurrent members of one architecture and statistics.
+
+        The recurrent products take the operands' type of the members'
+        GRU (``gru.matmul_dtype``).
+        """
         if any(m.mode != "recurrent" for m in members):
             raise ValueError("WideMembers needs recurrent members")
         self.network = members[0]  # features and units (shared statistics)
         self.num_models = len(members)
+        self.dtype = self.network.gru.matmul_dtype
 
         def wide(f: Callable) -> jax.Array:
             w = jnp.stack([jnp.asarray(f(m)) for m in members], axis=1)
@@ -73,7 +78,8 @@ class WideMembers:
 
         x = net.features(row[None, None], reference[None])[0, 0]
         x_proj = pick(x @ self.w_in, self.b_in)
-        h = gru_gates(h, x_proj, pick(h @ self.w_rec, self.b_rec))
+        h_proj = recurrent_product(h, self.w_rec, self.dtype)
+        h = gru_gates(h, x_proj, pick(h_proj, self.b_rec))
         delta = net.unstandardize(pick(h @ self.head, self.bias))
         current = row[: net.layout.nq + net.layout.nv]
         nxt = apply_delta(net.layout, current[None], delta[None])[0]
@@ -97,7 +103,10 @@ class WideMembers:
         m = self.num_models
         x = self.network.features(row[None, None], reference[:1])[0, 0]
         x_proj = (x @ self.w_in).reshape(m, -1) + self.b_in
-        h_proj = jnp.einsum("mh,mhk->mk", h, self.w_rec_stacked) + self.b_rec
+        h_proj = recurrent_product(
+            h, self.w_rec_stacked, self.dtype, "mh,mhk->mk"
+        )
+        h_proj = h_proj + self.b_rec
         h = gru_gates(h, x_proj, h_proj)
         preds = jnp.einsum("mh,mhd->md", h, self.head_stacked) + self.bias
         return (h, reference), preds

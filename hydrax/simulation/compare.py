@@ -247,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
         "in the running cost",
     )
     p.add_argument(
+        "--matmul-dtype",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="the learned model's recurrent products: bfloat16 operands "
+        "with float32 sums replan about 1.5x faster on a CPU with "
+        "AVX512-BF16 (README, 'Planning with an ensemble')",
+    )
+    p.add_argument(
         "--trial",
         choices=sorted(TRIALS),
         default="balance",
@@ -329,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.checkpoint,
                     args.strategy,
                     args.disagreement_weight,
+                    args.matmul_dtype,
                 )
             print(f"{name} model:", flush=True)
             summaries.append(

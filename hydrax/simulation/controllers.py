@@ -144,6 +144,7 @@ def learned_task(
     checkpoint: str | Path,
     strategy: str = "mean",
     disagreement_weight: float = 0.0,
+    matmul_dtype: str = "float32",
 ) -> Task:
     """A built-in task whose planner rolls out a learned model.
 
@@ -158,6 +159,8 @@ def learned_task(
             ignored for a single model.
         disagreement_weight: With ``"mean"``, the members' disagreement's
             weight in the running cost.
+        matmul_dtype: The recurrent products' operands, ``"float32"`` or
+            ``"bfloat16"`` (float32 sums; see ``NeuralNetworkDynamics``).
 
     Returns:
         The task with ``custom_dynamics`` set.
@@ -171,6 +174,7 @@ def learned_task(
         path=checkpoint,
         strategy=strategy,
         disagreement_weight=disagreement_weight,
+        matmul_dtype=matmul_dtype,
     )
     return get_task(task_name, custom_dynamics=learned)
 
