@@ -309,12 +309,18 @@ def test_aggregation_plans_with_the_disagreement_weight(
 
 
 def test_strategy_flags_offer_every_strategy():
-    """The commands list the strategies literally (a light --help); they
-    must stay the planner's own list."""
+    """The commands list the strategies and matmul types literally (a light
+    --help); they must stay the planner's own lists."""
     from hydrax.demo import _parser as demo_parser
     from hydrax.dynamics.nn_dynamics import STRATEGIES
+    from hydrax.dynamics_model_training.gru import MATMUL_DTYPES
     from hydrax.simulation.compare import build_parser
 
     for parser in (demo_parser(), build_parser()):
-        (action,) = [a for a in parser._actions if a.dest == "strategy"]
-        assert sorted(action.choices) == sorted(STRATEGIES)
+        for dest, choices in (
+            ("strategy", STRATEGIES),
+            ("matmul_dtype", MATMUL_DTYPES),
+        ):
+            (action,) = [a for a in parser._actions if a.dest == dest]
+            assert sorted(action.choices) == sorted(choices)
+            assert action.default in choices
