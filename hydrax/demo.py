@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=("float32", "bfloat16"),
         default="float32",
         help="the learned model's recurrent products in planning: bfloat16 "
-        "operands with float32 sums replan about 1.5x faster on a CPU with "
+        "operands with float32 sums replan 1.3-1.5x faster on a CPU with "
         "AVX512-BF16 (README, 'Planning with an ensemble')",
     )
     p.add_argument(

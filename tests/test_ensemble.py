@@ -14,6 +14,7 @@ from hydrax.dynamics_model_training.checkpoint import (
     read_checkpoint,
 )
 from hydrax.dynamics_model_training.data_loader import DynamicsDataset
+from hydrax.dynamics_model_training.gru import with_matmul_dtype
 from hydrax.dynamics_model_training.model import DynamicsNetwork, Statistic
 from hydrax.dynamics_model_training.model_io import (
     ensemble_from_checkpoint,
@@ -306,7 +307,7 @@ def test_bfloat16_recurrent_products_plan_the_same(ensemble, strategy):
         ensemble[0], strategy=strategy, matmul_dtype="bfloat16"
     )
     assert not np.array_equal(f32, bf16)
-    np.testing.assert_allclose(bf16, f32, rtol=1e-2)
+    np.testing.assert_allclose(bf16, f32, rtol=3e-2)
 
 
 def test_bfloat16_single_model_and_refusal(ensemble):
@@ -326,11 +327,41 @@ def test_bfloat16_single_model_and_refusal(ensemble):
         for dtype in ("float32", "bfloat16")
     }
     assert net.gru.matmul_dtype == "float32"
+    # Asking for float32 again resets a bfloat16 network's copy.
+    again = NeuralNetworkDynamics(
+        with_matmul_dtype([net], "bfloat16")[0], config
+    )
+    assert again.network.gru.matmul_dtype == "float32"
+    np.testing.assert_array_equal(
+        again.predict(history, state, controls), preds["float32"]
+    )
     gap = np.abs(preds["bfloat16"] - preds["float32"])
     scale = np.abs(preds["float32"] - state[:, None]).max()
     assert 0 < gap.max() < 1e-2 * scale
     with pytest.raises(ValueError, match="matmul_dtype must be one of"):
         NeuralNetworkDynamics(net, config, matmul_dtype="float16")
+
+
+def test_bfloat16_reaches_a_window_model(tiny_model):
+    """Window mode (the GRU over each window, not the wide members): the
+    traced prediction multiplies in bfloat16 only when asked, and stays
+    close to float32's."""
+    net, config = load_trained_model(tiny_model[0])
+    assert net.mode == "window"
+    rng = np.random.default_rng(3)
+    args = (
+        rng.normal(0, 0.1, (2, 4, 7)).astype(np.float32),
+        rng.normal(0, 0.1, (2, 6)).astype(np.float32),
+        rng.normal(0, 0.3, (2, 6, 1)).astype(np.float32),
+    )
+    out = {}
+    for dtype in ("float32", "bfloat16"):
+        dyn = NeuralNetworkDynamics(net, config, matmul_dtype=dtype)
+        traced = str(jax.make_jaxpr(dyn.predict)(*args))
+        assert ("bf16" in traced) == (dtype == "bfloat16")
+        out[dtype] = np.asarray(dyn.predict(*args))
+    scale = np.abs(out["float32"] - args[1][:, None]).max()
+    assert 0 < np.abs(out["bfloat16"] - out["float32"]).max() < 1e-2 * scale
 
 
 @pytest.mark.parametrize("strategy", ["ts", "mean"])

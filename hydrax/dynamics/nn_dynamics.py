@@ -238,7 +238,7 @@ class NeuralNetworkDynamics(Dynamics):
         return self._member_carry(memories, jnp.zeros((), jnp.int32))
 
     def _member_carry(self, memories: Carry, member: jax.Array) -> Carry:
-        """Trajectory sampling's carry: a member's memory, index or weights."""
+        """Trajectory sampling's carry: memory and index (wide) or weights."""
         carry = {
             "memories": memories,
             "memory": jax.tree.map(lambda x: x[member], memories),

@@ -39,9 +39,9 @@ def recurrent_product(
     if dtype == "float32":
         return h @ w if spec is None else jnp.einsum(spec, h, w)
     spec = "...h,hk->...k" if spec is None else spec
-    bf16 = jnp.bfloat16
+    bf16, sums = jnp.bfloat16, jnp.promote_types(h.dtype, jnp.float32)
     return jnp.einsum(
-        spec, h.astype(bf16), w.astype(bf16), preferred_element_type=h.dtype
+        spec, h.astype(bf16), w.astype(bf16), preferred_element_type=sums
     )
 
 
@@ -55,7 +55,7 @@ def with_matmul_dtype(networks: list, dtype: str) -> list:
         raise ValueError(
             f"matmul_dtype must be one of {MATMUL_DTYPES}, got {dtype!r}"
         )
-    if dtype == "float32":
+    if all(n.gru.matmul_dtype == dtype for n in networks):
         return networks
     copies = [nnx.clone(n) for n in networks]
     for net in copies:
