@@ -94,7 +94,6 @@ class NeuralNetworkDynamics(Dynamics):
         )
         if not members:
             raise ValueError("network must be a network or a non-empty list")
-        members = with_matmul_dtype(members, matmul_dtype)
         if strategy not in STRATEGIES:
             raise ValueError(
                 f"strategy must be one of {STRATEGIES}, got {strategy!r}"
@@ -104,6 +103,7 @@ class NeuralNetworkDynamics(Dynamics):
                 "disagreement_weight must be >= 0 and finite, got "
                 f"{disagreement_weight}"
             )
+        members = with_matmul_dtype(members, matmul_dtype)  # copies if needed
         self.network = members[0]
         self.config = config
         self.layout = self.network.layout
