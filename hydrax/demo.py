@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hydrax import ROOT
+from hydrax.planning_options import add_learned_planning_options
 
 TASK = "double_cart_pole"
 
@@ -82,21 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         "ensemble'), "
         "and train in about 9 minutes on 2 cores; 1 is about 5x faster",
     )
-    p.add_argument(
-        "--strategy",
-        choices=("ts", "mean"),
-        default="mean",
-        help="how the planner rolls an ensemble out: ts, each sampled plan "
-        "follows one member; mean, the members' mean prediction",
-    )
-    p.add_argument(
-        "--matmul-dtype",
-        choices=("float32", "bfloat16"),
-        default="float32",
-        help="the learned model's recurrent products in planning: bfloat16 "
-        "operands with float32 sums replan 1.3-1.5x faster on a CPU with "
-        "AVX512-BF16 (README, 'Planning with an ensemble')",
-    )
+    add_learned_planning_options(p)
     p.add_argument(
         "--trials", type=int, default=3, help="balance trials per model"
     )

@@ -309,13 +309,20 @@ def test_aggregation_plans_with_the_disagreement_weight(
 
 
 def test_strategy_flags_offer_every_strategy():
-    """The commands list the strategies and matmul types literally (a light
-    --help); they must stay the planner's own lists."""
+    """The commands list the strategies and matmul types literally
+    (hydrax.planning_options, so --help loads no flax); they must stay the
+    planner's own lists."""
     from hydrax.demo import _parser as demo_parser
     from hydrax.dynamics.nn_dynamics import STRATEGIES
     from hydrax.dynamics_model_training.gru import MATMUL_DTYPES
+    from hydrax.planning_options import (
+        MATMUL_DTYPE_CHOICES,
+        STRATEGY_CHOICES,
+    )
     from hydrax.simulation.compare import build_parser
 
+    assert sorted(STRATEGY_CHOICES) == sorted(STRATEGIES)
+    assert sorted(MATMUL_DTYPE_CHOICES) == sorted(MATMUL_DTYPES)
     for parser in (demo_parser(), build_parser()):
         for dest, choices in (
             ("strategy", STRATEGIES),

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hydrax.planning_options import add_learned_planning_options
 from hydrax.simulation.loop import running_costs
 from hydrax.simulation.trials import (
     TRIALS,
@@ -231,28 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="the learned model's best_model.pkl (for --dynamics learned)",
     )
-    p.add_argument(
-        "--strategy",
-        choices=("mean", "ts"),
-        default="mean",
-        help="how the planner rolls out an ensemble's checkpoint: mean, the "
-        "members' mean prediction; ts, each sampled plan follows one member "
-        "(a single model ignores it)",
-    )
+    add_learned_planning_options(p)
     p.add_argument(
         "--disagreement-weight",
         type=float,
         default=0.0,
         help="with --strategy mean, the weight of the members' disagreement "
         "in the running cost",
-    )
-    p.add_argument(
-        "--matmul-dtype",
-        choices=("float32", "bfloat16"),
-        default="float32",
-        help="the learned model's recurrent products: bfloat16 operands "
-        "with float32 sums replan 1.3-1.5x faster on a CPU with "
-        "AVX512-BF16 (README, 'Planning with an ensemble')",
     )
     p.add_argument(
         "--trial",
