@@ -108,6 +108,48 @@ def test_resume_refuses_changed_settings(dcp_data, tmp_path):
         )
 
 
+def test_resume_refuses_another_delta(dcp_data, tmp_path):
+    """The structured and the plain delta have heads of other sizes."""
+    from hydrax.dynamics_model_training.checkpoint import CheckpointError
+
+    run = dict(checkpoint_dir=tmp_path, progress=False, log=lambda s: None)
+    train_dynamics_model(
+        dcp_data, "d", num_epochs=1, delta="velocity", **run, **KW
+    )
+    with pytest.raises(CheckpointError, match="cannot resume, delta differs"):
+        train_dynamics_model(
+            dcp_data, "d", num_epochs=2, resume=True, **run, **KW
+        )
+
+
+def test_resume_returns_the_best_weights(dcp_data, tmp_path):
+    """A resumed run returns the best epoch's weights, not the last one's."""
+    import jax
+    import numpy as np
+    from flax import nnx
+
+    run = dict(checkpoint_dir=tmp_path, progress=False, log=lambda s: None)
+    kw = {**KW, "seed": 3, "learning_rate": 0.1, "lr_schedule": "constant"}
+    _, history = train_dynamics_model(dcp_data, "b", num_epochs=4, **run, **kw)
+    assert history["best_epoch"] < 4  # the last epoch was worse (by 26 %)
+    net, resumed = train_dynamics_model(
+        dcp_data, "b", num_epochs=4, resume=True, **run, **kw
+    )
+    assert resumed["best_epoch"] == history["best_epoch"]
+
+    def weights(network: object) -> list:
+        return jax.tree.leaves(nnx.state(network, nnx.Param))
+
+    best, _ = load_trained_model(tmp_path / "b" / "best_model.pkl")
+    last, _ = load_trained_model(tmp_path / "b" / "last.pkl")
+    for got, want in zip(weights(net), weights(best), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(weights(net), weights(last), strict=True)
+    )
+
+
 def test_divergence_stops_and_keeps_last_good_checkpoint(dcp_data, tmp_path):
     """A NaN loss stops training at once, naming epoch and step."""
     train_dynamics_model(

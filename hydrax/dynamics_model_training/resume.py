@@ -34,6 +34,8 @@ RESUME_KEYS = (
     "coordinate_indices",
     "quat_indices",
     "heading_frame",
+    "delta",
+    "delta_dt",
     "hidden_size",
     "history_length",
     "prediction_horizon",
@@ -60,6 +62,8 @@ def check_resume(saved: dict, current: dict, path: Path) -> None:
             old, new = bool(old), bool(new)
         if key == "num_models":  # absent: one model
             old, new = old or 1, new or 1
+        if key == "delta":  # absent: the plain delta
+            old, new = old or "state", new or "state"
         if key in ("train_files", "val_files") and not any(
             "/" in k for k in old or []
         ):  # names only, as recorded before 2026-12-06: same split
@@ -85,9 +89,25 @@ def restore_optimizer(
         CheckpointError: if the saved state does not fit the optimizer.
     """
     leaves, treedef = jax.tree.flatten(template)
-    if len(saved) != len(leaves):
+    if len(saved) != len(leaves) or any(
+        jnp.shape(x) != jnp.shape(t) for x, t in zip(saved, leaves, strict=True)
+    ):
         raise CheckpointError(f"{path}: optimizer state does not match")
     return jax.tree.unflatten(treedef, [jnp.asarray(x) for x in saved])
+
+
+def _stacked_params(
+    ckpt: dict, path: Path, transform_fn: TransformFn | None
+) -> tuple[nnx.State, nnx.State]:
+    """A checkpoint's weights (members stacked) and statistics."""
+    members = ensemble_from_checkpoint(ckpt, path, transform_fn)
+    parts = [nnx.split(m, nnx.Param, Statistic) for m in members]
+    params = parts[0][1]
+    if len(parts) > 1:
+        params = jax.tree.map(
+            lambda *x: jnp.stack(x), *(p for _, p, _ in parts)
+        )
+    return params, parts[0][2]
 
 
 def resume_state(
@@ -99,22 +119,37 @@ def resume_state(
     """Load ``last.pkl`` into ``state``; returns its statistics.
 
     The shuffles need no saved state: each epoch's is drawn from the seed
-    and the epoch number, which ``last.pkl`` records.
+    and the epoch number, which ``last.pkl`` records. The best weights so
+    far come back from ``best_model.pkl`` beside it (what the run returns
+    if no later epoch improves on them), and the epochs since the best
+    from the history, so ``patience`` counts on.
+
+    Raises:
+        CheckpointError: if ``last.pkl`` was written with another
+            configuration, or ``best_model.pkl`` is missing or is not the
+            best epoch of its history.
     """
     ckpt = read_checkpoint(last)
     check_resume(ckpt["config"], config, last)
-    members = ensemble_from_checkpoint(ckpt, last, transform_fn)
-    parts = [nnx.split(m, nnx.Param, Statistic) for m in members]
-    stats = parts[0][2]
-    state.params = parts[0][1]
-    if len(parts) > 1:
-        state.params = jax.tree.map(
-            lambda *x: jnp.stack(x), *(p for _, p, _ in parts)
-        )
+    state.params, stats = _stacked_params(ckpt, last, transform_fn)
     state.opt_state = restore_optimizer(
         ckpt["optimizer"], state.opt_state, last
     )
     state.history = ckpt["history"]
     state.epoch = int(ckpt["epoch"])
     state.best_val = float(ckpt.get("best_val", math.inf))
+    best_epoch = state.history.get("best_epoch")
+    if best_epoch is None:
+        return stats
+    best_path = last.parent / "best_model.pkl"
+    best = read_checkpoint(best_path) if best_path.exists() else {}
+    if best.get("epoch") != best_epoch:
+        found = best.get("epoch", "no file")
+        raise CheckpointError(
+            f"{best_path}: cannot resume, the history of {last.name} has "
+            f"its best epoch at {best_epoch}, the file is of epoch {found}"
+        )
+    check_resume(best["config"], config, best_path)
+    state.best_params = _stacked_params(best, best_path, transform_fn)[0]
+    state.epochs_since_best = state.epoch - int(best_epoch)
     return stats

@@ -315,6 +315,8 @@ def prepare_trainer(
     state.params, state.opt_state, stats = dp.replicate(
         (state.params, state.opt_state, stats)
     )
+    if state.best_params is not None:  # resumed
+        state.best_params = dp.replicate(state.best_params)
     trainer = Trainer(
         dataset,
         StepSpec.create(graphdef, tx, dataset, dp),
