@@ -240,7 +240,15 @@ def test_val_files_that_name_nothing_are_refused(dcp_data, tmp_path):
 
     from hydrax.logs import DataError
 
-    with pytest.raises(DataError, match="none of the 1 keys"):
+    with pytest.raises(DataError, match="1 of the 1 keys name no log"):
         DynamicsDataset(
             dcp_data, val_files=["elsewhere/episode_00001.csv"], verbose=False
+        )
+    # One mistyped key among good ones is refused too, by name: the file it
+    # meant would otherwise train.
+    with pytest.raises(DataError, match="1 of the 2 keys .*'episode_0009.csv'"):
+        DynamicsDataset(
+            dcp_data,
+            val_files=["episode_00001.csv", "episode_0009.csv"],
+            verbose=False,
         )

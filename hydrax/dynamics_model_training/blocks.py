@@ -23,7 +23,13 @@ from hydrax.dynamics_model_training.windows import (
     first_window_row,
     make_block,
 )
-from hydrax.logs import DataError, Trajectory, match_logs, read_trajectory
+from hydrax.logs import (
+    DataError,
+    Trajectory,
+    match_logs,
+    read_trajectory,
+    unmatched_keys,
+)
 
 SPLITS = ("train", "val")
 
@@ -59,14 +65,18 @@ def split_by_file(
     """
     n = len(files)
     if val_files is not None:
-        named = match_logs(files, val_files)
-        if len(val_files) and not named.any():
-            raise DataError(
-                f"val_files: none of the {len(val_files)} keys (e.g. "
-                f"{val_files[0]!r}) names a log of the dataset long enough "
-                "for a window"
+        unmatched = unmatched_keys(files, val_files)
+        if unmatched:
+            shown = ", ".join(map(repr, unmatched[:5]))
+            more = (
+                f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
             )
-        return named
+            raise DataError(
+                f"val_files: {len(unmatched)} of the {len(val_files)} keys "
+                f"name no log of the dataset long enough for a window: "
+                f"{shown}{more}"
+            )
+        return match_logs(files, val_files)
     n_val = int(round(val_fraction * n))
     if val_fraction > 0:
         n_val = max(n_val, 1)

@@ -4,7 +4,8 @@
 - `hydrax.logs.reader`: `read_trajectory` (CSV or Parquet) into a checked
   `Trajectory`.
 - `hydrax.logs.scan`: `list_logs`, `scan_logs` (a set of logs at once),
-  `log_keys` / `match_logs` (the names a checkpoint's split records).
+  `log_keys` / `match_logs` / `unmatched_keys` (the names a checkpoint's
+  split records).
 - `hydrax.logs.writer`: `write_trajectory`, lossless and atomic.
 - `hydrax.logs.manifest`: the typed `Manifest` and its reader and writer.
 
@@ -41,6 +42,7 @@ from hydrax.logs.scan import (
     log_keys,
     match_logs,
     scan_logs,
+    unmatched_keys,
 )
 from hydrax.logs.writer import write_trajectory, write_trajectory_csv
 
@@ -67,6 +69,7 @@ __all__ = [
     "read_trajectory_parquet",
     "scan_logs",
     "startup_history",
+    "unmatched_keys",
     "write_manifest",
     "write_trajectory",
     "write_trajectory_csv",

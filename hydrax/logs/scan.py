@@ -109,6 +109,15 @@ def match_logs(files: Sequence[str | Path], keys: Sequence[str]) -> np.ndarray:
     )
 
 
+def unmatched_keys(
+    files: Sequence[str | Path], keys: Sequence[str]
+) -> list[str]:
+    """The keys of a recorded split that name none of ``files``."""
+    tails = [_tail_parts(f) for f in files]
+    suffixes = {t[-n:] for t in tails for n in range(1, len(t) + 1)}
+    return [k for k in keys if tuple(k.split("/")) not in suffixes]
+
+
 def count_rows(path: str | Path) -> int:
     """The number of data rows of a log, without checking its values."""
     path = Path(path)
