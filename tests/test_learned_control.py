@@ -173,11 +173,15 @@ def test_checkpoint_of_another_mjcf_is_refused(upright_model, tmp_path):
 
 def test_swingup_aggregation_episodes_start_hanging(upright_model, tmp_path):
     """Aggregation for the swing-up trial logs whole episodes from hanging
-    (no stop at the tip below the rail, where a swing-up starts)."""
+    (no stop at the tip below the rail, where a swing-up starts), in a
+    folder cleared of an earlier run's logs."""
     import polars as pl
 
+    from hydrax.logs import read_manifest
     from hydrax.simulation.learned_episodes import collect_with_model
 
+    for stale in ("episode_00000.csv", "episode_00003.csv"):  # a longer run
+        (tmp_path / stale).write_text("an earlier run's log\n")
     collect_with_model(
         "double_cart_pole",
         upright_model,
@@ -188,6 +192,11 @@ def test_swingup_aggregation_episodes_start_hanging(upright_model, tmp_path):
         seed=0,
         trial="swingup",
     )
+    # Only this run's log stays, for the next training round to read.
+    assert sorted(p.name for p in tmp_path.glob("*.csv")) == [
+        "episode_00000.csv"
+    ]
+    assert read_manifest(tmp_path).episodes == 1
     log = pl.read_csv(tmp_path / "episode_00000.csv")
     assert log.height == 20
     assert abs(log["qpos_1"][0]) <= 0.05 and abs(log["qpos_2"][0]) <= 0.05

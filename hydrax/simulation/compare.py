@@ -83,6 +83,19 @@ def time_to_upright(task: Task, result: TrialResult) -> float:
     return float(e.times[bad[-1] + 1] if len(bad) else e.times[0])
 
 
+def clear_logs(folder: Path, pattern: str) -> None:
+    """Remove an earlier run's logs (``pattern``) and manifest from ``folder``.
+
+    A folder of closed-loop logs is one run's: logs left by an earlier run
+    with more episodes or another model would join the next training.
+    """
+    old = sorted(folder.glob(pattern)) if folder.is_dir() else []
+    for path in old + [folder / "manifest.json"]:
+        path.unlink(missing_ok=True)
+    if old:
+        print(f"  removed {len(old)} logs of an earlier run from {folder}")
+
+
 def write_manifest(task: Task, folder: Path) -> None:
     """A collection manifest beside closed-loop logs (training reads it)."""
     from hydrax.logs import Manifest, count_rows
@@ -111,6 +124,8 @@ def run_condition(
     controller = default_controller(task, trial, **(controller_overrides or {}))
     summary = ConditionSummary(name)
     folder = out_dir / name if out_dir is not None else None
+    if folder is not None:
+        clear_logs(folder, "seed_*.csv")
     for seed in seeds:
         path = folder / f"seed_{seed:03d}.csv" if folder else None
         result = run_trial(trial, task, controller, seed, log_path=path)

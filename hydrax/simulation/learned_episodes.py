@@ -14,7 +14,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from hydrax.simulation.compare import write_manifest
+from hydrax.simulation.compare import clear_logs, write_manifest
 from hydrax.simulation.controllers import learned_controller
 from hydrax.simulation.loop import run_closed_loop, running_costs
 from hydrax.simulation.policies import LimitCheck, coloured_noise
@@ -78,7 +78,8 @@ def collect_with_model(
     its range or the state stops being finite, so no row past a rail's end
     is logged (a model whose features hold the cart's position relative to
     its history cannot know where the rail ends); balance episodes also
-    end once the tip falls below the rail.
+    end once the tip falls below the rail. Logs of an earlier run in
+    ``out_dir`` are removed first.
     """
     task, controller = learned_controller(
         task_name, checkpoint, trial, disagreement_weight
@@ -86,6 +87,7 @@ def collect_with_model(
     steps = int(round(duration / task.dt))
     half = np.asarray((task.u_max - task.u_min) / 2.0)
     half = np.where(np.isfinite(half), half, 1.0)
+    clear_logs(out_dir, "episode_*.csv")
     for i in range(episodes):
         rng = np.random.default_rng([seed, i])
         qpos0, qvel0 = task.sample_initial_state(rng, trial)
