@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hydrax.planning_options import add_learned_planning_options
-from hydrax.simulation.loop import running_costs
+from hydrax.simulation.episode_costs import running_costs
 from hydrax.simulation.trials import (
     TRIALS,
     TrialResult,

@@ -16,7 +16,8 @@ import numpy as np
 
 from hydrax.simulation.compare import clear_logs, write_manifest
 from hydrax.simulation.controllers import learned_controller
-from hydrax.simulation.loop import run_closed_loop, running_costs
+from hydrax.simulation.episode_costs import running_costs
+from hydrax.simulation.loop import run_closed_loop
 from hydrax.simulation.policies import LimitCheck, coloured_noise
 from hydrax.simulation.trials import run_trial
 from hydrax.task_base import Task

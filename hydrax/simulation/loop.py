@@ -14,7 +14,6 @@ depends on how fast the machine is.
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from tqdm import tqdm
 
 from hydrax.alg_base import SamplingBasedController
 from hydrax.logs.writer import write_trajectory_csv
+from hydrax.simulation.episode_costs import cached_on, running_costs
 from hydrax.simulation.history import HistoryBuffer
 from hydrax.task_base import Task
 
@@ -99,35 +99,6 @@ class Episode:
         return ok and task.success(self.final_qpos, self.final_site_xpos)
 
 
-_COST_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def running_costs(
-    task: Task, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray
-) -> np.ndarray:
-    """The task's running cost of each logged row, evaluated with MJX.
-
-    Args:
-        task: The task.
-        qpos: Positions, (T, nq).
-        qvel: Velocities, (T, nv).
-        ctrl: Controls, (T, nu).
-
-    Returns:
-        The running costs (without the dt factor), (T,).
-    """
-    if task not in _COST_FNS:
-        template = mjx.make_data(task.model)
-
-        def cost(q: jax.Array, v: jax.Array, u: jax.Array) -> jax.Array:
-            state = template.replace(qpos=q, qvel=v, ctrl=u)
-            return task.running_cost(mjx.kinematics(task.model, state), u)
-
-        _COST_FNS[task] = jax.jit(jax.vmap(cost))
-    f32 = [jnp.asarray(a, dtype=jnp.float32) for a in (qpos, qvel, ctrl)]
-    return np.asarray(_COST_FNS[task](*f32), dtype=np.float64)
-
-
 def _replan_every(replan_hz: float, dt: float) -> int:
     """Plant steps between replannings."""
     if replan_hz <= 0:
@@ -190,8 +161,10 @@ class _Planner:
         self.history = history
         self.device = jax.devices()[0]
         self.template = jax.device_put(mjx.make_data(task.model), self.device)
-        self.actions = jax.jit(
-            jax.vmap(controller.get_action, in_axes=(None, 0)),
+        self.actions = cached_on(
+            controller,
+            "_hydrax_action_lookup",
+            lambda: jax.jit(jax.vmap(controller.get_action, in_axes=(None, 0))),
         )
         self.params = controller.init_params(seed=seed)
 
