@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "hydrax.utils",
             "hydrax.spline",
             "hydrax.risk",
+            "hydrax.planning_options",
             "hydrax.dynamics_model_training",
             T + "rotations",
             T + "parallel",
