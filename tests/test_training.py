@@ -248,6 +248,45 @@ def test_truncated_checkpoint_is_refused(tiny_model, tmp_path):
         load_trained_model(cut)
 
 
+@pytest.mark.parametrize(
+    ("blob", "message"),
+    [
+        (b"\x80\x02}(]K\x01u.", "truncated or corrupt .*TypeError"),
+        (b"\x80\x02]}b.", "truncated or corrupt .*AttributeError"),
+        (
+            {"config": {}, "statistics": {}},
+            "corrupt checkpoint, no params record",
+        ),
+        (
+            {
+                "config": {},
+                "statistics": {},
+                "params": {
+                    "w": {"__ndarray__": "<f4", "shape": [3], "data": b"12345"}
+                },
+            },
+            "corrupt checkpoint, an array record does not decode",
+        ),
+    ],
+    ids=["list-key", "build-on-list", "no-params", "bad-array"],
+)
+def test_malformed_checkpoint_is_refused_by_name(tmp_path, blob, message):
+    """A crafted or damaged file is a CheckpointError naming the file (the
+    commands report those), never a bare TypeError or KeyError."""
+    from hydrax.dynamics_model_training.checkpoint import (
+        FORMAT,
+        FORMAT_VERSION,
+    )
+
+    if isinstance(blob, dict):
+        record = {"format": FORMAT, "format_version": FORMAT_VERSION}
+        blob = pickle.dumps(record | blob)
+    path = tmp_path / "best_model.pkl"
+    path.write_bytes(blob)
+    with pytest.raises(CheckpointError, match=f"{path}: {message}"):
+        load_trained_model(path)
+
+
 def test_missing_checkpoint_names_the_one_training_wrote(tmp_path):
     """Training writes <dir>/<name>/best_model.pkl; the error points there."""
     (tmp_path / "hopper").mkdir()

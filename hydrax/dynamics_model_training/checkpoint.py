@@ -26,6 +26,8 @@ from hydrax.atomic import sigint_deferred
 FORMAT = "hydrax-dynamics-checkpoint"
 FORMAT_VERSION = 1
 _ARRAY = "__ndarray__"
+REQUIRED = ("config", "params", "statistics")
+"""The records every checkpoint holds (dicts)."""
 
 
 class CheckpointError(ValueError):
@@ -102,7 +104,7 @@ def read_checkpoint(path: str | Path) -> dict:
         obj = _DataOnlyUnpickler(io.BytesIO(raw)).load()
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
-    except (EOFError, pickle.UnpicklingError, ValueError, IndexError) as e:
+    except Exception as e:  # noqa: BLE001 (any malformed stream)
         raise CheckpointError(
             f"{path}: truncated or corrupt checkpoint ({type(e).__name__}: {e})"
         ) from None
@@ -114,7 +116,18 @@ def read_checkpoint(path: str | Path) -> dict:
             f"{path}: checkpoint format version {version}; this hydrax reads "
             f"version {FORMAT_VERSION}"
         )
-    return decode(obj)
+    missing = [k for k in REQUIRED if not isinstance(obj.get(k), dict)]
+    if missing:
+        raise CheckpointError(
+            f"{path}: corrupt checkpoint, no {' or '.join(missing)} record"
+        )
+    try:
+        return decode(obj)
+    except Exception as e:  # noqa: BLE001 (a malformed array record)
+        raise CheckpointError(
+            f"{path}: corrupt checkpoint, an array record does not decode "
+            f"({type(e).__name__}: {e})"
+        ) from None
 
 
 _write_lock = threading.Lock()
