@@ -192,6 +192,14 @@ def test_bad_ensemble_arguments(dcp_data, ensemble):
         NeuralNetworkDynamics.load_params(
             task.model, ensemble[0], strategy="pets"
         )
+    # A disagreement weight that would be ignored is refused.
+    with pytest.raises(ValueError, match="needs an ensemble and the 'mean'"):
+        NeuralNetworkDynamics.load_params(
+            task.model, ensemble[0], strategy="ts", disagreement_weight=1.0
+        )
+    member, config = load_trained_model(ensemble[0])
+    with pytest.raises(ValueError, match=r"got 1 model\(s\)"):
+        NeuralNetworkDynamics(member, config, disagreement_weight=1.0)
 
 
 def test_wide_trajectory_sampling_step_equals_the_member_step(ensemble):
@@ -369,7 +377,10 @@ def test_jitted_optimize_with_an_ensemble(ensemble, strategy):
     """``jax.jit(ctrl.optimize)`` plans on an ensemble, both strategies."""
     physics = DoubleCartPole()
     dyn = NeuralNetworkDynamics.load_params(
-        physics.model, ensemble[0], strategy=strategy, disagreement_weight=1.0
+        physics.model,
+        ensemble[0],
+        strategy=strategy,
+        disagreement_weight=float(strategy == "mean"),
     )
     task = DoubleCartPole(custom_dynamics=dyn)
     ctrl = default_controller(task, num_samples=8, plan_horizon=0.1)

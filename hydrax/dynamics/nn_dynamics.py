@@ -14,10 +14,13 @@ and bodies see the predicted state, and time advances by dt.
 An ensemble's checkpoint (trained with ``num_models > 1``) rolls out with
 one of two strategies (``strategy=``):
 
-- ``"ts"`` (PETS's trajectory sampling, TS-∞): sample i of a
-  replanning follows member ``i mod M`` for its whole rollout, so the
-  controller's update weighs plans that work under every member. The mean
-  plan (sample 0) follows member 0.
+- ``"ts"`` (PETS's trajectory sampling, TS-∞, with one particle per
+  plan): sample i of a replanning follows member ``i mod M`` for its whole
+  rollout; the mean plan (sample 0) follows member 0. Each plan is scored
+  under one member, so the controller's update compares plans scored by
+  different members and can favour the member that predicts the lowest
+  cost (PETS averages several particles per plan); ``"mean"`` with a
+  disagreement weight is the cautious choice.
 - ``"mean"`` (the default; the steadier balance in ``bench_control.py``):
   every sample steps with the members' mean predicted delta; with
   ``disagreement_weight > 0`` the members' disagreement (the variance of
@@ -31,7 +34,6 @@ recurrent products in bfloat16 with float32 sums (see ``gru``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -42,6 +44,7 @@ from flax import nnx
 from mujoco import mjx
 
 from hydrax.dynamics.base import Carry, Dynamics
+from hydrax.dynamics.compatibility import check_model
 from hydrax.dynamics.wide_members import WideMembers
 from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
@@ -57,8 +60,6 @@ from hydrax.dynamics_model_training.model import (
 from hydrax.dynamics_model_training.model_io import ensemble_from_checkpoint
 from hydrax.dynamics_model_training.transforms import TransformFn, apply_delta
 from hydrax.logs import startup_history
-
-_DT_RTOL = 1e-6
 
 EnsembleStrategy = Literal["ts", "mean"]
 """How an ensemble rolls out (see the module's docstring)."""
@@ -102,6 +103,12 @@ class NeuralNetworkDynamics(Dynamics):
             raise ValueError(
                 "disagreement_weight must be >= 0 and finite, got "
                 f"{disagreement_weight}"
+            )
+        if disagreement_weight and (len(members) == 1 or strategy != "mean"):
+            raise ValueError(
+                "disagreement_weight needs an ensemble and the 'mean' "
+                f"strategy (got {len(members)} model(s), {strategy!r}): it "
+                "would be ignored"
             )
         members = with_matmul_dtype(members, matmul_dtype)  # copies if needed
         self.network = members[0]
@@ -166,38 +173,8 @@ class NeuralNetworkDynamics(Dynamics):
     def check_compatible(
         self, model: mjx.Model, model_file: Path | None = None
     ) -> None:
-        """Refuse a model of another timestep, dimensions or MJCF file.
-
-        The MJCF check compares the file's SHA-256 with the one the training
-        data's manifest recorded (when both are known): a model edited since
-        the data was logged, or another robot with the same dimensions, is
-        refused.
-        """
-        cfg = self.config
-        identity = cfg.get("manifest_identity") or {}
-        recorded = identity.get("model_sha256")
-        if model_file is not None and recorded and Path(model_file).exists():
-            digest = hashlib.sha256(Path(model_file).read_bytes()).hexdigest()
-            if digest != recorded:
-                raise ValueError(
-                    f"the learned model was trained on data from another "
-                    f"MJCF (task {identity.get('task')!r}, sha256 "
-                    f"{recorded[:12]}...) than {model_file} (sha256 "
-                    f"{digest[:12]}...)"
-                )
-        dims = {"nq": model.nq, "nv": model.nv, "nu": model.nu}
-        for key, value in dims.items():
-            if int(cfg[key]) != int(value):
-                raise ValueError(
-                    f"the learned model has {key}={cfg[key]} but the MuJoCo "
-                    f"model has {key}={value}"
-                )
-        timestep = float(model.opt.timestep)
-        if abs(timestep - self.dt) > _DT_RTOL * self.dt:
-            raise ValueError(
-                f"the learned model was trained at dt={self.dt:g} s but the "
-                f"MuJoCo model's timestep is {timestep:g} s"
-            )
+        """Refuse another timestep, dimensions or MJCF (``check_model``)."""
+        check_model(self.config, self.dt, model, model_file)
 
     def init_carry(
         self, model: mjx.Model, state: mjx.Data, history: jax.Array | None

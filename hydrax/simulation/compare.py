@@ -328,18 +328,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.output_dir / args.task / args.trial
     seeds = range(args.seed, args.seed + args.episodes)
     summaries = []
-    try:
-        for name in args.dynamics:
-            if name == "true":
-                task = get_task(args.task)
-            else:
-                task = learned_task(
-                    args.task,
-                    args.checkpoint,
-                    args.strategy,
-                    args.disagreement_weight,
-                    args.matmul_dtype,
-                )
+    try:  # every planner model is checked before the first trial runs
+        tasks = {
+            name: get_task(args.task)
+            if name == "true"
+            else learned_task(
+                args.task,
+                args.checkpoint,
+                args.strategy,
+                args.disagreement_weight,
+                args.matmul_dtype,
+            )
+            for name in args.dynamics
+        }
+        for name, task in tasks.items():
             print(f"{name} model:", flush=True)
             summaries.append(
                 run_condition(name, task, args.trial, seeds, out, overrides)
