@@ -89,6 +89,31 @@ def test_fine_tuning_another_number_of_members_is_refused(
     assert not (tmp_path / "tuned").exists()
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"mode": "window"}, "mode is 'recurrent' there and 'window'"),
+        ({"delta": "state"}, "delta is 'velocity' there and 'state'"),
+    ],
+)
+def test_fine_tuning_with_other_settings_is_refused(
+    ensemble_ckpt, dcp_data, tmp_path, change, message
+):
+    """Weights of the same shapes but for other features or another output
+    are refused by name (a window model's weights fit a recurrent one's)."""
+    with pytest.raises(
+        ValueError, match=f"init_from {ensemble_ckpt}: {message}"
+    ):
+        train_dynamics_model(
+            dcp_data,
+            "tuned",
+            **{**SMALL, "num_models": 2, "delta": "velocity", **change},
+            init_from=ensemble_ckpt,
+            checkpoint_dir=tmp_path,
+        )
+    assert not (tmp_path / "tuned").exists()
+
+
 def _aggregation_round(ensemble_ckpt, dcp_data, tmp_path, **kwargs):
     """The configuration of one aggregation fine-tuning of the ensemble."""
     from hydrax.dynamics_model_training.model_io import load_trained_model

@@ -205,10 +205,42 @@ def new_network(
         if isinstance(init_from, DynamicsNetwork)
         else load_trained_model(init_from, transform_fn)[0]
     )
+    check_same_model(source, network, init_from)
     params = nnx.to_pure_dict(nnx.state(source, nnx.Param))
     install_params(network, params, init_from)
     network.set_statistics(network_statistics(source))
     return network
+
+
+def check_same_model(
+    source: DynamicsNetwork, network: DynamicsNetwork, where: object
+) -> None:
+    """Refuse weights learned on other features or for another output.
+
+    The mode and what the layout makes of the state (angles, coordinates,
+    quaternions, heading frame, delta) must agree: weights of the same
+    shapes would otherwise load and mean something else.
+
+    Raises:
+        ValueError: naming the first setting that differs.
+    """
+    old, new = source.layout, network.layout
+    pairs = [("mode", source.mode, network.mode)] + [
+        (k, getattr(old, k), getattr(new, k))
+        for k in (
+            "angle_indices",
+            "coordinate_indices",
+            "quat_indices",
+            "heading_frame",
+            "delta",
+        )
+    ]
+    for key, a, b in pairs:
+        if a != b:
+            raise ValueError(
+                f"init_from {where}: {key} is {a!r} there and {b!r} in this "
+                "run; fine-tune with the checkpoint's settings"
+            )
 
 
 def model_config(
