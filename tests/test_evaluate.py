@@ -285,20 +285,25 @@ def test_files_too_short_for_the_horizon_are_refused(
 def test_short_files_skipped_and_split_falls_back(
     tiny_model, dcp_data, tmp_path
 ):
-    """Short files are counted; without val files all files are used."""
+    """Short files are counted; without the checkpoint's validation files
+    the files it did not train on are evaluated, never its training files."""
     _, config = load_trained_model(tiny_model[0])
     for name in config["train_files"][:2]:
         shutil.copy(dcp_data / name, tmp_path / name)
     short = (dcp_data / config["train_files"][2]).read_text().splitlines()
     (tmp_path / "short.csv").write_text("\n".join(short[:8]) + "\n")
+    with pytest.raises(DataError, match="trained on every file"):
+        evaluate_model(tiny_model[0], tmp_path, num_examples=5, log=None)
+    held_out = dcp_data / config["val_files"][0]  # under a new name
+    shutil.copy(held_out, tmp_path / "heldout.csv")
     said = []
     metrics = evaluate_model(
         tiny_model[0], tmp_path, num_examples=5, log=said.append
     )
     text = "\n".join(said)
-    assert "skipped 1 of 3 files shorter than 9 rows" in text
-    assert "evaluating on all 2 files" in text
-    assert metrics["split"] == "all" and metrics["num_examples"] == 5
+    assert "skipped 1 of 4 files shorter than 9 rows" in text
+    assert "evaluating on the 1 of 3 files the model did not train on" in text
+    assert metrics["split"] == "unseen" and metrics["num_examples"] == 5
 
 
 def test_format_value_never_prints_zero_for_tiny_values():

@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("val", "train", "all"),
         default="val",
         help="which log files to evaluate on: those held out from training "
-        "(val), those trained on (train), or all",
+        "(val; when none is in --data-dir, those not trained on), those "
+        "trained on (train), or all",
     )
     p.add_argument(
         "--batch-size",

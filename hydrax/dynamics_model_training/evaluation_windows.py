@@ -199,8 +199,9 @@ def select_windows(
     Args:
         dataset: Every window of the data directory (``pad_start=False``).
         config: The model's config (``train_files``, ``val_files``).
-        split: ``val`` (the checkpoint's validation files; all files when
-            none is present), ``train`` or ``all``.
+        split: ``val`` (the checkpoint's validation files; when none is
+            present, the files it did not train on: split ``unseen``),
+            ``train`` or ``all``.
         num_examples: How many windows (all when fewer), drawn without
             replacement from ``seed``.
         seed: Seeds the draw.
@@ -228,8 +229,8 @@ def select_windows(
         )
     if split == "val":
         mask, used = is_val, "val"
-        if not mask.any():
-            mask, used = np.ones(len(files), bool), "all"
+        if not mask.any():  # e.g. held-out logs of another directory
+            mask, used = ~is_train, "unseen"
             n_val = len(config.get("val_files") or [])
             why = (
                 f"none of the checkpoint's {n_val} validation files is in "
@@ -237,7 +238,16 @@ def select_windows(
                 if n_val
                 else "the model has no validation files"
             )
-            notes.append(f"note: {why}; evaluating on all {len(files)} files")
+            if not mask.any():
+                raise DataError(
+                    f"{why}, and the model trained on every file of the "
+                    "data directory; split 'train' or 'all' evaluates "
+                    "in-sample"
+                )
+            notes.append(
+                f"note: {why}; evaluating on the {int(mask.sum())} of "
+                f"{len(files)} files the model did not train on"
+            )
     elif split == "train":
         mask, used = is_train, "train"
         if not mask.any():
