@@ -214,12 +214,12 @@ class DynamicsDataset:
         need = rows_for_a_window(h, k, self.pad_start)
         kept = [i for i, n in enumerate(scan.lengths) if n >= need]
         self.skipped_files = len(scan.files) - len(kept)
+        self._skipped_note = (
+            f"skipped {self.skipped_files} of {len(scan.files)} files "
+            f"shorter than {need} rows (history {h} + horizon {k})"
+        )
         if self.skipped_files and verbose:
-            warnings.warn(
-                f"skipped {self.skipped_files} of {len(scan.files)} files "
-                f"shorter than {need} rows (history {h} + horizon {k})",
-                stacklevel=3,
-            )
+            warnings.warn(self._skipped_note, stacklevel=3)
         if not kept:
             raise DataError(
                 f"{', '.join(map(str, self.data_dirs))}: no file has the "
@@ -386,15 +386,15 @@ class DynamicsDataset:
         )
 
     def summary(self) -> str:
-        """One paragraph: files, rows, windows, split, dims."""
-        rows = int(self.file_rows.sum())
+        """One paragraph: files, rows, windows, split, dims, skipped files."""
         return (
             f"dataset: {len(self.files)} files ({len(self.train_files)} train,"
-            f" {len(self.val_files)} val), {rows} rows, "
+            f" {len(self.val_files)} val), {int(self.file_rows.sum())} rows, "
             f"{self.num_windows['train']} train / {self.num_windows['val']} "
             f"val windows of {self.history_length}+{self.prediction_horizon} "
             f"rows; nq={self.layout.nq} nv={self.layout.nv} "
             f"nu={self.layout.nu}, dt={self.dt:g} s, angles "
             f"{list(self.layout.angle_indices)}, coordinates "
             f"{list(self.layout.coordinate_indices)}{self._source.describe()}"
+            + (f"; {self._skipped_note}" if self.skipped_files else "")
         )
