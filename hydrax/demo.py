@@ -19,6 +19,7 @@ import numpy as np
 
 from hydrax import ROOT
 from hydrax.planning_options import add_learned_planning_options
+from hydrax.utils import DefaultsHelpFormatter, command_name
 
 TASK = "double_cart_pole"
 
@@ -32,8 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     """The command line."""
     # Long by nature: one add_argument per flag, each with its help line.
     p = argparse.ArgumentParser(
-        prog="python -m hydrax.demo",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog=command_name("hydrax.demo"),
+        formatter_class=DefaultsHelpFormatter,
         description=(
             "Collect data on the double cart pole, train a recurrent (GRU) "
             "model of its dynamics, evaluate it, and balance the plant with "
@@ -179,7 +180,12 @@ def _evaluate_stage(args: argparse.Namespace, best: Path) -> None:
 def _control_stage(args: argparse.Namespace, best: Path) -> None:
     """4/4: balance trials planning on the true and the learned model."""
     from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
-    from hydrax.simulation.compare import ConditionSummary, plot_conditions
+    from hydrax.simulation.compare import (
+        ConditionSummary,
+        clear_logs,
+        plot_conditions,
+        write_manifest,
+    )
     from hydrax.simulation.controllers import default_controller
     from hydrax.simulation.trials import balance_trial
     from hydrax.tasks.double_cart_pole import DoubleCartPole
@@ -200,6 +206,7 @@ def _control_stage(args: argparse.Namespace, best: Path) -> None:
     ):
         controller = default_controller(task)
         log_dir = args.output_dir / "closed_loop" / name.split()[0]
+        clear_logs(log_dir, "seed_*.csv")
         results = []
         for k in range(args.trials):
             seed = args.seed + k
@@ -213,6 +220,7 @@ def _control_stage(args: argparse.Namespace, best: Path) -> None:
                 f"({1e3 * np.mean(r.episode.replan_seconds):.0f} ms/replan)",
                 flush=True,
             )
+        write_manifest(task, log_dir)  # training reads the folder as is
         rows.append((name, results, log_dir))
     print("\nbalance trial (upright for 5 s; README.md, section Trials):")
     print(f"  {'planner dynamics':22s} {'success':>9s} {'ms/replan':>10s}")

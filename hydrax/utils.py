@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
+
+
+def command_name(module: str) -> str:
+    """How the user started a command, for its usage line.
+
+    ``hydrax-train`` when run as that console script, else
+    ``python -m <module>``.
+    """
+    script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return script if script.startswith("hydrax-") else f"python -m {module}"
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show every option's default, unless its help already says it.
+
+    Required options have none to show.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def enable_compilation_cache(path: str | Path | None = None) -> Path:

@@ -48,3 +48,22 @@ def test_every_option_has_help_and_shows_its_default(command, monkeypatch):
     assert "/work/" not in text and str(Path.home()) + "/" not in text, (
         f"{command}: --help shows an absolute path"
     )
+
+
+@pytest.mark.parametrize("command", sorted(SCRIPTS))
+def test_usage_names_the_command_as_it_was_run(command, monkeypatch):
+    """The console script's usage line shows its own name, the module's
+    ``python -m`` form otherwise."""
+    module = SCRIPTS[command].split(":")[0]
+    monkeypatch.setattr("sys.argv", [f"/venv/bin/{command}"])
+    assert _parser_of(SCRIPTS[command], monkeypatch).prog == command
+    monkeypatch.setattr("sys.argv", ["/repo/hydrax/__main__.py"])
+    prog = _parser_of(SCRIPTS[command], monkeypatch).prog
+    assert prog.startswith("python -m hydrax.")
+    if command != "hydrax-closed-loop":  # compare's main runs closed_loop
+        assert prog == f"python -m {module}"
+    parser = _parser_of(SCRIPTS[command], monkeypatch)
+    for action in parser._actions:
+        if action.required:  # a required option has no default to show
+            text = parser._get_formatter()._expand_help(action)
+            assert "(default" not in text, f"{command}: {action.dest}"

@@ -306,6 +306,36 @@ def test_short_files_skipped_and_split_falls_back(
     assert metrics["split"] == "unseen" and metrics["num_examples"] == 5
 
 
+def test_several_data_directories_are_evaluated_together(
+    tiny_model, dcp_data, tmp_path, capsys
+):
+    """--data-dir takes several directories, as train does: the
+    checkpoint's validation files are found in whichever holds them."""
+    _, config = load_trained_model(tiny_model[0])
+    files = sorted(p.name for p in dcp_data.glob("*.csv"))
+    for i, name in enumerate(files):
+        folder = tmp_path / ("a" if i % 2 else "b")
+        folder.mkdir(exist_ok=True)
+        shutil.copy(dcp_data / name, folder / name)
+    out = tmp_path / "out"
+    code = main(
+        [
+            "--checkpoint", str(tiny_model[0]),
+            "--data-dir", str(tmp_path / "a"), str(tmp_path / "b"),
+            "--num-examples", "5", "--output-dir", str(out), "--no-plots",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["split"] == "val"
+    assert metrics["data_dir"] == [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert f"split of {tmp_path / 'a'}, {tmp_path / 'b'}" in (
+        capsys.readouterr().out
+    )
+    halves = {i % 2 for i, n in enumerate(files) if n in config["val_files"]}
+    assert halves == {0, 1}  # validation files came from both directories
+
+
 def test_format_value_never_prints_zero_for_tiny_values():
     """Values below 1e-6 switch to scientific notation."""
     assert format_value(0.000123) == "0.000123"

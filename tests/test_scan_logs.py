@@ -35,6 +35,7 @@ def test_one_scan_equals_one_file_at_a_time(tmp_path, fmt, monkeypatch):
     if fmt == "parquet":
         convert_logs(tmp_path, tmp_path / "pq", progress=False)
         files = list_logs([tmp_path / "pq"])
+        assert list_logs(str(tmp_path / "pq")) == files  # one directory
     calls = []
     real = scan_module._read_one_by_one  # the path at_once=False takes
     monkeypatch.setattr(

@@ -30,6 +30,7 @@ from hydrax.logs import (
     write_manifest,
     write_trajectory,
 )
+from hydrax.utils import command_name
 
 FORMATS = {"parquet": ".parquet", "csv": ".csv"}
 """Target formats and their suffixes."""
@@ -99,7 +100,7 @@ def convert_logs(
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line."""
     p = argparse.ArgumentParser(
-        prog="python -m hydrax.dynamics_model_training.convert",
+        prog=command_name("hydrax.dynamics_model_training.convert"),
         description=(
             "Convert a directory of trajectory logs between CSV and Parquet "
             "(same columns, same float64 values; manifest.json is copied). "

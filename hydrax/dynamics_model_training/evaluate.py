@@ -42,6 +42,7 @@ from hydrax.dynamics_model_training.evaluation_windows import (
     check_data_matches,
 )
 from hydrax.logs import DataError
+from hydrax.utils import command_name
 
 __all__ = [
     "DEFAULT_NUM_EXAMPLES",
@@ -91,7 +92,7 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = argparse.ArgumentParser(
-        prog="python -m hydrax.dynamics_model_training.evaluate",
+        prog=command_name("hydrax.dynamics_model_training.evaluate"),
         formatter_class=_HelpFormatter,
         description=(
             "Evaluate a trained dynamics model. From true windows of the "
@@ -118,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         required=True,
         type=Path,
-        help="directory of CSV logs recorded with the same MuJoCo model",
+        nargs="+",
+        help="directory of CSV or Parquet logs recorded with the same "
+        "MuJoCo model, or several (as train takes them)",
     )
     p.add_argument(
         "--output-dir",

@@ -14,7 +14,7 @@ each member alone (``evaluation_ensemble.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,13 +208,15 @@ def _settings(
     network: DynamicsNetwork,
     config: dict,
     source: str,
-    data_dir: Path,
+    data_dir: Path | list[Path],
     dt: float,
 ) -> dict[str, Any]:
     """The model's and the data's part of metrics.json."""
     return {
         "checkpoint": source,
-        "data_dir": str(data_dir),
+        "data_dir": str(data_dir)
+        if isinstance(data_dir, Path)
+        else [str(d) for d in data_dir],
         "training_horizon": config.get("prediction_horizon"),
         "history_length": network.history_length,
         "mode": getattr(network, "mode", "window"),
@@ -246,7 +248,7 @@ def _write_outputs(
 
 def evaluate_model(  # noqa: PLR0917 (the seed's positional signature)
     checkpoint_or_network: str | Path | DynamicsNetwork,
-    data_dir: str | Path,
+    data_dir: str | Path | Sequence[str | Path],
     num_examples: int = 100,
     horizon: int | None = None,
     seed: int = 0,
@@ -264,7 +266,8 @@ def evaluate_model(  # noqa: PLR0917 (the seed's positional signature)
     Args:
         checkpoint_or_network: A checkpoint path, or a network (then pass its
             ``config`` for the split, dt and training curves).
-        data_dir: Directory of CSV logs from the model's MuJoCo model.
+        data_dir: Directory of logs from the model's MuJoCo model, or
+            several (e.g. the directories it was trained on).
         num_examples: Windows to evaluate (all when fewer), picked from
             ``seed`` without replacement. The command line's default is
             ``evaluate.DEFAULT_NUM_EXAMPLES``; with 100 windows the mean
@@ -306,7 +309,10 @@ def evaluate_model(  # noqa: PLR0917 (the seed's positional signature)
         checkpoint_or_network, config, transform_fn
     )
     horizon = _horizon(horizon, config)
-    data_dir = Path(data_dir)
+    if isinstance(data_dir, str | Path):
+        data_dir = Path(data_dir)
+    else:
+        data_dir = [Path(d) for d in data_dir]
     dataset, dt, notes = load_windows(
         network, config, data_dir, horizon, source
     )

@@ -63,10 +63,11 @@ def report_steps(horizon: int) -> list[int]:
 
 def _step_blocks(metrics: dict[str, Any]) -> list[str]:
     """``Average MSE per step:`` / ``Step k: value`` blocks, MSE and MAE."""
-    k_all = metrics["horizon"]
+    k_all, dirs = metrics["horizon"], metrics["data_dir"]
+    dirs = ", ".join(dirs) if isinstance(dirs, list) else dirs
     lines = [
         f"evaluated {metrics['num_examples']} windows from the "
-        f"{metrics['split']} split of {metrics['data_dir']}, rolled out "
+        f"{metrics['split']} split of {dirs}, rolled out "
         f"{k_all} steps ({k_all * metrics['dt']:g} s) from true histories "
         f"of {metrics['history_length']} rows",
         "",

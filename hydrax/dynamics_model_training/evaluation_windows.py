@@ -32,7 +32,7 @@ from hydrax.logs import (
 
 
 def check_data_matches(
-    config: dict, data_dir: Path, source: str = "the checkpoint"
+    config: dict, data_dir: Path | list[Path], source: str = "the checkpoint"
 ) -> None:
     """Refuse data whose columns differ from the model's.
 
@@ -40,7 +40,8 @@ def check_data_matches(
         DataError: naming both the checkpoint's and the data's dims and the
             file whose header differs.
     """
-    first = list_logs([data_dir])[0]
+    dirs = data_dir if isinstance(data_dir, list) else [data_dir]
+    first = list_logs(dirs)[0]
     cols = read_columns(first)
     nq, nv, nu = parse_header(cols, first)
     want = (config["nq"], config["nv"], config["nu"])
@@ -127,7 +128,7 @@ def _longest_history(path: Path, config: dict, history: dict) -> dict:
 def load_windows(
     network: DynamicsNetwork,
     config: dict,
-    data_dir: Path,
+    data_dir: Path | list[Path],
     horizon: int,
     source: str,
 ) -> tuple[DynamicsDataset, float, list[str]]:
@@ -136,7 +137,7 @@ def load_windows(
     Args:
         network: Supplies the layout, history length and transform.
         config: The model's config (``dt``).
-        data_dir: The CSV logs.
+        data_dir: The logs' directory, or several.
         horizon: Steps each window holds after its history.
         source: The model's name in messages.
 
@@ -163,7 +164,8 @@ def load_windows(
     dt = float(config.get("dt", dataset.dt))
     if abs(dataset.dt - dt) > 1e-4 * dt:
         raise DataError(
-            f"{data_dir}: timestep {dataset.dt:g} s, but {source} was "
+            f"{', '.join(map(str, dataset.data_dirs))}: timestep "
+            f"{dataset.dt:g} s, but {source} was "
             f"trained at dt {dt:g} s"
         )
     notes = []

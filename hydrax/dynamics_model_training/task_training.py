@@ -16,10 +16,10 @@ from pathlib import Path
 from hydrax import ROOT
 from hydrax.dynamics_model_training.train import run_training_cli
 from hydrax.dynamics_model_training.training_cli import (
-    HelpFormatter,
     add_training_arguments,
     shown_path,
 )
+from hydrax.utils import DefaultsHelpFormatter, command_name
 
 
 def default_data_dir(task: str) -> Path:
@@ -84,14 +84,14 @@ def task_training_main(
     """
     data_dir = default_data_dir(task)
     parser = argparse.ArgumentParser(
-        prog=f"python -m hydrax.dynamics_model_training.train_{task}",
+        prog=command_name(f"hydrax.dynamics_model_training.train_{task}"),
         description=(
             f"Train a GRU dynamics model for the built-in {task} "
             f"(coordinate_indices={list(coordinate_indices)}, "
             f"angle_indices={list(angle_indices)}), collecting a default "
             "dataset first if the data directory is empty."
         ),
-        formatter_class=HelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument(
         "--data-dir",

@@ -13,18 +13,7 @@ from typing import Any
 
 from hydrax import ROOT
 from hydrax.dynamics_model_training.model_io import CHECKPOINT_ROOT
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show every option's default, unless its help already says it.
-
-    Required options have none to show.
-    """
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.required or "(default" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
+from hydrax.utils import DefaultsHelpFormatter, command_name
 
 
 def shown_path(path: Path) -> str:
@@ -63,13 +52,13 @@ def horizon(text: str) -> int | str:
 def train_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m hydrax.dynamics_model_training.train``."""
     parser = argparse.ArgumentParser(
-        prog="python -m hydrax.dynamics_model_training.train",
+        prog=command_name("hydrax.dynamics_model_training.train"),
         description=(
             "Train a GRU dynamics model on a directory of CSV or Parquet "
             "trajectory logs. Angle and coordinate indices come from the "
             "directory's manifest.json unless given."
         ),
-        formatter_class=HelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument(
         "--data-dir",

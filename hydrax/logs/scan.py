@@ -52,10 +52,10 @@ _FILE = "__hydrax_file__"
 """The column the multi-file scan adds: each row's file."""
 
 
-def list_logs(dirs: Sequence[str | Path]) -> list[Path]:
-    """The CSV and Parquet logs of each directory, sorted by name."""
+def list_logs(dirs: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The CSV and Parquet logs of a directory or each of several, sorted."""
     files = []
-    for d in map(Path, dirs):
+    for d in map(Path, [dirs] if isinstance(dirs, str | Path) else dirs):
         if not d.exists():
             raise DataError(f"{d}: the data directory does not exist")
         if not d.is_dir():

@@ -36,6 +36,7 @@ from hydrax.simulation.learned_episodes import (
     trial_scores,
 )
 from hydrax.simulation.trials import TRIALS
+from hydrax.utils import DefaultsHelpFormatter, command_name
 
 
 def _say_round(it: int, scores: dict, trials: int) -> None:
@@ -213,8 +214,8 @@ def _parser() -> argparse.ArgumentParser:
     from hydrax.tasks import TASK_NAMES
 
     p = argparse.ArgumentParser(
-        prog="python -m hydrax.simulation.aggregate",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog=command_name("hydrax.simulation.aggregate"),
+        formatter_class=DefaultsHelpFormatter,
         description=(
             "Data aggregation: control with the learned model (plus "
             "exploration noise), add the logs, fine-tune; repeat. Prints the "

@@ -29,6 +29,7 @@ from hydrax.logs.manifest import (
 from hydrax.simulation.collection import collect
 from hydrax.simulation.model_source import ModelSource, resolve_source
 from hydrax.simulation.policies import POLICIES, RANDOM_CENTRES, coloured_noise
+from hydrax.utils import DefaultsHelpFormatter, command_name
 
 __all__ = [
     "FORMAT",
@@ -52,8 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     from hydrax.tasks import TASK_NAMES
 
     p = argparse.ArgumentParser(
-        prog="python -m hydrax.simulation.collect",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog=command_name("hydrax.simulation.collect"),
+        formatter_class=DefaultsHelpFormatter,
         description=(
             "Collect MuJoCo trajectories (one CSV per episode plus "
             "manifest.json) for training dynamics models."

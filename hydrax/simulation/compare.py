@@ -27,6 +27,7 @@ from hydrax.simulation.trials import (
     run_trial,
 )
 from hydrax.task_base import Task
+from hydrax.utils import DefaultsHelpFormatter, command_name
 
 DYNAMICS = ("true", "learned")
 
@@ -218,8 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     from hydrax.tasks import TASK_NAMES
 
     p = argparse.ArgumentParser(
-        prog="python -m hydrax.simulation.closed_loop",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog=command_name("hydrax.simulation.closed_loop"),
+        formatter_class=DefaultsHelpFormatter,
         description=(
             "Control the MuJoCo plant with sampling-based model-predictive "
             "control (MPC), planning with the true (MJX) "
