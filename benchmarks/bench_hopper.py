@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hydrax.planning_options import add_learned_planning_options
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -50,12 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint", type=Path, default=None, help="plan on this model"
     )
-    p.add_argument(
-        "--strategy",
-        choices=["mean", "ts"],
-        default="mean",
-        help="how an ensemble checkpoint rolls out",
-    )
+    add_learned_planning_options(p)  # --strategy, --matmul-dtype
     p.add_argument(
         "--disagreement-weight",
         type=float,
@@ -127,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             args.checkpoint,
             strategy=args.strategy,
             disagreement_weight=args.disagreement_weight,
+            matmul_dtype=args.matmul_dtype,
         )
         for name, value in kwargs.items():
             setattr(task, name, value)
@@ -152,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "strategy": args.strategy,
                 "disagreement_weight": args.disagreement_weight,
+                "matmul_dtype": args.matmul_dtype,
             }
             if args.checkpoint
             else {}
