@@ -470,7 +470,15 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
 
     # 4. Replanning.
     group = {}
-    for name in ("MJX physics", "learned window", "learned recurrent"):
+    seams["learned window, bfloat16"] = learned_dynamics(
+        nets["window"], task, matmul_dtype="bfloat16"
+    )
+    for name in (
+        "MJX physics",
+        "learned window",
+        "learned window, bfloat16",
+        "learned recurrent",
+    ):
         say(f"compiling the controller, {name} ...")
         custom = None if name == "MJX physics" else seams[name]
         group[name] = replanning(DoubleCartPole(custom_dynamics=custom))
