@@ -33,6 +33,7 @@ def ensure_task_dataset(
     episodes: int = 200,
     duration: float = 5.0,
     seed: int = 0,
+    progress: bool = True,
 ) -> Path:
     """Collect a built-in task's default dataset if ``data_dir`` is empty.
 
@@ -48,6 +49,7 @@ def ensure_task_dataset(
         episodes: Episodes to collect when it holds no CSV logs.
         duration: Simulated seconds per episode.
         seed: The collection's seed.
+        progress: Show the collection's progress bar.
 
     Returns:
         ``data_dir``.
@@ -61,7 +63,12 @@ def ensure_task_dataset(
         f"{duration:g} s first"
     )
     return collect(
-        task, out_dir=data_dir, episodes=episodes, duration=duration, seed=seed
+        task,
+        out_dir=data_dir,
+        episodes=episodes,
+        duration=duration,
+        seed=seed,
+        progress=progress,
     )
 
 
@@ -121,6 +128,7 @@ def task_training_main(
             args.data_dir,
             episodes=args.collect_episodes,
             duration=args.collect_duration,
+            progress=not args.no_progress,
         )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
