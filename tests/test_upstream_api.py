@@ -548,3 +548,5 @@ def test_run_interactive_learned_model_and_video(
 
     with Image.open(run.video_path) as gif:
         assert gif.n_frames == 5  # 0.2 s at 25 frames per second
+        first = np.asarray(gif.convert("RGB"))
+    assert first.max() > 0  # the first frame shows the scene, not black

@@ -25,6 +25,7 @@ from mujoco import mjx
 
 from hydrax import ROOT
 from hydrax.alg_base import SamplingBasedController
+from hydrax.simulation.episode_costs import action_lookup
 from hydrax.simulation.history import HistoryBuffer
 from hydrax.simulation.video import GifRecorder
 
@@ -155,7 +156,7 @@ def run_interactive(
     # controller.optimize is jitted by the controller and cached on it, so
     # a second run with the same controller does not compile again.
     optimize = controller.optimize
-    actions = jax.jit(jax.vmap(controller.get_action, in_axes=(None, 0)))
+    actions = action_lookup(controller)
     params = controller.init_params(initial_knots=initial_knots)
     start = time.perf_counter()
     warm, rollouts = optimize(measured(), params, history.array())
@@ -173,6 +174,7 @@ def run_interactive(
         viewer.cam.fixedcamid = fixed_camera_id
         viewer.cam.type = mujoco.mjtCamera.mjCAMERA_FIXED
     camera = -1 if fixed_camera_id is None else fixed_camera_id
+    mujoco.mj_forward(mj_model, mj_data)  # the first frame's bodies placed
     try:
         while steps_total is None or len(rows) < steps_total:
             if viewer is not None and not viewer.is_running():

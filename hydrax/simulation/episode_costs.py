@@ -1,4 +1,4 @@
-"""The running cost of logged rows, and jitted functions kept on their owner."""
+"""The running cost of logged rows; jitted functions kept on their owner."""
 
 from __future__ import annotations
 
@@ -64,3 +64,12 @@ def running_costs(
         for i in range(0, n, COST_CHUNK)
     ]
     return np.concatenate(costs)[:n] if costs else np.zeros(0)
+
+
+def action_lookup(controller: object) -> Callable:
+    """``get_action`` at many times, jitted once per controller."""
+    return cached_on(
+        controller,
+        "_hydrax_action_lookup",
+        lambda: jax.jit(jax.vmap(controller.get_action, in_axes=(None, 0))),
+    )

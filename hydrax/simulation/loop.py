@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from hydrax.alg_base import SamplingBasedController
 from hydrax.logs.writer import write_trajectory_csv
-from hydrax.simulation.episode_costs import cached_on, running_costs
+from hydrax.simulation.episode_costs import action_lookup, running_costs
 from hydrax.simulation.history import HistoryBuffer
 from hydrax.task_base import Task
 
@@ -161,11 +161,7 @@ class _Planner:
         self.history = history
         self.device = jax.devices()[0]
         self.template = jax.device_put(mjx.make_data(task.model), self.device)
-        self.actions = cached_on(
-            controller,
-            "_hydrax_action_lookup",
-            lambda: jax.jit(jax.vmap(controller.get_action, in_axes=(None, 0))),
-        )
+        self.actions = action_lookup(controller)
         self.params = controller.init_params(seed=seed)
 
     def measured_state(self, data: mujoco.MjData) -> mjx.Data:
