@@ -193,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
                     DoubleCartPole().model,
                     best,
                     strategy=strategy if n > 1 else "ts",
-                    disagreement_weight=args.disagreement_weight,
+                    # a weight only means something for an ensemble's mean
+                    disagreement_weight=args.disagreement_weight
+                    if strategy == "mean"
+                    else 0.0,
                 )
                 label = f"learned N={n}" + (f" {strategy}" if n > 1 else "")
                 records += _trials(

@@ -150,6 +150,36 @@ def test_resume_returns_the_best_weights(dcp_data, tmp_path):
     )
 
 
+def test_resume_after_a_stop_between_best_and_last(
+    dcp_data, tmp_path, monkeypatch
+):
+    """Stopped after best_model.pkl was written and before last.pkl: the
+    resume runs that epoch again and ends as an uninterrupted run."""
+    from hydrax.dynamics_model_training.trainer import Trainer
+
+    run = dict(checkpoint_dir=tmp_path, progress=False, log=lambda s: None)
+    _, full = train_dynamics_model(dcp_data, "full", num_epochs=3, **run, **KW)
+    assert full["best_epoch"] >= 2  # epoch 2 improved: best then last
+    write = Trainer._write
+
+    def stop_before_last(self, name, record):
+        if name == "last.pkl" and record["epoch"] == 2:
+            raise KeyboardInterrupt
+        write(self, name, record)
+
+    monkeypatch.setattr(Trainer, "_write", stop_before_last)
+    with pytest.raises(KeyboardInterrupt):
+        train_dynamics_model(dcp_data, "k", num_epochs=3, **run, **KW)
+    monkeypatch.setattr(Trainer, "_write", write)
+    assert read_checkpoint(tmp_path / "k" / "best_model.pkl")["epoch"] == 2
+    assert read_checkpoint(tmp_path / "k" / "last.pkl")["epoch"] == 1
+    _, resumed = train_dynamics_model(
+        dcp_data, "k", num_epochs=3, resume=True, **run, **KW
+    )
+    assert resumed["val_loss"] == full["val_loss"]
+    assert resumed["best_epoch"] == full["best_epoch"]
+
+
 def test_divergence_stops_and_keeps_last_good_checkpoint(dcp_data, tmp_path):
     """A NaN loss stops training at once, naming epoch and step."""
     train_dynamics_model(

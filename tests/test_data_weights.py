@@ -264,6 +264,16 @@ def test_aggregate_passes_every_original_directory(
     assert [len(d) for d, _ in seen] == [3, 4]
     with pytest.raises(ValueError, match="at least one directory"):
         agg.aggregate("double_cart_pole", tiny_model[0], [], out_dir=tmp_path)
+    # An earlier run's round logs as input: this run would clear them.
+    earlier = tmp_path / "iter_1" / "data"
+    earlier.mkdir(parents=True)
+    with pytest.raises(ValueError, match="lies in the output folder"):
+        agg.aggregate(
+            "double_cart_pole",
+            tiny_model[0],
+            [dcp_data, earlier],
+            out_dir=tmp_path,
+        )
 
 
 def test_aggregate_flag_defaults_to_three():

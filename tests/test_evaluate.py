@@ -106,6 +106,7 @@ def test_cli_writes_metrics_json_and_csv(cli_run):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["horizon"] == CLI_HORIZON
     assert metrics["num_examples"] == 40
+    assert isinstance(metrics["data_dir"], str)  # one directory: a path
     assert set(metrics["predictors"]) == {
         "model",
         "zero_delta",
@@ -286,14 +287,19 @@ def test_short_files_skipped_and_split_falls_back(
     tiny_model, dcp_data, tmp_path
 ):
     """Short files are counted; without the checkpoint's validation files
-    the files it did not train on are evaluated, never its training files."""
+    the files it did not train on are evaluated, and files named as its
+    training files only with a note saying so."""
     _, config = load_trained_model(tiny_model[0])
     for name in config["train_files"][:2]:
         shutil.copy(dcp_data / name, tmp_path / name)
     short = (dcp_data / config["train_files"][2]).read_text().splitlines()
     (tmp_path / "short.csv").write_text("\n".join(short[:8]) + "\n")
-    with pytest.raises(DataError, match="trained on every file"):
-        evaluate_model(tiny_model[0], tmp_path, num_examples=5, log=None)
+    said = []
+    metrics = evaluate_model(
+        tiny_model[0], tmp_path, num_examples=5, log=said.append
+    )
+    assert metrics["split"] == "all"
+    assert "every one is named as a training file" in "\n".join(said)
     held_out = dcp_data / config["val_files"][0]  # under a new name
     shutil.copy(held_out, tmp_path / "heldout.csv")
     said = []

@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         evaluate_model(
             args.checkpoint,
-            args.data_dir,
+            args.data_dir[0] if len(args.data_dir) == 1 else args.data_dir,
             num_examples=args.num_examples,
             horizon=args.horizon,
             seed=args.seed,

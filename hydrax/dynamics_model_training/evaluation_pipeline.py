@@ -276,8 +276,8 @@ def evaluate_model(  # noqa: PLR0917 (the seed's positional signature)
         horizon: Steps to roll out (default: the training horizon).
         seed: Seeds the choice of windows and the bootstrap resamples.
         split: ``val`` (the checkpoint's validation files; when none is
-            in ``data_dir``, the files it did not train on), ``train`` or
-            ``all``.
+            in ``data_dir``, the files it did not train on, or all with a
+            note), ``train`` or ``all``.
         output_dir: Where metrics.json, metrics.csv, summary.csv and the
             plots go (None: nothing is written).
         plots: Write the PNG plots (needs ``output_dir``).

@@ -202,8 +202,8 @@ def select_windows(
         dataset: Every window of the data directory (``pad_start=False``).
         config: The model's config (``train_files``, ``val_files``).
         split: ``val`` (the checkpoint's validation files; when none is
-            present, the files it did not train on: split ``unseen``),
-            ``train`` or ``all``.
+            present, the files it did not train on, split ``unseen``, or
+            all files with a note), ``train`` or ``all``.
         num_examples: How many windows (all when fewer), drawn without
             replacement from ``seed``.
         seed: Seeds the draw.
@@ -232,7 +232,6 @@ def select_windows(
     if split == "val":
         mask, used = is_val, "val"
         if not mask.any():  # e.g. held-out logs of another directory
-            mask, used = ~is_train, "unseen"
             n_val = len(config.get("val_files") or [])
             why = (
                 f"none of the checkpoint's {n_val} validation files is in "
@@ -240,16 +239,25 @@ def select_windows(
                 if n_val
                 else "the model has no validation files"
             )
-            if not mask.any():
-                raise DataError(
-                    f"{why}, and the model trained on every file of the "
-                    "data directory; split 'train' or 'all' evaluates "
-                    "in-sample"
+            known = bool(config.get("train_files"))  # a network: unknown
+            unseen = ~is_train & known
+            if unseen.any():
+                mask, used = unseen, "unseen"
+                notes.append(
+                    f"note: {why}; evaluating on the {int(mask.sum())} of "
+                    f"{len(files)} files the model did not train on"
                 )
-            notes.append(
-                f"note: {why}; evaluating on the {int(mask.sum())} of "
-                f"{len(files)} files the model did not train on"
-            )
+            else:
+                mask, used = np.ones(len(files), bool), "all"
+                named = (
+                    ", and every one is named as a training file: if they "
+                    "are those logs, the errors are in-sample"
+                    if known
+                    else ""
+                )
+                notes.append(
+                    f"note: {why}; evaluating on all {len(files)} files" + named
+                )
     elif split == "train":
         mask, used = is_train, "train"
         if not mask.any():

@@ -120,14 +120,14 @@ def resume_state(
 
     The shuffles need no saved state: each epoch's is drawn from the seed
     and the epoch number, which ``last.pkl`` records. The best weights so
-    far come back from ``best_model.pkl`` beside it (what the run returns
-    if no later epoch improves on them), and the epochs since the best
-    from the history, so ``patience`` counts on.
+    far come back from ``best_model.pkl`` beside it when it holds the
+    history's best epoch (what the run returns if no later epoch improves
+    on them), and the epochs since the best from the history, so
+    ``patience`` counts on.
 
     Raises:
-        CheckpointError: if ``last.pkl`` was written with another
-            configuration, or ``best_model.pkl`` is missing or is not the
-            best epoch of its history.
+        CheckpointError: if ``last.pkl`` or ``best_model.pkl`` was written
+            with another configuration.
     """
     ckpt = read_checkpoint(last)
     check_resume(ckpt["config"], config, last)
@@ -141,15 +141,13 @@ def resume_state(
     best_epoch = state.history.get("best_epoch")
     if best_epoch is None:
         return stats
+    state.epochs_since_best = state.epoch - int(best_epoch)
     best_path = last.parent / "best_model.pkl"
     best = read_checkpoint(best_path) if best_path.exists() else {}
-    if best.get("epoch") != best_epoch:
-        found = best.get("epoch", "no file")
-        raise CheckpointError(
-            f"{best_path}: cannot resume, the history of {last.name} has "
-            f"its best epoch at {best_epoch}, the file is of epoch {found}"
-        )
-    check_resume(best["config"], config, best_path)
-    state.best_params = _stacked_params(best, best_path, transform_fn)[0]
-    state.epochs_since_best = state.epoch - int(best_epoch)
+    # A run stopped between writing best_model.pkl and last.pkl left a best
+    # of an epoch last.pkl does not know: that epoch runs again, gives the
+    # same weights and saves them; until then the last weights stand in.
+    if best.get("epoch") == best_epoch:
+        check_resume(best["config"], config, best_path)
+        state.best_params = _stacked_params(best, best_path, transform_fn)[0]
     return stats

@@ -233,6 +233,7 @@ def check_same_model(
             "quat_indices",
             "heading_frame",
             "delta",
+            "delta_dt",
         )
     ]
     for key, a, b in pairs:

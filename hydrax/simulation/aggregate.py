@@ -117,9 +117,9 @@ def aggregate(
             from an aggregated checkpoint, whose own is already a third).
         disagreement_weight: An ensemble plans (episodes and trials) with
             its members' mean plus this weight times their disagreement in
-            the running cost (0: none; ignored for a single model). The
-            learned model refuses a negative or non-finite one on loading,
-            before the first round's trials or episodes.
+            the running cost (0: none). The learned model refuses a
+            negative or non-finite one, or a positive one for a single
+            model, on loading, before the first round's trials or episodes.
 
     Returns:
         One record per round (0 = the starting model): the figures of
@@ -146,6 +146,12 @@ def aggregate(
     n_original = len(dirs)
     duration = TRIALS[trial][0] if duration is None else duration
     out_dir = Path(out_dir)
+    for d in dirs:  # each round's folder is cleared of an earlier run's logs
+        if d.resolve().is_relative_to(out_dir.resolve()):
+            raise ValueError(
+                f"data_dir {d} lies in the output folder {out_dir}, whose "
+                "rounds' logs this run replaces; give another out_dir"
+            )
     checkpoint = Path(checkpoint)
     _, config = load_trained_model(checkpoint)
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
