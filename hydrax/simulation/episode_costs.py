@@ -23,10 +23,13 @@ def cached_on(
     on the object it closes over, it lives as long as that object (kept in
     a module-level table it would keep the object alive).
     """
-    fn = owner.__dict__.get(name)
+    fn = getattr(owner, "__dict__", {}).get(name)
     if fn is None:
         fn = build()
-        setattr(owner, name, fn)
+        try:
+            setattr(owner, name, fn)
+        except AttributeError:  # an object without attributes of its own
+            pass
     return fn
 
 
