@@ -24,6 +24,18 @@ change Δqvel; the position part follows from the new velocity as MuJoCo's
 semi-implicit Euler integrator moves it, q' = q + dt·qvel' (quaternions
 turned by dt·ω'), in ``transforms.apply_delta``."""
 
+FEATURE_FIELDS = (
+    "angle_indices",
+    "coordinate_indices",
+    "quat_indices",
+    "heading_frame",
+    "delta",
+    "delta_dt",
+)
+"""The layout's fields that decide what a network's weights mean (its
+features and its output): a checkpoint resumed or fine-tuned must share
+them."""
+
 
 def _as_indices(name: str, values: Sequence[int] | None, nq: int) -> tuple:
     """Validate a list of qpos indices; name the parameter in every error."""

@@ -20,6 +20,7 @@ from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
     read_checkpoint,
 )
+from hydrax.dynamics_model_training.layout import FEATURE_FIELDS
 from hydrax.dynamics_model_training.model import Statistic
 from hydrax.dynamics_model_training.model_io import ensemble_from_checkpoint
 from hydrax.dynamics_model_training.trainer import TrainState
@@ -30,12 +31,7 @@ RESUME_KEYS = (
     "nq",
     "nv",
     "nu",
-    "angle_indices",
-    "coordinate_indices",
-    "quat_indices",
-    "heading_frame",
-    "delta",
-    "delta_dt",
+    *FEATURE_FIELDS,
     "hidden_size",
     "history_length",
     "prediction_horizon",

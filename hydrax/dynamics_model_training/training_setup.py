@@ -22,6 +22,7 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from hydrax.dynamics_model_training.dataset import DynamicsDataset
+from hydrax.dynamics_model_training.layout import FEATURE_FIELDS
 from hydrax.dynamics_model_training.model import DynamicsNetwork, Statistic
 from hydrax.dynamics_model_training.model_io import (
     ModelConfig,
@@ -226,15 +227,7 @@ def check_same_model(
     """
     old, new = source.layout, network.layout
     pairs = [("mode", source.mode, network.mode)] + [
-        (k, getattr(old, k), getattr(new, k))
-        for k in (
-            "angle_indices",
-            "coordinate_indices",
-            "quat_indices",
-            "heading_frame",
-            "delta",
-            "delta_dt",
-        )
+        (k, getattr(old, k), getattr(new, k)) for k in FEATURE_FIELDS
     ]
     for key, a, b in pairs:
         if key == "delta_dt" and a and b and math.isclose(a, b, rel_tol=1e-6):
