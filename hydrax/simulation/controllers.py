@@ -158,7 +158,8 @@ def learned_task(
             members' mean) or ``"ts"`` (each sample follows one member);
             ignored for a single model.
         disagreement_weight: With ``"mean"``, the members' disagreement's
-            weight in the running cost.
+            weight in the running cost (a positive one is refused for a
+            single model or ``"ts"``, which would ignore it).
         matmul_dtype: The recurrent products' operands, ``"float32"`` or
             ``"bfloat16"`` (float32 sums; see ``NeuralNetworkDynamics``).
 
