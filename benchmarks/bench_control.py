@@ -66,8 +66,9 @@ def _parser() -> argparse.ArgumentParser:
         "--strategies",
         nargs="+",
         default=["mean"],
-        choices=("ts", "mean"),
-        help="how an ensemble plans: the members' mean or one per sample",
+        choices=("ts", "mean", "members"),
+        help="how an ensemble plans: the members' mean, one per sample, or "
+        "every member per sample",
     )
     p.add_argument(
         "--disagreement-weight",

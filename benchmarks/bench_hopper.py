@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.disagreement_weight and (
-        args.checkpoint is None or args.strategy == "ts"
+        args.checkpoint is None or args.strategy != "mean"
     ):
         parser.error(
             "--disagreement-weight needs --checkpoint and --strategy mean"

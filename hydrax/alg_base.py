@@ -245,6 +245,10 @@ class SamplingBasedController(ABC):
     ) -> Trajectory:
         """Roll every sample out in every domain; combine by risk strategy.
 
+        A dynamics with several particles (an ensemble's ``"members"``)
+        rolls every sample out once per particle in every domain; the risk
+        strategy combines all of a sample's domains and particles at once.
+
         Args:
             state: The current state.
             tk: The knot times, (num_knots,).
@@ -260,14 +264,35 @@ class SamplingBasedController(ABC):
         tq = state.time + self.dt * jnp.arange(self.ctrl_steps)
         controls = self._clip(self.interp_func(tq, tk, knots))
         dynamics = self.task.dynamics
+        particles = int(dynamics.num_particles)
 
         def one_domain(model: mjx.Model, x: mjx.Data) -> Trajectory:
             x = mjx.kinematics(model, x)
             carry = dynamics.init_carry(model, x, history)
-            return self._rollouts(model, x, controls, knots, carry, False)[1]
+
+            def one_particle(p: jax.Array) -> Trajectory:
+                c = dynamics.particle_carry(carry, p)
+                return self._rollouts(model, x, controls, knots, c, False)[1]
+
+            if particles == 1:
+                return one_particle(jnp.zeros((), jnp.int32))
+            # Every particle's costs, (P, N, T + 1), and particle 0's sites.
+            rollouts = jax.vmap(
+                one_particle, out_axes=Trajectory(None, None, 0, 0)
+            )(jnp.arange(particles, dtype=jnp.int32))
+            return rollouts.replace(trace_sites=rollouts.trace_sites[0])
+
+        def combined(costs: jax.Array) -> jax.Array:
+            """Domains' and particles' costs, (n, [P,] N, T+1), as one."""
+            if particles > 1:
+                costs = costs.reshape(-1, *costs.shape[-2:])
+            return self.risk_strategy.combine_costs(costs)
 
         if self.num_randomizations == 1:
-            return one_domain(self.model, state)
+            rollouts = one_domain(self.model, state)
+            if particles == 1:
+                return rollouts
+            return rollouts.replace(costs=combined(rollouts.costs))
         n = self.num_randomizations
         states = jax.tree.map(
             lambda a: jnp.broadcast_to(a, (n, *a.shape)), state
@@ -282,7 +307,7 @@ class SamplingBasedController(ABC):
         return Trajectory(
             controls=controls,
             knots=knots,
-            costs=self.risk_strategy.combine_costs(rollouts.costs),
+            costs=combined(rollouts.costs),
             trace_sites=rollouts.trace_sites[0],
         )
 

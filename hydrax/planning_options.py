@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-STRATEGY_CHOICES = ("mean", "ts")
+STRATEGY_CHOICES = ("mean", "ts", "members")
 MATMUL_DTYPE_CHOICES = ("float32", "bfloat16")
 
 
@@ -20,8 +20,9 @@ def add_learned_planning_options(parser: argparse.ArgumentParser) -> None:
         choices=STRATEGY_CHOICES,
         default="mean",
         help="how the planner rolls out an ensemble: mean, the members' "
-        "mean prediction; ts, each sampled plan follows one member (a "
-        "single model ignores it)",
+        "mean prediction; ts, each sampled plan follows one member; "
+        "members, each plan is rolled out by every member and scored by "
+        "their mean cost (a single model ignores it)",
     )
     parser.add_argument(
         "--matmul-dtype",

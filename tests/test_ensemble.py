@@ -30,6 +30,7 @@ from hydrax.dynamics_model_training.train_steps import (
     train_step,
 )
 from hydrax.dynamics_model_training.trainer import Trainer
+from hydrax.risk import WorstCase
 from hydrax.simulation.controllers import default_controller
 from hydrax.tasks.double_cart_pole import DoubleCartPole
 
@@ -193,10 +194,14 @@ def test_bad_ensemble_arguments(dcp_data, ensemble):
             task.model, ensemble[0], strategy="pets"
         )
     # A disagreement weight that would be ignored is refused.
-    with pytest.raises(ValueError, match="needs an ensemble and the 'mean'"):
-        NeuralNetworkDynamics.load_params(
-            task.model, ensemble[0], strategy="ts", disagreement_weight=1.0
-        )
+    for strategy in ("ts", "members"):
+        with pytest.raises(ValueError, match="needs an ensemble and the 'me"):
+            NeuralNetworkDynamics.load_params(
+                task.model,
+                ensemble[0],
+                strategy=strategy,
+                disagreement_weight=1,
+            )
     member, config = load_trained_model(ensemble[0])
     with pytest.raises(ValueError, match=r"got 1 model\(s\)"):
         NeuralNetworkDynamics(member, config, disagreement_weight=1.0)
@@ -297,6 +302,50 @@ def test_trajectory_sampling_gives_each_sample_one_member(ensemble):
     assert len(np.unique(np.round(costs[:MEMBERS], 4))) == MEMBERS
 
 
+def _planned_costs(
+    path: Path, risk=None, domains: int = 1, **kwargs
+) -> np.ndarray:
+    """Every sample's per-step costs of one plan, (8, T + 1), as the
+    controller scores them in a replanning (particles combined)."""
+    physics = DoubleCartPole()
+    dyn = NeuralNetworkDynamics.load_params(physics.model, path, **kwargs)
+    task = DoubleCartPole(custom_dynamics=dyn)
+    ctrl = default_controller(
+        task,
+        num_samples=8,
+        plan_horizon=0.2,
+        risk_strategy=risk,
+        num_randomizations=domains,
+    )
+    state = task.make_data().replace(qpos=jnp.array([0.0, jnp.pi - 0.1, 0.05]))
+    tk = jnp.linspace(0.0, 0.2, ctrl.num_knots)
+    knots = jnp.full((8, ctrl.num_knots, 1), 0.5)
+    rollout = jax.jit(ctrl.rollout_with_randomizations)
+    traj = rollout(state, tk, knots, jax.random.key(0))
+    assert traj.trace_sites.shape[:2] == (8, ctrl.ctrl_steps + 1)
+    return np.asarray(traj.costs)
+
+
+def test_members_strategy_scores_each_plan_under_every_member(ensemble):
+    """``"members"``: each plan's costs combine all M members' rollouts
+    with the controller's risk strategy (mean by default, or the worst),
+    step by step."""
+    each = _planned_costs(ensemble[0], strategy="ts")[:MEMBERS]
+    assert len(np.unique(np.round(each.sum(axis=1), 4))) == MEMBERS
+    mean = _planned_costs(ensemble[0], strategy="members")
+    np.testing.assert_allclose(
+        mean, np.broadcast_to(each.mean(0), mean.shape), rtol=1e-4, atol=1e-6
+    )
+    worst = _planned_costs(ensemble[0], WorstCase(), strategy="members")
+    np.testing.assert_allclose(
+        worst, np.broadcast_to(each.max(0), worst.shape), rtol=1e-4, atol=1e-6
+    )
+    assert worst.sum(axis=1).min() > mean.sum(axis=1).max() + 1.0
+    # Two (identical) randomized domains: domains x members combine as one.
+    both = _planned_costs(ensemble[0], WorstCase(), 2, strategy="members")
+    np.testing.assert_allclose(both, worst, rtol=1e-5)
+
+
 def test_mean_strategy_and_disagreement_penalty(ensemble):
     plain = _rollout_costs(ensemble[0], strategy="mean")
     np.testing.assert_allclose(plain, plain[0], rtol=1e-6)
@@ -306,7 +355,7 @@ def test_mean_strategy_and_disagreement_penalty(ensemble):
     assert np.all(penalized > plain + 1e-4)
 
 
-@pytest.mark.parametrize("strategy", ["ts", "mean"])
+@pytest.mark.parametrize("strategy", ["ts", "mean", "members"])
 def test_bfloat16_recurrent_products_plan_the_same(ensemble, strategy):
     """``matmul_dtype="bfloat16"``: every sample's cost as in float32 up to
     bfloat16's rounding, but not bit for bit (the option acts)."""
@@ -372,7 +421,7 @@ def test_bfloat16_reaches_a_window_model(tiny_model):
     assert 0 < np.abs(out["bfloat16"] - out["float32"]).max() < 1e-2 * scale
 
 
-@pytest.mark.parametrize("strategy", ["ts", "mean"])
+@pytest.mark.parametrize("strategy", ["ts", "mean", "members"])
 def test_jitted_optimize_with_an_ensemble(ensemble, strategy):
     """``jax.jit(ctrl.optimize)`` plans on an ensemble, both strategies."""
     physics = DoubleCartPole()

@@ -7,7 +7,10 @@ window or a hidden state for a learned model). The controller calls
 sequence (the identity, except for an ensemble that gives each sample its
 member), and ``step_with_penalty`` inside its ``lax.scan``: ``step`` plus a
 penalty added to the running cost (zero, except for an ensemble's
-disagreement).
+disagreement). A dynamics with ``num_particles = P > 1`` (an ensemble's
+``"members"`` strategy) has every sample rolled out P times, from
+``particle_carry(carry, p)``; the controller combines the P costs of a
+sample with its risk strategy, as it does over randomized domains.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ class Dynamics(ABC):
     The closed loop hands the controller the ``history_length - 1`` rows
     measured before the current state at every replanning.
     """
+
+    num_particles: int = 1
+    """Rollouts of every sampled plan, each from ``particle_carry``."""
 
     def check_compatible(  # noqa: B027
         self, model: mjx.Model, model_file: Path | None = None
@@ -66,6 +72,17 @@ class Dynamics(ABC):
         Args:
             carry: The carry of ``init_carry``.
             index: The sample's index in the replanning, an int32 scalar.
+        """
+        return carry
+
+    def particle_carry(self, carry: Carry, particle: jax.Array) -> Carry:
+        """The carry of particle ``particle`` (default: ``carry``).
+
+        Called before ``sample_carry`` when ``num_particles > 1``.
+
+        Args:
+            carry: The carry of ``init_carry``.
+            particle: The particle's index, an int32 scalar.
         """
         return carry
 

@@ -12,15 +12,20 @@ each learned step the kinematics are recomputed, so costs that read sites
 and bodies see the predicted state, and time advances by dt.
 
 An ensemble's checkpoint (trained with ``num_models > 1``) rolls out with
-one of two strategies (``strategy=``):
+one of three strategies (``strategy=``):
 
 - ``"ts"`` (PETS's trajectory sampling, TS-∞, with one particle per
   plan): sample i of a replanning follows member ``i mod M`` for its whole
   rollout; the mean plan (sample 0) follows member 0. Each plan is scored
   under one member, so the controller's update compares plans scored by
   different members and can favour the member that predicts the lowest
-  cost (PETS averages several particles per plan); ``"mean"`` with a
-  disagreement weight is the cautious choice.
+  cost; ``"members"`` or ``"mean"`` with a disagreement weight is the
+  cautious choice.
+- ``"members"`` (PETS's TS-∞ with one particle per member): every plan is
+  rolled out once by each member, each member from its own predictions,
+  and the controller combines a plan's M costs with its risk strategy (the
+  average by default: PETS's expected cost; ``WorstCase`` plans for the
+  most pessimistic member). M times the rollouts of ``"ts"``.
 - ``"mean"`` (the default; the steadier balance in ``bench_control.py``):
   every sample steps with the members' mean predicted delta; with
   ``disagreement_weight > 0`` the members' disagreement (the variance of
@@ -61,10 +66,10 @@ from hydrax.dynamics_model_training.model_io import ensemble_from_checkpoint
 from hydrax.dynamics_model_training.transforms import TransformFn, apply_delta
 from hydrax.logs import startup_history
 
-EnsembleStrategy = Literal["ts", "mean"]
+EnsembleStrategy = Literal["ts", "mean", "members"]
 """How an ensemble rolls out (see the module's docstring)."""
 
-STRATEGIES = ("ts", "mean")
+STRATEGIES = ("ts", "mean", "members")
 
 
 class NeuralNetworkDynamics(Dynamics):
@@ -84,7 +89,8 @@ class NeuralNetworkDynamics(Dynamics):
             network: The network (statistics installed), or the members of
                 an ensemble (one architecture, shared statistics).
             config: Its checkpoint configuration (dt, dims, ...).
-            strategy: How an ensemble rolls out: ``"ts"`` or ``"mean"``.
+            strategy: How an ensemble rolls out: ``"ts"``, ``"mean"`` or
+                ``"members"``.
             disagreement_weight: With ``"mean"``, the weight of the members'
                 disagreement added to the running cost (0: none).
             matmul_dtype: The recurrent products' operands: ``"float32"``
@@ -119,13 +125,15 @@ class NeuralNetworkDynamics(Dynamics):
         self.num_models = len(members)
         self.strategy = strategy
         self.disagreement_weight = float(disagreement_weight)
+        if strategy == "members":
+            self.num_particles = self.num_models
         self._graphdef, self._state = nnx.split(self.network)
         # The members' states stacked along a leading axis (vmapped over).
         self._states = jax.tree.map(
             lambda *x: jnp.stack(x), *(nnx.split(m)[1] for m in members)
         )
         fused = self.num_models > 1 and self.network.mode == "recurrent"
-        fused = fused and self.layout.delta == "state"
+        fused = fused and self.layout.delta == "state" and strategy != "members"
         self._wide = WideMembers(members) if fused else None
 
     @classmethod
@@ -144,8 +152,8 @@ class NeuralNetworkDynamics(Dynamics):
             model: The MJX model the controller plans for.
             path: A checkpoint written by training (e.g. best_model.pkl).
             transform_fn: The custom feature map of its training, if any.
-            strategy: How an ensemble rolls out (``"ts"`` or ``"mean"``;
-                ignored for a single model).
+            strategy: How an ensemble rolls out (``"ts"``, ``"mean"`` or
+                ``"members"``; ignored for a single model).
             disagreement_weight: As for the constructor.
             matmul_dtype: As for the constructor.
 
@@ -184,9 +192,10 @@ class NeuralNetworkDynamics(Dynamics):
         Window mode: the windows in flight, one per measured row before it.
         Recurrent mode: (hidden state after those rows, their first row,
         which coordinates stay relative to). An ensemble's is a dict:
-        ``memories`` (every member's, stacked) and, for ``"ts"``, the
-        ``params`` and ``memory`` of the member this rollout follows
-        (member 0 until ``sample_carry`` picks another).
+        ``memories`` (every member's, stacked) and, for ``"ts"`` and
+        ``"members"``, the ``params`` and ``memory`` of the member this
+        rollout follows (member 0 until ``sample_carry`` or
+        ``particle_carry`` picks another).
         """
         n = self.history_length - 1
         current = jnp.concatenate([state.qpos, state.qvel]).astype(jnp.float32)
@@ -230,11 +239,17 @@ class NeuralNetworkDynamics(Dynamics):
     def sample_carry(self, carry: Carry, index: jax.Array) -> Carry:
         """Trajectory sampling: sample ``index`` follows member index mod M.
 
-        The identity for a single model and for the ``"mean"`` strategy.
+        The identity for a single model and the other strategies.
         """
-        if self.num_models == 1 or self.strategy == "mean":
+        if self.num_models == 1 or self.strategy != "ts":
             return carry
         return self._member_carry(carry["memories"], index % self.num_models)
+
+    def particle_carry(self, carry: Carry, particle: jax.Array) -> Carry:
+        """``"members"``: particle p follows member p (else the identity)."""
+        if self.strategy != "members":
+            return carry
+        return self._member_carry(carry["memories"], particle)
 
     def step(
         self,
@@ -265,7 +280,7 @@ class NeuralNetworkDynamics(Dynamics):
         penalty = jnp.zeros((), jnp.float32)
         if self.num_models == 1:
             carry, nxt = self._member_step(self._state, carry, row)
-        elif self.strategy == "ts":
+        elif self.strategy != "mean":  # "ts" and "members": one member
             if self._wide is not None:  # recurrent: weights side by side
                 memory, nxt = self._wide.step(
                     carry["member"], carry["memory"], row

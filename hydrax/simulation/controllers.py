@@ -155,11 +155,12 @@ def learned_task(
         task_name: A built-in task.
         checkpoint: The learned model's checkpoint (``best_model.pkl``).
         strategy: How an ensemble's checkpoint rolls out: ``"mean"`` (the
-            members' mean) or ``"ts"`` (each sample follows one member);
+            members' mean), ``"ts"`` (each sample follows one member) or
+            ``"members"`` (each sample is rolled out by every member);
             ignored for a single model.
         disagreement_weight: With ``"mean"``, the members' disagreement's
             weight in the running cost (a positive one is refused for a
-            single model or ``"ts"``, which would ignore it).
+            single model or another strategy, which would ignore it).
         matmul_dtype: The recurrent products' operands, ``"float32"`` or
             ``"bfloat16"`` (float32 sums; see ``NeuralNetworkDynamics``).
 
