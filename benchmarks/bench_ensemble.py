@@ -8,8 +8,9 @@ H = 6, K = 40, batch 32, learning rate 3e-3):
    model and of a 5-member ensemble, interleaved, and their ratio beside a
    bound: 5 x the matmul FLOPs at the measured matmul peak;
 2. replanning rate of predictive sampling, 128 samples x 50 steps, with one
-   model and with 5 members (``"mean"`` and ``"ts"``; ``"mean"`` also with
-   the recurrent products in bfloat16, ``matmul_dtype="bfloat16"``).
+   model and with 5 members (``"mean"``, ``"ts"`` and ``"members"``;
+   ``"mean"`` also with the recurrent products in bfloat16,
+   ``matmul_dtype="bfloat16"``).
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ def measure_ensembles(
         ("1 model", members[0], "mean", "float32"),
         (f"{MEMBERS} members, mean", members, "mean", "float32"),
         (f"{MEMBERS} members, ts", members, "ts", "float32"),
+        (f"{MEMBERS} members, members", members, "members", "float32"),
         (f"{MEMBERS} members, mean, bfloat16", members, "mean", "bfloat16"),
     ):
         say(f"compiling the controller, {name} ...")

@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         help="with --strategy mean, the members' disagreement in the cost",
     )
+    p.add_argument(
+        "--risk",
+        choices=["average", "worst"],
+        default="average",
+        help="how the controller combines a plan's costs over the members "
+        "(--strategy members): their mean or the worst",
+    )
     p.add_argument("--num-samples", type=int, default=None)
     p.add_argument("--plan-horizon", type=float, default=None)
     p.add_argument("--iterations", type=int, default=None)
@@ -111,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             "--disagreement-weight needs --checkpoint and --strategy mean"
         )
+    if args.risk != "average" and (
+        args.checkpoint is None or args.strategy != "members"
+    ):
+        parser.error("--risk needs --checkpoint and --strategy members")
     kwargs = {}
     if args.target_velocity is not None:
         kwargs["target_velocity"] = args.target_velocity
@@ -138,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         if v is not None
     }
+    if args.risk == "worst":
+        from hydrax.risk import WorstCase
+
+        overrides["risk_strategy"] = WorstCase()
     controller = default_controller(task, "swingup", **overrides)
     config = {
         "task": args.task,
@@ -145,10 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         "replan_hz": args.replan_hz,
         "target_velocity": task.target_velocity,
         "target_distance": task.target_distance,
-        **overrides,
+        **{k: v for k, v in overrides.items() if k != "risk_strategy"},
         **(
             {
                 "strategy": args.strategy,
+                "risk": args.risk,
                 "disagreement_weight": args.disagreement_weight,
                 "matmul_dtype": args.matmul_dtype,
             }

@@ -270,12 +270,18 @@ class SamplingBasedController(ABC):
             x = mjx.kinematics(model, x)
             carry = dynamics.init_carry(model, x, history)
 
-            def one_particle(p: jax.Array) -> Trajectory:
-                c = dynamics.particle_carry(carry, p)
-                return self._rollouts(model, x, controls, knots, c, False)[1]
+            def scored(c: Any) -> Trajectory:
+                _, rollouts = self._rollouts(
+                    model, x, controls, knots, c, False
+                )
+                return rollouts
 
             if particles == 1:
-                return one_particle(jnp.zeros((), jnp.int32))
+                return scored(carry)
+
+            def one_particle(p: jax.Array) -> Trajectory:
+                return scored(dynamics.particle_carry(carry, p))
+
             # Every particle's costs, (P, N, T + 1), and particle 0's sites.
             rollouts = jax.vmap(
                 one_particle, out_axes=Trajectory(None, None, 0, 0)

@@ -346,6 +346,11 @@ def test_members_strategy_scores_each_plan_under_every_member(ensemble):
     np.testing.assert_allclose(both, worst, rtol=1e-5)
 
 
+def test_a_single_model_ignores_the_members_strategy(tiny_model):
+    one = _planned_costs(tiny_model[0], WorstCase(), strategy="members")
+    np.testing.assert_array_equal(one, _planned_costs(tiny_model[0]))
+
+
 def test_mean_strategy_and_disagreement_penalty(ensemble):
     plain = _rollout_costs(ensemble[0], strategy="mean")
     np.testing.assert_allclose(plain, plain[0], rtol=1e-6)

@@ -247,7 +247,7 @@ class NeuralNetworkDynamics(Dynamics):
 
     def particle_carry(self, carry: Carry, particle: jax.Array) -> Carry:
         """``"members"``: particle p follows member p (else the identity)."""
-        if self.strategy != "members":
+        if self.num_particles == 1:
             return carry
         return self._member_carry(carry["memories"], particle)
 
