@@ -258,8 +258,8 @@ class SamplingBasedController(ABC):
             history: The measured rows for a learned model, or None.
 
         Returns:
-            The rollouts; costs combined over domains, trace sites of the
-            first domain.
+            The rollouts; costs combined over domains and particles, trace
+            sites of the first domain's first particle.
         """
         tq = state.time + self.dt * jnp.arange(self.ctrl_steps)
         controls = self._clip(self.interp_func(tq, tk, knots))
@@ -339,7 +339,9 @@ class SamplingBasedController(ABC):
             knots: Their knots, (num_samples, num_knots, nu).
             carry: The dynamics' initial carry; by default
                 ``task.dynamics.init_carry(model, state, None)``. Sample i
-                starts from ``task.dynamics.sample_carry(carry, i)``.
+                starts from ``task.dynamics.sample_carry(carry, i)``; one
+                particle rolls out (an ensemble's ``"members"``: member 0,
+                or the one of ``particle_carry(carry, p)`` when given).
 
         Returns:
             The states after every step, stacked (num_samples, T, ...), and
