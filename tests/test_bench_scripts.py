@@ -47,3 +47,8 @@ def test_bench_hopper_rows_and_refusals(tmp_path, capsys):
     assert err.value.code == 2
     assert "--disagreement-weight needs --checkpoint" in capsys.readouterr().err
     assert len(json.loads(out.read_text())) == 2
+    # So is a risk strategy with nothing to combine (one particle).
+    with pytest.raises(SystemExit) as err:
+        bench.main(["--risk", "worst", "--strategy", "members"])
+    assert err.value.code == 2
+    assert "--risk needs --checkpoint" in capsys.readouterr().err
