@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=["average", "worst"],
         default="average",
         help="how the controller combines a plan's costs over the members "
-        "(--strategy members): their mean or the worst",
+        "(--strategy members) at every step: their mean or the highest",
     )
     p.add_argument("--num-samples", type=int, default=None)
     p.add_argument("--plan-horizon", type=float, default=None)
@@ -139,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name, value in kwargs.items():
             setattr(task, name, value)
+        if args.risk != "average" and task.dynamics.num_particles == 1:
+            parser.error("--risk needs an ensemble's checkpoint")
     overrides = {
         k: v
         for k, v in (

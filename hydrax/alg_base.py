@@ -67,7 +67,8 @@ class SamplingBasedController(ABC):
             task: The task: model, costs and dynamics.
             num_randomizations: Randomized domains every sample is rolled
                 out in (``task.domain_randomize_model/data``); 1 is none.
-            risk_strategy: How the domains' costs combine; the average by
+            risk_strategy: How the domains' (and an ensemble's members')
+                costs combine, step by step; the average by
                 default (see ``hydrax.risk``).
             seed: The seed of the randomized models.
             plan_horizon: The planning horizon in seconds.

@@ -22,7 +22,7 @@ def add_learned_planning_options(parser: argparse.ArgumentParser) -> None:
         help="how the planner rolls out an ensemble: mean, the members' "
         "mean prediction; ts, each sampled plan follows one member; "
         "members, each plan is rolled out by every member and scored by "
-        "their mean cost (a single model ignores it)",
+        "their mean cost, step by step (a single model ignores it)",
     )
     parser.add_argument(
         "--matmul-dtype",

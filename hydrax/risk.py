@@ -3,8 +3,11 @@
 A controller with ``num_randomizations > 1`` rolls every sample out in each
 randomized model (and from each randomized start state) and hands the
 stacked costs, (num_randomizations, num_samples, T + 1), to its strategy,
-which reduces the first axis. Every strategy is a pure function of the
-costs, so it runs inside the controller's jitted ``optimize``.
+which reduces the first axis, step by step. A dynamics with several
+particles (an ensemble's ``"members"``) adds its rollouts to that axis:
+(num_randomizations · num_particles, num_samples, T + 1). Every strategy is
+a pure function of the costs, so it runs inside the controller's jitted
+``optimize``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import jax.numpy as jnp
 
 
 class RiskStrategy(ABC):
-    """Reduce costs over domain randomizations (axis 0) to one."""
+    """Reduce costs over domains and particles (axis 0) to one."""
 
     @abstractmethod
     def combine_costs(self, costs: jax.Array) -> jax.Array:

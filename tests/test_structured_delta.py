@@ -251,7 +251,7 @@ def test_planning_with_a_structured_checkpoint(structured_run):
     np.testing.assert_allclose(states[0], pred[0, :4], atol=1e-5)
 
 
-@pytest.mark.parametrize("strategy", ["mean", "ts"])
+@pytest.mark.parametrize("strategy", ["mean", "ts", "members"])
 def test_planning_with_a_structured_recurrent_ensemble(
     structured_run, strategy
 ):
@@ -270,7 +270,9 @@ def test_planning_with_a_structured_recurrent_ensemble(
     task = DoubleCartPole()
     qpos = jnp.asarray([0.0, np.pi + 0.1, 0.0], jnp.float32)
     data = mjx.make_data(task.model).replace(qpos=qpos)
-    carry = dyn.sample_carry(dyn.init_carry(task.model, data, None), 1)
+    carry = dyn.init_carry(task.model, data, None)
+    # Member 1: sample 1's under "ts", particle 1's under "members".
+    carry = dyn.particle_carry(dyn.sample_carry(carry, 1), 1)
     for _ in range(3):
         before = np.asarray(data.qpos)
         data, carry = dyn.step(task.model, data, carry, jnp.ones(1))

@@ -69,7 +69,8 @@ class CEM(SamplingBasedController):
             num_randomizations: Randomized domains per sample.
             explore_fraction: The fraction of samples drawn at
                 ``sigma_start`` (at most ``num_samples - 1`` of them).
-            risk_strategy: How the domains' costs combine (average).
+            risk_strategy: How the domains' and particles' costs combine
+                (average).
             seed: The seed of the randomized models.
             plan_horizon: The planning horizon in seconds.
             spline_type: zero, linear or cubic.

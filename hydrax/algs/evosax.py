@@ -66,7 +66,8 @@ class Evosax(SamplingBasedController):
             num_samples: The population size.
             es_params: The strategy's parameters (its defaults if None).
             num_randomizations: Randomized domains per sample.
-            risk_strategy: How the domains' costs combine (average).
+            risk_strategy: How the domains' and particles' costs combine
+                (average).
             seed: The seed of the randomized models.
             plan_horizon: The planning horizon in seconds.
             spline_type: zero, linear or cubic.

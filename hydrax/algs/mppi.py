@@ -67,7 +67,8 @@ class MPPI(SamplingBasedController):
             noise_level: Standard deviation of the knot perturbations.
             temperature: The softmax temperature λ (cost units).
             num_randomizations: Randomized domains per sample.
-            risk_strategy: How the domains' costs combine (average).
+            risk_strategy: How the domains' and particles' costs combine
+                (average).
             seed: The seed of the randomized models.
             plan_horizon: The planning horizon in seconds.
             spline_type: zero, linear or cubic.

@@ -48,7 +48,8 @@ class PredictiveSampling(SamplingBasedController):
             num_samples: Control sequences per round (the mean included).
             noise_level: Standard deviation of the knot perturbations.
             num_randomizations: Randomized domains per sample.
-            risk_strategy: How the domains' costs combine (average).
+            risk_strategy: How the domains' and particles' costs combine
+                (average).
             seed: The seed of the randomized models.
             plan_horizon: The planning horizon in seconds.
             spline_type: zero, linear or cubic.

@@ -3,14 +3,15 @@
 A `Dynamics` advances an ``mjx.Data`` by one ``model.opt.timestep`` under a
 control, carrying its own state beside it (nothing for physics; the history
 window or a hidden state for a learned model). The controller calls
-``init_carry`` once per replanning, ``sample_carry`` once per sampled control
-sequence (the identity, except for an ensemble that gives each sample its
-member), and ``step_with_penalty`` inside its ``lax.scan``: ``step`` plus a
-penalty added to the running cost (zero, except for an ensemble's
-disagreement). A dynamics with ``num_particles = P > 1`` (an ensemble's
-``"members"`` strategy) has every sample rolled out P times, from
-``particle_carry(carry, p)``; the controller combines the P costs of a
-sample with its risk strategy, as it does over randomized domains.
+``init_carry`` once per replanning, ``sample_carry`` once per rollout of a
+sampled control sequence (the identity, except for an ensemble that gives
+each sample its member), and ``step_with_penalty`` inside its
+``lax.scan``: ``step`` plus a penalty added to the running cost (zero,
+except for an ensemble's disagreement). A dynamics with
+``num_particles = P > 1`` (an ensemble's ``"members"`` strategy) has every
+sample rolled out P times, from ``particle_carry(carry, p)``; the
+controller combines the P costs of a sample with its risk strategy, as it
+does over randomized domains.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ one of three strategies (``strategy=``):
 - ``"members"`` (PETS's TS-∞ with one particle per member): every plan is
   rolled out once by each member, each member from its own predictions,
   and the controller combines a plan's M costs with its risk strategy (the
-  average by default: PETS's expected cost; ``WorstCase`` plans for the
-  most pessimistic member). M times the rollouts of ``"ts"``.
+  average by default: PETS's expected cost; ``WorstCase`` takes the
+  highest member cost at every step). M times the rollouts of ``"ts"``.
 - ``"mean"`` (the default; the steadier balance in ``bench_control.py``):
   every sample steps with the members' mean predicted delta; with
   ``disagreement_weight > 0`` the members' disagreement (the variance of
