@@ -118,10 +118,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             "--disagreement-weight needs --checkpoint and --strategy mean"
         )
-    if args.risk != "average" and (
-        args.checkpoint is None or args.strategy != "members"
-    ):
-        parser.error("--risk needs --checkpoint and --strategy members")
     kwargs = {}
     if args.target_velocity is not None:
         kwargs["target_velocity"] = args.target_velocity
@@ -139,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name, value in kwargs.items():
             setattr(task, name, value)
-        if args.risk != "average" and task.dynamics.num_particles == 1:
-            parser.error("--risk needs an ensemble's checkpoint")
+    if args.risk != "average" and task.dynamics.num_particles == 1:
+        parser.error(  # nothing to combine: physics, "mean", "ts", 1 model
+            "--risk needs --checkpoint of an ensemble and --strategy members"
+        )
     overrides = {
         k: v
         for k, v in (

@@ -281,13 +281,25 @@ def test_wide_mean_step_equals_the_vmapped_members(ensemble):
     )
 
 
+def _planner(path: Path, **overrides) -> tuple:
+    """A controller of 8 samples over 0.2 s planning on the checkpoint, its
+    task, and a start near upright; ``overrides`` go to the controller."""
+    physics = DoubleCartPole()
+    task = DoubleCartPole(
+        custom_dynamics=NeuralNetworkDynamics.load_params(
+            physics.model, path, **overrides.pop("dynamics", {})
+        )
+    )
+    ctrl = default_controller(
+        task, num_samples=8, plan_horizon=0.2, **overrides
+    )
+    state = task.make_data().replace(qpos=jnp.array([0.0, jnp.pi - 0.1, 0.05]))
+    return task, ctrl, state
+
+
 def _rollout_costs(path: Path, **kwargs) -> np.ndarray:
     """Every sample's cost of one control sequence, planned on an ensemble."""
-    physics = DoubleCartPole()
-    dyn = NeuralNetworkDynamics.load_params(physics.model, path, **kwargs)
-    task = DoubleCartPole(custom_dynamics=dyn)
-    ctrl = default_controller(task, num_samples=8, plan_horizon=0.2)
-    state = task.make_data().replace(qpos=jnp.array([0.0, jnp.pi - 0.1, 0.05]))
+    task, ctrl, state = _planner(path, dynamics=kwargs)
     knots = jnp.zeros((8, ctrl.num_knots, 1))
     controls = jnp.full((8, ctrl.ctrl_steps, 1), 0.5)
     _, traj = jax.jit(ctrl.eval_rollouts)(task.model, state, controls, knots)
@@ -307,17 +319,9 @@ def _planned_costs(
 ) -> np.ndarray:
     """Every sample's per-step costs of one plan, (8, T + 1), as the
     controller scores them in a replanning (particles combined)."""
-    physics = DoubleCartPole()
-    dyn = NeuralNetworkDynamics.load_params(physics.model, path, **kwargs)
-    task = DoubleCartPole(custom_dynamics=dyn)
-    ctrl = default_controller(
-        task,
-        num_samples=8,
-        plan_horizon=0.2,
-        risk_strategy=risk,
-        num_randomizations=domains,
+    _, ctrl, state = _planner(
+        path, dynamics=kwargs, risk_strategy=risk, num_randomizations=domains
     )
-    state = task.make_data().replace(qpos=jnp.array([0.0, jnp.pi - 0.1, 0.05]))
     tk = jnp.linspace(0.0, 0.2, ctrl.num_knots)
     knots = jnp.full((8, ctrl.num_knots, 1), 0.5)
     rollout = jax.jit(ctrl.rollout_with_randomizations)
