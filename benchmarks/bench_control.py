@@ -25,13 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from hydrax.utils import DefaultsHelpFormatter
+
 TASK = "double_cart_pole"
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument(
         "--work-dir",

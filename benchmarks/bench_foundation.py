@@ -31,6 +31,7 @@ from hydrax.simulation.closed_loop import balance_trial, swingup_trial
 from hydrax.simulation.collect import collect
 from hydrax.simulation.controllers import DEFAULT_CONFIGS, default_controller
 from hydrax.tasks import get_task
+from hydrax.utils import DefaultsHelpFormatter
 
 
 def replanning_rate(task, repeats: int) -> tuple[float, float]:
@@ -138,7 +139,10 @@ def trials(task, seeds: int) -> list[tuple[str, str]]:
 
 def main() -> None:
     """Run the benchmark and print the table."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=DefaultsHelpFormatter,
+    )
     p.add_argument("--trials", action="store_true", help="run the trials")
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--steps", type=int, default=100, help="rollout length")

@@ -30,12 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from hydrax.planning_options import add_learned_planning_options
+from hydrax.utils import DefaultsHelpFormatter
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("--task", choices=["hopper", "quadruped"], default="hopper")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -68,6 +68,7 @@ from hydrax.dynamics_model_training.train_steps import (
     train_step,
 )
 from hydrax.tasks.double_cart_pole import DoubleCartPole
+from hydrax.utils import DefaultsHelpFormatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import (  # noqa: E402
@@ -497,7 +498,10 @@ def measure(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
 
 def main() -> None:
     """Run the benchmark, print the table, optionally write JSON."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=DefaultsHelpFormatter,
+    )
     p.add_argument("--quick", action="store_true", help="small smoke run")
     p.add_argument("--out", type=Path, help="also write the table as JSON")
     p.add_argument("--seconds", type=float, help="seconds per round")

@@ -23,11 +23,18 @@ def command_name(module: str) -> str:
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Show every option's default, unless its help already says it.
 
-    Required options have none to show.
+    Required options, flags (default False) and options whose default is
+    None (the help says what happens then) have none to show. Every command
+    line of the package and of ``benchmarks/`` formats its help with it.
     """
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.required or "(default" in (action.help or ""):
+        if (
+            action.required
+            or action.default is None
+            or action.default is False
+            or "(default" in (action.help or "")
+        ):
             return action.help
         return super()._get_help_string(action)
 

@@ -41,10 +41,14 @@ def test_every_option_has_help_and_shows_its_default(command, monkeypatch):
         name = "/".join(action.option_strings) or action.dest
         assert action.help, f"{command}: {name} has no help line"
         shown = action.default not in (None, False, argparse.SUPPRESS)
+        expanded = parser._get_formatter()._expand_help(action)
         if action.option_strings and shown:
-            assert "default" in parser._get_formatter()._expand_help(action), (
+            assert "default" in expanded, (
                 f"{command}: {name} does not show its default"
             )
+        elif action.option_strings:  # None and a flag's False say nothing
+            assert "(default: None)" not in expanded, f"{command}: {name}"
+            assert "(default: False)" not in expanded, f"{command}: {name}"
     assert "/work/" not in text and str(Path.home()) + "/" not in text, (
         f"{command}: --help shows an absolute path"
     )

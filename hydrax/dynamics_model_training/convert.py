@@ -30,7 +30,7 @@ from hydrax.logs import (
     write_manifest,
     write_trajectory,
 )
-from hydrax.utils import command_name
+from hydrax.utils import DefaultsHelpFormatter, command_name
 
 FORMATS = {"parquet": ".parquet", "csv": ".csv"}
 """Target formats and their suffixes."""
@@ -101,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The command line."""
     p = argparse.ArgumentParser(
         prog=command_name("hydrax.dynamics_model_training.convert"),
+        formatter_class=DefaultsHelpFormatter,
         description=(
             "Convert a directory of trajectory logs between CSV and Parquet "
             "(same columns, same float64 values; manifest.json is copied). "

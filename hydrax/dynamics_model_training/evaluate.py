@@ -42,7 +42,7 @@ from hydrax.dynamics_model_training.evaluation_windows import (
     check_data_matches,
 )
 from hydrax.logs import DataError
-from hydrax.utils import command_name
+from hydrax.utils import DefaultsHelpFormatter, command_name
 
 __all__ = [
     "DEFAULT_NUM_EXAMPLES",
@@ -70,15 +70,6 @@ DEFAULT_NUM_EXAMPLES = 2000
 # --- command line -------------------------------------------------------------
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each option's default, except where there is none to show."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or action.default is False:
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -93,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = argparse.ArgumentParser(
         prog=command_name("hydrax.dynamics_model_training.evaluate"),
-        formatter_class=_HelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
         description=(
             "Evaluate a trained dynamics model. From true windows of the "
             "logs, the model predicts the next states step by step, feeding "
