@@ -7,6 +7,7 @@ one, the line (CSV) or row (Parquet) and the column.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,14 +82,19 @@ class Trajectory:
 def read_header(path: str | Path) -> list[str]:
     """The column names of a CSV log's first line (a BOM is dropped)."""
     path = Path(path)
+    with open(path, "rb") as f:
+        return _parse_header(path, f.readline())
+
+
+def _parse_header(path: Path, first: bytes) -> list[str]:
+    """The column names in a CSV log's first line, as bytes."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            first = f.readline()
+        text = first.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not a UTF-8 text file ({e})") from None
-    if not first.strip():
+    if not text.strip():
         raise DataError(f"{path}: the file is empty (no header line)")
-    return [c.strip() for c in next(csv.reader([first]))]
+    return [c.strip() for c in next(csv.reader([text]))]
 
 
 def read_columns(path: str | Path) -> list[str]:
@@ -153,12 +159,15 @@ def read_trajectory_csv(
             timestamps that do not increase or are unevenly spaced.
     """
     path = Path(path)
-    columns = read_header(path)
+    # One read of the file: the header from its first line, then the rows
+    # parsed from memory (faster for a log's size than a second open).
+    raw = path.read_bytes()
+    columns = _parse_header(path, raw[: raw.find(b"\n") + 1 or len(raw)])
     _check_dims(path, columns, (nq, nv, nu))
     schema = dict.fromkeys(columns, pl.Float64)
     try:
         df = pl.read_csv(
-            path,
+            io.BytesIO(raw),
             has_header=False,
             skip_rows=1,
             new_columns=columns,
