@@ -269,7 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     enable_compilation_cache()
     t_all = time.perf_counter()
-    _collect_stage(args)
+    try:
+        _collect_stage(args)
+    except ValueError as e:  # an option out of range (e.g. --duration)
+        p.error(str(e))
     best = _train_stage(args)
     _evaluate_stage(args, best)
     _control_stage(args, best)

@@ -231,7 +231,9 @@ def test_aggregate_fine_tunes_with_the_fresh_weight(
     dirs = [dcp_data, fresh_dir, logs]
     assert tuned_weights(2, dirs, n_original=2) == [1, 1, 3]
     for bad in (0, 1.5, True):
-        with pytest.raises(ValueError, match="fresh_weight must be a positive"):
+        with pytest.raises(
+            ValueError, match="fresh_weight must be an integer >= 1"
+        ):
             aggregate(
                 "double_cart_pole", checkpoint, dcp_data, fresh_weight=bad
             )
@@ -343,5 +345,5 @@ def test_aggregate_without_trials_only_collects_and_fine_tunes(
     records = json.loads((tmp_path / "aggregation.json").read_text())
     assert [r["iteration"] for r in records] == [0, 1, 2]
     assert all("success_rate" not in r for r in records)
-    with pytest.raises(ValueError, match="trials >= 0"):
+    with pytest.raises(ValueError, match="trials must be an integer >= 0"):
         agg.aggregate("double_cart_pole", tiny_model[0], dcp_data, trials=-1)

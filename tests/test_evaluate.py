@@ -272,6 +272,24 @@ def test_empty_data_dir_is_refused(tiny_model, tmp_path, capsys):
     assert "no CSV or Parquet logs" in capsys.readouterr().err
 
 
+def test_output_dir_that_is_a_file_is_refused_first(
+    tiny_model, dcp_data, tmp_path, capsys
+):
+    """Refused before the windows are read and predicted, not after."""
+    taken = tmp_path / "taken.csv"
+    taken.write_text("x")
+    code = main(
+        [
+            "--checkpoint", str(tiny_model[0]), "--data-dir", str(dcp_data),
+            "--output-dir", str(taken),
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr()
+    assert code == 2
+    assert "the output directory is a file" in out.err
+    assert "evaluated" not in out.out
+
+
 def test_files_too_short_for_the_horizon_are_refused(
     tiny_model, dcp_data, tmp_path
 ):

@@ -1,6 +1,8 @@
 """Fine-tuning from a checkpoint: an ensemble member by member, aggregation
 keeping the checkpoint's delta and ensemble size."""
 
+import shutil
+
 import jax
 import numpy as np
 import pytest
@@ -164,3 +166,62 @@ def test_aggregation_takes_a_given_learning_rate(
     assert _parser().parse_args(["--data-dir", "d"]).learning_rate is None
     with pytest.raises(ValueError, match="learning_rate must be > 0, got 0"):
         aggregate("double_cart_pole", ensemble_ckpt, dcp_data, learning_rate=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"duration": 0.0}, "duration must be >= 0.01, got 0.0"),
+        ({"trial_duration": -1.0}, "trial_duration must be >= 0.01"),
+        ({"noise_std": -1.0}, "noise_std must be >= 0, got -1.0"),
+        ({"episodes": 0}, "episodes must be an integer >= 1, got 0"),
+        ({"trials": -1}, "trials must be an integer >= 0, got -1"),
+        ({"iterations": 1.5}, "iterations must be an integer >= 1"),
+    ],
+)
+def test_aggregation_names_the_argument_out_of_range(
+    ensemble_ckpt, dcp_data, tmp_path, kwargs, message
+):
+    from hydrax.simulation.aggregate import aggregate
+
+    with pytest.raises(ValueError, match=message):
+        aggregate(
+            "double_cart_pole",
+            ensemble_ckpt,
+            dcp_data,
+            out_dir=tmp_path / "agg",
+            **kwargs,
+        )
+    assert not (tmp_path / "agg").exists()
+
+
+def test_aggregation_checks_the_logs_before_the_first_round(
+    ensemble_ckpt, dcp_data, tmp_path
+):
+    """A missing directory or a bad cell fails before any trial or episode
+    runs and before an earlier run's logs are cleared."""
+    from hydrax.logs import DataError
+    from hydrax.simulation.aggregate import aggregate
+
+    earlier = tmp_path / "agg" / "iter_1" / "data" / "episode_00000.csv"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("kept")
+    bad = tmp_path / "bad"
+    shutil.copytree(dcp_data, bad)
+    first = sorted(bad.glob("*.csv"))[0]
+    lines = first.read_text().splitlines()
+    lines[3] = "x" + lines[3][1:]
+    first.write_text("\n".join(lines) + "\n")
+    for data, message in (
+        (tmp_path / "missing", "the data directory does not exist"),
+        (bad, f"{first.name}: line 4, column 'timestamp'"),
+    ):
+        with pytest.raises(DataError, match=message):
+            aggregate(
+                "double_cart_pole",
+                ensemble_ckpt,
+                data,
+                out_dir=tmp_path / "agg",
+                trials=3,
+            )
+    assert earlier.read_text() == "kept"

@@ -340,3 +340,14 @@ def test_strategy_flags_offer_every_strategy():
             (action,) = [a for a in parser._actions if a.dest == dest]
             assert sorted(action.choices) == sorted(choices)
             assert action.default in choices
+
+
+def test_demo_refuses_a_duration_shorter_than_a_step(tmp_path, capsys):
+    """An argparse error naming the option, before anything is written."""
+    from hydrax.demo import main as demo_main
+
+    with pytest.raises(SystemExit) as done:
+        demo_main(["--data-dir", str(tmp_path / "d"), "--duration", "-2"])
+    assert done.value.code == 2
+    assert "duration must be >= the timestep 0.01" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

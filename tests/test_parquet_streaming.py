@@ -48,7 +48,8 @@ def test_csv_parquet_csv_round_trip_is_exact(dcp_data, tmp_path):
 
 def test_converter_refuses_overwrite_and_bad_logs(dcp_data, tmp_path):
     """An existing target needs --overwrite; a bad log is named with its
-    line and column, exit code 1, and no partial file is left."""
+    line and column, exit code 2, and nothing is written: after the fix
+    the same command runs without --overwrite."""
     out = tmp_path / "pq"
     convert_logs(dcp_data, out, progress=False)
     with pytest.raises(DataError, match="already exists.*--overwrite"):
@@ -77,14 +78,19 @@ def test_converter_refuses_overwrite_and_bad_logs(dcp_data, tmp_path):
         text=True,
         check=False,
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert re.search(
         r"episode_00003\.csv: line 8, column 'qpos_1': 'abc' is not a number",
         proc.stderr,
     ), proc.stderr
-    assert not list(dst.glob("*.tmp"))
-    assert not (dst / "episode_00003.parquet").exists()
+    assert not dst.exists()  # not even the files before the bad one
     assert len(proc.stderr.strip().splitlines()) == 1
+    shutil.copy(dcp_data / "episode_00003.csv", path)
+    assert len(convert_logs(bad, dst, progress=False)) == len(
+        list(bad.glob("*.csv"))
+    )
+    with pytest.raises(DataError, match="the output directory is a file"):
+        convert_logs(dcp_data, path, progress=False)
 
 
 def test_bad_parquet_is_refused_with_row_and_column(dcp_data, tmp_path):

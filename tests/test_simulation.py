@@ -260,7 +260,9 @@ def test_collect_refuses_existing_then_overwrite_and_append(tmp_path):
     xml = _write(tmp_path, "m.xml", SLIDE_HINGE_XML)
     out = tmp_path / "o"
     collect(xml, out, episodes=2, duration=0.1, progress=False)
-    with pytest.raises(ValueError, match="--overwrite"):
+    with pytest.raises(
+        ValueError, match=r"\(2 episode logs\); pass --overwrite"
+    ):
         collect(xml, out, episodes=1, duration=0.1, progress=False)
     collect(xml, out, episodes=1, duration=0.1, progress=False, overwrite=True)
     assert [p.name for p in sorted(out.glob("*.csv"))] == ["episode_00000.csv"]

@@ -54,6 +54,37 @@ def test_keys_of_relative_directories_match_their_own_files(
     )
 
 
+def test_a_converted_log_keeps_its_place_in_the_split(dcp_data, tmp_path):
+    """Keys recorded on CSV logs name the Parquet files ``convert`` writes:
+    evaluation on the converted folder validates on the same files."""
+    from hydrax.dynamics_model_training.convert import convert_logs
+
+    kw = {"history_length": 5, "prediction_horizon": 4, "verbose": False}
+    csv = DynamicsDataset(dcp_data, seed=3, **kw)
+    config = {
+        "val_files": [
+            str(k) for k in np.array(csv.file_names)[csv.val_file_mask]
+        ],
+        "train_files": [
+            str(k) for k in np.array(csv.file_names)[~csv.val_file_mask]
+        ],
+    }
+    pq = tmp_path / "pq"
+    convert_logs(dcp_data, pq, progress=False)
+    converted = DynamicsDataset(pq, val_fraction=0.0, **kw)
+    stems = {Path(k).stem for k in config["val_files"]}
+    np.testing.assert_array_equal(
+        match_logs(converted.files, config["val_files"]),
+        [f.stem in stems for f in converted.files],
+    )
+    sel = select_windows(converted, config, "val", 10_000, 0)
+    used = {
+        converted.files[f].stem for f in converted.example_files[sel.indices]
+    }
+    assert used == stems
+    assert not any("none of the checkpoint" in n for n in sel.notes)
+
+
 def _two_dirs(dcp_data: Path, tmp_path: Path) -> list[Path]:
     """The same twelve logs under two directories: every name repeats."""
     dirs = [tmp_path / "lqr", tmp_path / "broad"]

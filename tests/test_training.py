@@ -293,6 +293,11 @@ def test_missing_checkpoint_names_the_one_training_wrote(tmp_path):
     (tmp_path / "hopper" / "best_model.pkl").write_bytes(b"")
     with pytest.raises(CheckpointError, match="did you mean .*hopper"):
         read_checkpoint(tmp_path / "best_model.pkl")
+    for folder in (tmp_path, tmp_path / "hopper"):  # a folder given
+        with pytest.raises(
+            CheckpointError, match="did you mean .*hopper/best_model.pkl"
+        ):
+            read_checkpoint(folder)
     with pytest.raises(CheckpointError, match="no such checkpoint file$"):
         read_checkpoint(tmp_path / "nowhere" / "best_model.pkl")
 
@@ -531,3 +536,47 @@ def test_running_train_as_a_module_warns_nothing():
     )
     assert proc.returncode == 0, proc.stderr
     assert "RuntimeWarning" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"grad_clip": -1.0}, "grad_clip must be >= 0"),
+        ({"save_every": 0}, "save_every must be a positive integer"),
+        ({"task_name": ""}, "task_name names the checkpoint folder"),
+        ({"task_name": "../escape"}, "not empty or a path, got '../escape'"),
+    ],
+)
+def test_bad_training_arguments_are_refused_before_reading(
+    dcp_data, tmp_path, kwargs, message
+):
+    """A negative clip would flip the gradients; a task name that is a path
+    would write checkpoints outside checkpoint_dir. Nothing is written."""
+    args = {"task_name": "dcp", **kwargs}
+    with pytest.raises(ValueError, match=message):
+        train_dynamics_model(
+            dcp_data,
+            coordinate_indices=[0],
+            angle_indices=[1, 2],
+            num_epochs=1,
+            checkpoint_dir=tmp_path / "ck",
+            progress=False,
+            **args,
+        )
+    assert not (tmp_path / "ck").exists()
+
+
+def test_task_training_refuses_bad_collection_flags(tmp_path, capsys):
+    """Refused by the parser, before anything is collected or printed."""
+    from hydrax.dynamics_model_training import train_double_cart_pole
+
+    for flags in (["--collect-episodes", "-3"], ["--collect-duration", "0"]):
+        with pytest.raises(SystemExit) as done:
+            train_double_cart_pole.main(
+                ["--data-dir", str(tmp_path / "d"), *flags]
+            )
+        assert done.value.code == 2
+        out = capsys.readouterr()
+        assert f"error: {flags[0]} must be" in out.err
+        assert "collecting" not in out.out
+    assert not (tmp_path / "d").exists()

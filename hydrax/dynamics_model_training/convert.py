@@ -27,6 +27,7 @@ from hydrax.logs import (
     list_logs,
     read_manifest,
     read_trajectory,
+    scan_logs,
     write_manifest,
     write_trajectory,
 )
@@ -56,8 +57,9 @@ def convert_logs(
         The files written, in name order.
 
     Raises:
-        DataError: a bad log (naming its file, line and column), a target
-            that already exists, or ``dst`` equal to ``src``.
+        DataError: a bad log (naming its file, line and column; nothing is
+            written then), a target that already exists, or ``dst`` equal
+            to ``src`` or a file.
     """
     if to not in FORMATS:
         raise ValueError(f"to must be 'parquet' or 'csv', got {to!r}")
@@ -80,7 +82,12 @@ def convert_logs(
             f"{existing[0]}: already exists ({len(existing)} of "
             f"{len(targets)} targets do); pass --overwrite to replace them"
         )
+    if dst.exists() and not dst.is_dir():
+        raise DataError(f"{dst}: the output directory is a file")
     manifest = read_manifest(src)
+    # Every log is checked before the first is written: a bad file leaves
+    # no partial output behind to block the run that follows its fix.
+    scan_logs(files, keep_rows=False)
     dst.mkdir(parents=True, exist_ok=True)
     written = []
     for path, target in tqdm(
@@ -138,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (DataError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     size_in = sum(
         f.stat().st_size for f in args.src.iterdir() if f.suffix in LOG_SUFFIXES
     )

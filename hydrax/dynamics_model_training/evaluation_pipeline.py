@@ -305,6 +305,8 @@ def evaluate_model(  # noqa: PLR0917 (the seed's positional signature)
     """
     say = log or (lambda s: None)
     _check_arguments(split, num_examples, batch_size)
+    if output_dir is not None and Path(output_dir).is_file():
+        raise ValueError(f"{output_dir}: the output directory is a file")
     network, config, source, members = resolve_model(
         checkpoint_or_network, config, transform_fn
     )

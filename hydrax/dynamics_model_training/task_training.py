@@ -121,6 +121,10 @@ def task_training_main(
     )
     add_training_arguments(parser)
     args = parser.parse_args(argv)
+    if args.collect_episodes < 1:
+        parser.error("--collect-episodes must be >= 1")
+    if not args.collect_duration > 0:
+        parser.error("--collect-duration must be > 0")
     args.data_dir = args.data_dir or data_dir
     try:
         ensure_task_dataset(

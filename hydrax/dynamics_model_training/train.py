@@ -227,6 +227,8 @@ def train_dynamics_model(
         history_length=history_length,
         prediction_horizon=prediction_horizon,
         num_models=num_models,
+        save_every=save_every,
+        task_name=task_name,
     )
     start_members = members_to_start_from(init_from, num_models)
     dataset = DynamicsDataset(

@@ -60,6 +60,8 @@ def check_arguments(
     history_length: int,
     prediction_horizon: int,
     num_models: int,
+    save_every: int = 1,
+    task_name: str = "task",
 ) -> None:
     """ValueErrors naming the parameter."""
     sizes = {
@@ -69,6 +71,7 @@ def check_arguments(
         "batch_size": hyper["batch_size"],
         "num_epochs": hyper["num_epochs"],
         "num_models": num_models,
+        "save_every": save_every,
     }
     for name, value in sizes.items():
         if (
@@ -89,6 +92,19 @@ def check_arguments(
         )
     if hyper["patience"] is not None and hyper["patience"] < 1:
         raise ValueError(f"patience must be >= 1, got {hyper['patience']}")
+    clip = hyper["grad_clip"]
+    if clip is not None and not 0 <= clip < float("inf"):
+        # A negative bound would flip every clipped gradient (uphill).
+        raise ValueError(f"grad_clip must be >= 0 (0: no clipping), got {clip}")
+    if (
+        not isinstance(task_name, str)
+        or task_name in ("", ".", "..")
+        or any(sep in task_name for sep in ("/", "\\"))
+    ):
+        raise ValueError(
+            "task_name names the checkpoint folder inside checkpoint_dir: "
+            f"one folder name, not empty or a path, got {task_name!r}"
+        )
 
 
 def resolve_prediction_horizon(

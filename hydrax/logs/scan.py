@@ -93,17 +93,35 @@ def log_keys(files: Sequence[str | Path]) -> list[str]:
     return ["/".join(p) for p in parts]  # the same file twice
 
 
+def _without_log_suffix(parts: tuple[str, ...]) -> tuple[str, ...]:
+    """Path components with the file's ``.csv`` / ``.parquet`` dropped.
+
+    A log converted to the other format keeps its place in a split.
+    """
+    if not parts:
+        return parts
+    name = Path(parts[-1])
+    if name.suffix in LOG_SUFFIXES:
+        return (*parts[:-1], name.stem)
+    return parts
+
+
+def _key_parts(key: str) -> tuple[str, ...]:
+    return _without_log_suffix(tuple(key.split("/")))
+
+
 def match_logs(files: Sequence[str | Path], keys: Sequence[str]) -> np.ndarray:
     """Which files a recorded split names, (F,) bool.
 
     A key names the files whose absolute path ends with it:
     ``data/episode_00003.csv`` one file of one directory; a bare file name
     (the only form before 2026-12-06) that file name in every directory
-    given.
+    given. The format's suffix does not count: ``episode_00003.parquet``
+    (``convert``'s output) is the log ``episode_00003.csv`` was.
     """
-    wanted = {tuple(k.split("/")) for k in keys}
+    wanted = {_key_parts(k) for k in keys}
     lengths = {len(k) for k in wanted}
-    tails = map(_tail_parts, files)
+    tails = (_without_log_suffix(_tail_parts(f)) for f in files)
     return np.array(
         [any(t[-n:] in wanted for n in lengths) for t in tails], bool
     )
@@ -113,9 +131,9 @@ def unmatched_keys(
     files: Sequence[str | Path], keys: Sequence[str]
 ) -> list[str]:
     """The keys of a recorded split that name none of ``files``."""
-    tails = [_tail_parts(f) for f in files]
+    tails = [_without_log_suffix(_tail_parts(f)) for f in files]
     suffixes = {t[-n:] for t in tails for n in range(1, len(t) + 1)}
-    return [k for k in keys if tuple(k.split("/")) not in suffixes]
+    return [k for k in keys if _key_parts(k) not in suffixes]
 
 
 def count_rows(path: str | Path) -> int:

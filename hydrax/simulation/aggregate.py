@@ -30,27 +30,15 @@ from hydrax.dynamics_model_training.model_io import (
     CHECKPOINT_ROOT,
     load_trained_model,
 )
+from hydrax.logs import list_logs, scan_logs
 from hydrax.simulation.fine_tune import fine_tune
 from hydrax.simulation.learned_episodes import (
     collect_with_model,
+    say_scores,
     trial_scores,
 )
 from hydrax.simulation.trials import TRIALS
 from hydrax.utils import DefaultsHelpFormatter, command_name
-
-
-def _say_round(it: int, scores: dict, trials: int) -> None:
-    """One line per round: successes, seconds in the success set, cost."""
-    if not scores:
-        print(f"iteration {it}: done (no trials)", flush=True)
-        return
-    wins = round(scores["success_rate"] * trials)
-    print(
-        f"iteration {it}: success {wins}/{trials}, "
-        f"{scores['success_seconds']:.2f} s in the success set and running "
-        f"cost {scores['mean_cost']:.4g} per step (trial means)",
-        flush=True,
-    )
 
 
 def _write_records(out_dir: Path, records: list[dict]) -> None:
@@ -127,14 +115,6 @@ def aggregate(
         running cost), checkpoint, data directories.
     """
     # A round is collect_with_model, fine_tune and trial_scores.
-    if iterations < 1 or episodes < 1 or epochs < 1 or trials < 0:
-        raise ValueError(
-            "iterations, episodes and epochs must be >= 1, trials >= 0"
-        )
-    if type(fresh_weight) is not int or fresh_weight < 1:
-        raise ValueError(
-            f"fresh_weight must be a positive integer, got {fresh_weight!r}"
-        )
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
     if trial not in TRIALS:
@@ -145,6 +125,17 @@ def aggregate(
         raise ValueError("data_dir: give at least one directory of logs")
     n_original = len(dirs)
     duration = TRIALS[trial][0] if duration is None else duration
+    _check_arguments(
+        task_name,
+        iterations=iterations,
+        episodes=episodes,
+        epochs=epochs,
+        trials=trials,
+        fresh_weight=fresh_weight,
+        noise_std=noise_std,
+        duration=duration,
+        trial_duration=trial_duration,
+    )
     out_dir = Path(out_dir)
     for d in dirs:  # each round's folder is cleared of an earlier run's logs
         if d.resolve().is_relative_to(out_dir.resolve()):
@@ -152,6 +143,9 @@ def aggregate(
                 f"data_dir {d} lies in the output folder {out_dir}, whose "
                 "rounds' logs this run replaces; give another out_dir"
             )
+    # Every original log is read and checked before the first round's
+    # trials: a bad file fails in seconds, not after a round of work.
+    scan_logs(list_logs(dirs), keep_rows=False)
     checkpoint = Path(checkpoint)
     _, config = load_trained_model(checkpoint)
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
@@ -180,7 +174,7 @@ def aggregate(
                 disagreement_weight=disagreement_weight,
             )
         )
-        _say_round(it, scores, trials)
+        say_scores(it, scores, trials)
         _write_records(out_dir, records)
 
     score(0)
@@ -212,6 +206,28 @@ def aggregate(
         )
         score(it)
     return records
+
+
+_COUNTS = ("iterations", "episodes", "epochs", "trials", "fresh_weight")
+
+
+def _check_arguments(task_name: str, **given: float | None) -> None:
+    """A ValueError naming the first argument out of its range."""
+    from hydrax.tasks import get_task
+
+    dt = float(get_task(task_name).mj_model.opt.timestep)
+    low = {"trials": 0, "noise_std": 0.0, "duration": dt, "trial_duration": dt}
+    for name, value in given.items():
+        least, count = low.get(name, 1), name in _COUNTS
+        if count:
+            ok = type(value) is int and value >= least
+        else:  # a duration (None: the trial's) or the noise's scale
+            ok = value is None or least <= value < float("inf")
+        if not ok:
+            kind = "an integer " if count else ""
+            raise ValueError(
+                f"{name} must be {kind}>= {least:g}, got {value!r}"
+            )
 
 
 def _parser() -> argparse.ArgumentParser:

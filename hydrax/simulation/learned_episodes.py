@@ -2,8 +2,8 @@
 
 ``collect_with_model`` logs its episodes with exploration noise (the data
 of a round), ``trial_scores`` runs its trials without noise (the figures
-of a round); ``hydrax.simulation.aggregate`` alternates them with
-fine-tuning.
+of a round, printed by ``say_scores``); ``hydrax.simulation.aggregate``
+alternates them with fine-tuning.
 """
 
 from __future__ import annotations
@@ -59,6 +59,24 @@ def trial_scores(
         "success_seconds": float(np.mean(seconds)),
         "mean_cost": float(np.mean(costs)),
     }
+
+
+def say_scores(it: int, scores: dict, trials: int) -> None:
+    """Print a round's ``trial_scores`` in one line.
+
+    Successes, seconds in the success set, running cost; ``{}``: the round
+    ran no trials.
+    """
+    if not scores:
+        print(f"iteration {it}: done (no trials)", flush=True)
+        return
+    wins = round(scores["success_rate"] * trials)
+    print(
+        f"iteration {it}: success {wins}/{trials}, "
+        f"{scores['success_seconds']:.2f} s in the success set and running "
+        f"cost {scores['mean_cost']:.4g} per step (trial means)",
+        flush=True,
+    )
 
 
 def collect_with_model(

@@ -95,8 +95,9 @@ def resolve_output(
         ]
         first = max(numbers, default=-1) + 1
     elif existing and not overwrite:
+        logs = sum(p.suffix == ".csv" for p in existing)
         raise ValueError(
-            f"{out_dir} already holds a dataset ({len(existing)} files); "
+            f"{out_dir} already holds a dataset ({logs} episode logs); "
             "pass --overwrite to replace it or --append to add to it"
         )
 
