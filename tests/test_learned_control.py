@@ -273,7 +273,7 @@ def test_closed_loop_cli_refuses_a_negative_disagreement_weight(
 
 
 def test_aggregation_plans_with_the_disagreement_weight(
-    upright_ensemble, tmp_path, capsys, monkeypatch
+    upright_ensemble, dcp_data, tmp_path, capsys, monkeypatch
 ):
     """aggregate's episodes and trials plan on the ensemble's mean plus the
     weighted disagreement; a negative weight is refused before any work."""
@@ -299,7 +299,7 @@ def test_aggregation_plans_with_the_disagreement_weight(
     monkeypatch.setattr(agg, "collect_with_model", collect_with_model)
     monkeypatch.setattr(agg, "fine_tune", lambda *a, **k: upright_ensemble)
     agg.aggregate(
-        "double_cart_pole", upright_ensemble, tmp_path, iterations=1,
+        "double_cart_pole", upright_ensemble, dcp_data, iterations=1,
         out_dir=tmp_path / "out", disagreement_weight=2.0,
     )  # fmt: skip
     assert seen == [("trials", 2.0), ("episodes", 2.0), ("trials", 2.0)]
@@ -308,7 +308,7 @@ def test_aggregation_plans_with_the_disagreement_weight(
         code = agg.main(
             [
                 "--checkpoint", str(upright_ensemble),
-                "--data-dir", str(tmp_path), "--disagreement-weight", bad,
+                "--data-dir", str(dcp_data), "--disagreement-weight", bad,
                 "--output-dir", str(tmp_path / "x"),
             ]
         )  # fmt: skip
