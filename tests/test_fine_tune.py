@@ -182,17 +182,22 @@ def test_aggregation_takes_a_given_learning_rate(
 def test_aggregation_names_the_argument_out_of_range(
     ensemble_ckpt, dcp_data, tmp_path, kwargs, message
 ):
+    _refused(ValueError, message, ensemble_ckpt, dcp_data, tmp_path, **kwargs)
+    assert not (tmp_path / "agg").exists()
+
+
+def _refused(error, message, checkpoint, data, tmp_path, **kwargs):
+    """aggregate() into tmp_path/agg raises ``error`` matching ``message``."""
     from hydrax.simulation.aggregate import aggregate
 
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         aggregate(
             "double_cart_pole",
-            ensemble_ckpt,
-            dcp_data,
+            checkpoint,
+            data,
             out_dir=tmp_path / "agg",
             **kwargs,
         )
-    assert not (tmp_path / "agg").exists()
 
 
 def test_aggregation_checks_the_logs_before_the_first_round(
@@ -201,7 +206,6 @@ def test_aggregation_checks_the_logs_before_the_first_round(
     """A missing directory or a bad cell fails before any trial or episode
     runs and before an earlier run's logs are cleared."""
     from hydrax.logs import DataError
-    from hydrax.simulation.aggregate import aggregate
 
     earlier = tmp_path / "agg" / "iter_1" / "data" / "episode_00000.csv"
     earlier.parent.mkdir(parents=True)
@@ -216,12 +220,5 @@ def test_aggregation_checks_the_logs_before_the_first_round(
         (tmp_path / "missing", "the data directory does not exist"),
         (bad, f"{first.name}: line 4, column 'timestamp'"),
     ):
-        with pytest.raises(DataError, match=message):
-            aggregate(
-                "double_cart_pole",
-                ensemble_ckpt,
-                data,
-                out_dir=tmp_path / "agg",
-                trials=3,
-            )
+        _refused(DataError, message, ensemble_ckpt, data, tmp_path, trials=3)
     assert earlier.read_text() == "kept"
