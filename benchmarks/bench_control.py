@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hydrax.utils import DefaultsHelpFormatter
-
 TASK = "double_cart_pole"
 
 
 def _parser() -> argparse.ArgumentParser:
+    from hydrax.utils import DefaultsHelpFormatter
+
     p = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         formatter_class=DefaultsHelpFormatter,

@@ -38,8 +38,6 @@ import sys
 import time
 from pathlib import Path
 
-from hydrax.utils import DefaultsHelpFormatter
-
 EPISODES = {"pendulum": 60, "cart_pole": 100, "double_cart_pole": 150}
 EPOCHS = {"pendulum": 8, "cart_pole": 10, "double_cart_pole": 10}
 HIDDEN = {"pendulum": 64, "cart_pole": 64, "double_cart_pole": 128}
@@ -65,6 +63,8 @@ BROAD = {
 
 
 def _parser() -> argparse.ArgumentParser:
+    from hydrax.utils import DefaultsHelpFormatter
+
     p = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         formatter_class=DefaultsHelpFormatter,

@@ -113,7 +113,8 @@ def _collect_stage(args: argparse.Namespace) -> None:
     from hydrax.simulation.collection import collect
 
     t0 = _section("1/4 collect")
-    if args.fresh or not any(args.data_dir.glob("*.csv")):
+    logs = [*args.data_dir.glob("*.csv"), *args.data_dir.glob("*.parquet")]
+    if args.fresh or not logs:
         collect(
             TASK,
             out_dir=args.data_dir,
@@ -125,7 +126,8 @@ def _collect_stage(args: argparse.Namespace) -> None:
             policy="lqr",
             noise_std=0.5,
             init_spread=0.15,
-            overwrite=args.fresh,
+            # A folder without logs loses at most a stale manifest.
+            overwrite=True,
         )
     else:
         print(f"reusing the logs in {args.data_dir} (--fresh recollects)")

@@ -121,6 +121,17 @@ def test_bad_file_is_refused(tmp_path, name, header, body, message):
     assert str(path) in str(e.value)
 
 
+def test_bytes_that_are_not_utf8_are_named_by_line(tmp_path):
+    """A stray byte in a data row: a DataError naming its line, not the
+    parser's own error."""
+    path = write(tmp_path / "latin.csv")
+    lines = path.read_bytes().split(b"\n")
+    lines[5] = lines[5][:-1] + b"\xe9"
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(DataError, match=r"latin\.csv: line 6: not UTF-8"):
+        read_trajectory_csv(path)
+
+
 def test_empty_file(tmp_path):
     """A zero-byte file is refused."""
     (tmp_path / "e.csv").write_bytes(b"")

@@ -177,6 +177,8 @@ def test_aggregation_takes_a_given_learning_rate(
         ({"episodes": 0}, "episodes must be an integer >= 1, got 0"),
         ({"trials": -1}, "trials must be an integer >= 0, got -1"),
         ({"iterations": 1.5}, "iterations must be an integer >= 1"),
+        ({"epochs": np.int64(0)}, "epochs must be an integer >= 1, got"),
+        ({"trials": True}, "trials must be an integer >= 0, got True"),
     ],
 )
 def test_aggregation_names_the_argument_out_of_range(

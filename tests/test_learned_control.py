@@ -351,3 +351,27 @@ def test_demo_refuses_a_duration_shorter_than_a_step(tmp_path, capsys):
     assert done.value.code == 2
     assert "duration must be >= the timestep 0.01" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_demo_reuses_any_logs_and_collects_over_a_stale_manifest(
+    dcp_data, tmp_path, capsys
+):
+    """A folder of Parquet logs is reused; one holding only a manifest (no
+    logs to lose) is collected into, not refused with --overwrite advice."""
+    import shutil
+
+    from hydrax.demo import _collect_stage, _parser
+    from hydrax.dynamics_model_training.convert import convert_logs
+
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    shutil.copy(dcp_data / "manifest.json", stale)
+    argv = ["--data-dir", str(stale), "--episodes", "2", "--duration", "0.1"]
+    _collect_stage(_parser().parse_args(argv))
+    assert len(list(stale.glob("episode_*.csv"))) == 2
+    pq = tmp_path / "pq"
+    convert_logs(dcp_data, pq, progress=False)
+    capsys.readouterr()
+    _collect_stage(_parser().parse_args(["--data-dir", str(pq)]))
+    assert "reusing the logs" in capsys.readouterr().out
+    assert not list(pq.glob("*.csv"))

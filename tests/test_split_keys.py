@@ -9,7 +9,7 @@ from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.evaluation_windows import select_windows
 from hydrax.dynamics_model_training.model_io import load_trained_model
 from hydrax.logs import log_keys, match_logs
-from hydrax.logs.scan import list_logs
+from hydrax.logs.scan import list_logs, unmatched_keys
 
 
 def test_keys_are_names_unless_names_repeat():
@@ -32,6 +32,21 @@ def test_a_key_matches_the_files_whose_path_ends_with_it():
     np.testing.assert_array_equal(
         match_logs(files, ["other/ep_0.csv", "p_0.csv"]), [False, False]
     )
+
+
+def test_a_key_names_its_own_format_before_the_other():
+    """``x.csv`` beside ``x.parquet``: each key names its own file; a key
+    names the other format's file only when its own is not there."""
+    both = [Path("/d/x.csv"), Path("/d/x.parquet")]
+    np.testing.assert_array_equal(match_logs(both, ["x.csv"]), [True, False])
+    np.testing.assert_array_equal(
+        match_logs(both, ["x.parquet"]), [False, True]
+    )
+    converted = [Path("/d/x.parquet"), Path("/d/y.parquet")]
+    np.testing.assert_array_equal(
+        match_logs(converted, ["d/x.csv"]), [True, False]
+    )
+    assert unmatched_keys(converted, ["x.csv", "z.csv"]) == ["z.csv"]
 
 
 def test_keys_of_relative_directories_match_their_own_files(

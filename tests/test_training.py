@@ -295,7 +295,9 @@ def test_missing_checkpoint_names_the_one_training_wrote(tmp_path):
         read_checkpoint(tmp_path / "best_model.pkl")
     for folder in (tmp_path, tmp_path / "hopper"):  # a folder given
         with pytest.raises(
-            CheckpointError, match="did you mean .*hopper/best_model.pkl"
+            CheckpointError,
+            match="a folder, not a checkpoint file .did you mean "
+            ".*hopper/best_model.pkl",
         ):
             read_checkpoint(folder)
     with pytest.raises(CheckpointError, match="no such checkpoint file$"):
@@ -542,7 +544,7 @@ def test_running_train_as_a_module_warns_nothing():
     ("kwargs", "message"),
     [
         ({"grad_clip": -1.0}, "grad_clip must be >= 0"),
-        ({"save_every": 0}, "save_every must be a positive integer"),
+        ({"save_every": -1}, r"save_every must be an integer >= 0 \(0: no"),
         ({"task_name": ""}, "task_name names the checkpoint folder"),
         ({"task_name": "../escape"}, "not empty or a path, got '../escape'"),
     ],

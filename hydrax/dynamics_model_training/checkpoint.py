@@ -97,12 +97,16 @@ def read_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         # Training writes to <checkpoint-dir>/<name>/: name what is there.
         near = sorted(path.parent.glob(f"*/{path.name}"))
+        what = "no such checkpoint file"
         if path.is_dir():  # a run's folder: name its checkpoints
-            near = sorted(path.glob("best_model.pkl")) or sorted(
-                path.glob("*/best_model.pkl")
+            what = "a folder, not a checkpoint file"
+            near = (
+                sorted(path.glob("best_model.pkl"))
+                or sorted(path.glob("*/best_model.pkl"))
+                or sorted(path.glob("*.pkl"))
             )
         hint = f" (did you mean {', '.join(map(str, near))}?)" if near else ""
-        raise CheckpointError(f"{path}: no such checkpoint file{hint}")
+        raise CheckpointError(f"{path}: {what}{hint}")
     raw = path.read_bytes()
     try:
         obj = _DataOnlyUnpickler(io.BytesIO(raw)).load()

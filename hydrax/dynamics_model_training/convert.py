@@ -6,8 +6,10 @@ other format with the same name stem and the same float64 values, and copies
 SRC's ``manifest.json``. Parquet files are about half the size of the CSV
 logs; training reads either (and a mix).
 
-Every file is written atomically, so an interrupted conversion leaves only
-complete files; run it again with ``--overwrite`` to finish.
+Every log is read and checked before the first is written (so each is
+parsed twice), and, as for training, all must share one header. Every file
+is written atomically, so an interrupted conversion leaves only complete
+files; run it again with ``--overwrite`` to finish.
 """
 
 from __future__ import annotations

@@ -144,7 +144,8 @@ def train_dynamics_model(
         lr_schedule: ``cosine`` (warmup then cosine decay) or ``constant``.
         patience: Stop after this many epochs without a better validation
             loss (None: never).
-        save_every: Write ``model_epoch_<N>.pkl`` every this many epochs.
+        save_every: Write ``model_epoch_<N>.pkl`` every this many epochs (0:
+            never).
         pad_start: Train on start-of-file windows padded as at run time.
         transform_fn: Custom qpos feature map (see README).
         mode: ``window`` (the seed's model: the GRU re-runs over the window

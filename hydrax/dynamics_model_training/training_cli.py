@@ -218,7 +218,7 @@ def add_training_arguments(
         "--save-every",
         type=int,
         default=10,
-        help="also write model_epoch_<N>.pkl every this many epochs",
+        help="also write model_epoch_<N>.pkl every this many epochs (0: never)",
     )
     g.add_argument(
         "--checkpoint-dir",

@@ -71,7 +71,6 @@ def check_arguments(
         "batch_size": hyper["batch_size"],
         "num_epochs": hyper["num_epochs"],
         "num_models": num_models,
-        "save_every": save_every,
     }
     for name, value in sizes.items():
         if (
@@ -92,6 +91,13 @@ def check_arguments(
         )
     if hyper["patience"] is not None and hyper["patience"] < 1:
         raise ValueError(f"patience must be >= 1, got {hyper['patience']}")
+    if isinstance(save_every, bool) or not (
+        isinstance(save_every, int | np.integer) and save_every >= 0
+    ):
+        raise ValueError(
+            f"save_every must be an integer >= 0 (0: no model_epoch_<N>.pkl),"
+            f" got {save_every!r}"
+        )
     clip = hyper["grad_clip"]
     if clip is not None and not 0 <= clip < float("inf"):
         # A negative bound would flip every clipped gradient (uphill).

@@ -174,6 +174,13 @@ def read_trajectory_csv(
             schema=schema,
         )
     except (pl.exceptions.ComputeError, pl.exceptions.ShapeError) as e:
+        try:
+            raw.decode("utf-8-sig")
+        except UnicodeDecodeError as bad:
+            line = raw[: bad.start].count(b"\n") + 1
+            raise DataError(
+                f"{path}: line {line}: not UTF-8 text ({bad.reason})"
+            ) from None
         raise DataError(_first_bad_cell(path, columns)) from e
     return checked_frame(path, df, columns, csv_line)
 

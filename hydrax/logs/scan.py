@@ -106,8 +106,37 @@ def _without_log_suffix(parts: tuple[str, ...]) -> tuple[str, ...]:
     return parts
 
 
-def _key_parts(key: str) -> tuple[str, ...]:
-    return _without_log_suffix(tuple(key.split("/")))
+def _matches(
+    files: Sequence[str | Path], keys: Sequence[str]
+) -> tuple[np.ndarray, list[str]]:
+    """Which files the keys name, (F,) bool, and the keys naming none.
+
+    A key names the files whose path ends with it; a key that names no
+    file so names those whose path ends with it once the format's suffix
+    is dropped from both (a log ``convert`` wrote in the other format).
+    """
+    tails = [_tail_parts(f) for f in files]
+    stems = [_without_log_suffix(t) for t in tails]
+    wanted = [tuple(k.split("/")) for k in keys]
+    lengths = {len(w) for w in wanted}
+
+    def index(paths: list[tuple[str, ...]]) -> dict[tuple[str, ...], list]:
+        found: dict[tuple[str, ...], list[int]] = {}
+        for i, t in enumerate(paths):
+            for n in lengths:
+                found.setdefault(t[-n:], []).append(i)
+        return found
+
+    exact, loose = index(tails), index(stems)
+    hit = np.zeros(len(tails), bool)
+    unmatched = []
+    for key, parts in zip(keys, wanted, strict=True):
+        named = exact.get(parts) or loose.get(_without_log_suffix(parts))
+        if named:
+            hit[named] = True
+        else:
+            unmatched.append(key)
+    return hit, unmatched
 
 
 def match_logs(files: Sequence[str | Path], keys: Sequence[str]) -> np.ndarray:
@@ -116,24 +145,18 @@ def match_logs(files: Sequence[str | Path], keys: Sequence[str]) -> np.ndarray:
     A key names the files whose absolute path ends with it:
     ``data/episode_00003.csv`` one file of one directory; a bare file name
     (the only form before 2026-12-06) that file name in every directory
-    given. The format's suffix does not count: ``episode_00003.parquet``
-    (``convert``'s output) is the log ``episode_00003.csv`` was.
+    given. A key that names no file names the same log in the other
+    format: ``episode_00003.parquet`` (``convert``'s output) is the log
+    ``episode_00003.csv`` was.
     """
-    wanted = {_key_parts(k) for k in keys}
-    lengths = {len(k) for k in wanted}
-    tails = (_without_log_suffix(_tail_parts(f)) for f in files)
-    return np.array(
-        [any(t[-n:] in wanted for n in lengths) for t in tails], bool
-    )
+    return _matches(files, keys)[0]
 
 
 def unmatched_keys(
     files: Sequence[str | Path], keys: Sequence[str]
 ) -> list[str]:
     """The keys of a recorded split that name none of ``files``."""
-    tails = [_without_log_suffix(_tail_parts(f)) for f in files]
-    suffixes = {t[-n:] for t in tails for n in range(1, len(t) + 1)}
-    return [k for k in keys if _key_parts(k) not in suffixes]
+    return _matches(files, keys)[1]
 
 
 def count_rows(path: str | Path) -> int:

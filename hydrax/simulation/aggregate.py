@@ -25,6 +25,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from hydrax.atomic import write_text_atomic
 from hydrax.dynamics_model_training.model_io import (
     CHECKPOINT_ROOT,
@@ -220,7 +222,11 @@ def _check_arguments(task_name: str, **given: float | None) -> None:
     for name, value in given.items():
         least, count = low.get(name, 1), name in _COUNTS
         if count:
-            ok = type(value) is int and value >= least
+            ok = (
+                isinstance(value, int | np.integer)
+                and not isinstance(value, bool)
+                and value >= least
+            )
         else:  # a duration (None: the trial's) or the noise's scale
             ok = value is None or least <= value < float("inf")
         if not ok:
