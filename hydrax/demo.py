@@ -110,10 +110,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _collect_stage(args: argparse.Namespace) -> None:
     """1/4: collect LQR logs unless the data directory has some."""
+    from hydrax.logs import LOG_SUFFIXES
     from hydrax.simulation.collection import collect
 
     t0 = _section("1/4 collect")
-    logs = [*args.data_dir.glob("*.csv"), *args.data_dir.glob("*.parquet")]
+    logs = any(p.suffix in LOG_SUFFIXES for p in args.data_dir.glob("*"))
     if args.fresh or not logs:
         collect(
             TASK,
