@@ -110,11 +110,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _collect_stage(args: argparse.Namespace) -> None:
     """1/4: collect LQR logs unless the data directory has some."""
-    from hydrax.logs import LOG_SUFFIXES
+    from hydrax.logs import holds_logs
     from hydrax.simulation.collection import collect
 
     t0 = _section("1/4 collect")
-    logs = any(p.suffix in LOG_SUFFIXES for p in args.data_dir.glob("*"))
+    logs = holds_logs(args.data_dir)
     if args.fresh or not logs:
         collect(
             TASK,
@@ -185,7 +185,7 @@ def _control_stage(args: argparse.Namespace, best: Path) -> None:
     from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
     from hydrax.simulation.compare import (
         ConditionSummary,
-        clear_logs,
+        RunLogs,
         plot_conditions,
         write_manifest,
     )
@@ -209,13 +209,13 @@ def _control_stage(args: argparse.Namespace, best: Path) -> None:
     ):
         controller = default_controller(task)
         log_dir = args.output_dir / "closed_loop" / name.split()[0]
-        clear_logs(log_dir, "seed_*.csv")
+        logs = RunLogs(log_dir, "seed_*.csv")
         results = []
         for k in range(args.trials):
             seed = args.seed + k
-            r = balance_trial(
-                task, controller, seed, log_path=log_dir / f"seed_{seed}.csv"
-            )
+            path = log_dir / f"seed_{seed}.csv"
+            r = balance_trial(task, controller, seed, log_path=path)
+            logs.wrote(path)
             results.append(r)
             print(
                 f"  {name}: seed {seed} "

@@ -375,3 +375,28 @@ def test_demo_reuses_any_logs_and_collects_over_a_stale_manifest(
     _collect_stage(_parser().parse_args(["--data-dir", str(pq)]))
     assert "reusing the logs" in capsys.readouterr().out
     assert not list(pq.glob("*.csv"))
+
+
+def test_an_earlier_runs_logs_go_only_once_a_new_log_is_written(
+    tmp_path, capsys
+):
+    """A run that fails before its first log leaves the earlier run's
+    logs and manifest; its first log replaces them, itself kept."""
+    from hydrax.simulation.compare import RunLogs
+
+    for name in ("seed_000.csv", "seed_005.csv", "manifest.json", "x.txt"):
+        (tmp_path / name).write_text("earlier")
+    logs = RunLogs(tmp_path, "seed_*.csv")
+    assert len(list(tmp_path.iterdir())) == 4  # nothing written: all kept
+    (tmp_path / "seed_000.csv").write_text("new")
+    logs.wrote(tmp_path / "seed_000.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "seed_000.csv",
+        "x.txt",
+    ]
+    assert (tmp_path / "seed_000.csv").read_text() == "new"
+    assert "removed 1 logs of an earlier run" in capsys.readouterr().out
+    (tmp_path / "seed_001.csv").write_text("new")
+    logs.wrote(tmp_path / "seed_001.csv")
+    assert len(list(tmp_path.glob("seed_*.csv"))) == 2
+    RunLogs(tmp_path / "absent", "seed_*.csv").wrote(tmp_path / "absent" / "a")

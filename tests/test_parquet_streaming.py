@@ -229,3 +229,22 @@ def test_resume_accepts_a_split_recorded_by_file_names(tmp_path):
     now["val_files"] = ["x/c.csv"]
     with pytest.raises(CheckpointError, match="val_files differs"):
         _check_resume(saved, now, tmp_path / "last.pkl")
+
+
+def test_resume_accepts_the_split_of_converted_logs(tmp_path):
+    """Logs converted to Parquet keep the split their CSV keys recorded;
+    another log in their place is still refused."""
+    from hydrax.dynamics_model_training.checkpoint import CheckpointError
+    from hydrax.dynamics_model_training.train import _check_resume
+
+    saved = {"train_files": ["d/a.csv", "d/b.csv"], "val_files": ["d/c.csv"]}
+    now = {
+        "train_files": ("d/a.parquet", "d/b.parquet"),
+        "val_files": ["d/c.parquet"],
+    }
+    _check_resume(saved, now, tmp_path / "last.pkl")
+    names = {"train_files": ["a.csv", "b.csv"], "val_files": ["c.csv"]}
+    _check_resume(names, now, tmp_path / "last.pkl")
+    now["train_files"] = ("d/a.parquet", "d/x.parquet")
+    with pytest.raises(CheckpointError, match="train_files differs"):
+        _check_resume(saved, now, tmp_path / "last.pkl")

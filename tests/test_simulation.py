@@ -281,6 +281,25 @@ def test_collect_refuses_existing_then_overwrite_and_append(tmp_path):
     assert len(list(out.iterdir())) == 4
 
 
+def test_collect_counts_converted_logs_as_a_dataset(tmp_path):
+    """A folder of Parquet logs (``convert``'s output) is a dataset:
+    refused without --overwrite, replaced with it, continued by --append."""
+    from hydrax.dynamics_model_training.convert import convert_logs
+
+    xml = _write(tmp_path, "m.xml", SLIDE_HINGE_XML)
+    collect(xml, tmp_path / "csv", episodes=2, duration=0.1, progress=False)
+    out = tmp_path / "pq"
+    convert_logs(tmp_path / "csv", out, progress=False)
+    with pytest.raises(ValueError, match=r"\(2 episode logs\)"):
+        collect(xml, out, episodes=1, duration=0.1, progress=False)
+    collect(xml, out, episodes=1, duration=0.1, progress=False, append=True)
+    assert (out / "episode_00002.csv").is_file()
+    collect(xml, out, episodes=1, duration=0.1, progress=False, overwrite=True)
+    assert sorted(p.name for p in out.glob("episode_*")) == [
+        "episode_00000.csv"
+    ]
+
+
 @pytest.mark.parametrize(
     ("source", "kwargs", "message"),
     [

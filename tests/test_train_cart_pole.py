@@ -60,7 +60,7 @@ def test_tiny_run_collects_then_writes_a_checkpoint(tmp_path, capsys):
         ]
     )
     assert code == 0
-    assert "holds no CSV logs: collecting 4 episodes" in capsys.readouterr().out
+    assert "held no logs: collected 4 episodes" in capsys.readouterr().out
     assert len(list(data.glob("*.csv"))) == 4
     best = tmp_path / "ckpt" / "cart_pole" / "best_model.pkl"
     assert best.is_file()
@@ -70,11 +70,25 @@ def test_tiny_run_collects_then_writes_a_checkpoint(tmp_path, capsys):
     assert config["hidden_size"] == 8
 
 
-def test_ensure_dataset_keeps_existing_logs(tmp_path):
-    """A directory that holds logs is used as it is."""
-    (tmp_path / "episode_00000.csv").write_text("timestamp\n")
+@pytest.mark.parametrize("name", ["episode_00000.csv", "episode_00000.parquet"])
+def test_ensure_dataset_keeps_existing_logs(tmp_path, name):
+    """A directory that holds logs, CSV or Parquet, is used as it is."""
+    (tmp_path / name).write_text("timestamp\n")
     assert train_cart_pole.ensure_dataset(tmp_path) == tmp_path
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["episode_00000.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_a_bad_collection_prints_nothing_before_its_error(tmp_path, capsys):
+    """A duration under the timestep is refused before anything is said
+    of a collection, and nothing is written."""
+    code = train_cart_pole.main(
+        ["--data-dir", str(tmp_path / "d"), "--collect-duration", "0.001"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "collect" not in out
+    assert "duration must be >= the timestep" in err
+    assert not (tmp_path / "d").exists()
 
 
 @pytest.mark.parametrize("flag", ["--collect-episodes", "--epochs"])

@@ -25,6 +25,7 @@ from hydrax.dynamics_model_training.model import Statistic
 from hydrax.dynamics_model_training.model_io import ensemble_from_checkpoint
 from hydrax.dynamics_model_training.trainer import TrainState
 from hydrax.dynamics_model_training.transforms import TransformFn
+from hydrax.logs import log_stem
 
 RESUME_KEYS = (
     "mode",
@@ -60,20 +61,30 @@ def check_resume(saved: dict, current: dict, path: Path) -> None:
             old, new = old or 1, new or 1
         if key == "delta":  # absent: the plain delta
             old, new = old or "state", new or "state"
-        if key in ("train_files", "val_files") and not any(
-            "/" in k for k in old or []
-        ):  # names only, as recorded before 2026-12-06: same split
-            old = list(old or [])
-            new = [k.rsplit("/", 1)[-1] for k in new or []]
         if isinstance(old, dict) and isinstance(new, dict):
             # An option added since the checkpoint was written counts as
             # its default, None.
             old = {k: old.get(k) for k in new} | old
-        if old != new:
+        same = old == new
+        if key in ("train_files", "val_files"):
+            same = _same_split(old or [], new or [])
+        if not same:
             raise CheckpointError(
                 f"{path}: cannot resume, {key} differs (checkpoint "
                 f"{old!r}, now {new!r})"
             )
+
+
+def _same_split(old: list[str], new: list[str]) -> bool:
+    """Whether two recordings of a split name the same logs.
+
+    Bare file names (recorded before 2026-12-06) are compared with the new
+    keys' file names, and the format's suffix is dropped from both: the
+    same logs converted to the other format keep their split.
+    """
+    if not any("/" in k for k in old):
+        new = [k.rsplit("/", 1)[-1] for k in new]
+    return [log_stem(k) for k in old] == [log_stem(k) for k in new]
 
 
 def restore_optimizer(

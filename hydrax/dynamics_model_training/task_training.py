@@ -19,6 +19,7 @@ from hydrax.dynamics_model_training.training_cli import (
     add_training_arguments,
     shown_path,
 )
+from hydrax.logs import holds_logs
 from hydrax.utils import DefaultsHelpFormatter, command_name
 
 
@@ -46,7 +47,7 @@ def ensure_task_dataset(
     Args:
         task: The built-in task's name (``hydrax.tasks.TASK_NAMES``).
         data_dir: The directory to fill.
-        episodes: Episodes to collect when it holds no CSV logs.
+        episodes: Episodes to collect when it holds no logs.
         duration: Simulated seconds per episode.
         seed: The collection's seed.
         progress: Show the collection's progress bar.
@@ -54,15 +55,11 @@ def ensure_task_dataset(
     Returns:
         ``data_dir``.
     """
-    if data_dir.exists() and any(data_dir.glob("*.csv")):
+    if holds_logs(data_dir):
         return data_dir
     from hydrax.simulation.collect import collect
 
-    print(
-        f"{data_dir} holds no CSV logs: collecting {episodes} episodes of "
-        f"{duration:g} s first"
-    )
-    return collect(
+    collect(
         task,
         out_dir=data_dir,
         episodes=episodes,
@@ -70,6 +67,11 @@ def ensure_task_dataset(
         seed=seed,
         progress=progress,
     )
+    print(
+        f"{data_dir} held no logs: collected {episodes} episodes of "
+        f"{duration:g} s"
+    )
+    return data_dir
 
 
 def task_training_main(

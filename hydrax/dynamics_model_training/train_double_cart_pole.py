@@ -1,7 +1,7 @@
 """Train a dynamics model for the double cart pole with the seed's defaults.
 
 ``python -m hydrax.dynamics_model_training.train_double_cart_pole`` trains
-on ``hydrax/data_csv/double_cart_pole``; when that holds no CSV logs it
+on ``hydrax/data_csv/double_cart_pole``; when that holds no logs it
 first collects a default dataset there (and says so). Checkpoints go to
 ``hydrax/dynamics_model_training/checkpoints/double_cart_pole/``.
 """

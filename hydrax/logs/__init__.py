@@ -3,9 +3,9 @@
 - `hydrax.logs.format`: the columns, the row convention, `startup_history`.
 - `hydrax.logs.reader`: `read_trajectory` (CSV or Parquet) into a checked
   `Trajectory`.
-- `hydrax.logs.scan`: `list_logs`, `scan_logs` (a set of logs at once),
-  `log_keys` / `match_logs` / `unmatched_keys` (the names a checkpoint's
-  split records).
+- `hydrax.logs.scan`: `holds_logs`, `list_logs`, `scan_logs` (a set of
+  logs at once), `log_keys` / `log_stem` / `match_logs` / `unmatched_keys`
+  (the names a checkpoint's split records).
 - `hydrax.logs.writer`: `write_trajectory`, lossless and atomic.
 - `hydrax.logs.manifest`: the typed `Manifest` and its reader and writer.
 
@@ -38,8 +38,10 @@ from hydrax.logs.reader import (
 from hydrax.logs.scan import (
     LogScan,
     count_rows,
+    holds_logs,
     list_logs,
     log_keys,
+    log_stem,
     match_logs,
     scan_logs,
     unmatched_keys,
@@ -56,8 +58,10 @@ __all__ = [
     "Trajectory",
     "count_rows",
     "csv_header",
+    "holds_logs",
     "list_logs",
     "log_keys",
+    "log_stem",
     "match_logs",
     "parse_header",
     "read_columns",

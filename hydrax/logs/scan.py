@@ -52,6 +52,12 @@ _FILE = "__hydrax_file__"
 """The column the multi-file scan adds: each row's file."""
 
 
+def holds_logs(directory: str | Path) -> bool:
+    """Whether a directory holds a CSV or Parquet log (False if absent)."""
+    d = Path(directory)
+    return d.is_dir() and any(p.suffix in LOG_SUFFIXES for p in d.iterdir())
+
+
 def list_logs(dirs: str | Path | Sequence[str | Path]) -> list[Path]:
     """The CSV and Parquet logs of a directory or each of several, sorted."""
     files = []
@@ -137,6 +143,14 @@ def _matches(
         else:
             unmatched.append(key)
     return hit, unmatched
+
+
+def log_stem(key: str) -> str:
+    """A split key without its log format's suffix: ``a/x.csv`` → ``a/x``.
+
+    The same log in either format (``convert``'s output) has one stem.
+    """
+    return "/".join(_without_log_suffix(tuple(key.split("/"))))
 
 
 def match_logs(files: Sequence[str | Path], keys: Sequence[str]) -> np.ndarray:

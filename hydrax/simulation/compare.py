@@ -84,17 +84,34 @@ def time_to_upright(task: Task, result: TrialResult) -> float:
     return float(e.times[bad[-1] + 1] if len(bad) else e.times[0])
 
 
-def clear_logs(folder: Path, pattern: str) -> None:
-    """Remove an earlier run's logs (``pattern``) and manifest from ``folder``.
+class RunLogs:
+    """One run's logs in a folder, which replace an earlier run's.
 
     A folder of closed-loop logs is one run's: logs left by an earlier run
-    with more episodes or another model would join the next training.
+    with more episodes or another model would join the next training. They
+    (and its manifest) are removed once this run has written its first
+    log, so a run that fails before that loses nothing.
     """
-    old = sorted(folder.glob(pattern)) if folder.is_dir() else []
-    for path in old + [folder / "manifest.json"]:
-        path.unlink(missing_ok=True)
-    if old:
-        print(f"  removed {len(old)} logs of an earlier run from {folder}")
+
+    def __init__(self, folder: Path, pattern: str) -> None:
+        self.folder = folder
+        old = sorted(folder.glob(pattern)) if folder.is_dir() else []
+        manifest = folder / "manifest.json"
+        self._earlier: list[Path] | None = old + (
+            [manifest] if manifest.exists() else []
+        )
+
+    def wrote(self, path: Path) -> None:
+        """Note a log this run wrote; the first removes the earlier run's."""
+        if self._earlier is None:
+            return
+        stale = [p for p in self._earlier if p != path]
+        self._earlier = None
+        for old in stale:
+            old.unlink(missing_ok=True)
+        logs = sum(p.name != "manifest.json" for p in stale)
+        if logs:
+            print(f"  removed {logs} logs of an earlier run from {self.folder}")
 
 
 def write_manifest(task: Task, folder: Path) -> None:
@@ -125,11 +142,12 @@ def run_condition(
     controller = default_controller(task, trial, **(controller_overrides or {}))
     summary = ConditionSummary(name)
     folder = out_dir / name if out_dir is not None else None
-    if folder is not None:
-        clear_logs(folder, "seed_*.csv")
+    logs = RunLogs(folder, "seed_*.csv") if folder is not None else None
     for seed in seeds:
         path = folder / f"seed_{seed:03d}.csv" if folder else None
         result = run_trial(trial, task, controller, seed, log_path=path)
+        if logs is not None:
+            logs.wrote(path)
         e = result.episode
         cost = running_costs(task, e.qpos, e.qvel, e.ctrl)
         summary.results.append(result)

@@ -14,7 +14,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from hydrax.simulation.compare import clear_logs, write_manifest
+from hydrax.simulation.compare import RunLogs, write_manifest
 from hydrax.simulation.controllers import learned_controller
 from hydrax.simulation.episode_costs import running_costs
 from hydrax.simulation.loop import run_closed_loop
@@ -98,7 +98,7 @@ def collect_with_model(
     is logged (a model whose features hold the cart's position relative to
     its history cannot know where the rail ends); balance episodes also
     end once the tip falls below the rail. Logs of an earlier run in
-    ``out_dir`` are removed first.
+    ``out_dir`` are removed once the first episode is logged.
     """
     task, controller = learned_controller(
         task_name, checkpoint, trial, disagreement_weight
@@ -106,11 +106,12 @@ def collect_with_model(
     steps = int(round(duration / task.dt))
     half = np.asarray((task.u_max - task.u_min) / 2.0)
     half = np.where(np.isfinite(half), half, 1.0)
-    clear_logs(out_dir, "episode_*.csv")
+    logs = RunLogs(out_dir, "episode_*.csv")
     for i in range(episodes):
         rng = np.random.default_rng([seed, i])
         qpos0, qvel0 = task.sample_initial_state(rng, trial)
         noise = coloured_noise(rng, steps, noise_std * half, 0.95)
+        path = out_dir / f"episode_{i:05d}.csv"
         run_closed_loop(
             task,
             controller,
@@ -120,9 +121,10 @@ def collect_with_model(
             seed=seed + i,
             ctrl_noise=noise,
             compute_cost=False,
-            log_path=out_dir / f"episode_{i:05d}.csv",
+            log_path=path,
             stop_condition=episode_end(task, trial),
         )
+        logs.wrote(path)
     write_manifest(task, out_dir)
     return out_dir
 

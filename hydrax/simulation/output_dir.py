@@ -1,6 +1,7 @@
 """Where a collection writes: the output directory, overwrite and append.
 
-A dataset directory holds ``episode_<NNNNN>.csv`` files and a
+A dataset directory holds ``episode_<NNNNN>.csv`` files (or ``.parquet``
+ones, converted) and a
 ``manifest.json``. A new collection refuses a directory that holds one
 unless it overwrites it or appends to it; appending needs the manifest and
 the same model (by the sha256 of its file) and numbers the new episodes
@@ -13,16 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hydrax import ROOT
-from hydrax.logs import Manifest, read_manifest
+from hydrax.logs import LOG_SUFFIXES, Manifest, read_manifest
 from hydrax.logs.manifest import model_sha256
 from hydrax.simulation.model_source import ModelSource
 
 
 def existing_files(out_dir: Path) -> list[Path]:
-    """The dataset files already in ``out_dir``."""
+    """The dataset files in ``out_dir``: episode logs, then the manifest."""
     if not out_dir.is_dir():
         return []
-    files = sorted(out_dir.glob("episode_*.csv"))
+    files = sorted(
+        p for p in out_dir.glob("episode_*") if p.suffix in LOG_SUFFIXES
+    )
     manifest = out_dir / "manifest.json"
     return files + ([manifest] if manifest.exists() else [])
 
@@ -82,7 +85,7 @@ def resolve_output(
         old = read_manifest(out_dir)
         if old is None:
             raise ValueError(
-                f"{out_dir} has episode CSVs but no manifest.json; cannot "
+                f"{out_dir} has episode logs but no manifest.json; cannot "
                 "append (use --overwrite)"
             )
         if old.model_sha256 != sha:
@@ -91,11 +94,13 @@ def resolve_output(
                 f"model (sha256 {old.model_sha256}, this one {sha})"
             )
         numbers = [
-            int(p.stem.split("_")[1]) for p in existing if p.suffix == ".csv"
+            int(p.stem.split("_")[1])
+            for p in existing
+            if p.suffix in LOG_SUFFIXES
         ]
         first = max(numbers, default=-1) + 1
     elif existing and not overwrite:
-        logs = sum(p.suffix == ".csv" for p in existing)
+        logs = sum(p.suffix in LOG_SUFFIXES for p in existing)
         raise ValueError(
             f"{out_dir} already holds a dataset ({logs} episode logs); "
             "pass --overwrite to replace it or --append to add to it"
