@@ -157,3 +157,9 @@ def replanning(task) -> Bench:
         return jax.block_until_ready(params[0].mean)
 
     return prepared(call, 1.0)
+
+
+if __name__ == "__main__":
+    from bench_table import not_a_command
+
+    not_a_command(__file__)

@@ -181,3 +181,9 @@ def add_ensemble_rows(table, m: dict) -> None:  # noqa: ANN001 (a Table)
             target=None if name == "1 model" else 30.0,
             fmt=",.1f",
         )
+
+
+if __name__ == "__main__":
+    from bench_table import not_a_command
+
+    not_a_command(__file__)

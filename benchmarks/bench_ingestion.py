@@ -203,3 +203,9 @@ def add_ingestion_rows(t: Table, m: dict) -> None:
         better="lower",
         fmt=".2f",
     )
+
+
+if __name__ == "__main__":
+    from bench_table import not_a_command
+
+    not_a_command(__file__)

@@ -217,3 +217,9 @@ def build_table(m: dict) -> Table:
                 fmt=".2f",
             )
     return t
+
+
+if __name__ == "__main__":
+    from bench_table import not_a_command
+
+    not_a_command(__file__)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import sys
 from pathlib import Path
 
 
@@ -125,3 +126,18 @@ class Table:
         ]
         lines.insert(1, "-|-".join("-" * w for w in widths))
         return "\n".join(lines)
+
+
+def not_a_command(module_file: str) -> None:
+    """What a benchmark's helper module says when run: it is a part."""
+    print(
+        f"{Path(module_file).name} is a part of the benchmarks, imported by "
+        "the bench_*.py scripts, not one to run: see benchmarks/README.md, "
+        "or python benchmarks/bench_learning.py --help",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
+if __name__ == "__main__":
+    not_a_command(__file__)

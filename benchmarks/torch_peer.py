@@ -225,3 +225,9 @@ class TorchTrainer:
         nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.opt.step()
         return loss.detach()
+
+
+if __name__ == "__main__":
+    from bench_table import not_a_command
+
+    not_a_command(__file__)

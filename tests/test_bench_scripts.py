@@ -1,4 +1,5 @@
-"""The contact-task benchmark script runs a short trial and checks its flags.
+"""The contact-task benchmark script runs a short trial and checks its flags;
+the helper modules refuse to run as scripts.
 
 Speed is never asserted here; this only keeps ``benchmarks/bench_hopper.py``
 working (its rows, its JSON file, its refusals).
@@ -52,3 +53,24 @@ def test_bench_hopper_rows_and_refusals(tmp_path, capsys):
         bench.main(["--risk", "worst", "--strategy", "members"])
     assert err.value.code == 2
     assert "--risk needs --checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "module", ["bench_table", "bench_common", "bench_learning_rows"]
+)
+def test_a_helper_module_run_says_it_is_a_part(module):
+    """Run as a script, a benchmark's helper module names what to run
+    instead and exits 2, where it used to print nothing."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, str(BENCH.parent / f"{module}.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=BENCH.parent,
+    )
+    assert run.returncode == 2
+    assert f"{module}.py is a part of the benchmarks" in run.stderr
+    assert "bench_learning.py --help" in run.stderr
