@@ -318,6 +318,7 @@ def test_short_files_skipped_and_split_falls_back(
     )
     assert metrics["split"] == "all"
     assert "every one is named as a training file" in "\n".join(said)
+    assert "names its logs by file name alone" in "\n".join(said)
     held_out = dcp_data / config["val_files"][0]  # under a new name
     shutil.copy(held_out, tmp_path / "heldout.csv")
     said = []

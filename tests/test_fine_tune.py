@@ -7,8 +7,12 @@ import jax
 import numpy as np
 import pytest
 
-from hydrax.dynamics_model_training.checkpoint import read_checkpoint
+from hydrax.dynamics_model_training.checkpoint import (
+    CheckpointError,
+    read_checkpoint,
+)
 from hydrax.dynamics_model_training.train import train_dynamics_model
+from hydrax.simulation.collection import collect
 
 SMALL = {
     "hidden_size": 8,
@@ -205,8 +209,9 @@ def _refused(error, message, checkpoint, data, tmp_path, **kwargs):
 def test_aggregation_checks_the_logs_before_the_first_round(
     ensemble_ckpt, dcp_data, tmp_path
 ):
-    """A missing directory or a bad cell fails before any trial or episode
-    runs and before an earlier run's logs are cleared."""
+    """A missing directory, a bad cell, another model's logs or another
+    task's checkpoint fail before any trial or episode runs and before an
+    earlier run's logs or record are replaced."""
     from hydrax.logs import DataError
 
     earlier = tmp_path / "agg" / "iter_1" / "data" / "episode_00000.csv"
@@ -218,9 +223,22 @@ def test_aggregation_checks_the_logs_before_the_first_round(
     lines = first.read_text().splitlines()
     lines[3] = "x" + lines[3][1:]
     first.write_text("\n".join(lines) + "\n")
+    record = tmp_path / "agg" / "aggregation.json"
+    record.write_text("kept")
+    other = tmp_path / "cart_pole"
+    collect("cart_pole", other, episodes=1, duration=0.2, progress=False)
     for data, message in (
         (tmp_path / "missing", "the data directory does not exist"),
         (bad, f"{first.name}: line 4, column 'timestamp'"),
+        (other, "was trained on nq=3 nv=3 nu=1 .* but .*cart_pole"),
     ):
         _refused(DataError, message, ensemble_ckpt, data, tmp_path, trials=3)
-    assert earlier.read_text() == "kept"
+    # Another task's checkpoint, with no trials to find it out first.
+    from hydrax.simulation.aggregate import aggregate
+
+    with pytest.raises(CheckpointError, match="nq"):
+        aggregate(
+            "cart_pole", ensemble_ckpt, other, out_dir=tmp_path / "agg",
+            trials=0,
+        )  # fmt: skip
+    assert earlier.read_text() == "kept" and record.read_text() == "kept"

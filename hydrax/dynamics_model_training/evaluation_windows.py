@@ -51,8 +51,8 @@ def check_data_matches(
             f"{source} was trained on nq={want[0]} nv={want[1]} nu={want[2]}"
             f" ({len(want_cols or [])} columns: "
             f"{','.join(want_cols or [])}) but {first} has nq={nq} nv={nv} "
-            f"nu={nu} ({len(cols)} columns: {','.join(cols)}); evaluate on "
-            "data logged from the model the network was trained on"
+            f"nu={nu} ({len(cols)} columns: {','.join(cols)}); use data "
+            "logged from the model the network was trained on"
         )
 
 
@@ -255,6 +255,15 @@ def select_windows(
                     if known
                     else ""
                 )
+                if known and not any(
+                    "/" in k for k in config.get("train_files") or []
+                ):
+                    named += (
+                        " (the checkpoint names its logs by file name alone,"
+                        " as one directory's are, so any log of one of those"
+                        " names counts as its own: a later collection's"
+                        " episode_00000.csv too)"
+                    )
                 notes.append(
                     f"note: {why}; evaluating on all {len(files)} files" + named
                 )

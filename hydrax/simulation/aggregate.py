@@ -28,13 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from hydrax.atomic import write_text_atomic
-from hydrax.dynamics_model_training.model_io import (
-    CHECKPOINT_ROOT,
-    load_trained_model,
-)
-from hydrax.logs import list_logs, scan_logs
+from hydrax.dynamics_model_training.model_io import CHECKPOINT_ROOT
 from hydrax.simulation.fine_tune import fine_tune
 from hydrax.simulation.learned_episodes import (
+    check_inputs,
     collect_with_model,
     say_scores,
     trial_scores,
@@ -145,11 +142,8 @@ def aggregate(
                 f"data_dir {d} lies in the output folder {out_dir}, whose "
                 "rounds' logs this run replaces; give another out_dir"
             )
-    # Every original log is read and checked before the first round's
-    # trials: a bad file fails in seconds, not after a round of work.
-    scan_logs(list_logs(dirs), keep_rows=False)
     checkpoint = Path(checkpoint)
-    _, config = load_trained_model(checkpoint)
+    config = check_inputs(task_name, checkpoint, dirs)  # before any output
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
     records: list[dict] = []
 

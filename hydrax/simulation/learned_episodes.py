@@ -79,6 +79,30 @@ def say_scores(it: int, scores: dict, trials: int) -> None:
     )
 
 
+def check_inputs(task_name: str, checkpoint: Path, dirs: list[Path]) -> dict:
+    """The checkpoint's configuration, once its task and data fit it.
+
+    Every log of ``dirs`` is read and checked, so a bad file or a wrong
+    directory fails in seconds, before a round's work or output.
+
+    Raises:
+        CheckpointError: the checkpoint is unsafe, broken or another model's.
+        DataError: a log is bad, or its columns are not the checkpoint's.
+    """
+    from hydrax.dynamics_model_training.evaluation_windows import (
+        check_data_matches,
+    )
+    from hydrax.dynamics_model_training.model_io import load_trained_model
+    from hydrax.logs import list_logs, scan_logs
+    from hydrax.simulation.controllers import learned_task
+
+    learned_task(task_name, checkpoint)
+    scan_logs(list_logs(dirs), keep_rows=False)
+    _, config = load_trained_model(checkpoint)
+    check_data_matches(config, dirs, str(checkpoint))
+    return config
+
+
 def collect_with_model(
     task_name: str,
     checkpoint: Path,
