@@ -272,6 +272,31 @@ def test_closed_loop_cli_refuses_a_negative_disagreement_weight(
     assert not any(tmp_path.iterdir())
 
 
+def test_closed_loop_cli_refuses_what_it_would_ignore_or_cannot_pass(
+    tmp_path, capsys
+):
+    """Learned-model flags without --dynamics learned are refused, and so
+    is a balance trial of a task whose success needs a distance (it would
+    fail every trial at its first step); nothing is written."""
+    from hydrax.simulation.closed_loop import main
+
+    out = ["--output-dir", str(tmp_path / "cl")]
+    with pytest.raises(SystemExit) as done:
+        main(["--dynamics", "true", "--checkpoint", "x.pkl", *out])
+    assert done.value.code == 2
+    assert (
+        "--checkpoint: only for --dynamics learned" in capsys.readouterr().err
+    )
+    with pytest.raises(SystemExit):
+        main(["--dynamics", "true", "--matmul-dtype", "bfloat16", *out])
+    assert "--matmul-dtype: only for" in capsys.readouterr().err
+    assert main(["--task", "hopper", "--dynamics", "true", *out]) == 2
+    err = capsys.readouterr().err
+    assert "Hopper's balance trial cannot pass" in err
+    assert "1 m travelled (target_distance)" in err
+    assert not (tmp_path / "cl").exists()
+
+
 def test_aggregation_plans_with_the_disagreement_weight(
     upright_ensemble, dcp_data, tmp_path, capsys, monkeypatch
 ):

@@ -143,7 +143,9 @@ def aggregate(
                 "rounds' logs this run replaces; give another out_dir"
             )
     checkpoint = Path(checkpoint)
-    config = check_inputs(task_name, checkpoint, dirs)  # before any output
+    # Before any output: the checkpoint, the data and the trial fit.
+    scored = trial if trials else None
+    config = check_inputs(task_name, checkpoint, dirs, scored)
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
     records: list[dict] = []
 

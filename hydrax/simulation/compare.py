@@ -325,6 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the comparison."""
     from hydrax.dynamics_model_training.checkpoint import CheckpointError
     from hydrax.simulation.controllers import learned_task
+    from hydrax.simulation.trials import check_trial
     from hydrax.tasks import get_task
     from hydrax.utils import enable_compilation_cache
 
@@ -334,6 +335,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--episodes must be >= 1")
     if "learned" in args.dynamics and args.checkpoint is None:
         p.error("--dynamics learned needs --checkpoint")
+    learned_only = [
+        f"--{name.replace('_', '-')}"
+        for name in ("checkpoint", "strategy", "matmul_dtype")
+        + ("disagreement_weight",)
+        if getattr(args, name) != p.get_default(name)
+    ]
+    if "learned" not in args.dynamics and learned_only:
+        p.error(f"{', '.join(learned_only)}: only for --dynamics learned")
     enable_compilation_cache()
     overrides = {
         k: v
@@ -360,6 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             for name in args.dynamics
         }
+        for task in tasks.values():
+            check_trial(task, args.trial)
         for name, task in tasks.items():
             print(f"{name} model:", flush=True)
             summaries.append(

@@ -19,7 +19,7 @@ from hydrax.simulation.controllers import learned_controller
 from hydrax.simulation.episode_costs import running_costs
 from hydrax.simulation.loop import run_closed_loop
 from hydrax.simulation.policies import LimitCheck, coloured_noise
-from hydrax.simulation.trials import run_trial
+from hydrax.simulation.trials import check_trial, run_trial
 from hydrax.task_base import Task
 
 
@@ -79,15 +79,19 @@ def say_scores(it: int, scores: dict, trials: int) -> None:
     )
 
 
-def check_inputs(task_name: str, checkpoint: Path, dirs: list[Path]) -> dict:
+def check_inputs(
+    task_name: str, checkpoint: Path, dirs: list[Path], trial: str | None
+) -> dict:
     """The checkpoint's configuration, once its task and data fit it.
 
     Every log of ``dirs`` is read and checked, so a bad file or a wrong
-    directory fails in seconds, before a round's work or output.
+    directory fails in seconds, before a round's work or output; so does
+    a ``trial`` (None: none is run) the task cannot pass.
 
     Raises:
         CheckpointError: the checkpoint is unsafe, broken or another model's.
         DataError: a log is bad, or its columns are not the checkpoint's.
+        ValueError: the task cannot pass ``trial`` (``check_trial``).
     """
     from hydrax.dynamics_model_training.evaluation_windows import (
         check_data_matches,
@@ -96,7 +100,9 @@ def check_inputs(task_name: str, checkpoint: Path, dirs: list[Path]) -> dict:
     from hydrax.logs import list_logs, scan_logs
     from hydrax.simulation.controllers import learned_task
 
-    learned_task(task_name, checkpoint)
+    task = learned_task(task_name, checkpoint)
+    if trial is not None:
+        check_trial(task, trial)
     scan_logs(list_logs(dirs), keep_rows=False)
     _, config = load_trained_model(checkpoint)
     check_data_matches(config, dirs, str(checkpoint))

@@ -48,6 +48,26 @@ TRIALS = {"balance": (5.0, None), "swingup": (10.0, 2.0)}
 README's "Trials" section defines them."""
 
 
+def check_trial(task: Task, kind: str) -> None:
+    """Refuse an unknown trial, or one the task's success cannot pass.
+
+    A balance trial needs success in every state, the first included; a
+    task whose success needs a distance travelled (``target_distance`` >
+    0: the hopper and the quadruped by default) fails it at its first step.
+    """
+    if kind not in TRIALS:
+        raise ValueError(f"unknown trial {kind!r}; choose from {list(TRIALS)}")
+    far = getattr(task, "target_distance", 0.0)
+    if kind == "balance" and far > 0:
+        raise ValueError(
+            f"{type(task).__name__}'s balance trial cannot pass: it needs "
+            f"success in every state, and success needs {far:g} m travelled "
+            "(target_distance); use the swingup trial (judged on its last "
+            "2 s), or target_distance=0 for 'did not fall' "
+            "(benchmarks/bench_hopper.py --target-distance 0)"
+        )
+
+
 def run_trial(
     kind: str,
     task: Task,
@@ -81,8 +101,7 @@ def run_trial(
     Returns:
         The result.
     """
-    if kind not in TRIALS:
-        raise ValueError(f"unknown trial {kind!r}; choose from {list(TRIALS)}")
+    check_trial(task, kind)
     default_duration, default_tail = TRIALS[kind]
     duration = default_duration if duration is None else duration
     tail = default_tail if last_seconds is None else last_seconds
