@@ -283,13 +283,33 @@ def test_ctrl_c_during_collection_keeps_complete_episodes(tmp_path):
     )
     _, err = _interrupt_when(proc, lambda: len(list(out.glob("*.csv"))) >= 8)
     assert proc.returncode == 130, err
-    assert "interrupted" in err
+    assert "episodes written are complete and listed in" in err
     files = sorted(out.glob("*.csv"))
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["episodes"] == len(files) >= 8
     assert not list(out.glob("*.tmp"))
     for f in files:  # every file is complete and readable
         read_trajectory_csv(f)
+
+
+def test_ctrl_c_before_the_first_episode_says_nothing_was_written(
+    tmp_path, monkeypatch, capsys
+):
+    """Interrupted before an episode is complete: no folder, no manifest,
+    and the message says so (it used to point at a manifest)."""
+    from hydrax.simulation import collect, collection
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(collection, "_run_episodes", interrupted)
+    out = tmp_path / "data"
+    code = collect.main(["--task", "pendulum", "--out-dir", str(out)])
+    assert code == 130
+    assert "no episode was complete: nothing was written" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()
 
 
 def test_ctrl_c_during_training_leaves_checkpoints(dcp_data, tmp_path):

@@ -98,7 +98,8 @@ CASES = [
         "time goes back",
         HEADER,
         rows(5) + ["0.02,0,0,0,0,0"],
-        "line 7, column 'timestamp': 0.02 does not increase",
+        "line 7, column 'timestamp': 0.02 does not increase "
+        r"\(previous 0.04\)",
     ),
     (
         "uneven spacing",

@@ -425,3 +425,28 @@ def test_an_earlier_runs_logs_go_only_once_a_new_log_is_written(
     logs.wrote(tmp_path / "seed_001.csv")
     assert len(list(tmp_path.glob("seed_*.csv"))) == 2
     RunLogs(tmp_path / "absent", "seed_*.csv").wrote(tmp_path / "absent" / "a")
+
+
+def test_a_summary_without_an_upright_time_is_valid_json():
+    """A trial that never stayed upright has a null time, not NaN (which
+    strict JSON readers refuse)."""
+    import json
+
+    from hydrax.simulation.compare import ConditionSummary
+    from hydrax.simulation.loop import Episode
+    from hydrax.simulation.trials import TrialResult
+
+    z = np.zeros((1, 1))
+    episode = Episode(
+        dt=0.01, times=np.zeros(1), qpos=z, qvel=z, ctrl=z,
+        site_xpos=np.zeros((1, 1, 3)), final_qpos=z[0], final_qvel=z[0],
+        final_site_xpos=np.zeros((1, 3)), replan_seconds=np.ones(1),
+    )  # fmt: skip
+    summary = ConditionSummary(
+        "true",
+        [TrialResult(False, episode, 0), TrialResult(True, episode, 1)],
+        costs=[1.0, 2.0],
+        upright_times=[float("nan"), 0.5],
+    )
+    text = json.dumps(summary.as_dict(), allow_nan=False)
+    assert json.loads(text)["time_to_upright"] == [None, 0.5]

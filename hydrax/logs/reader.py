@@ -270,8 +270,8 @@ def check_times(
         i = nonpos[0]
         raise DataError(
             f"{path}: {where(i + 1)}, column 'timestamp': "
-            f"{times[i + 1]:.17g} does not increase (previous "
-            f"{times[i]:.17g})"
+            f"{float(times[i + 1])!r} does not increase (previous "
+            f"{float(times[i])!r})"
         )
     dt = float(np.median(dts))
     off = np.flatnonzero(np.abs(dts - dt) > DT_RTOL * dt)

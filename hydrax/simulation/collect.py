@@ -215,12 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(err).split())
         print(f"collect: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(
-            "collect: interrupted; the episodes written so far are complete "
-            "and listed in manifest.json",
-            file=sys.stderr,
-        )
+    except KeyboardInterrupt as stop:
+        notes = "; ".join(getattr(stop, "__notes__", []))
+        print(f"collect: interrupted; {notes}", file=sys.stderr)
         return 130
     if not args.quiet:
         run = read_manifest(out_dir).collection[-1]

@@ -372,11 +372,19 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
             show_progress=progress,
         )
         _write_run_manifest(source, target, settings, done)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         # Ctrl-C: every episode recorded so far is complete (atomic files);
         # keep them, describe them in the manifest, then stop.
         if done.written:
             _write_run_manifest(source, target, settings, done)
+            stop.add_note(
+                f"the {len(done.written)} episodes written are complete and "
+                f"listed in {out_dir / 'manifest.json'}"
+            )
+        else:
+            if created_dir and out_dir.is_dir() and not any(out_dir.iterdir()):
+                out_dir.rmdir()
+            stop.add_note("no episode was complete: nothing was written")
         raise
     except BaseException:
         for path in done.written:

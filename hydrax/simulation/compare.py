@@ -66,7 +66,10 @@ class ConditionSummary:
             "seeds": [r.seed for r in self.results],
             "mean_cost": float(np.mean(self.costs)),
             "costs": self.costs,
-            "time_to_upright": self.upright_times,
+            # null where the episode did not stay upright (valid JSON)
+            "time_to_upright": [
+                None if np.isnan(t) else t for t in self.upright_times
+            ],
             "episode_seconds": [r.episode.duration for r in self.results],
             "replan_ms_mean": float(1e3 * np.mean(replans)),
         }
@@ -383,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n" + table)
     plot_conditions(task, summaries, out / "closed_loop.png", args.trial)
     (out / "summary.json").write_text(
-        json.dumps([s.as_dict() for s in summaries], indent=2)
+        json.dumps([s.as_dict() for s in summaries], indent=2, allow_nan=False)
     )
     print(
         f"\nwrote {out / 'closed_loop.png'}, {out / 'summary.json'} and the "
