@@ -407,7 +407,7 @@ def test_an_earlier_runs_logs_go_only_once_a_new_log_is_written(
 ):
     """A run that fails before its first log leaves the earlier run's
     logs and manifest; its first log replaces them, itself kept."""
-    from hydrax.simulation.compare import RunLogs
+    from hydrax.simulation.run_logs import RunLogs
 
     for name in ("seed_000.csv", "seed_005.csv", "manifest.json", "x.txt"):
         (tmp_path / name).write_text("earlier")

@@ -64,7 +64,7 @@ def test_manifest_field_of_wrong_type_is_named(tmp_path, field, value, message):
 def test_closed_loop_manifest_counts_rows_and_trains(tmp_path):
     """The closed loop's manifest lists episodes and rows; training reads
     its indices."""
-    from hydrax.simulation.compare import write_manifest as describe
+    from hydrax.simulation.run_logs import write_manifest as describe
     from hydrax.tasks import get_task
 
     task = get_task("pendulum")

@@ -21,6 +21,7 @@ import numpy as np
 
 from hydrax.planning_options import add_learned_planning_options
 from hydrax.simulation.episode_costs import running_costs
+from hydrax.simulation.run_logs import RunLogs, write_manifest
 from hydrax.simulation.trials import (
     TRIALS,
     TrialResult,
@@ -42,12 +43,14 @@ class ConditionSummary:
         costs: Mean running cost per step of each episode.
         upright_times: Time after which each episode stayed upright (NaN
             when it never did).
+        step_costs: Each episode's running cost per plant step.
     """
 
     name: str
     results: list[TrialResult] = field(default_factory=list)
     costs: list[float] = field(default_factory=list)
     upright_times: list[float] = field(default_factory=list)
+    step_costs: list[np.ndarray] = field(default_factory=list)
 
     @property
     def success_rate(self) -> float:
@@ -87,49 +90,6 @@ def time_to_upright(task: Task, result: TrialResult) -> float:
     return float(e.times[bad[-1] + 1] if len(bad) else e.times[0])
 
 
-class RunLogs:
-    """One run's logs in a folder, which replace an earlier run's.
-
-    A folder of closed-loop logs is one run's: logs left by an earlier run
-    with more episodes or another model would join the next training. They
-    (and its manifest) are removed once this run has written its first
-    log, so a run that fails before that loses nothing.
-    """
-
-    def __init__(self, folder: Path, pattern: str) -> None:
-        self.folder = folder
-        old = sorted(folder.glob(pattern)) if folder.is_dir() else []
-        manifest = folder / "manifest.json"
-        self._earlier: list[Path] | None = old + (
-            [manifest] if manifest.exists() else []
-        )
-
-    def wrote(self, path: Path) -> None:
-        """Note a log this run wrote; the first removes the earlier run's."""
-        if self._earlier is None:
-            return
-        stale = [p for p in self._earlier if p != path]
-        self._earlier = None
-        for old in stale:
-            old.unlink(missing_ok=True)
-        logs = sum(p.name != "manifest.json" for p in stale)
-        if logs:
-            print(f"  removed {logs} logs of an earlier run from {self.folder}")
-
-
-def write_manifest(task: Task, folder: Path) -> None:
-    """A collection manifest beside closed-loop logs (training reads it)."""
-    from hydrax.logs import Manifest, count_rows
-    from hydrax.logs import write_manifest as write_manifest_file
-
-    files = sorted(folder.glob("*.csv"))
-    name = task.model_file.stem if task.model_file else "custom"
-    manifest = Manifest.for_model(task.mj_model, name, task.model_file)
-    run = {"policy": "closed-loop MPC"}
-    rows = sum(count_rows(f) for f in files)
-    write_manifest_file(folder, manifest.with_run(run, len(files), rows))
-
-
 def run_condition(
     name: str,
     task: Task,
@@ -154,6 +114,7 @@ def run_condition(
         e = result.episode
         cost = running_costs(task, e.qpos, e.qvel, e.ctrl)
         summary.results.append(result)
+        summary.step_costs.append(np.asarray(cost))
         summary.costs.append(float(np.mean(cost)))
         summary.upright_times.append(time_to_upright(task, result))
         if log:
@@ -194,6 +155,9 @@ def plot_conditions(
                     color=color,
                     lw=1,
                 )
+            elif s.step_costs:  # no tip: how well the task's cost is met
+                cost = s.step_costs[s.results.index(r)]
+                top.plot(e.times, cost, style, color=color, lw=1)
             bottom.plot(e.times, e.qpos[:, 0], style, color=color, lw=1)
         if has_tip and trial:
             threshold = getattr(task, "upright_height", 1.8)
@@ -202,14 +166,15 @@ def plot_conditions(
             f"{s.name} model: {sum(r.success for r in s.results)}/"
             f"{len(s.results)} {trial} trials"
         )
-        top.set_ylabel("tip height [m]" if has_tip else "")
+        top.set_ylabel("tip height [m]" if has_tip else "running cost")
         bottom.set_ylabel("qpos_0 [m or rad]")
         bottom.set_xlabel("simulated time [s]")
         for ax in (top, bottom):
             ax.grid(alpha=0.3)
     fig.suptitle(
-        "Closed loop on the MuJoCo plant (solid green: success, dotted red: "
-        "failure; dashed: upright threshold)"
+        "Closed loop on the MuJoCo plant\n(solid green: success, dotted "
+        "red: failure" + ("; dashed: upright threshold)" if has_tip else ")"),
+        fontsize="medium",
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -14,11 +14,11 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from hydrax.simulation.compare import RunLogs, write_manifest
 from hydrax.simulation.controllers import learned_controller
 from hydrax.simulation.episode_costs import running_costs
 from hydrax.simulation.loop import run_closed_loop
 from hydrax.simulation.policies import LimitCheck, coloured_noise
+from hydrax.simulation.run_logs import RunLogs, write_manifest
 from hydrax.simulation.trials import check_trial, run_trial
 from hydrax.task_base import Task
 

@@ -1,0 +1,54 @@
+"""A folder of one run's closed-loop logs, and the manifest beside them.
+
+A folder of closed-loop logs is training data as it stands (training reads
+the manifest); ``RunLogs`` keeps it one run's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydrax.task_base import Task
+
+
+class RunLogs:
+    """One run's logs in a folder, which replace an earlier run's.
+
+    A folder of closed-loop logs is one run's: logs left by an earlier run
+    with more episodes or another model would join the next training. They
+    (and its manifest) are removed once this run has written its first
+    log, so a run that fails before that loses nothing.
+    """
+
+    def __init__(self, folder: Path, pattern: str) -> None:
+        self.folder = folder
+        old = sorted(folder.glob(pattern)) if folder.is_dir() else []
+        manifest = folder / "manifest.json"
+        self._earlier: list[Path] | None = old + (
+            [manifest] if manifest.exists() else []
+        )
+
+    def wrote(self, path: Path) -> None:
+        """Note a log this run wrote; the first removes the earlier run's."""
+        if self._earlier is None:
+            return
+        stale = [p for p in self._earlier if p != path]
+        self._earlier = None
+        for old in stale:
+            old.unlink(missing_ok=True)
+        logs = sum(p.name != "manifest.json" for p in stale)
+        if logs:
+            print(f"  removed {logs} logs of an earlier run from {self.folder}")
+
+
+def write_manifest(task: Task, folder: Path) -> None:
+    """A collection manifest beside closed-loop logs (training reads it)."""
+    from hydrax.logs import Manifest, count_rows
+    from hydrax.logs import write_manifest as write_manifest_file
+
+    files = sorted(folder.glob("*.csv"))
+    name = task.model_file.stem if task.model_file else "custom"
+    manifest = Manifest.for_model(task.mj_model, name, task.model_file)
+    run = {"policy": "closed-loop MPC"}
+    rows = sum(count_rows(f) for f in files)
+    write_manifest_file(folder, manifest.with_run(run, len(files), rows))
