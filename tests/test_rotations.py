@@ -324,3 +324,14 @@ def test_heading_frame_true_delta_reproduces_mujoco():
         velocity_delta(HEADING, t[:, 12:], dt)
     with pytest.raises(ValueError, match="heading_frame needs a free joint"):
         StateLayout.create(4, 3, 1, quat_indices=[0], heading_frame=True)
+
+
+def test_a_layout_describes_its_quaternions_and_frame():
+    """The dataset line shows that a manifest's quaternion was picked up."""
+    assert HEADING.describe() == (
+        "angles [11], coordinates [0, 1], quaternions [3, 7] (heading frame)"
+    )
+    plain = StateLayout.create(
+        3, 3, 1, angle_indices=[1, 2], coordinate_indices=[0]
+    )
+    assert plain.describe() == "angles [1, 2], coordinates [0]"

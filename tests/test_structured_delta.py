@@ -307,3 +307,23 @@ def test_window_mode_structured_network_steps_like_its_rollout():
     np.testing.assert_allclose(
         expected[:, :3], current[:, :3] + 0.01 * expected[:, 3:], atol=1e-6
     )
+
+
+def test_evaluation_of_a_structured_model_explains_its_equal_baselines(
+    structured_run, dcp_data, tmp_path
+):
+    """Zero velocity change is constant velocity: the report says why the
+    two baselines' rows agree, and metrics.json records the delta."""
+    from hydrax.dynamics_model_training.evaluate import evaluate_model
+
+    said = []
+    metrics = evaluate_model(
+        structured_run[0], dcp_data, num_examples=20, horizon=5,
+        output_dir=tmp_path, plots=False, log=said.append,
+    )  # fmt: skip
+    assert metrics["delta"] == "velocity"
+    pred = metrics["predictors"]
+    np.testing.assert_allclose(
+        pred["zero_delta"]["mse"], pred["constant_velocity"]["mse"], rtol=1e-5
+    )
+    assert "zero-delta is constant velocity" in "\n".join(said)

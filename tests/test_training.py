@@ -555,6 +555,7 @@ def test_bad_training_arguments_are_refused_before_reading(
     """A negative clip would flip the gradients; a task name that is a path
     would write checkpoints outside checkpoint_dir. Nothing is written."""
     args = {"task_name": "dcp", **kwargs}
+    said = []
     with pytest.raises(ValueError, match=message):
         train_dynamics_model(
             dcp_data,
@@ -563,9 +564,12 @@ def test_bad_training_arguments_are_refused_before_reading(
             num_epochs=1,
             checkpoint_dir=tmp_path / "ck",
             progress=False,
+            prediction_horizon="auto",
+            log=said.append,
             **args,
         )
     assert not (tmp_path / "ck").exists()
+    assert not said  # not even how "auto" resolved for that name
 
 
 def test_task_training_refuses_bad_collection_flags(tmp_path, capsys):

@@ -393,8 +393,7 @@ class DynamicsDataset:
             f"{self.num_windows['train']} train / {self.num_windows['val']} "
             f"val windows of {self.history_length}+{self.prediction_horizon} "
             f"rows; nq={self.layout.nq} nv={self.layout.nv} "
-            f"nu={self.layout.nu}, dt={self.dt:g} s, angles "
-            f"{list(self.layout.angle_indices)}, coordinates "
-            f"{list(self.layout.coordinate_indices)}{self._source.describe()}"
+            f"nu={self.layout.nu}, dt={self.dt:g} s, {self.layout.describe()}"
+            + self._source.describe()
             + (f"; {self._skipped_note}" if self.skipped_files else "")
         )

@@ -220,6 +220,7 @@ def _settings(
         "training_horizon": config.get("prediction_horizon"),
         "history_length": network.history_length,
         "mode": getattr(network, "mode", "window"),
+        "delta": network.layout.delta,
         "dt": dt,
         "dims": error_dimensions(network.layout),
         "best_val_loss": (config.get("history") or {}).get("best_val_loss"),

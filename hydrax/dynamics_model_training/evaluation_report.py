@@ -188,6 +188,12 @@ def _ratio_table(metrics: dict[str, Any]) -> list[str]:
         f"(linear baseline: ridge {fit['ridge']:g}, fit on {fit['windows']} "
         f"one-step windows of {fit['files']})"
     )
+    if metrics.get("delta") == "velocity":
+        lines.append(
+            "(the structured delta: a zero velocity change keeps the "
+            "velocity and integrates the positions from it, so zero-delta "
+            "is constant velocity and the two rows agree)"
+        )
     return lines
 
 

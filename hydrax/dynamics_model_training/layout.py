@@ -128,6 +128,17 @@ class StateLayout:
     delta: str = "state"
     delta_dt: float | None = None
 
+    def describe(self) -> str:
+        """``angles [1, 2], coordinates [0]`` (and the quaternions)."""
+        text = (
+            f"angles {list(self.angle_indices)}, coordinates "
+            f"{list(self.coordinate_indices)}"
+        )
+        if self.quat_indices:
+            text += f", quaternions {list(self.quat_indices)}"
+            text += " (heading frame)" if self.heading_frame else ""
+        return text
+
     @classmethod
     def create(
         cls,

@@ -203,8 +203,6 @@ def train_dynamics_model(
     prediction_horizon, why = resolve_prediction_horizon(
         prediction_horizon, task_name, [Path(d) for d in dirs]
     )
-    if why:
-        say(why)
     hyper = {
         "batch_size": batch_size,
         "num_epochs": num_epochs,
@@ -231,6 +229,8 @@ def train_dynamics_model(
         save_every=save_every,
         task_name=task_name,
     )
+    if why:  # once the name is known to be one
+        say(why)
     start_members = members_to_start_from(init_from, num_models)
     dataset = DynamicsDataset(
         data_dir,
