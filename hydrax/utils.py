@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -117,3 +118,27 @@ def committed(device: object, *trees: object) -> tuple:
     return tuple(
         t if on_device(t) else jax.device_put(t, device) for t in trees
     )
+
+
+def in_flags(message: str, parser: argparse.ArgumentParser) -> str:
+    """An error from the Python API, its parameters named by their flags.
+
+    ``num_epochs must be ...`` becomes ``--epochs must be ...`` and
+    ``angle_indices=[1, 2]`` ``--angle-indices 1,2``: what a command's
+    user types. Only names with an underscore (a plain word such as
+    ``seed`` may be prose), and none quoted (a dict's keys).
+    """
+    for action in parser._actions:
+        flags = [s for s in action.option_strings if s.startswith("--")]
+        if not flags or "_" not in action.dest:
+            continue
+        name = re.escape(action.dest)
+        message = re.sub(
+            rf"(?<![\w'\"-]){name}=(\[[^\]]*\])?",
+            lambda m, flag=flags[0]: (
+                f"{flag} " + (m[1] or "").strip("[]").replace(" ", "")
+            ),
+            message,
+        )
+        message = re.sub(rf"(?<![\w'\"-]){name}\b", flags[0], message)
+    return message

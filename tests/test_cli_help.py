@@ -71,3 +71,28 @@ def test_usage_names_the_command_as_it_was_run(command, monkeypatch):
         if action.required:  # a required option has no default to show
             text = parser._get_formatter()._expand_help(action)
             assert "(default" not in text, f"{command}: {action.dest}"
+
+
+def test_api_errors_are_told_in_the_flags_a_command_user_types(
+    dcp_data, tmp_path, capsys
+):
+    """``num_epochs`` is ``--epochs`` on the command line, ``angle_indices
+    =[1, 2]`` is ``--angle-indices 1,2``; a quoted key stays as it is."""
+    from hydrax.dynamics_model_training import train
+    from hydrax.utils import in_flags
+
+    code = train.main(
+        ["--data-dir", str(dcp_data), "--task-name", "t", "--epochs", "0",
+         "--checkpoint-dir", str(tmp_path)]
+    )  # fmt: skip
+    assert code == 2
+    assert "error: --epochs must be a positive integer, got 0" in (
+        capsys.readouterr().err
+    )
+    p = argparse.ArgumentParser()
+    p.add_argument("--angle-indices")
+    p.add_argument("--epochs", dest="num_epochs")
+    said = "e.g. angle_indices=[1, 2]; {'num_epochs': 3}; num_epochs >= 1"
+    assert in_flags(said, p) == (
+        "e.g. --angle-indices 1,2; {'num_epochs': 3}; --epochs >= 1"
+    )

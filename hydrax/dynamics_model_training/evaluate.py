@@ -42,7 +42,7 @@ from hydrax.dynamics_model_training.evaluation_windows import (
     check_data_matches,
 )
 from hydrax.logs import DataError
-from hydrax.utils import DefaultsHelpFormatter, command_name
+from hydrax.utils import DefaultsHelpFormatter, command_name, in_flags
 
 __all__ = [
     "DEFAULT_NUM_EXAMPLES",
@@ -170,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         evaluate_model(
             args.checkpoint,
@@ -184,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch_size=args.batch_size,
         )
     except (DataError, CheckpointError, ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {in_flags(str(e), parser)}", file=sys.stderr)
         return 2
     return 0
 

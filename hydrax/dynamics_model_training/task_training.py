@@ -20,7 +20,7 @@ from hydrax.dynamics_model_training.training_cli import (
     shown_path,
 )
 from hydrax.logs import holds_logs
-from hydrax.utils import DefaultsHelpFormatter, command_name
+from hydrax.utils import DefaultsHelpFormatter, command_name, in_flags
 
 
 def default_data_dir(task: str) -> Path:
@@ -137,7 +137,7 @@ def task_training_main(
             progress=not args.no_progress,
         )
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {in_flags(str(e), parser)}", file=sys.stderr)
         return 2
     return run_training_cli(
         parser,

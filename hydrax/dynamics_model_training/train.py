@@ -63,6 +63,7 @@ from hydrax.dynamics_model_training.training_setup import (
 )
 from hydrax.dynamics_model_training.transforms import TransformFn
 from hydrax.dynamics_model_training.windows import directory_file_weights
+from hydrax.utils import in_flags
 
 __all__ = [
     "CHECKPOINT_ROOT",
@@ -316,7 +317,7 @@ def run_training_cli(
         )
         _, history = train_dynamics_model(**kwargs, **training_kwargs(args))
     except (ValueError, CheckpointError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {in_flags(str(e), parser)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("training interrupted", file=sys.stderr)

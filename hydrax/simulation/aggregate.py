@@ -37,7 +37,7 @@ from hydrax.simulation.learned_episodes import (
     trial_scores,
 )
 from hydrax.simulation.trials import TRIALS
-from hydrax.utils import DefaultsHelpFormatter, command_name
+from hydrax.utils import DefaultsHelpFormatter, command_name, in_flags
 
 
 def _write_records(out_dir: Path, records: list[dict]) -> None:
@@ -352,7 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hydrax.dynamics_model_training.checkpoint import CheckpointError
     from hydrax.utils import enable_compilation_cache
 
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.checkpoint is None:
         args.checkpoint = CHECKPOINT_ROOT / args.task / "best_model.pkl"
     enable_compilation_cache()
@@ -375,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             disagreement_weight=args.disagreement_weight,
         )
     except (ValueError, CheckpointError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {in_flags(str(e), parser)}", file=sys.stderr)
         return 2
     if args.trials:
         print("\niteration  success  seconds in success set  cost per step")

@@ -29,7 +29,7 @@ from hydrax.logs.manifest import (
 from hydrax.simulation.collection import collect
 from hydrax.simulation.model_source import ModelSource, resolve_source
 from hydrax.simulation.policies import POLICIES, RANDOM_CENTRES, coloured_noise
-from hydrax.utils import DefaultsHelpFormatter, command_name
+from hydrax.utils import DefaultsHelpFormatter, command_name, in_flags
 
 __all__ = [
     "FORMAT",
@@ -188,7 +188,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (2 on a user mistake)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
         out_dir = collect(
@@ -212,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=not args.quiet,
         )
     except (ValueError, mujoco.FatalError) as err:
-        message = " ".join(str(err).split())
+        message = in_flags(" ".join(str(err).split()), parser)
         print(f"collect: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:

@@ -28,7 +28,7 @@ from hydrax.simulation.trials import (
     run_trial,
 )
 from hydrax.task_base import Task
-from hydrax.utils import DefaultsHelpFormatter, command_name
+from hydrax.utils import DefaultsHelpFormatter, command_name, in_flags
 
 DYNAMICS = ("true", "learned")
 
@@ -345,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run_condition(name, task, args.trial, seeds, out, overrides)
             )
     except (ValueError, CheckpointError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {in_flags(str(e), p)}", file=sys.stderr)
         return 2
     table = format_table(summaries, args.trial)
     print("\n" + table)
