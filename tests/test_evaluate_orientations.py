@@ -110,3 +110,28 @@ def test_free_body_evaluation_reports_orientation_in_degrees(
     assert "mse_orientation_3" in header
     assert not any(h.startswith("mse_qpos_3") for h in header)
     assert (tmp_path / "eval" / "per_dimension_error.png").stat().st_size > 0
+
+
+def test_the_hoppers_height_rows_get_units_from_the_manifest():
+    """A root height is in neither index list, so the layout leaves its
+    unit open; the manifest's slide joint gives m and m/s."""
+    from hydrax.dynamics_model_training.evaluation_metrics import (
+        error_dimensions,
+        with_joint_units,
+    )
+    from hydrax.dynamics_model_training.layout import StateLayout
+    from hydrax.logs.manifest import joint_table, suggested_indices
+    from hydrax.tasks import get_task
+
+    m = get_task("hopper").mj_model
+    angles, coords = suggested_indices(m)
+    layout = StateLayout.create(
+        m.nq, m.nv, m.nu, angle_indices=angles, coordinate_indices=coords
+    )
+    bare = {d["name"]: d["unit"] for d in error_dimensions(layout)}
+    assert bare["qpos_1"] == "" and bare["qvel_1"] == ""
+    dims = with_joint_units(error_dimensions(layout), joint_table(m))
+    units = {d["name"]: d["unit"] for d in dims}
+    assert units["qpos_1"] == "m" and units["qvel_1"] == "m/s"
+    assert all(units.values())  # every row has its unit now
+    assert units["qpos_2"] == "rad" and units["qpos_0"] == "m"

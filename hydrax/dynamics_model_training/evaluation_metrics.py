@@ -124,6 +124,29 @@ def error_dimensions(layout: StateLayout) -> list[dict[str, str]]:
     return dims + raw[layout.nq :]
 
 
+def with_joint_units(
+    dims: list[dict[str, str]], joints: list[dict] | None
+) -> list[dict[str, str]]:
+    """Units the layout leaves open, from the manifest's joint types.
+
+    A qpos in neither index list (a planar robot's root height, an
+    absolute slide) gets ``m`` from a slide joint and ``rad`` from a hinge,
+    its velocity ``m/s`` or ``rad/s``; other rows stay as they are.
+    """
+    units = {}
+    for joint in joints or []:
+        unit = {"slide": "m", "hinge": "rad"}.get(joint.get("type"))
+        if unit:
+            units[f"qpos_{joint['qpos_adr']}"] = unit
+            units[f"qvel_{joint['dof_adr']}"] = unit + "/s"
+    return [
+        {**d, "unit": units[d["name"]]}
+        if not d["unit"] and d["name"] in units
+        else d
+        for d in dims
+    ]
+
+
 def dim_label(dim: dict[str, str]) -> str:
     """``qpos_1 [rad]``, or the bare name when the unit is unknown."""
     return f"{dim['name']} [{dim['unit']}]" if dim["unit"] else dim["name"]

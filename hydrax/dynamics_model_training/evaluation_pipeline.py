@@ -42,6 +42,7 @@ from hydrax.dynamics_model_training.evaluation_metrics import (
     predictor_metrics,
     ratios,
     rollout_batches,
+    with_joint_units,
 )
 from hydrax.dynamics_model_training.evaluation_plots import write_plots
 from hydrax.dynamics_model_training.evaluation_report import (
@@ -58,6 +59,7 @@ from hydrax.dynamics_model_training.evaluation_windows import (
 )
 from hydrax.dynamics_model_training.model import DynamicsNetwork
 from hydrax.dynamics_model_training.transforms import StateLayout, TransformFn
+from hydrax.logs import DataError, read_common_manifest
 
 
 def _check_arguments(split: str, num_examples: int, batch_size: int) -> None:
@@ -212,6 +214,12 @@ def _settings(
     dt: float,
 ) -> dict[str, Any]:
     """The model's and the data's part of metrics.json."""
+    dirs = data_dir if isinstance(data_dir, list) else [data_dir]
+    try:
+        manifest = read_common_manifest(dirs)
+    except DataError:
+        manifest = None  # units from the layout alone
+    joints = manifest.joints if manifest is not None else None
     return {
         "checkpoint": source,
         "data_dir": str(data_dir)
@@ -222,7 +230,7 @@ def _settings(
         "mode": getattr(network, "mode", "window"),
         "delta": network.layout.delta,
         "dt": dt,
-        "dims": error_dimensions(network.layout),
+        "dims": with_joint_units(error_dimensions(network.layout), joints),
         "best_val_loss": (config.get("history") or {}).get("best_val_loss"),
     }
 

@@ -108,7 +108,9 @@ def run_condition(
     logs = RunLogs(folder, "seed_*.csv") if folder is not None else None
     for seed in seeds:
         path = folder / f"seed_{seed:03d}.csv" if folder else None
-        result = run_trial(trial, task, controller, seed, log_path=path)
+        result = run_trial(
+            trial, task, controller, seed, log_path=path, progress=log
+        )
         if logs is not None:
             logs.wrote(path)
         e = result.episode

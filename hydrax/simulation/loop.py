@@ -320,7 +320,10 @@ def run_closed_loop(
     planned = np.zeros((every, task.nu))
     stopped = False
     handle = _open_viewer(mj_model, data) if viewer else None
-    for k in tqdm(range(num_steps), disable=not progress, desc="closed loop"):
+    steps = tqdm(
+        range(num_steps), disable=not progress, desc="plant steps", leave=False
+    )
+    for k in steps:
         if k % every == 0:
             start = time.perf_counter()
             planned = planner.replan(data)

@@ -78,6 +78,7 @@ def run_trial(
     last_seconds: float | None = None,
     replan_hz: float = 50.0,
     log_path: str | Path | None = None,
+    progress: bool = False,
 ) -> TrialResult:
     """Run one trial of a kind: ``balance`` or ``swingup``.
 
@@ -97,6 +98,8 @@ def run_trial(
         last_seconds: The judged tail of a swing-up (default 2 s).
         replan_hz: Replannings per simulated second.
         log_path: Write the episode's CSV log here, if given.
+        progress: Show a progress bar over the plant steps (it goes once
+            the episode ends).
 
     Returns:
         The result.
@@ -122,6 +125,7 @@ def run_trial(
         seed=seed,
         stop_condition=_not_upright(task) if kind == "balance" else None,
         compute_cost=False,
+        progress=progress,
     )
     return TrialResult(episode.success(task, tail), episode, seed)
 
