@@ -250,6 +250,8 @@ def _run_episodes(
 
         controller = default_controller(source.task)
     bar = tqdm(total=episodes, disable=not show_progress, desc="episodes")
+    if controller is not None:  # the first episode compiles its planner
+        bar.set_postfix_str("compiling the planner (the first episode)")
     chunk = 1 if policy == "mpc" else batch_size
     first = target.first
     for offset in range(0, episodes, chunk):
@@ -264,6 +266,7 @@ def _run_episodes(
             energy=energy,
         )
         _write_episodes(target.out_dir, indices, batch, dt, progress)
+        bar.set_postfix_str("")
         bar.update(len(indices))
     bar.close()
 
