@@ -120,25 +120,40 @@ def committed(device: object, *trees: object) -> tuple:
     )
 
 
-def in_flags(message: str, parser: argparse.ArgumentParser) -> str:
+_BEFORE = r"(?<![\w'\"/\\.-])"
+"""Not inside a word, a quoted key, a path or a dotted name."""
+_AFTER = r"(?![\w/\\-])(?!\.\w)"
+
+
+def in_flags(
+    message: str,
+    parser: argparse.ArgumentParser,
+    aliases: dict[str, str] | None = None,
+) -> str:
     """An error from the Python API, its parameters named by their flags.
 
     ``num_epochs must be ...`` becomes ``--epochs must be ...`` and
     ``angle_indices=[1, 2]`` ``--angle-indices 1,2``: what a command's
-    user types. Only names with an underscore (a plain word such as
-    ``seed`` may be prose), and none quoted (a dict's keys).
+    user types. A name with an underscore is replaced wherever it stands
+    as a word (not in a path, a dotted name or quotes); a plain word such
+    as ``duration`` only as the subject of ``must be`` (elsewhere it may be
+    prose). ``aliases`` maps API names the parser does not know (``out_dir``)
+    to their flags.
     """
+    flags = dict(aliases or {})
     for action in parser._actions:
-        flags = [s for s in action.option_strings if s.startswith("--")]
-        if not flags or "_" not in action.dest:
-            continue
-        name = re.escape(action.dest)
+        long = [s for s in action.option_strings if s.startswith("--")]
+        if long:
+            flags.setdefault(action.dest, long[0])
+    for name, flag in flags.items():
+        word = _BEFORE + re.escape(name)
         message = re.sub(
-            rf"(?<![\w'\"-]){name}=(\[[^\]]*\])?",
-            lambda m, flag=flags[0]: (
-                f"{flag} " + (m[1] or "").strip("[]").replace(" ", "")
+            word + r"=(\[[^\[\]]*\]|\([^()]*\))?",
+            lambda m, flag=flag: (
+                f"{flag} " + (m[1] or "").strip("[]()").replace(" ", "")
             ),
             message,
         )
-        message = re.sub(rf"(?<![\w'\"-]){name}\b", flags[0], message)
+        tail = _AFTER if "_" in name else r"(?= must be\b)"
+        message = re.sub(word + tail, flag, message)
     return message

@@ -92,7 +92,18 @@ def test_api_errors_are_told_in_the_flags_a_command_user_types(
     p = argparse.ArgumentParser()
     p.add_argument("--angle-indices")
     p.add_argument("--epochs", dest="num_epochs")
+    p.add_argument("--duration")
     said = "e.g. angle_indices=[1, 2]; {'num_epochs': 3}; num_epochs >= 1"
     assert in_flags(said, p) == (
         "e.g. --angle-indices 1,2; {'num_epochs': 3}; --epochs >= 1"
+    )
+    # Paths and dotted names keep their words; a plain word is a flag only
+    # as the subject of "must be"; an alias names what the parser does not.
+    said = "/a/num_epochs/x.pkl, args.num_epochs, angle_indices=(1, 2)"
+    assert in_flags(said, p) == (
+        "/a/num_epochs/x.pkl, args.num_epochs, --angle-indices 1,2"
+    )
+    said = "the duration; duration must be >= 0.01; give another out_dir"
+    assert in_flags(said, p, {"out_dir": "--output-dir"}) == (
+        "the duration; --duration must be >= 0.01; give another --output-dir"
     )

@@ -135,3 +135,5 @@ def test_the_hoppers_height_rows_get_units_from_the_manifest():
     assert units["qpos_1"] == "m" and units["qvel_1"] == "m/s"
     assert all(units.values())  # every row has its unit now
     assert units["qpos_2"] == "rad" and units["qpos_0"] == "m"
+    odd = [{"type": "slide"}, {"type": "slide", "qpos_adr": "1", "dof_adr": 1}]
+    assert with_joint_units(error_dimensions(layout), odd)[1]["unit"] == ""

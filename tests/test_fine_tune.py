@@ -209,9 +209,9 @@ def _refused(error, message, checkpoint, data, tmp_path, **kwargs):
 def test_aggregation_checks_the_logs_before_the_first_round(
     ensemble_ckpt, dcp_data, tmp_path
 ):
-    """A missing directory, a bad cell, another model's logs or another
-    task's checkpoint fail before any trial or episode runs and before an
-    earlier run's logs or record are replaced."""
+    """A missing directory, a bad cell, another model's logs, another
+    task's checkpoint or a bad disagreement weight fail before any trial or
+    episode runs and before an earlier run's logs or record are replaced."""
     from hydrax.logs import DataError
 
     earlier = tmp_path / "agg" / "iter_1" / "data" / "episode_00000.csv"
@@ -241,4 +241,8 @@ def test_aggregation_checks_the_logs_before_the_first_round(
             "cart_pole", ensemble_ckpt, other, out_dir=tmp_path / "agg",
             trials=0,
         )  # fmt: skip
+    _refused(
+        ValueError, "disagreement_weight must be >= 0", ensemble_ckpt,
+        dcp_data, tmp_path, trials=0, disagreement_weight=-1.0,
+    )  # fmt: skip
     assert earlier.read_text() == "kept" and record.read_text() == "kept"

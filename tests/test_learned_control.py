@@ -427,12 +427,14 @@ def test_an_earlier_runs_logs_go_only_once_a_new_log_is_written(
     RunLogs(tmp_path / "absent", "seed_*.csv").wrote(tmp_path / "absent" / "a")
 
 
-def test_a_summary_without_an_upright_time_is_valid_json():
+def test_a_summary_without_an_upright_time_is_valid_json(tmp_path):
     """A trial that never stayed upright has a null time, not NaN (which
-    strict JSON readers refuse)."""
+    strict JSON readers refuse); a task without a tip is plotted by its
+    running cost, two failures alike included."""
     import json
+    from types import SimpleNamespace
 
-    from hydrax.simulation.compare import ConditionSummary
+    from hydrax.simulation.compare import ConditionSummary, plot_conditions
     from hydrax.simulation.loop import Episode
     from hydrax.simulation.trials import TrialResult
 
@@ -445,8 +447,16 @@ def test_a_summary_without_an_upright_time_is_valid_json():
     summary = ConditionSummary(
         "true",
         [TrialResult(False, episode, 0), TrialResult(True, episode, 1)],
-        costs=[1.0, 2.0],
+        costs=[1.0, float("inf")],
         upright_times=[float("nan"), 0.5],
     )
     text = json.dumps(summary.as_dict(), allow_nan=False)
     assert json.loads(text)["time_to_upright"] == [None, 0.5]
+    assert json.loads(text)["costs"] == [1.0, None]
+    failures = ConditionSummary(
+        "learned",
+        [TrialResult(False, episode, 0), TrialResult(False, episode, 1)],
+        step_costs=[np.ones(1), 2 * np.ones(1)],
+    )
+    plot_conditions(SimpleNamespace(), [failures], tmp_path / "p.png", "x")
+    assert (tmp_path / "p.png").stat().st_size > 0

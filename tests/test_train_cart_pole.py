@@ -87,7 +87,7 @@ def test_a_bad_collection_prints_nothing_before_its_error(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 2
     assert "collect" not in out
-    assert "duration must be >= the timestep" in err
+    assert "error: --collect-duration must be >= the timestep" in err
     assert not (tmp_path / "d").exists()
 
 

@@ -134,11 +134,12 @@ def with_joint_units(
     its velocity ``m/s`` or ``rad/s``; other rows stay as they are.
     """
     units = {}
-    for joint in joints or []:
+    for joint in joints or []:  # a hand-written manifest may lack fields
         unit = {"slide": "m", "hinge": "rad"}.get(joint.get("type"))
-        if unit:
-            units[f"qpos_{joint['qpos_adr']}"] = unit
-            units[f"qvel_{joint['dof_adr']}"] = unit + "/s"
+        qpos, dof = joint.get("qpos_adr"), joint.get("dof_adr")
+        if unit and isinstance(qpos, int) and isinstance(dof, int):
+            units[f"qpos_{qpos}"] = unit
+            units[f"qvel_{dof}"] = unit + "/s"
     return [
         {**d, "unit": units[d["name"]]}
         if not d["unit"] and d["name"] in units

@@ -137,7 +137,11 @@ def task_training_main(
             progress=not args.no_progress,
         )
     except ValueError as e:
-        print(f"error: {in_flags(str(e), parser)}", file=sys.stderr)
+        aliases = {
+            "duration": "--collect-duration",
+            "episodes": "--collect-episodes",
+        }
+        print(f"error: {in_flags(str(e), parser, aliases)}", file=sys.stderr)
         return 2
     return run_training_cli(
         parser,

@@ -145,7 +145,9 @@ def aggregate(
     checkpoint = Path(checkpoint)
     # Before any output: the checkpoint, the data and the trial fit.
     scored = trial if trials else None
-    config = check_inputs(task_name, checkpoint, dirs, scored)
+    config = check_inputs(
+        task_name, checkpoint, dirs, scored, disagreement_weight
+    )
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
     records: list[dict] = []
 
@@ -376,7 +378,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             disagreement_weight=args.disagreement_weight,
         )
     except (ValueError, CheckpointError) as e:
-        print(f"error: {in_flags(str(e), parser)}", file=sys.stderr)
+        aliases = {"out_dir": "--output-dir"}
+        print(f"error: {in_flags(str(e), parser, aliases)}", file=sys.stderr)
         return 2
     if args.trials:
         print("\niteration  success  seconds in success set  cost per step")

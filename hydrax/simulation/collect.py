@@ -217,8 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"collect: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:
-        notes = "; ".join(getattr(stop, "__notes__", []))
-        print(f"collect: interrupted; {notes}", file=sys.stderr)
+        notes = "".join(f"; {n}" for n in getattr(stop, "__notes__", []))
+        print(f"collect: interrupted{notes}", file=sys.stderr)
         return 130
     if not args.quiet:
         run = read_manifest(out_dir).collection[-1]

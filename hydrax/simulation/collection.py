@@ -4,9 +4,7 @@ Episodes run on the MuJoCo C plant (``mj_step``, any integrator) and are
 logged one CSV per episode (``episode_00000.csv``, ...) in the trajectory
 format, plus a ``manifest.json`` that describes the model and the columns.
 The policies (``lqr``, ``random``, ``mpc``, ``energy``, ``mix``) are
-described in `hydrax.simulation.policies`; ``random`` varies its controls
-about the middle of each actuator's range or about zero
-(``random_centre``), from states spread around the default pose ``qpos0``.
+described in `hydrax.simulation.policies`.
 
 An episode ends early when a limited slide joint (e.g. the cart's rail)
 reaches its range, or when the state stops being finite; the state that
@@ -33,7 +31,11 @@ from hydrax.control.swingup import EnergySwingup
 from hydrax.logs import Manifest, write_manifest
 from hydrax.logs.writer import write_trajectory_csv
 from hydrax.simulation.model_source import ModelSource, resolve_source
-from hydrax.simulation.output_dir import OutputTarget, resolve_output
+from hydrax.simulation.output_dir import (
+    OutputTarget,
+    drop_if_empty,
+    resolve_output,
+)
 from hydrax.simulation.policies import (
     Rollouts,
     check_random_centre,
@@ -85,19 +87,16 @@ def _check_options(
     """A ValueError naming the first option out of its range."""
     st = settings
     check_random_centre(st.random_centre)
+    fractions = (("lqr", st.lqr_fraction), ("energy", st.energy_fraction))
     checks = [
         (episodes >= 1, f"episodes must be >= 1, got {episodes}"),
         (
             st.duration >= dt,
             f"duration must be >= the timestep {dt}, got {st.duration}",
         ),
-        (
-            0.0 <= st.lqr_fraction <= 1.0,
-            f"lqr_fraction must be in [0, 1], got {st.lqr_fraction}",
-        ),
-        (
-            0.0 <= st.energy_fraction <= 1.0,
-            f"energy_fraction must be in [0, 1], got {st.energy_fraction}",
+        *(
+            (0.0 <= v <= 1.0, f"{k}_fraction must be in [0, 1], got {v}")
+            for k, v in fractions
         ),
         (st.noise_std >= 0, f"noise_std must be >= 0, got {st.noise_std}"),
         (st.random_std >= 0, f"random_std must be >= 0, got {st.random_std}"),
@@ -385,14 +384,16 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
                 f"listed in {out_dir / 'manifest.json'}"
             )
         else:
-            if created_dir and out_dir.is_dir() and not any(out_dir.iterdir()):
-                out_dir.rmdir()
-            stop.add_note("no episode was complete: nothing was written")
+            drop_if_empty(out_dir, created_dir)
+            removed = bool(target.existing) and overwrite
+            stop.add_note(
+                "no episode was complete: nothing was written"
+                + (" (--overwrite had removed the old dataset)" * removed)
+            )
         raise
     except BaseException:
         for path in done.written:
             path.unlink(missing_ok=True)
-        if created_dir and out_dir.is_dir() and not any(out_dir.iterdir()):
-            out_dir.rmdir()
+        drop_if_empty(out_dir, created_dir)
         raise
     return out_dir

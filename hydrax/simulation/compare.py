@@ -62,20 +62,22 @@ class ConditionSummary:
         replans = np.concatenate(
             [r.episode.replan_seconds for r in self.results]
         )
-        return {
+        return {  # null for NaN or Inf (a trial never upright): valid JSON
             "dynamics": self.name,
             "success_rate": self.success_rate,
             "successes": [bool(r.success) for r in self.results],
             "seeds": [r.seed for r in self.results],
-            "mean_cost": float(np.mean(self.costs)),
-            "costs": self.costs,
-            # null where the episode did not stay upright (valid JSON)
-            "time_to_upright": [
-                None if np.isnan(t) else t for t in self.upright_times
-            ],
+            "mean_cost": _number(np.mean(self.costs)),
+            "costs": [_number(c) for c in self.costs],
+            "time_to_upright": [_number(t) for t in self.upright_times],
             "episode_seconds": [r.episode.duration for r in self.results],
-            "replan_ms_mean": float(1e3 * np.mean(replans)),
+            "replan_ms_mean": _number(1e3 * np.mean(replans)),
         }
+
+
+def _number(x: float) -> float | None:
+    """A float for JSON, None where it is not finite."""
+    return float(x) if np.isfinite(x) else None
 
 
 def time_to_upright(task: Task, result: TrialResult) -> float:
@@ -135,7 +137,7 @@ def run_condition(
 def plot_conditions(
     task: Task, summaries: list[ConditionSummary], path: Path, trial: str
 ) -> None:
-    """Tip height and cart position of every episode, one column a model."""
+    """Tip height (or cost) and qpos_0 of every episode, a column a model."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -145,7 +147,8 @@ def plot_conditions(
     axes = fig.subplots(2, len(summaries), squeeze=False, sharex=True)
     for j, s in enumerate(summaries):
         top, bottom = axes[0, j], axes[1, j]
-        for r in s.results:
+        costs = s.step_costs or [None] * len(s.results)
+        for r, cost in zip(s.results, costs, strict=True):
             e = r.episode
             style = "-" if r.success else ":"
             color = "tab:green" if r.success else "tab:red"
@@ -157,8 +160,7 @@ def plot_conditions(
                     color=color,
                     lw=1,
                 )
-            elif s.step_costs:  # no tip: how well the task's cost is met
-                cost = s.step_costs[s.results.index(r)]
+            elif cost is not None:  # no tip: how well the cost is met
                 top.plot(e.times, cost, style, color=color, lw=1)
             bottom.plot(e.times, e.qpos[:, 0], style, color=color, lw=1)
         if has_tip and trial:
@@ -305,11 +307,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--episodes must be >= 1")
     if "learned" in args.dynamics and args.checkpoint is None:
         p.error("--dynamics learned needs --checkpoint")
+    learned = ("checkpoint", "strategy", "matmul_dtype", "disagreement_weight")
     learned_only = [
-        f"--{name.replace('_', '-')}"
-        for name in ("checkpoint", "strategy", "matmul_dtype")
-        + ("disagreement_weight",)
-        if getattr(args, name) != p.get_default(name)
+        a.option_strings[-1]
+        for a in p._actions
+        if a.dest in learned and getattr(args, a.dest) != a.default
     ]
     if "learned" not in args.dynamics and learned_only:
         p.error(f"{', '.join(learned_only)}: only for --dynamics learned")

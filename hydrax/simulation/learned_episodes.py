@@ -80,13 +80,18 @@ def say_scores(it: int, scores: dict, trials: int) -> None:
 
 
 def check_inputs(
-    task_name: str, checkpoint: Path, dirs: list[Path], trial: str | None
+    task_name: str,
+    checkpoint: Path,
+    dirs: list[Path],
+    trial: str | None,
+    disagreement_weight: float = 0.0,
 ) -> dict:
     """The checkpoint's configuration, once its task and data fit it.
 
     Every log of ``dirs`` is read and checked, so a bad file or a wrong
     directory fails in seconds, before a round's work or output; so does
-    a ``trial`` (None: none is run) the task cannot pass.
+    a ``trial`` (None: none is run) the task cannot pass, and a
+    ``disagreement_weight`` the checkpoint cannot take.
 
     Raises:
         CheckpointError: the checkpoint is unsafe, broken or another model's.
@@ -96,15 +101,16 @@ def check_inputs(
     from hydrax.dynamics_model_training.evaluation_windows import (
         check_data_matches,
     )
-    from hydrax.dynamics_model_training.model_io import load_trained_model
     from hydrax.logs import list_logs, scan_logs
     from hydrax.simulation.controllers import learned_task
 
-    task = learned_task(task_name, checkpoint)
+    task = learned_task(
+        task_name, checkpoint, disagreement_weight=disagreement_weight
+    )
     if trial is not None:
         check_trial(task, trial)
     scan_logs(list_logs(dirs), keep_rows=False)
-    _, config = load_trained_model(checkpoint)
+    config = task.dynamics.config
     check_data_matches(config, dirs, str(checkpoint))
     return config
 

@@ -36,7 +36,7 @@ class OutputTarget:
 
     Attributes:
         out_dir: The output directory.
-        existing: Its dataset files (episode CSVs, manifest) before the run.
+        existing: Its dataset files (episode logs, manifest) before the run.
         sha: The sha256 of the model file.
         first: The number of the run's first episode.
         old: The existing manifest when appending, else None.
@@ -107,3 +107,9 @@ def resolve_output(
         )
 
     return OutputTarget(out_dir, existing, sha, first, old)
+
+
+def drop_if_empty(out_dir: Path, created: bool) -> None:
+    """Remove the output folder a run ``created`` if it holds nothing."""
+    if created and out_dir.is_dir() and not any(out_dir.iterdir()):
+        out_dir.rmdir()

@@ -32,7 +32,7 @@ class RunLogs:
         """Note a log this run wrote; the first removes the earlier run's."""
         if self._earlier is None:
             return
-        stale = [p for p in self._earlier if p != path]
+        stale = [p for p in self._earlier if p.resolve() != path.resolve()]
         self._earlier = None
         for old in stale:
             old.unlink(missing_ok=True)
