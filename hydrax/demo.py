@@ -186,7 +186,7 @@ def _control_stage(args: argparse.Namespace, best: Path) -> None:
     from hydrax.simulation.compare import ConditionSummary, plot_conditions
     from hydrax.simulation.controllers import default_controller
     from hydrax.simulation.run_logs import RunLogs, write_manifest
-    from hydrax.simulation.trials import balance_trial
+    from hydrax.simulation.trials import run_trial
     from hydrax.tasks.double_cart_pole import DoubleCartPole
 
     t0 = _section("4/4 control: balance trials in the MuJoCo plant")
@@ -210,7 +210,9 @@ def _control_stage(args: argparse.Namespace, best: Path) -> None:
         for k in range(args.trials):
             seed = args.seed + k
             path = log_dir / f"seed_{seed}.csv"
-            r = balance_trial(task, controller, seed, log_path=path)
+            r = run_trial(
+                "balance", task, controller, seed, log_path=path, progress=True
+            )
             logs.wrote(path)
             results.append(r)
             print(
