@@ -268,7 +268,7 @@ def test_closed_loop_cli_refuses_a_negative_disagreement_weight(
         ]
     )
     assert code == 2
-    assert "disagreement_weight must be >= 0" in capsys.readouterr().err
+    assert "--disagreement-weight must be >= 0" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
 
 
@@ -338,7 +338,7 @@ def test_aggregation_plans_with_the_disagreement_weight(
             ]
         )  # fmt: skip
         assert code == 2
-        assert "disagreement_weight must be >= 0" in capsys.readouterr().err
+        assert "--disagreement-weight must be >= 0" in capsys.readouterr().err
         assert not (tmp_path / "x").exists()
 
 
