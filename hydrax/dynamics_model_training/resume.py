@@ -78,8 +78,8 @@ def check_resume(saved: dict, current: dict, path: Path) -> None:
 def _same_split(old: list[str], new: list[str]) -> bool:
     """Whether two recordings of a split name the same logs.
 
-    Bare file names (recorded before 2026-12-06) are compared with the new
-    keys' file names, and the format's suffix is dropped from both: the
+    Bare file names (a checkpoint of one directory, or of any before
+    2026-12-06) are compared with the new keys' file names, and the format's suffix is dropped from both: the
     same logs converted to the other format keep their split.
     """
     if not any("/" in k for k in old):
