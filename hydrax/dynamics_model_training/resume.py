@@ -79,8 +79,9 @@ def _same_split(old: list[str], new: list[str]) -> bool:
     """Whether two recordings of a split name the same logs.
 
     Bare file names (a checkpoint of one directory, or of any before
-    2026-12-06) are compared with the new keys' file names, and the format's suffix is dropped from both: the
-    same logs converted to the other format keep their split.
+    2026-12-06) are compared with the new keys' file names, and the
+    format's suffix is dropped from both: the same logs converted to the
+    other format keep their split.
     """
     if not any("/" in k for k in old):
         new = [k.rsplit("/", 1)[-1] for k in new]
