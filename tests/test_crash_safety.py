@@ -129,19 +129,29 @@ def test_resume_returns_the_best_weights(dcp_data, tmp_path):
     from flax import nnx
 
     run = dict(checkpoint_dir=tmp_path, progress=False, log=lambda s: None)
-    kw = {**KW, "seed": 3, "learning_rate": 0.1, "lr_schedule": "constant"}
-    _, history = train_dynamics_model(dcp_data, "b", num_epochs=4, **run, **kw)
-    assert history["best_epoch"] < 4  # the last epoch was worse (by 26 %)
+    # A run whose last epoch is worse than its best: which seed gives one
+    # depends on the CPU's float rounding (4 of seeds 3-8 on one machine).
+    for seed in range(3, 13):
+        kw = {**KW, "seed": seed, "learning_rate": 0.1}
+        kw["lr_schedule"] = "constant"
+        name = f"b{seed}"
+        _, history = train_dynamics_model(
+            dcp_data, name, num_epochs=4, **run, **kw
+        )
+        if history["best_epoch"] < 4:
+            break
+    else:
+        pytest.fail("no seed of 3-12 ended on a worse epoch than its best")
     net, resumed = train_dynamics_model(
-        dcp_data, "b", num_epochs=4, resume=True, **run, **kw
+        dcp_data, name, num_epochs=4, resume=True, **run, **kw
     )
     assert resumed["best_epoch"] == history["best_epoch"]
 
     def weights(network: object) -> list:
         return jax.tree.leaves(nnx.state(network, nnx.Param))
 
-    best, _ = load_trained_model(tmp_path / "b" / "best_model.pkl")
-    last, _ = load_trained_model(tmp_path / "b" / "last.pkl")
+    best, _ = load_trained_model(tmp_path / name / "best_model.pkl")
+    last, _ = load_trained_model(tmp_path / name / "last.pkl")
     for got, want in zip(weights(net), weights(best), strict=True):
         np.testing.assert_array_equal(got, want)
     assert any(

@@ -194,7 +194,7 @@ def test_train_cli_takes_one_weight_per_directory(
     assert main([*argv, "--data-weights", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
-        "error: data_weights has 1 entries for 2 data directories; give one "
+        "error: --data-weights has 1 entries for 2 data directories; give one "
         "weight per directory"
     )
 
