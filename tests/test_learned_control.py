@@ -293,8 +293,15 @@ def test_closed_loop_cli_refuses_what_it_would_ignore_or_cannot_pass(
     assert main(["--task", "hopper", "--dynamics", "true", *out]) == 2
     err = capsys.readouterr().err
     assert "Hopper's balance trial cannot pass" in err
-    assert "1 m travelled (target_distance)" in err
+    assert "or --target-distance 0, where success means 'did not fall'" in err
+    with pytest.raises(SystemExit):
+        main(["--target-distance", "0", "--dynamics", "true", *out])
+    assert "double_cart_pole has no target distance" in capsys.readouterr().err
     assert not (tmp_path / "cl").exists()
+    from hydrax.simulation.trials import check_trial
+    from hydrax.tasks import get_task
+
+    check_trial(get_task("hopper", target_distance=0.0), "balance")
 
 
 def test_aggregation_plans_with_the_disagreement_weight(

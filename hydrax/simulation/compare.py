@@ -254,6 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
         "section Trials)",
     )
     p.add_argument(
+        "--target-distance",
+        type=float,
+        default=None,
+        help="the hopper's and the quadruped's metres to travel for success "
+        "(none given: the task's 1 m; 0: success means 'did not fall', "
+        "which a balance trial needs)",
+    )
+    p.add_argument(
         "--episodes", type=int, default=10, help="trials per planner model"
     )
     p.add_argument(
@@ -328,9 +336,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.output_dir / args.task / args.trial
     seeds = range(args.seed, args.seed + args.episodes)
     summaries = []
+    task_kwargs = {}
+    if args.target_distance is not None:
+        task_kwargs["target_distance"] = args.target_distance
+        if not hasattr(get_task(args.task), "target_distance"):
+            p.error(f"--target-distance: {args.task} has no target distance")
     try:  # every planner model is checked before the first trial runs
         tasks = {
-            name: get_task(args.task)
+            name: get_task(args.task, **task_kwargs)
             if name == "true"
             else learned_task(
                 args.task,
@@ -338,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.strategy,
                 args.disagreement_weight,
                 args.matmul_dtype,
+                **task_kwargs,
             )
             for name in args.dynamics
         }

@@ -145,6 +145,7 @@ def learned_task(
     strategy: str = "mean",
     disagreement_weight: float = 0.0,
     matmul_dtype: str = "float32",
+    **task_kwargs: object,
 ) -> Task:
     """A built-in task whose planner rolls out a learned model.
 
@@ -163,6 +164,7 @@ def learned_task(
             single model or another strategy, which would ignore it).
         matmul_dtype: The recurrent products' operands, ``"float32"`` or
             ``"bfloat16"`` (float32 sums; see ``NeuralNetworkDynamics``).
+        **task_kwargs: The task's own arguments (``target_distance=0``).
 
     Returns:
         The task with ``custom_dynamics`` set.
@@ -170,7 +172,7 @@ def learned_task(
     # Imported here: the default controllers need no network code.
     from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
 
-    physics = get_task(task_name)
+    physics = get_task(task_name, **task_kwargs)
     learned = NeuralNetworkDynamics.load_params(
         model=physics.model,
         path=checkpoint,
@@ -178,7 +180,7 @@ def learned_task(
         disagreement_weight=disagreement_weight,
         matmul_dtype=matmul_dtype,
     )
-    return get_task(task_name, custom_dynamics=learned)
+    return get_task(task_name, custom_dynamics=learned, **task_kwargs)
 
 
 def learned_controller(

@@ -63,8 +63,8 @@ def check_trial(task: Task, kind: str) -> None:
             f"{type(task).__name__}'s balance trial cannot pass: it needs "
             f"success in every state, and success needs {far:g} m travelled "
             "(target_distance); use the swingup trial (judged on its last "
-            "2 s), or build the task with target_distance=0, where success "
-            "means 'did not fall'"
+            "2 s), or target_distance=0, where success means 'did not "
+            "fall'"
         )
 
 
