@@ -59,7 +59,6 @@ from hydrax.dynamics_model_training.evaluation_windows import (
 )
 from hydrax.dynamics_model_training.model import DynamicsNetwork
 from hydrax.dynamics_model_training.transforms import StateLayout, TransformFn
-from hydrax.logs import DataError, read_common_manifest
 
 
 def _check_arguments(split: str, num_examples: int, batch_size: int) -> None:
@@ -212,13 +211,14 @@ def _settings(
     source: str,
     data_dir: Path | list[Path],
     dt: float,
+    dataset: DynamicsDataset,
 ) -> dict[str, Any]:
-    """The model's and the data's part of metrics.json."""
-    dirs = data_dir if isinstance(data_dir, list) else [data_dir]
-    try:
-        manifest = read_common_manifest(dirs)
-    except DataError:
-        manifest = None  # units from the layout alone
+    """The model's and the data's part of metrics.json.
+
+    Units the layout leaves open come from the joints of the manifest the
+    dataset read (none: the layout's alone).
+    """
+    manifest = dataset.manifest_record
     joints = manifest.joints if manifest is not None else None
     return {
         "checkpoint": source,
@@ -342,7 +342,7 @@ def evaluate_model(  # noqa: PLR0917 (the seed's positional signature)
         members=members,
     )
     history = config.get("history") or {}
-    settings = _settings(network, config, source, data_dir, dt)
+    settings = _settings(network, config, source, data_dir, dt, dataset)
     settings.update(split_requested=split, horizon=horizon, seed=seed)
     metrics = _metrics(
         results, dataset=dataset, sel=sel, settings=settings, n_fit=n_fit
