@@ -13,10 +13,12 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import write_dcp_logs
 from flax import nnx
 
 from hydrax.dynamics_model_training.baselines import ConstantVelocityModel
 from hydrax.dynamics_model_training.data_loader import DataError
+from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.evaluate import (
     DEFAULT_NUM_EXAMPLES,
     build_parser,
@@ -29,6 +31,7 @@ from hydrax.dynamics_model_training.evaluation_metrics import (
     bootstrap_weights,
 )
 from hydrax.dynamics_model_training.evaluation_plots import PLOT_FILES
+from hydrax.dynamics_model_training.evaluation_windows import select_windows
 from hydrax.dynamics_model_training.model import (
     DynamicsNetwork,
     rollout,
@@ -318,9 +321,17 @@ def test_short_files_skipped_and_split_falls_back(
     )
     assert metrics["split"] == "all"
     assert "every one is named as a training file" in "\n".join(said)
-    assert "names its logs by file name alone" in "\n".join(said)
-    held_out = dcp_data / config["val_files"][0]  # under a new name
-    shutil.copy(held_out, tmp_path / "heldout.csv")
+    assert "names its logs by file name alone" not in "\n".join(said)
+    # A checkpoint without fingerprints (before 2026-12-07) matches names.
+    h, k = config["history_length"], config["prediction_horizon"]
+    ds = DynamicsDataset(
+        tmp_path, [0], [1, 2], h, k, pad_start=False, verbose=False
+    )
+    by_name = {k: v for k, v in config.items() if k != "file_fingerprints"}
+    notes = "\n".join(select_windows(ds, by_name, "val", 5, 0).notes)
+    assert "names its logs by file name alone" in notes
+    fresh = write_dcp_logs(tmp_path / "fresh", 1, 300, seed=9)
+    shutil.copy(fresh / "episode_00000.csv", tmp_path / "fresh.csv")
     said = []
     metrics = evaluate_model(
         tiny_model[0], tmp_path, num_examples=5, log=said.append

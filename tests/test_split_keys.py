@@ -4,12 +4,12 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from conftest import write_dcp_logs
 
 from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.evaluation_windows import select_windows
 from hydrax.dynamics_model_training.model_io import load_trained_model
-from hydrax.logs import log_keys, match_logs
-from hydrax.logs.scan import list_logs, unmatched_keys
+from hydrax.logs import list_logs, log_keys, match_logs, unmatched_keys
 
 
 def test_keys_are_names_unless_names_repeat():
@@ -101,11 +101,10 @@ def test_a_converted_log_keeps_its_place_in_the_split(dcp_data, tmp_path):
 
 
 def _two_dirs(dcp_data: Path, tmp_path: Path) -> list[Path]:
-    """The same twelve logs under two directories: every name repeats."""
-    dirs = [tmp_path / "lqr", tmp_path / "broad"]
-    for d in dirs:
-        shutil.copytree(dcp_data, d)
-    return dirs
+    """Two directories of twelve logs each, of the same names and other
+    episodes (each collection counts from ``episode_00000.csv``)."""
+    shutil.copytree(dcp_data, tmp_path / "lqr")
+    return [tmp_path / "lqr", write_dcp_logs(tmp_path / "broad", 12, 300, 1)]
 
 
 def test_recorded_split_is_reproduced_over_repeated_names(dcp_data, tmp_path):
@@ -172,14 +171,10 @@ def test_training_records_the_split_by_keys(dcp_data, tmp_path):
     assert not sel.notes
 
 
-def _round_logs(dcp_data: Path, out: Path, n: int) -> Path:
-    """``n`` logs named as ``dcp_data``'s first ones (each directory counts
-    from the same first name), with the manifest."""
-    out.mkdir()
-    for path in sorted(dcp_data.glob("*.csv"))[:n]:
-        shutil.copy(path, out / path.name)
-    shutil.copy(dcp_data / "manifest.json", out / "manifest.json")
-    return out
+def _round_logs(out: Path, n: int) -> Path:
+    """``n`` new episodes named as the fixture's first ones (each directory
+    counts from ``episode_00000.csv``), with the manifest."""
+    return write_dcp_logs(out, n, 300, seed=sum(map(ord, out.name)))
 
 
 def test_fine_tuning_keeps_the_checkpoints_split(
@@ -207,11 +202,11 @@ def test_fine_tuning_keeps_the_checkpoints_split(
 
     start = tiny_model[0]
     start_config = load_trained_model(start)[1]
-    first = _round_logs(dcp_data, tmp_path / "round_1", 5)
+    first = _round_logs(tmp_path / "round_1", 5)
     best, config_1 = tune(1, [dcp_data, first], start)
     assert val_mask([dcp_data], config_1) == val_mask([dcp_data], start_config)
     assert sum(val_mask([first], config_1)) == 1  # 20 % of 5 new logs
-    second = _round_logs(dcp_data, tmp_path / "round_2", 5)
+    second = _round_logs(tmp_path / "round_2", 5)
     _, config_2 = tune(2, [dcp_data, first, second], best)
     for d in (dcp_data, first):
         assert val_mask([d], config_2) == val_mask([d], config_1)
@@ -226,9 +221,9 @@ def test_fine_tuning_an_old_checkpoint_never_validates_on_its_training(
     matches both a training and a validation name stays a training file."""
     from hydrax.simulation.fine_tune import carried_split
 
-    a = _round_logs(dcp_data, tmp_path / "a", 3)
-    b = _round_logs(dcp_data, tmp_path / "b", 3)
-    new = _round_logs(dcp_data, tmp_path / "new", 5)
+    a = _round_logs(tmp_path / "a", 3)
+    b = _round_logs(tmp_path / "b", 3)
+    new = _round_logs(tmp_path / "new", 5)
     names = [p.name for p in list_logs([a])]
     config = {  # a: train, val, train; b: train, train, val; by name only
         "data_dirs": [str(a), str(b)],
@@ -253,7 +248,7 @@ def test_logs_the_split_does_not_name_are_split_as_new(
     not train on (with a note), is split as new logs are."""
     from hydrax.simulation.fine_tune import carried_split
 
-    a = _round_logs(dcp_data, tmp_path / "a", 6)
+    a = _round_logs(tmp_path / "a", 6)
     names = [p.name for p in list_logs([a])]
     config = {  # trained on all of a, validated on none
         "data_dirs": [str(a)],
@@ -263,12 +258,12 @@ def test_logs_the_split_does_not_name_are_split_as_new(
         "history_length": 3,
         "prediction_horizon": 2,
     }
-    new = _round_logs(dcp_data, tmp_path / "new", 2)
+    new = _round_logs(tmp_path / "new", 2)
     short = list_logs([new])[1]  # two rows: shorter than a window's three
     short.write_text("".join(short.read_text().splitlines(True)[:3]))
     assert carried_split(config, [a, new], 1, seed=0) == []  # one new log
     assert capsys.readouterr().out == ""
-    more = _round_logs(dcp_data, tmp_path / "more", 3)  # not trained on
+    more = _round_logs(tmp_path / "more", 3)  # not trained on
     for path in list_logs([more]):  # names of its own (a bare name would
         path.rename(path.with_name("more_" + path.name))  # match a's)
     keys = carried_split(config, [a, more, new], 1, seed=0)
@@ -298,3 +293,88 @@ def test_val_files_that_name_nothing_are_refused(dcp_data, tmp_path):
             val_files=["episode_00001.csv", "episode_0009.csv"],
             verbose=False,
         )
+
+
+def test_a_log_has_one_fingerprint_wherever_and_however_it_is_read(
+    dcp_data, tmp_path
+):
+    """Read at once, one by one or streamed, moved, renamed or converted
+    to Parquet: one fingerprint; another episode of the same name: another."""
+    from hydrax.dynamics_model_training.convert import convert_logs
+    from hydrax.logs import read_trajectory, scan_logs
+
+    files = list_logs([dcp_data])
+    at_once = scan_logs(files).fingerprints
+    assert scan_logs(files, at_once=False).fingerprints == at_once
+    assert scan_logs(files, keep_rows=False).fingerprints == at_once
+    assert len(set(at_once)) == len(files)
+    pq = tmp_path / "pq"
+    convert_logs(dcp_data, pq, progress=False)
+    assert scan_logs(list_logs([pq])).fingerprints == at_once
+    moved = tmp_path / "moved.csv"
+    shutil.copy(files[0], moved)
+    assert read_trajectory(moved).fingerprint() == at_once[0]
+    other = write_dcp_logs(tmp_path / "other", 1, 300, seed=1)
+    new = read_trajectory(other / files[0].name)
+    assert new.fingerprint() != at_once[0]
+
+
+def test_evaluation_tells_new_logs_of_old_names_by_content(
+    tiny_model, dcp_data, tmp_path
+):
+    """A later collection's logs carry the training logs' names and are
+    evaluated as unseen; a validation log renamed is still the validation
+    log, and a training log copied elsewhere still a training log."""
+    from hydrax.dynamics_model_training.evaluate import evaluate_model
+
+    _, config = load_trained_model(tiny_model[0])
+    recorded = set(config["train_files"]) | set(config["val_files"])
+    assert set(config["file_fingerprints"]) == recorded
+    fresh = write_dcp_logs(tmp_path / "fresh", 4, 300, seed=7)
+    names = {p.name for p in list_logs([fresh])}
+    assert names <= recorded and names & set(config["train_files"])
+    said = []
+    metrics = evaluate_model(
+        tiny_model[0], fresh, num_examples=5, log=said.append
+    )
+    assert metrics["split"] == "unseen"
+    assert "evaluating on the 4 of 4 files the model did not train on" in (
+        "\n".join(said)
+    )
+    shutil.copy(dcp_data / config["val_files"][0], fresh / "heldout.csv")
+    shutil.copy(dcp_data / config["train_files"][0], fresh / "trained.csv")
+    ds = DynamicsDataset(
+        fresh, history_length=3, prediction_horizon=2, verbose=False
+    )
+    sel = select_windows(ds, config, "val", 10_000, 0)
+    assert sel.split == "val" and not sel.notes
+    used = {ds.files[f].name for f in ds.example_files[sel.indices]}
+    assert used == {"heldout.csv"}
+    assert [ds.files[i].name for i in np.flatnonzero(sel.fit_mask)] == [
+        "trained.csv"
+    ]
+
+
+def test_resume_compares_the_split_by_content(dcp_data, tmp_path):
+    """Resuming on the same logs moved to another folder is accepted; on
+    other episodes under the same names it is refused, by content."""
+    import pytest
+
+    from hydrax.dynamics_model_training.checkpoint import CheckpointError
+    from hydrax.dynamics_model_training.resume import check_resume
+
+    def split_of(data: Path) -> dict:
+        ds = DynamicsDataset(data, history_length=3, prediction_horizon=2)
+        keys, val = ds.file_names, ds.val_file_mask
+        return {
+            "train_files": [k for k, v in zip(keys, val, strict=True) if not v],
+            "val_files": [k for k, v in zip(keys, val, strict=True) if v],
+            "file_fingerprints": dict(zip(keys, ds.fingerprints, strict=True)),
+        }
+
+    saved = split_of(dcp_data)
+    shutil.copytree(dcp_data, tmp_path / "moved" / "data")
+    check_resume(saved, split_of(tmp_path / "moved" / "data"), tmp_path)
+    other = write_dcp_logs(tmp_path / "other", 12, 300, seed=1)
+    with pytest.raises(CheckpointError, match=r"train_files differs \(\d+ of"):
+        check_resume(saved, split_of(other), tmp_path)

@@ -172,6 +172,7 @@ class DynamicsDataset:
         self.dt = self._common_dt(scan)
         kept = self._keep_long_enough(scan, verbose)
         self.files = [scan.files[i] for i in kept]
+        self.fingerprints = [scan.fingerprints[i] for i in kept]
         self.file_rows = np.array([scan.lengths[i] for i in kept], np.int64)
         self._split(split_by_file(self.files, val_fraction, seed, val_files))
         self._source = self._make_source([scan.trajectories[i] for i in kept])

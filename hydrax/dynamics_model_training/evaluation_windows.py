@@ -24,8 +24,8 @@ from hydrax.dynamics_model_training.model_io import ensemble_from_checkpoint
 from hydrax.dynamics_model_training.transforms import TransformFn
 from hydrax.logs import (
     DataError,
+    RecordedSplit,
     list_logs,
-    match_logs,
     parse_header,
     read_columns,
 )
@@ -217,17 +217,18 @@ def select_windows(
             for split ``train``.
     """
     files = dataset.files
-    is_val = match_logs(files, config.get("val_files") or [])
-    is_train = match_logs(files, config.get("train_files") or [])
+    recorded = RecordedSplit.of(config)
+    is_train, is_val = recorded.sides(files, dataset.fingerprints)
     notes = []
     if (both := is_val & is_train).any():
-        # Names only, from several directories that repeat them (the
-        # checkpoints of before 2026-12-06): never evaluate on training data.
+        # Bare names from several directories that repeat them (the
+        # checkpoints of before 2026-12-06), or two copies of one log:
+        # never evaluate on training data.
         is_val &= ~is_train
         notes.append(
             f"note: {int(both.sum())} files match both a training and a "
-            "validation file name of the checkpoint (its directories repeat "
-            "file names); they count as training files"
+            "validation file of the checkpoint (its directories repeat file "
+            "names, or a log is there twice); they count as training files"
         )
     if split == "val":
         mask, used = is_val, "val"
@@ -255,9 +256,7 @@ def select_windows(
                     if known
                     else ""
                 )
-                if known and not any(
-                    "/" in k for k in config.get("train_files") or []
-                ):
+                if known and recorded.by_bare_names:
                     named += (
                         " (the checkpoint names its logs by file name alone,"
                         " as one directory's are, so any log of one of those"

@@ -90,6 +90,9 @@ class ModelConfig:
         manifest_identity: The data manifest's task and model fingerprint.
         train_files: Keys of the files trained on (`hydrax.logs.log_keys`).
         val_files: Keys of the files held out for validation.
+        file_fingerprints: Each of those keys' content fingerprint
+            (`hydrax.logs.RecordedSplit` matches logs by it; empty in
+            checkpoints written before 2026-12-07).
         hyperparameters: The training settings (batch size, seed, ...).
         num_models: Ensemble members (1: a single model; the key is then
             left out of the stored dict, as before ensembles).
@@ -109,6 +112,7 @@ class ModelConfig:
     manifest_identity: dict | None = None
     train_files: tuple[str, ...] = ()
     val_files: tuple[str, ...] = ()
+    file_fingerprints: dict[str, str] = field(default_factory=dict)
     hyperparameters: dict = field(default_factory=dict)
     num_models: int = 1
 

@@ -25,7 +25,7 @@ from hydrax.dynamics_model_training.model import Statistic
 from hydrax.dynamics_model_training.model_io import ensemble_from_checkpoint
 from hydrax.dynamics_model_training.trainer import TrainState
 from hydrax.dynamics_model_training.transforms import TransformFn
-from hydrax.logs import log_stem
+from hydrax.logs import RecordedSplit
 
 RESUME_KEYS = (
     "mode",
@@ -52,6 +52,8 @@ def check_resume(saved: dict, current: dict, path: Path) -> None:
         CheckpointError: if a key of :data:`RESUME_KEYS` differs.
     """
     for key in RESUME_KEYS:
+        if key in ("train_files", "val_files"):
+            continue
         old, new = saved.get(key), current.get(key)
         if key == "quat_indices":  # absent from older checkpoints
             old, new = old or [], new or []
@@ -65,27 +67,15 @@ def check_resume(saved: dict, current: dict, path: Path) -> None:
             # An option added since the checkpoint was written counts as
             # its default, None.
             old = {k: old.get(k) for k in new} | old
-        same = old == new
-        if key in ("train_files", "val_files"):
-            same = _same_split(old or [], new or [])
-        if not same:
+        if old != new:
             raise CheckpointError(
                 f"{path}: cannot resume, {key} differs (checkpoint "
                 f"{old!r}, now {new!r})"
             )
-
-
-def _same_split(old: list[str], new: list[str]) -> bool:
-    """Whether two recordings of a split name the same logs.
-
-    Bare file names (a checkpoint of one directory, or of any before
-    2026-12-06) are compared with the new keys' file names, and the
-    format's suffix is dropped from both: the same logs converted to the
-    other format keep their split.
-    """
-    if not any("/" in k for k in old):
-        new = [k.rsplit("/", 1)[-1] for k in new]
-    return [log_stem(k) for k in old] == [log_stem(k) for k in new]
+    split = RecordedSplit.of(saved).mismatch(RecordedSplit.of(current))
+    if split is not None:
+        key, what = split
+        raise CheckpointError(f"{path}: cannot resume, {key} differs ({what})")
 
 
 def restore_optimizer(

@@ -288,6 +288,7 @@ def model_config(
         manifest_identity=identity or None,
         train_files=tuple(k for k, v in zip(keys, val, strict=True) if not v),
         val_files=tuple(k for k, v in zip(keys, val, strict=True) if v),
+        file_fingerprints=dict(zip(keys, dataset.fingerprints, strict=True)),
         hyperparameters=hyperparameters,
         num_models=num_models,
     )

@@ -4,8 +4,10 @@
 - `hydrax.logs.reader`: `read_trajectory` (CSV or Parquet) into a checked
   `Trajectory`.
 - `hydrax.logs.scan`: `holds_logs`, `list_logs`, `scan_logs` (a set of
-  logs at once), `log_keys` / `log_stem` / `match_logs` / `unmatched_keys`
-  (the names a checkpoint's split records).
+  logs at once, with each one's content fingerprint).
+- `hydrax.logs.split`: what a checkpoint's split records, `RecordedSplit`:
+  keys (`log_keys`, `log_stem`, `match_logs`, `unmatched_keys`) and
+  content fingerprints (`log_fingerprint`).
 - `hydrax.logs.writer`: `write_trajectory`, lossless and atomic.
 - `hydrax.logs.manifest`: the typed `Manifest` and its reader and writer.
 
@@ -40,10 +42,14 @@ from hydrax.logs.scan import (
     count_rows,
     holds_logs,
     list_logs,
+    scan_logs,
+)
+from hydrax.logs.split import (
+    RecordedSplit,
+    log_fingerprint,
     log_keys,
     log_stem,
     match_logs,
-    scan_logs,
     unmatched_keys,
 )
 from hydrax.logs.writer import write_trajectory, write_trajectory_csv
@@ -55,11 +61,13 @@ __all__ = [
     "DataError",
     "LogScan",
     "Manifest",
+    "RecordedSplit",
     "Trajectory",
     "count_rows",
     "csv_header",
     "holds_logs",
     "list_logs",
+    "log_fingerprint",
     "log_keys",
     "log_stem",
     "match_logs",

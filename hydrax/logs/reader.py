@@ -20,6 +20,7 @@ from hydrax.logs.format import (
     DataError,
     parse_header,
 )
+from hydrax.logs.split import log_fingerprint
 
 _FIELDS = ("times", "qpos", "qvel", "ctrl")
 
@@ -47,6 +48,10 @@ class Trajectory:
     def dims(self) -> tuple[int, int, int]:
         """(nq, nv, nu) from the header."""
         return parse_header(self.columns, self.path)
+
+    def fingerprint(self) -> str:
+        """The log's content fingerprint (`hydrax.logs.split`)."""
+        return log_fingerprint(self.times, self.rows, self.columns)
 
     @property
     def qpos(self) -> np.ndarray:

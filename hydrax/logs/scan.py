@@ -16,7 +16,6 @@ second time (the dataset computes its standardization statistics there).
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -75,104 +74,6 @@ def list_logs(dirs: str | Path | Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def _tail_parts(path: str | Path) -> tuple[str, ...]:
-    """A path's components, absolute and normalized, without the root."""
-    return Path(os.path.abspath(path)).parts[1:]
-
-
-def log_keys(files: Sequence[str | Path]) -> list[str]:
-    """Names that tell the logs apart: the last components of their paths.
-
-    One directory's logs are named by their file names alone; logs from
-    several directories that share file names (each directory counts from
-    ``episode_00000.csv``) by ``<directory>/<file>`` (all of them, so the
-    keys have one form), deeper where that still repeats. Paths are made
-    absolute first, so ``data`` beside ``old/data`` gives ``<parent>/data/...``
-    and ``old/data/...``. A checkpoint records its split by these keys.
-    """
-    parts = [_tail_parts(f) for f in files]
-    longest = max(map(len, parts), default=0)
-    for depth in range(1, longest + 1):
-        keys = ["/".join(p[-depth:]) for p in parts]
-        if len(set(keys)) == len(keys):
-            return keys
-    return ["/".join(p) for p in parts]  # the same file twice
-
-
-def _without_log_suffix(parts: tuple[str, ...]) -> tuple[str, ...]:
-    """Path components with the file's ``.csv`` / ``.parquet`` dropped.
-
-    A log converted to the other format keeps its place in a split.
-    """
-    if not parts:
-        return parts
-    name = Path(parts[-1])
-    if name.suffix in LOG_SUFFIXES:
-        return (*parts[:-1], name.stem)
-    return parts
-
-
-def _matches(
-    files: Sequence[str | Path], keys: Sequence[str]
-) -> tuple[np.ndarray, list[str]]:
-    """Which files the keys name, (F,) bool, and the keys naming none.
-
-    A key names the files whose path ends with it; a key that names no
-    file so names those whose path ends with it once the format's suffix
-    is dropped from both (a log ``convert`` wrote in the other format).
-    """
-    tails = [_tail_parts(f) for f in files]
-    stems = [_without_log_suffix(t) for t in tails]
-    wanted = [tuple(k.split("/")) for k in keys]
-    lengths = {len(w) for w in wanted}
-
-    def index(paths: list[tuple[str, ...]]) -> dict[tuple[str, ...], list]:
-        found: dict[tuple[str, ...], list[int]] = {}
-        for i, t in enumerate(paths):
-            for n in lengths:
-                found.setdefault(t[-n:], []).append(i)
-        return found
-
-    exact, loose = index(tails), index(stems)
-    hit = np.zeros(len(tails), bool)
-    unmatched = []
-    for key, parts in zip(keys, wanted, strict=True):
-        named = exact.get(parts) or loose.get(_without_log_suffix(parts))
-        if named:
-            hit[named] = True
-        else:
-            unmatched.append(key)
-    return hit, unmatched
-
-
-def log_stem(key: str) -> str:
-    """A split key without its log format's suffix: ``a/x.csv`` → ``a/x``.
-
-    The same log in either format (``convert``'s output) has one stem.
-    """
-    return "/".join(_without_log_suffix(tuple(key.split("/"))))
-
-
-def match_logs(files: Sequence[str | Path], keys: Sequence[str]) -> np.ndarray:
-    """Which files a recorded split names, (F,) bool.
-
-    A key names the files whose absolute path ends with it:
-    ``data/episode_00003.csv`` one file of one directory; a bare file name
-    (the only form before 2026-12-06) that file name in every directory
-    given. A key that names no file names the same log in the other
-    format: ``episode_00003.parquet`` (``convert``'s output) is the log
-    ``episode_00003.csv`` was.
-    """
-    return _matches(files, keys)[0]
-
-
-def unmatched_keys(
-    files: Sequence[str | Path], keys: Sequence[str]
-) -> list[str]:
-    """The keys of a recorded split that name none of ``files``."""
-    return _matches(files, keys)[1]
-
-
 def count_rows(path: str | Path) -> int:
     """The number of data rows of a log, without checking its values."""
     path = Path(path)
@@ -193,6 +94,8 @@ class LogScan:
         timesteps: Each file's timestep (None for a one-row file).
         columns: The header all files share.
         dims: (nq, nv, nu) of that header.
+        fingerprints: Each file's content fingerprint
+            (`hydrax.logs.split.log_fingerprint`).
     """
 
     files: list[Path]
@@ -201,6 +104,7 @@ class LogScan:
     timesteps: list[float | None]
     columns: list[str]
     dims: tuple[int, int, int]
+    fingerprints: list[str]
 
     def common_timestep(self) -> tuple[float, Path]:
         """The timestep every file shares, and the first file that has one.
@@ -268,6 +172,7 @@ def scan_logs(
                 [t.timestep() for t in trajectories],
                 trajectories[0].columns,
                 parse_header(trajectories[0].columns, files[0]),
+                [t.fingerprint() for t in trajectories],
             )
     return _read_one_by_one(files, keep_rows, on_file)
 
@@ -337,9 +242,10 @@ def _read_one_by_one(
     def read(path: Path) -> tuple:
         traj = read_trajectory(path)
         kept = traj if keep_rows or on_file else None
-        return kept, len(traj.rows), traj.timestep(), traj.columns
+        facts = len(traj.rows), traj.timestep(), traj.fingerprint()
+        return kept, facts, traj.columns
 
-    trajectories, lengths, dts = [], [], []
+    trajectories, lengths, dts, fingerprints = [], [], [], []
     columns, dims, first = None, None, None
     pool = ThreadPoolExecutor(max_workers=_READ_THREADS)
     ahead: deque[Future] = deque()
@@ -352,7 +258,7 @@ def _read_one_by_one(
     try:
         top_up()
         for i, path in enumerate(files):
-            traj, n, dt, cols = ahead.popleft().result()
+            traj, (n, dt, fingerprint), cols = ahead.popleft().result()
             top_up()
             if columns is None:
                 columns, dims, first = cols, parse_header(cols, path), path
@@ -368,7 +274,10 @@ def _read_one_by_one(
             trajectories.append(traj if keep_rows else None)
             lengths.append(n)
             dts.append(dt)
+            fingerprints.append(fingerprint)
     finally:
         pool.shutdown(cancel_futures=True)
     assert columns is not None and dims is not None
-    return LogScan(files, trajectories, lengths, dts, columns, dims)
+    return LogScan(
+        files, trajectories, lengths, dts, columns, dims, fingerprints
+    )

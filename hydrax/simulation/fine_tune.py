@@ -21,7 +21,8 @@ from hydrax.dynamics_model_training.checkpoint import read_checkpoint
 from hydrax.dynamics_model_training.train import train_dynamics_model
 from hydrax.dynamics_model_training.windows import rows_for_a_window
 from hydrax.logs import DataError
-from hydrax.logs.scan import count_rows, list_logs, log_keys, match_logs
+from hydrax.logs.scan import count_rows, list_logs, scan_logs
+from hydrax.logs.split import RecordedSplit, log_keys
 
 
 def carried_split(
@@ -38,9 +39,12 @@ def carried_split(
     not name (logs added since, or a directory the checkpoint did not train
     on, with a printed note), are split with the checkpoint's
     ``val_fraction`` and ``seed`` (those long enough for a window; two
-    at least, a single one trains). Keys match path endings, so a
-    directory whose file names repeat the bare names of a checkpoint
-    trained on one directory counts as trained on.
+    at least, a single one trains). A checkpoint with fingerprints is
+    matched by content (`hydrax.logs.RecordedSplit`), so a log copied,
+    moved or converted keeps its side and a new log of an old name is new;
+    an older one by keys, which match path endings, so there a directory
+    whose file names repeat the bare names of a checkpoint trained on one
+    directory counts as trained on.
 
     Args:
         config: The configuration of the checkpoint fine-tuned from.
@@ -58,8 +62,15 @@ def carried_split(
     files = [f for listed in per_dir for f in listed]
     in_dir = np.repeat(np.arange(len(dirs)), [len(f) for f in per_dir])
     known = in_dir < len(dirs) - new
-    was_val = match_logs(files, config.get("val_files") or []) & known
-    was_train = match_logs(files, config.get("train_files") or []) & known
+    recorded = RecordedSplit.of(config)
+    fingerprints = (
+        scan_logs(files, keep_rows=False).fingerprints
+        if recorded.by_content
+        else []
+    )
+    was_train, was_val = recorded.sides(files, fingerprints)
+    was_train &= known
+    was_val &= known
     named = was_val | was_train
     for d in range(len(dirs) - new):
         if not named[in_dir == d].any():
@@ -71,11 +82,12 @@ def carried_split(
             )
     if (both := was_val & was_train).any():
         # Bare names from directories that repeat them (checkpoints of
-        # before 2026-12-06): never validate on what may be trained on.
+        # before 2026-12-06), or a log there twice: never validate on what
+        # may be trained on.
         print(
             f"note: {int(both.sum())} files match both a training and a "
-            "validation file name of the checkpoint (its directories "
-            "repeat file names); they stay training files"
+            "validation file of the checkpoint (its directories repeat "
+            "file names, or a log is there twice); they stay training files"
         )
     val = was_val & ~was_train
     hp = config["hyperparameters"]
