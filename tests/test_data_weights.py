@@ -279,7 +279,7 @@ def test_aggregate_passes_every_original_directory(
 
 
 def test_aggregate_flag_defaults_to_three():
-    from hydrax.simulation.aggregate import _parser
+    from hydrax.simulation.aggregate_args import parser as _parser
 
     args = _parser().parse_args(["--data-dir", "d"])
     assert args.fresh_weight == 3

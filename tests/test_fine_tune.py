@@ -158,7 +158,8 @@ def test_aggregation_fine_tunes_with_the_checkpoints_delta_and_members(
 def test_aggregation_takes_a_given_learning_rate(
     ensemble_ckpt, dcp_data, tmp_path
 ):
-    from hydrax.simulation.aggregate import _parser, aggregate
+    from hydrax.simulation.aggregate import aggregate
+    from hydrax.simulation.aggregate_args import parser as _parser
 
     tuned = _aggregation_round(
         ensemble_ckpt, dcp_data, tmp_path, learning_rate=2e-4

@@ -1,5 +1,7 @@
 """Planning with the learned model in the MuJoCo plant (the whole loop)."""
 
+import json
+
 import numpy as np
 import pytest
 from mujoco import mjx
@@ -320,11 +322,11 @@ def test_aggregation_plans_with_the_disagreement_weight(
     seen = []
 
     def trial_scores(*args):
-        seen.append(("trials", args[-1]))
+        seen.append(("trials", args[-2]))
         return {"success_rate": 1.0, "success_seconds": 1.0, "mean_cost": 0.0}
 
     def collect_with_model(*args):
-        seen.append(("episodes", args[-1]))
+        seen.append(("episodes", args[-2]))
         return tmp_path
 
     monkeypatch.setattr(agg, "trial_scores", trial_scores)
@@ -347,6 +349,59 @@ def test_aggregation_plans_with_the_disagreement_weight(
         assert code == 2
         assert "--disagreement-weight must be >= 0" in capsys.readouterr().err
         assert not (tmp_path / "x").exists()
+
+
+def test_aggregation_of_a_hopper_takes_its_target_distance(
+    tmp_path, capsys, monkeypatch
+):
+    """A hopper's balance aggregation is refused before any output, as its
+    success needs 1 m travelled; with --target-distance 0 every round's
+    episodes and trials plan on the task with that distance, and a task
+    without one refuses the flag."""
+    from hydrax.dynamics_model_training.train import train_dynamics_model
+    from hydrax.simulation import aggregate as agg
+    from hydrax.simulation.collect import collect
+
+    data = collect(
+        "hopper", tmp_path / "data", episodes=3, duration=0.2,
+        policy="random", progress=False,
+    )  # fmt: skip
+    train_dynamics_model(
+        data, "hopper", hidden_size=8, history_length=2,
+        prediction_horizon=2, num_epochs=1, checkpoint_dir=tmp_path / "ck",
+        progress=False, log=lambda s: None,
+    )  # fmt: skip
+    ckpt = tmp_path / "ck" / "hopper" / "best_model.pkl"
+    out = ["--output-dir", str(tmp_path / "out")]
+    common = ["--task", "hopper", "--checkpoint", str(ckpt), "--data-dir"]
+    assert agg.main([*common, str(data), *out]) == 2
+    assert "balance trial cannot pass" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    seen = []
+
+    def trial_scores(*args):
+        seen.append(("trials", args[-1]))
+        return {"success_rate": 1.0, "success_seconds": 1.0, "mean_cost": 0.0}
+
+    def collect_with_model(*args):
+        seen.append(("episodes", args[-1]))
+        return data
+
+    monkeypatch.setattr(agg, "trial_scores", trial_scores)
+    monkeypatch.setattr(agg, "collect_with_model", collect_with_model)
+    monkeypatch.setattr(agg, "fine_tune", lambda *a, **k: ckpt)
+    flag = ["--target-distance", "0", "--iterations", "1"]
+    assert agg.main([*common, str(data), *flag, *out]) == 0
+    stand = {"target_distance": 0.0}
+    assert seen == [("trials", stand), ("episodes", stand), ("trials", stand)]
+    records = json.loads((tmp_path / "out" / "aggregation.json").read_text())
+    assert records[-1]["target_distance"] == 0.0
+    code = agg.main(["--data-dir", str(data), *flag, *out])
+    assert code == 2
+    assert (
+        "--target-distance: double_cart_pole has no target distance"
+        in capsys.readouterr().err
+    )
 
 
 def test_strategy_flags_offer_every_strategy():

@@ -19,7 +19,6 @@ running cost, and writes each iteration's logs and checkpoint.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -36,8 +35,8 @@ from hydrax.simulation.learned_episodes import (
     say_scores,
     trial_scores,
 )
-from hydrax.simulation.trials import TRIALS
-from hydrax.utils import DefaultsHelpFormatter, command_name, in_flags
+from hydrax.simulation.trials import TRIALS, task_arguments
+from hydrax.utils import in_flags
 
 
 def _write_records(out_dir: Path, records: list[dict]) -> None:
@@ -77,6 +76,7 @@ def aggregate(
     fresh_weight: int = 3,
     learning_rate: float | None = None,
     disagreement_weight: float = 0.0,
+    target_distance: float | None = None,
 ) -> list[dict]:
     """Alternate learned-model control, logging and fine-tuning.
 
@@ -107,6 +107,9 @@ def aggregate(
             the running cost (0: none). The learned model refuses a
             negative or non-finite one, or a positive one for a single
             model, on loading, before the first round's trials or episodes.
+        target_distance: The hopper's or the quadruped's metres to travel
+            (None: the task's own; 0: success is "did not fall", which a
+            balance trial needs).
 
     Returns:
         One record per round (0 = the starting model): the figures of
@@ -135,6 +138,7 @@ def aggregate(
         duration=duration,
         trial_duration=trial_duration,
     )
+    task_kwargs = task_arguments(task_name, target_distance)
     out_dir = Path(out_dir)
     for d in dirs:  # each round's folder is cleared of an earlier run's logs
         if d.resolve().is_relative_to(out_dir.resolve()):
@@ -146,7 +150,7 @@ def aggregate(
     # Before any output: the checkpoint, the data and the trial fit.
     scored = trial if trials else None
     config = check_inputs(
-        task_name, checkpoint, dirs, scored, disagreement_weight
+        task_name, checkpoint, dirs, scored, disagreement_weight, task_kwargs
     )
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
     records: list[dict] = []
@@ -160,6 +164,7 @@ def aggregate(
                 trial_duration,
                 trial,
                 disagreement_weight,
+                task_kwargs,
             )
             if trials
             else {}
@@ -172,6 +177,7 @@ def aggregate(
                 dirs,
                 fresh_weight=fresh_weight,
                 disagreement_weight=disagreement_weight,
+                **task_kwargs,
             )
         )
         say_scores(it, scores, trials)
@@ -189,6 +195,7 @@ def aggregate(
             seed + 100 * it,
             trial,
             disagreement_weight,
+            task_kwargs,
         )
         dirs.append(logs)
         checkpoint = fine_tune(
@@ -234,127 +241,13 @@ def _check_arguments(task_name: str, **given: float | None) -> None:
             )
 
 
-def _parser() -> argparse.ArgumentParser:
-    """The command line."""
-    # Long by nature: one add_argument per flag, each with its help line.
-    from hydrax.tasks import TASK_NAMES
-
-    p = argparse.ArgumentParser(
-        prog=command_name("hydrax.simulation.aggregate"),
-        formatter_class=DefaultsHelpFormatter,
-        description=(
-            "Data aggregation: control with the learned model (plus "
-            "exploration noise), add the logs, fine-tune; repeat. Prints the "
-            "trials' success, seconds in the success set and running cost "
-            "per iteration."
-        ),
-    )
-    p.add_argument(
-        "--task",
-        choices=TASK_NAMES,
-        default="double_cart_pole",
-        help="the built-in task",
-    )
-    p.add_argument(
-        "--checkpoint",
-        type=Path,
-        default=None,
-        help="the learned model to start from (none given: "
-        "hydrax/dynamics_model_training/checkpoints/<task>/best_model.pkl "
-        "inside the package)",
-    )
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        nargs="+",
-        required=True,
-        help="the original dataset's directory (or several), kept in every "
-        "fine-tuning",
-    )
-    p.add_argument(
-        "--iterations",
-        type=int,
-        default=3,
-        help="rounds of control, logging and fine-tuning",
-    )
-    p.add_argument(
-        "--episodes",
-        type=int,
-        default=10,
-        help="closed-loop episodes logged per round",
-    )
-    p.add_argument(
-        "--trial",
-        choices=sorted(TRIALS),
-        default="balance",
-        help="where episodes start and how success is judged (README.md, "
-        "section Trials)",
-    )
-    p.add_argument(
-        "--duration",
-        type=float,
-        default=None,
-        help="simulated seconds per logged episode (none given: the "
-        "trial's, 5 s balance, 10 s swing-up)",
-    )
-    p.add_argument(
-        "--noise-std",
-        type=float,
-        default=0.1,
-        help="standard deviation of the smooth exploration noise on the "
-        "logged episodes' controls, as a fraction of each actuator's half "
-        "range",
-    )
-    p.add_argument(
-        "--epochs", type=int, default=3, help="fine-tuning epochs per round"
-    )
-    p.add_argument(
-        "--trials",
-        type=int,
-        default=3,
-        help="trials without noise that measure success each round (0: "
-        "none, a faster round)",
-    )
-    p.add_argument(
-        "--output-dir",
-        type=Path,
-        default=Path("results") / "aggregate",
-        help="where each round's logs and checkpoint go",
-    )
-    p.add_argument(
-        "--learning-rate",
-        type=float,
-        default=None,
-        help="the fine-tuning's peak learning rate (none given: a third of "
-        "the starting checkpoint's; give it when continuing from an "
-        "aggregated checkpoint, whose own is already a third)",
-    )
-    p.add_argument(
-        "--fresh-weight",
-        type=int,
-        default=3,
-        help="each fine-tuning epoch draws the closed-loop logs' windows "
-        "this many times, the original directories' once (1: all alike)",
-    )
-    p.add_argument(
-        "--disagreement-weight",
-        type=float,
-        default=0.0,
-        help="an ensemble checkpoint plans with its members' mean plus this "
-        "weight times their disagreement in the running cost",
-    )
-    p.add_argument(
-        "--seed", type=int, default=0, help="seeds the episodes and trials"
-    )
-    return p
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m hydrax.simulation.aggregate``."""
     from hydrax.dynamics_model_training.checkpoint import CheckpointError
+    from hydrax.simulation.aggregate_args import parser as make_parser
     from hydrax.utils import enable_compilation_cache
 
-    parser = _parser()
+    parser = make_parser()
     args = parser.parse_args(argv)
     if args.checkpoint is None:
         args.checkpoint = CHECKPOINT_ROOT / args.task / "best_model.pkl"
@@ -376,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fresh_weight=args.fresh_weight,
             learning_rate=args.learning_rate,
             disagreement_weight=args.disagreement_weight,
+            target_distance=args.target_distance,
         )
     except (ValueError, CheckpointError) as e:
         aliases = {"out_dir": "--output-dir"}

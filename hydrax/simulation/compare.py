@@ -26,6 +26,7 @@ from hydrax.simulation.trials import (
     TRIALS,
     TrialResult,
     run_trial,
+    task_arguments,
 )
 from hydrax.task_base import Task
 from hydrax.utils import DefaultsHelpFormatter, command_name, in_flags
@@ -336,11 +337,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.output_dir / args.task / args.trial
     seeds = range(args.seed, args.seed + args.episodes)
     summaries = []
-    task_kwargs = {}
-    if args.target_distance is not None:
-        task_kwargs["target_distance"] = args.target_distance
-        if not hasattr(get_task(args.task), "target_distance"):
-            p.error(f"--target-distance: {args.task} has no target distance")
+    try:
+        task_kwargs = task_arguments(args.task, args.target_distance)
+    except ValueError as e:
+        p.error(in_flags(str(e), p))
     try:  # every planner model is checked before the first trial runs
         tasks = {
             name: get_task(args.task, **task_kwargs)

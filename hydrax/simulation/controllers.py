@@ -188,13 +188,18 @@ def learned_controller(
     checkpoint: Path,
     trial: str | None = None,
     disagreement_weight: float = 0.0,
+    **task_kwargs: object,
 ) -> tuple[Task, SamplingBasedController]:
     """A built-in task planning on a learned model, and its controller.
 
     An ensemble rolls out its members' mean, plus ``disagreement_weight``
-    times their disagreement in the running cost.
+    times their disagreement in the running cost; ``task_kwargs`` are the
+    task's own arguments (``target_distance=0``).
     """
     task = learned_task(
-        task_name, checkpoint, disagreement_weight=disagreement_weight
+        task_name,
+        checkpoint,
+        disagreement_weight=disagreement_weight,
+        **task_kwargs,
     )
     return task, default_controller(task, trial)

@@ -8,7 +8,7 @@ alternates them with fine-tuning.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import mujoco
@@ -30,8 +30,11 @@ def trial_scores(
     duration: float | None = None,
     trial: str = "balance",
     disagreement_weight: float = 0.0,
+    task_kwargs: Mapping[str, object] | None = None,
 ) -> dict:
     """The learned-model controller's trials (no noise), summarized.
+
+    ``task_kwargs`` are the task's own arguments (`trials.task_arguments`).
 
     Returns:
         ``success_rate``; ``success_seconds``: the mean simulated seconds a
@@ -44,7 +47,7 @@ def trial_scores(
         (a quick fall can average a low cost).
     """
     task, controller = learned_controller(
-        task_name, checkpoint, trial, disagreement_weight
+        task_name, checkpoint, trial, disagreement_weight, **(task_kwargs or {})
     )
     wins, seconds, costs = [], [], []
     for s in seeds:
@@ -85,13 +88,15 @@ def check_inputs(
     dirs: list[Path],
     trial: str | None,
     disagreement_weight: float = 0.0,
+    task_kwargs: Mapping[str, object] | None = None,
 ) -> dict:
     """The checkpoint's configuration, once its task and data fit it.
 
     Every log of ``dirs`` is read and checked, so a bad file or a wrong
     directory fails in seconds, before a round's work or output; so does
-    a ``trial`` (None: none is run) the task cannot pass, and a
-    ``disagreement_weight`` the checkpoint cannot take.
+    a ``trial`` (None: none is run) the task (with its own arguments
+    ``task_kwargs``) cannot pass, and a ``disagreement_weight`` the
+    checkpoint cannot take.
 
     Raises:
         CheckpointError: the checkpoint is unsafe, broken or another model's.
@@ -105,7 +110,10 @@ def check_inputs(
     from hydrax.simulation.controllers import learned_task
 
     task = learned_task(
-        task_name, checkpoint, disagreement_weight=disagreement_weight
+        task_name,
+        checkpoint,
+        disagreement_weight=disagreement_weight,
+        **(task_kwargs or {}),
     )
     if trial is not None:
         check_trial(task, trial)
@@ -125,6 +133,7 @@ def collect_with_model(
     seed: int,
     trial: str = "balance",
     disagreement_weight: float = 0.0,
+    task_kwargs: Mapping[str, object] | None = None,
 ) -> Path:
     """Log closed-loop episodes of the learned-model controller plus noise.
 
@@ -137,7 +146,7 @@ def collect_with_model(
     ``out_dir`` are removed once the first episode is logged.
     """
     task, controller = learned_controller(
-        task_name, checkpoint, trial, disagreement_weight
+        task_name, checkpoint, trial, disagreement_weight, **(task_kwargs or {})
     )
     steps = int(round(duration / task.dt))
     half = np.asarray((task.u_max - task.u_min) / 2.0)

@@ -68,6 +68,27 @@ def check_trial(task: Task, kind: str) -> None:
         )
 
 
+def task_arguments(
+    task_name: str, target_distance: float | None = None
+) -> dict[str, float]:
+    """A built-in task's own arguments that the trial commands set.
+
+    ``target_distance`` (None: the task's default) is the hopper's and the
+    quadruped's metres to travel; 0 makes success "did not fall", which a
+    balance trial needs.
+
+    Raises:
+        ValueError: the task takes no target distance.
+    """
+    if target_distance is None:
+        return {}
+    from hydrax.tasks import get_task
+
+    if not hasattr(get_task(task_name), "target_distance"):
+        raise ValueError(f"target_distance: {task_name} has no target distance")
+    return {"target_distance": target_distance}
+
+
 def run_trial(
     kind: str,
     task: Task,
