@@ -265,10 +265,13 @@ def checked_frame(
 
 def check_times(
     path: Path, times: np.ndarray, where: Callable[[int], str]
-) -> None:
-    """Timestamps must increase with an even spacing."""
+) -> float | None:
+    """Timestamps must increase with an even spacing; the median spacing.
+
+    Returns what ``Trajectory.timestep`` does (None for one row).
+    """
     if len(times) < 2:
-        return
+        return None
     dts = np.diff(times)
     nonpos = np.flatnonzero(dts <= 0)
     if len(nonpos):
@@ -286,3 +289,4 @@ def check_times(
             f"{path}: {where(i + 1)}, column 'timestamp': spacing "
             f"{dts[i]:.6g} s differs from the file's step {dt:.6g} s"
         )
+    return dt

@@ -161,15 +161,16 @@ def scan_logs(
     if not files:
         raise DataError("no logs to read")
     if at_once and keep_rows and len({p.suffix for p in files}) == 1:
-        trajectories = _read_at_once(files)
-        if trajectories is not None:
+        read = _read_at_once(files)
+        if read is not None:
+            trajectories, timesteps = read
             for i, traj in enumerate(trajectories if on_file else ()):
                 on_file(i, traj)
             return LogScan(
                 files,
                 list(trajectories),
                 [len(t.rows) for t in trajectories],
-                [t.timestep() for t in trajectories],
+                timesteps,
                 trajectories[0].columns,
                 parse_header(trajectories[0].columns, files[0]),
                 [t.fingerprint() for t in trajectories],
@@ -177,8 +178,10 @@ def scan_logs(
     return _read_one_by_one(files, keep_rows, on_file)
 
 
-def _read_at_once(files: list[Path]) -> list[Trajectory] | None:
-    """Every file in one scan, checked; None if anything is wrong.
+def _read_at_once(
+    files: list[Path],
+) -> tuple[list[Trajectory], list[float | None]] | None:
+    """Every file in one scan, checked, with its timestep; None: a problem.
 
     None sends the caller to the one-by-one reading, which names the
     problem exactly; this path only has to be right when it returns logs.
@@ -217,17 +220,17 @@ def _read_at_once(files: list[Path]) -> list[Trajectory] | None:
     if not np.isfinite(data).all():
         return None
     ends = np.cumsum(counts["len"].to_numpy())
-    out = []
+    out, timesteps = [], []
     for path, lo, hi in zip(
         files, ends - counts["len"].to_numpy(), ends, strict=True
     ):
         times = data[lo:hi, 0]
         try:
-            check_times(path, times, where)
+            timesteps.append(check_times(path, times, where))
         except DataError:
             return None
         out.append(Trajectory(path, times, data[lo:hi, 1:], columns))
-    return out
+    return out, timesteps
 
 
 def _read_one_by_one(
