@@ -402,6 +402,13 @@ def test_aggregation_of_a_hopper_takes_its_target_distance(
         "--target-distance: double_cart_pole has no target distance"
         in capsys.readouterr().err
     )
+    for bad in ("-1", "nan"):
+        flag = ["--target-distance", bad]
+        assert agg.main([*common, str(data), *flag, *out]) == 2
+        assert (
+            "--target-distance must be a finite number >= 0"
+            in capsys.readouterr().err
+        )
 
 
 def test_strategy_flags_offer_every_strategy():

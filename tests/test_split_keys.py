@@ -376,5 +376,11 @@ def test_resume_compares_the_split_by_content(dcp_data, tmp_path):
     shutil.copytree(dcp_data, tmp_path / "moved" / "data")
     check_resume(saved, split_of(tmp_path / "moved" / "data"), tmp_path)
     other = write_dcp_logs(tmp_path / "other", 12, 300, seed=1)
-    with pytest.raises(CheckpointError, match=r"train_files differs \(\d+ of"):
+    gone = r"by content: (\d+) of the \1 recorded logs are missing"
+    with pytest.raises(CheckpointError, match=rf"train_files differs \({gone}"):
         check_resume(saved, split_of(other), tmp_path)
+    added = split_of(dcp_data)
+    added["train_files"].append("episode_99999.csv")
+    added["file_fingerprints"]["episode_99999.csv"] = "f" * 32
+    with pytest.raises(CheckpointError, match="0 of the .* 1 of the .* new"):
+        check_resume(saved, added, tmp_path)

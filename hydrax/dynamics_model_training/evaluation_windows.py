@@ -116,7 +116,13 @@ def _longest_history(path: Path, config: dict, history: dict) -> dict:
         return history
     same = all(
         other["config"].get(k) == config.get(k)
-        for k in ("train_files", "val_files", "hidden_size", "columns")
+        for k in (
+            "train_files",
+            "val_files",
+            "file_fingerprints",
+            "hidden_size",
+            "columns",
+        )
     )
     longer = other.get("history") or {}
     n_this = len(history.get("train_loss") or [])
@@ -251,8 +257,11 @@ def select_windows(
             else:
                 mask, used = np.ones(len(files), bool), "all"
                 named = (
-                    ", and every one is named as a training file: if they "
-                    "are those logs, the errors are in-sample"
+                    ", and every one is one of its training logs (by "
+                    "content): the errors are in-sample"
+                    if known and recorded.by_content
+                    else ", and every one is named as a training file: if "
+                    "they are those logs, the errors are in-sample"
                     if known
                     else ""
                 )

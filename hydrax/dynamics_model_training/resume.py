@@ -37,23 +37,22 @@ RESUME_KEYS = (
     "history_length",
     "prediction_horizon",
     "columns",
-    "train_files",
-    "val_files",
     "hyperparameters",
     "num_models",
 )
-"""The configuration a resumed run must share with its ``last.pkl``."""
+"""The configuration a resumed run must share with its ``last.pkl``; the
+split (``train_files``, ``val_files``) too, compared by
+`hydrax.logs.RecordedSplit`."""
 
 
 def check_resume(saved: dict, current: dict, path: Path) -> None:
     """Refuse to resume ``path`` with another configuration, naming the key.
 
     Raises:
-        CheckpointError: if a key of :data:`RESUME_KEYS` differs.
+        CheckpointError: if a key of :data:`RESUME_KEYS` or the split
+            differs.
     """
     for key in RESUME_KEYS:
-        if key in ("train_files", "val_files"):
-            continue
         old, new = saved.get(key), current.get(key)
         if key == "quat_indices":  # absent from older checkpoints
             old, new = old or [], new or []

@@ -238,10 +238,12 @@ class RecordedSplit:
                 had = Counter(self.fingerprints[k] for k in mine)
                 has = Counter(other.fingerprints[k] for k in theirs)
                 if had != has:
+                    gone = sum((had - has).values())
+                    new = sum((has - had).values())
                     return name, (
-                        f"{sum((had - has).values())} of the {len(mine)} logs "
-                        f"recorded are not among the {len(theirs)} now, by "
-                        "content"
+                        f"by content: {gone} of the {len(mine)} recorded "
+                        f"logs are missing, {new} of the {len(theirs)} logs "
+                        "now are new"
                     )
                 continue
             bare = not any("/" in k for k in mine)

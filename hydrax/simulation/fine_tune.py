@@ -63,14 +63,14 @@ def carried_split(
     in_dir = np.repeat(np.arange(len(dirs)), [len(f) for f in per_dir])
     known = in_dir < len(dirs) - new
     recorded = RecordedSplit.of(config)
+    old = [f for f, k in zip(files, known, strict=True) if k]
     fingerprints = (
-        scan_logs(files, keep_rows=False).fingerprints
+        scan_logs(old, keep_rows=False).fingerprints
         if recorded.by_content
         else []
     )
-    was_train, was_val = recorded.sides(files, fingerprints)
-    was_train &= known
-    was_val &= known
+    was_train, was_val = np.zeros((2, len(files)), bool)
+    was_train[known], was_val[known] = recorded.sides(old, fingerprints)
     named = was_val | was_train
     for d in range(len(dirs) - new):
         if not named[in_dir == d].any():

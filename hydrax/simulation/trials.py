@@ -78,10 +78,16 @@ def task_arguments(
     balance trial needs.
 
     Raises:
-        ValueError: the task takes no target distance.
+        ValueError: the task takes no target distance, or the distance is
+            negative or not finite.
     """
     if target_distance is None:
         return {}
+    if not 0.0 <= target_distance < float("inf"):
+        raise ValueError(
+            f"target_distance must be a finite number >= 0, got "
+            f"{target_distance!r}"
+        )
     from hydrax.tasks import get_task
 
     if not hasattr(get_task(task_name), "target_distance"):
