@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hydrax.simulation.trials import TRIALS
+from hydrax.simulation.trials import add_trial_flags
 from hydrax.utils import DefaultsHelpFormatter, command_name
 
 
@@ -58,21 +58,7 @@ def parser() -> argparse.ArgumentParser:
         default=10,
         help="closed-loop episodes logged per round",
     )
-    p.add_argument(
-        "--trial",
-        choices=sorted(TRIALS),
-        default="balance",
-        help="where episodes start and how success is judged (README.md, "
-        "section Trials)",
-    )
-    p.add_argument(
-        "--target-distance",
-        type=float,
-        default=None,
-        help="the hopper's or the quadruped's metres to travel (none given: "
-        "the task's; 0: success is 'did not fall', which a balance trial "
-        "needs)",
-    )
+    add_trial_flags(p)
     p.add_argument(
         "--duration",
         type=float,

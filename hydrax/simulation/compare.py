@@ -23,8 +23,8 @@ from hydrax.planning_options import add_learned_planning_options
 from hydrax.simulation.episode_costs import running_costs
 from hydrax.simulation.run_logs import RunLogs, write_manifest
 from hydrax.simulation.trials import (
-    TRIALS,
     TrialResult,
+    add_trial_flags,
     run_trial,
     task_arguments,
 )
@@ -247,21 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --strategy mean, the weight of the members' disagreement "
         "in the running cost",
     )
-    p.add_argument(
-        "--trial",
-        choices=sorted(TRIALS),
-        default="balance",
-        help="where episodes start and how success is judged (README.md, "
-        "section Trials)",
-    )
-    p.add_argument(
-        "--target-distance",
-        type=float,
-        default=None,
-        help="the hopper's and the quadruped's metres to travel for success "
-        "(none given: the task's 1 m; 0: success means 'did not fall', "
-        "which a balance trial needs)",
-    )
+    add_trial_flags(p)
     p.add_argument(
         "--episodes", type=int, default=10, help="trials per planner model"
     )

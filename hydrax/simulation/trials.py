@@ -11,6 +11,7 @@ episode with ``task.success`` (the state is "upright"):
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,25 @@ def task_arguments(
     if not hasattr(get_task(task_name), "target_distance"):
         raise ValueError(f"target_distance: {task_name} has no target distance")
     return {"target_distance": target_distance}
+
+
+def add_trial_flags(p: argparse.ArgumentParser) -> None:
+    """The flags ``--trial`` and ``--target-distance`` of trial commands."""
+    p.add_argument(
+        "--trial",
+        choices=sorted(TRIALS),
+        default="balance",
+        help="where episodes start and how success is judged (README.md, "
+        "section Trials)",
+    )
+    p.add_argument(
+        "--target-distance",
+        type=float,
+        default=None,
+        help="the hopper's and the quadruped's metres to travel for success "
+        "(none given: the task's 1 m; 0: success means 'did not fall', "
+        "which a balance trial needs)",
+    )
 
 
 def run_trial(
