@@ -150,7 +150,18 @@ class SamplingBasedController(ABC):
                     f"initial_knots must have shape "
                     f"({self.num_knots}, {self.task.nu}), got {mean.shape}"
                 )
-        return SamplingParams(tk=tk, mean=mean, rng=jax.random.key(seed))
+        return self.placed(
+            SamplingParams(tk=tk, mean=mean, rng=jax.random.key(seed))
+        )
+
+    def placed(self, params: Any) -> Any:  # noqa: ANN401 (any params type)
+        """``params`` committed to the planner's device, strongly typed.
+
+        What ``init_params`` returns, so that ``jax.jit(ctrl.optimize)``
+        compiles once: its outputs, the next call's inputs, are committed
+        and strongly typed, and jit keys its cache on both.
+        """
+        return committed(self._device, params)[0]
 
     @abstractmethod
     def sample_knots(self, params: Any) -> tuple[jax.Array, Any]:

@@ -92,11 +92,14 @@ def is_traced(tree: object) -> bool:
 def committed(device: object, *trees: object) -> tuple:
     """The trees with every leaf a jax.Array committed to ``device``.
 
-    jit keys its cache on whether an argument is committed, and outputs
-    are, so fresh inputs would otherwise compile again at the second call
-    of a cached jit (a controller's second replanning). An ``mjx.Data`` has
-    ~100 arrays and putting them costs more than a learned replanning, so a
-    tree already committed there passes through untouched.
+    jit keys its cache on whether an argument is committed and on whether
+    it is weakly typed (a Python scalar's dtype), and a jitted function's
+    outputs are committed and strongly typed, so fresh inputs would
+    otherwise compile again at the second call of a cached jit (a
+    controller's second replanning). Weak leaves are made strong. An
+    ``mjx.Data`` has ~100 arrays and putting them costs more than a learned
+    replanning, so a tree already committed there, with no weak leaf,
+    passes through untouched.
 
     Args:
         device: The ``jax.Device``.
@@ -112,11 +115,18 @@ def committed(device: object, *trees: object) -> tuple:
             isinstance(leaf, jax.Array)
             and leaf.committed
             and leaf.devices() == {device}
+            and not getattr(leaf, "weak_type", False)
             for leaf in jax.tree.leaves(tree)
         )
 
+    def strong(leaf: object) -> object:
+        if getattr(leaf, "weak_type", False):
+            return jax.numpy.asarray(leaf, leaf.dtype)
+        return leaf
+
     return tuple(
-        t if on_device(t) else jax.device_put(t, device) for t in trees
+        t if on_device(t) else jax.device_put(jax.tree.map(strong, t), device)
+        for t in trees
     )
 
 

@@ -115,7 +115,7 @@ class CEM(SamplingBasedController):
         """The initial parameters (zero controls unless knots are given)."""
         p = super().init_params(initial_knots, seed)
         cov = jnp.full_like(p.mean, self.sigma_start)
-        return CEMParams(tk=p.tk, mean=p.mean, rng=p.rng, cov=cov)
+        return self.placed(CEMParams(tk=p.tk, mean=p.mean, rng=p.rng, cov=cov))
 
     def sample_knots(self, params: CEMParams) -> tuple[jax.Array, CEMParams]:
         """The mean, draws at the fitted std, then exploration draws."""

@@ -104,11 +104,13 @@ class DIAL(SamplingBasedController):
     ) -> DIALParams:
         """The initial parameters, at round 0."""
         p = super().init_params(initial_knots, seed)
-        return DIALParams(
-            tk=p.tk,
-            mean=p.mean,
-            rng=p.rng,
-            opt_iteration=jnp.zeros((), jnp.int32),
+        return self.placed(
+            DIALParams(
+                tk=p.tk,
+                mean=p.mean,
+                rng=p.rng,
+                opt_iteration=jnp.zeros((), jnp.int32),
+            )
         )
 
     def noise_schedule(self, opt_iteration: jax.Array) -> jax.Array:

@@ -110,7 +110,9 @@ class Evosax(SamplingBasedController):
         p = super().init_params(initial_knots, seed)
         rng, key = jax.random.split(p.rng)
         opt_state = self.strategy.init(key, p.mean.reshape(-1), self.es_params)
-        return EvosaxParams(tk=p.tk, mean=p.mean, rng=rng, opt_state=opt_state)
+        return self.placed(
+            EvosaxParams(tk=p.tk, mean=p.mean, rng=rng, opt_state=opt_state)
+        )
 
     def sample_knots(
         self, params: EvosaxParams

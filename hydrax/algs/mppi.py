@@ -98,7 +98,7 @@ class MPPI(SamplingBasedController):
     ) -> MPPIParams:
         """The initial parameters (zero controls unless knots are given)."""
         p = super().init_params(initial_knots, seed)
-        return MPPIParams(tk=p.tk, mean=p.mean, rng=p.rng)
+        return self.placed(MPPIParams(tk=p.tk, mean=p.mean, rng=p.rng))
 
     def sample_knots(self, params: MPPIParams) -> tuple[jax.Array, MPPIParams]:
         """The mean plus ``num_samples - 1`` Gaussian perturbations of it."""

@@ -76,7 +76,7 @@ class PredictiveSampling(SamplingBasedController):
     ) -> PSParams:
         """The initial parameters (zero controls unless knots are given)."""
         p = super().init_params(initial_knots, seed)
-        return PSParams(tk=p.tk, mean=p.mean, rng=p.rng)
+        return self.placed(PSParams(tk=p.tk, mean=p.mean, rng=p.rng))
 
     def sample_knots(self, params: PSParams) -> tuple[jax.Array, PSParams]:
         """The mean plus ``num_samples - 1`` Gaussian perturbations of it."""
