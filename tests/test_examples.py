@@ -88,7 +88,7 @@ def test_headless_duration_from_the_environment(monkeypatch):
     assert deterministic._headless_duration() == 10.0
     monkeypatch.setenv("HYDRAX_HEADLESS_DURATION", "0.5")
     assert deterministic._headless_duration() == 0.5
-    for bad in ("abc", "0", "-1", "nan"):
+    for bad in ("abc", "0", "-1", "nan", "inf"):
         monkeypatch.setenv("HYDRAX_HEADLESS_DURATION", bad)
         with pytest.raises(ValueError, match="HYDRAX_HEADLESS_DURATION"):
             deterministic._headless_duration()

@@ -135,7 +135,10 @@ def run_interactive(
         say("No display: running headless (no viewer)")
     if headless and duration is None:
         duration = _headless_duration()
-        say(f"Simulating {duration:g} s (pass duration= to change it)")
+        say(
+            f"Simulating {duration:g} s (pass duration=, or set "
+            "HYDRAX_HEADLESS_DURATION, to change it)"
+        )
     task = controller.task
     dt = float(mj_model.opt.timestep)
     every = max(int(1.0 / (frequency * dt)), 1)
@@ -250,10 +253,10 @@ def _headless_duration() -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value > 0:
+    if not 0 < value < float("inf"):
         raise ValueError(
-            f"HYDRAX_HEADLESS_DURATION must be a number of seconds > 0, "
-            f"got {text!r}"
+            f"HYDRAX_HEADLESS_DURATION must be a finite number of seconds "
+            f"> 0, got {text!r}"
         )
     return value
 
