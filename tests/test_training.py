@@ -458,6 +458,44 @@ def test_custom_transform_fn_is_recorded_and_required(dcp_data, tmp_path):
     assert np.all(np.isfinite(np.asarray(net(win))))
 
 
+def test_a_scripts_transform_matches_the_same_function_imported():
+    """A model trained in a script records ``__main__.<name>``; the same
+    function imported from a module loads it, and the other way round."""
+    from hydrax.dynamics_model_training.model_io import same_function
+
+    def in_script(qpos):
+        return qpos
+
+    in_script.__module__, in_script.__qualname__ = "__main__", "tf"
+    assert same_function(in_script, "my_pkg.tf")
+    assert not same_function(in_script, "my_pkg.other")
+    recorded = "__main__.custom_transform"
+    assert same_function(custom_transform, recorded)
+    assert not same_function(custom_transform, "__main__.other")
+    assert not same_function(custom_transform, "other_pkg.custom_transform")
+
+
+@pytest.mark.parametrize(
+    ("fn", "said"),
+    [
+        (lambda q: jnp.reshape(q, -1), r"maps \(2, 3, 3\) to \(18,\)"),
+        (lambda q: (q, q), r"maps \(2, 3, 3\) to tuple"),
+        (lambda q: np.cos(np.asarray(q)), "must be a JAX function"),
+    ],
+)
+def test_a_transform_that_drops_axes_or_cannot_trace_is_refused(
+    fn, said, dcp_data, tmp_path
+):
+    """Named before any training, not as a JAX error deep inside it."""
+    with pytest.raises(ValueError, match=f"transform_fn <lambda> {'.*'}{said}"):
+        train_dynamics_model(
+            dcp_data, "bad", hidden_size=8, history_length=3,
+            prediction_horizon=2, num_epochs=1, transform_fn=fn,
+            checkpoint_dir=tmp_path, progress=False, log=lambda s: None,
+        )  # fmt: skip
+    assert not (tmp_path / "bad").exists()
+
+
 def test_model_config_is_the_checkpoint_config(tiny_model):
     """ModelConfig reads a checkpoint's config and writes it back unchanged."""
     from hydrax.dynamics_model_training.checkpoint import read_checkpoint

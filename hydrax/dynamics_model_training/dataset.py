@@ -25,7 +25,10 @@ from hydrax.dynamics_model_training.blocks import (
     split_by_file,
 )
 from hydrax.dynamics_model_training.layout import layout_from_manifest
-from hydrax.dynamics_model_training.transforms import TransformFn
+from hydrax.dynamics_model_training.transforms import (
+    TransformFn,
+    check_transform,
+)
 from hydrax.dynamics_model_training.windows import (
     Examples,
     RowBlock,
@@ -137,11 +140,8 @@ class DynamicsDataset:
         _check_arguments(
             history_length, prediction_horizon, val_fraction, max_rows_in_memory
         )
-        dirs = (
-            [Path(data_dir)]
-            if isinstance(data_dir, str | Path)
-            else [Path(d) for d in data_dir]
-        )
+        one = isinstance(data_dir, str | Path)
+        dirs = [Path(d) for d in ([data_dir] if one else data_dir)]
         if not dirs:
             raise ValueError("data_dir is an empty list")
         self.data_dirs = dirs
@@ -151,7 +151,6 @@ class DynamicsDataset:
         self.pad_start = pad_start
         self.max_rows_in_memory = max_rows_in_memory
         self.manifest_record = read_common_manifest(dirs)
-
         layout_of = partial(
             layout_from_manifest,
             manifest=self.manifest_record,
@@ -169,6 +168,7 @@ class DynamicsDataset:
         )
         self.columns = scan.columns
         self.layout = layout_of(scan.dims)
+        check_transform(transform_fn, self.layout.nq)
         self.dt = self._common_dt(scan)
         kept = self._keep_long_enough(scan, verbose)
         self.files = [scan.files[i] for i in kept]

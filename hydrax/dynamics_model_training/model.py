@@ -34,6 +34,7 @@ from hydrax.dynamics_model_training.rollout_steps import (  # noqa: F401
 from hydrax.dynamics_model_training.transforms import (
     StateLayout,
     TransformFn,
+    check_transform,
     integrated_delta,
     window_features,
 )
@@ -90,6 +91,7 @@ class DynamicsNetwork(nnx.Module):
         self.hidden_size = hidden_size
         self.history_length = history_length
         self.transform_fn = transform_fn
+        check_transform(transform_fn, layout.nq)
         if feature_dim is None:
             probe = jnp.zeros((1, layout.row_dim))
             feature_dim = window_features(layout, probe, transform_fn).shape[-1]

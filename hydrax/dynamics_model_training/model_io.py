@@ -65,6 +65,25 @@ def qualified_name(fn: Callable | None) -> str | None:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
+def same_function(fn: Callable, recorded: str | None) -> bool:
+    """Whether ``fn`` is the function a checkpoint recorded by name.
+
+    A script's functions are named ``__main__.<name>``: such a name matches
+    a function of that qualified name in any module (the script's function
+    imported elsewhere), and a function of a script matches the name in any
+    module, so a model trained in a script loads in a notebook and back.
+    """
+    given = qualified_name(fn)
+    if given == recorded or recorded is None:
+        return given == recorded
+    main = "__main__."
+    if recorded.startswith(main):
+        return recorded[len(main) :] == fn.__qualname__
+    return fn.__module__ == "__main__" and recorded.endswith(
+        "." + fn.__qualname__
+    )
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """What a checkpoint records about its model and the data it saw.
@@ -230,7 +249,7 @@ def network_from_checkpoint(
             "pass the same function: load_trained_model(path, "
             "transform_fn=...) (nothing is imported on the file's say-so)"
         )
-    if transform_fn is not None and qualified_name(transform_fn) != recorded:
+    if transform_fn is not None and not same_function(transform_fn, recorded):
         raise CheckpointError(
             f"{path}: transform_fn {qualified_name(transform_fn)!r} given, "
             f"but the model was trained with {recorded!r}"

@@ -67,6 +67,36 @@ def _quats(layout: StateLayout, qpos: jax.Array) -> jax.Array:
     return qpos[..., idx + np.arange(4)]
 
 
+def check_transform(transform_fn: TransformFn | None, nq: int) -> None:
+    """Refuse a custom qpos map that JAX cannot trace or that drops axes.
+
+    The map is traced once (``jax.eval_shape``, nothing computed) on a
+    (2, 3, nq) input; it must return one array of shape (2, 3, m).
+
+    Raises:
+        ValueError: naming ``transform_fn`` and what it did.
+    """
+    if transform_fn is None:
+        return
+    name = getattr(transform_fn, "__qualname__", repr(transform_fn))
+    probe = jax.ShapeDtypeStruct((2, 3, nq), jnp.float32)
+    try:
+        out = jax.eval_shape(transform_fn, probe)
+    except Exception as e:  # noqa: BLE001 (whatever the user's code raises)
+        raise ValueError(
+            f"transform_fn {name} must be a JAX function of a (..., nq) "
+            f"array; traced on shape (2, 3, {nq}) it raised "
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        ) from e
+    shape = getattr(out, "shape", None)
+    if shape is None or len(shape) != 3 or tuple(shape[:2]) != (2, 3):
+        got = tuple(shape) if shape is not None else type(out).__name__
+        raise ValueError(
+            f"transform_fn {name} must map (..., nq) to (..., m), keeping "
+            f"the leading axes; it maps (2, 3, {nq}) to {got}"
+        )
+
+
 def window_features(
     layout: StateLayout,
     window: jax.Array,
