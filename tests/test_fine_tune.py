@@ -100,6 +100,7 @@ def test_fine_tuning_another_number_of_members_is_refused(
     [
         ({"mode": "window"}, "mode is 'recurrent' there and 'window'"),
         ({"delta": "state"}, "delta is 'velocity' there and 'state'"),
+        ({"hidden_size": 16}, "hidden_size is 8 there and 16"),
     ],
 )
 def test_fine_tuning_with_other_settings_is_refused(
@@ -118,6 +119,29 @@ def test_fine_tuning_with_other_settings_is_refused(
             checkpoint_dir=tmp_path,
         )
     assert not (tmp_path / "tuned").exists()
+
+
+def test_fine_tuning_a_model_of_another_robot_names_the_robots():
+    """Other dimensions are named first, not as a setting or a shape."""
+    from flax import nnx
+
+    from hydrax.dynamics_model_training.model import DynamicsNetwork
+    from hydrax.dynamics_model_training.training_setup import (
+        check_same_model,
+    )
+    from hydrax.dynamics_model_training.transforms import StateLayout
+
+    def net(layout):
+        return DynamicsNetwork(layout, 8, 3, rngs=nnx.Rngs(0))
+
+    pendulum = net(StateLayout.create(1, 1, 1, [0], []))
+    cart = net(StateLayout.create(3, 3, 1, [1, 2], [0]))
+    with pytest.raises(
+        ValueError,
+        match="init_from p.pkl: a model of another robot, nq=1 nv=1 nu=1 "
+        "there and nq=3 nv=3 nu=1 in this run's logs",
+    ):
+        check_same_model(pendulum, cart, "p.pkl")
 
 
 def _aggregation_round(ensemble_ckpt, dcp_data, tmp_path, **kwargs):

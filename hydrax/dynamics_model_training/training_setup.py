@@ -248,9 +248,17 @@ def check_same_model(
         ValueError: naming the first setting that differs.
     """
     old, new = source.layout, network.layout
-    pairs = [("mode", source.mode, network.mode)] + [
-        (k, getattr(old, k), getattr(new, k)) for k in FEATURE_FIELDS
-    ]
+    dims = [(x.nq, x.nv, x.nu) for x in (old, new)]
+    if dims[0] != dims[1]:
+        (q, v, u), (q2, v2, u2) = dims
+        raise ValueError(
+            f"init_from {where}: a model of another robot, nq={q} nv={v} "
+            f"nu={u} there and nq={q2} nv={v2} nu={u2} in this run's logs"
+        )
+    pairs = [
+        ("mode", source.mode, network.mode),
+        ("hidden_size", source.hidden_size, network.hidden_size),
+    ] + [(k, getattr(old, k), getattr(new, k)) for k in FEATURE_FIELDS]
     for key, a, b in pairs:
         if key == "delta_dt" and a and b and math.isclose(a, b, rel_tol=1e-6):
             continue  # the same step, read from other logs
