@@ -138,7 +138,8 @@ class SamplingBasedController(ABC):
             seed: The seed of the sampling key.
 
         Returns:
-            The parameters, knot times starting at 0.
+            The parameters, knot times starting at 0, committed and strongly
+            typed as optimize's outputs, so jax.jit(optimize) compiles once.
         """
         tk = jnp.linspace(0.0, self.plan_horizon, self.num_knots)
         if initial_knots is None:
@@ -150,17 +151,7 @@ class SamplingBasedController(ABC):
                     f"initial_knots must have shape "
                     f"({self.num_knots}, {self.task.nu}), got {mean.shape}"
                 )
-        return self.placed(
-            SamplingParams(tk=tk, mean=mean, rng=jax.random.key(seed))
-        )
-
-    def placed(self, params: Any) -> Any:  # noqa: ANN401 (any params type)
-        """``params`` committed to the planner's device, strongly typed.
-
-        What ``init_params`` returns, so that ``jax.jit(ctrl.optimize)``
-        compiles once: its outputs, the next call's inputs, are committed
-        and strongly typed, and jit keys its cache on both.
-        """
+        params = SamplingParams(tk=tk, mean=mean, rng=jax.random.key(seed))
         return committed(self._device, params)[0]
 
     @abstractmethod

@@ -423,6 +423,21 @@ def test_recurrent_mode_semantics_and_seam(dcp_data, tmp_path):
         seam.append(np.r_[data.qpos, data.qvel])
     pred = dyn.predict(window[:1, :-1], window[:1, -1, :6], us[None])[0]
     np.testing.assert_allclose(np.array(seam), pred, atol=1e-5)
+    # Shapes predict cannot take are named with the shape expected.
+    hist, now = window[:1, :-1], window[:1, -1, :6]
+    for args, said in [
+        ((hist[0], now[0], us), r"history must have shape \(B, n, 7\)"),
+        ((hist, now, us[None, :, 0]), r"controls must have shape \(1, K, 1\)"),
+        ((hist, window[:1, -1], us[None]), r"state must have shape \(B, 6\)"),
+        (
+            (hist[..., :6], now, us[None]),
+            r"history must have shape \(1, n, 7\)",
+        ),
+        ((hist, now, us[None, :0]), r"controls .* with K >= 1"),
+        ((hist, jnp.tile(now, (2, 1)), us[None]), ".* share their batch"),
+    ]:
+        with pytest.raises(ValueError, match=f"predict: {said}"):
+            dyn.predict(*args)
 
 
 def custom_transform(qpos):

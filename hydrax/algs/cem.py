@@ -14,6 +14,7 @@ from hydrax.alg_base import (
 )
 from hydrax.risk import RiskStrategy
 from hydrax.task_base import Task
+from hydrax.utils import committed
 
 
 @struct.dataclass
@@ -115,7 +116,9 @@ class CEM(SamplingBasedController):
         """The initial parameters (zero controls unless knots are given)."""
         p = super().init_params(initial_knots, seed)
         cov = jnp.full_like(p.mean, self.sigma_start)
-        return self.placed(CEMParams(tk=p.tk, mean=p.mean, rng=p.rng, cov=cov))
+        return committed(
+            self._device, CEMParams(tk=p.tk, mean=p.mean, rng=p.rng, cov=cov)
+        )[0]
 
     def sample_knots(self, params: CEMParams) -> tuple[jax.Array, CEMParams]:
         """The mean, draws at the fitted std, then exploration draws."""

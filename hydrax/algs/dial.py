@@ -15,6 +15,7 @@ from hydrax.alg_base import (
 from hydrax.algs.mppi import softmax_average
 from hydrax.risk import RiskStrategy
 from hydrax.task_base import Task
+from hydrax.utils import committed
 
 
 @struct.dataclass
@@ -104,14 +105,15 @@ class DIAL(SamplingBasedController):
     ) -> DIALParams:
         """The initial parameters, at round 0."""
         p = super().init_params(initial_knots, seed)
-        return self.placed(
+        return committed(
+            self._device,
             DIALParams(
                 tk=p.tk,
                 mean=p.mean,
                 rng=p.rng,
                 opt_iteration=jnp.zeros((), jnp.int32),
-            )
-        )
+            ),
+        )[0]
 
     def noise_schedule(self, opt_iteration: jax.Array) -> jax.Array:
         """σ[i, h] for round ``opt_iteration``, (num_knots,)."""

@@ -22,6 +22,7 @@ from hydrax.alg_base import (
 )
 from hydrax.risk import RiskStrategy
 from hydrax.task_base import Task
+from hydrax.utils import committed
 
 
 @struct.dataclass
@@ -110,9 +111,10 @@ class Evosax(SamplingBasedController):
         p = super().init_params(initial_knots, seed)
         rng, key = jax.random.split(p.rng)
         opt_state = self.strategy.init(key, p.mean.reshape(-1), self.es_params)
-        return self.placed(
-            EvosaxParams(tk=p.tk, mean=p.mean, rng=rng, opt_state=opt_state)
-        )
+        return committed(
+            self._device,
+            EvosaxParams(tk=p.tk, mean=p.mean, rng=rng, opt_state=opt_state),
+        )[0]
 
     def sample_knots(
         self, params: EvosaxParams

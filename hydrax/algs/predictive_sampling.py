@@ -14,6 +14,7 @@ from hydrax.alg_base import (
 )
 from hydrax.risk import RiskStrategy
 from hydrax.task_base import Task
+from hydrax.utils import committed
 
 
 @struct.dataclass
@@ -76,7 +77,9 @@ class PredictiveSampling(SamplingBasedController):
     ) -> PSParams:
         """The initial parameters (zero controls unless knots are given)."""
         p = super().init_params(initial_knots, seed)
-        return self.placed(PSParams(tk=p.tk, mean=p.mean, rng=p.rng))
+        return committed(
+            self._device, PSParams(tk=p.tk, mean=p.mean, rng=p.rng)
+        )[0]
 
     def sample_knots(self, params: PSParams) -> tuple[jax.Array, PSParams]:
         """The mean plus ``num_samples - 1`` Gaussian perturbations of it."""

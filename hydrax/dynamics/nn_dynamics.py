@@ -50,6 +50,7 @@ from mujoco import mjx
 
 from hydrax.dynamics.base import Carry, Dynamics
 from hydrax.dynamics.compatibility import check_model
+from hydrax.dynamics.prediction import predict
 from hydrax.dynamics.wide_members import WideMembers
 from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
@@ -59,7 +60,6 @@ from hydrax.dynamics_model_training.gru import with_matmul_dtype
 from hydrax.dynamics_model_training.model import (
     DynamicsNetwork,
     learned_step,
-    rollout,
     start_memory,
 )
 from hydrax.dynamics_model_training.model_io import ensemble_from_checkpoint
@@ -358,33 +358,17 @@ class NeuralNetworkDynamics(Dynamics):
         Returns:
             The predicted (qpos, qvel) after each control, (B, K, nq + nv);
             an ensemble's members', (M, B, K, nq + nv).
+
+        Raises:
+            ValueError: an argument of another shape, named with the shape
+                it must have.
         """
-        n = self.history_length - 1
-        history = jnp.asarray(history, jnp.float32)
-        state = jnp.asarray(state, jnp.float32)
-        controls = jnp.asarray(controls, jnp.float32)
-        if history.shape[1] < n:
-            first = (
-                history[:, 0, : state.shape[-1]] if history.shape[1] else state
-            )
-            pad = startup_history(first, n - history.shape[1], self.layout.nu)
-            history = jnp.concatenate([pad, history], axis=1)
-        history = history[:, history.shape[1] - n :]
-        row = jnp.concatenate([state, controls[:, 0]], axis=-1)
-        window = jnp.concatenate([history, row[:, None]], axis=1)
-        later = jnp.concatenate([controls[:, 1:], controls[:, -1:]], axis=1)
-        if self.num_models == 1:
-            return _predict_jit(self._graphdef, self._state, window, later)
-        return jax.vmap(_predict_jit, in_axes=(None, 0, None, None))(
-            self._graphdef, self._states, window, later
+        one = self.num_models == 1
+        return predict(
+            self._graphdef,
+            self._state if one else self._states,
+            self.layout,
+            self.history_length,
+            (history, state, controls),
+            stacked=not one,
         )
-
-
-@jax.jit
-def _predict_jit(
-    graphdef: nnx.GraphDef,
-    state: nnx.State,
-    window: jax.Array,
-    controls: jax.Array,
-) -> jax.Array:
-    return rollout(nnx.merge(graphdef, state), window, controls)[0]
