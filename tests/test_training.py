@@ -93,6 +93,13 @@ def test_examples_combine_without_copy(dcp_data, tmp_path):
     )
     with pytest.raises(ValueError, match="indices differ"):
         _ = a.examples + c.examples
+    d = DynamicsDataset(dcp_data, history_length=4, verbose=False)
+    with pytest.raises(
+        ValueError,
+        match=f"cannot combine {dcp_data} with {dcp_data}: history_length "
+        r"and prediction_horizon differ \(11 and 9 vs 4 and 9\)",
+    ):
+        _ = a.examples + d.examples
 
 
 def test_constant_column_is_standardized_safely(tmp_path):

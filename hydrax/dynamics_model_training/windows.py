@@ -162,25 +162,27 @@ def gather_windows(
 
 
 def check_poolable(a: DynamicsDataset, b: DynamicsDataset) -> None:
-    """Raise when two datasets cannot be pooled (columns or layout)."""
+    """Raise when two datasets cannot be pooled (columns or layout).
+
+    The message names ``a`` (the left of ``+``) first, then ``b``.
+    """
+    what = f"cannot combine {a.data_dirs[0]} with {b.data_dirs[0]}"
     if a.columns != b.columns:
         raise DataError(
-            f"cannot combine {b.data_dirs[0]} with "
-            f"{a.data_dirs[0]}: their columns differ"
+            f"{what}: their columns differ ({','.join(a.columns)} vs "
+            f"{','.join(b.columns)})"
         )
     if a.layout != b.layout:
         raise DataError(
-            f"cannot combine {b.data_dirs[0]} with "
-            f"{a.data_dirs[0]}: angle/coordinate indices differ "
-            f"({b.layout} vs {a.layout})"
+            f"{what}: angle/coordinate indices differ "
+            f"({a.layout} vs {b.layout})"
         )
-    if (a.history_length, a.prediction_horizon) != (
-        b.history_length,
-        b.prediction_horizon,
-    ):
+    windows = [(d.history_length, d.prediction_horizon) for d in (a, b)]
+    if windows[0] != windows[1]:
         raise DataError(
-            "cannot combine datasets of different history_length or "
-            "prediction_horizon"
+            f"{what}: history_length and prediction_horizon differ "
+            f"({windows[0][0]} and {windows[0][1]} vs {windows[1][0]} and "
+            f"{windows[1][1]})"
         )
 
 
