@@ -323,10 +323,14 @@ def run_training_cli(
         print("training interrupted", file=sys.stderr)
         return 130
     folder = Path(history["checkpoint_dir"])
+    where = (
+        f"checkpoints in {folder} (best_model.pkl, last.pkl)"
+        if jax.process_index() == 0
+        else f"process 0 writes the checkpoints (in {folder} on its host)"
+    )
     print(
         f"best validation loss {history['best_val_loss']} at epoch "
-        f"{history['best_epoch']}; checkpoints in {folder} "
-        f"(best_model.pkl, last.pkl)"
+        f"{history['best_epoch']}; {where}"
     )
     return 0
 

@@ -330,6 +330,11 @@ def prepare_trainer(
     hyper, num_models = config.hyperparameters, config.num_models
     dp = DataParallel()
     batch_size = dp.round_batch(hyper["batch_size"])
+    if dp.num_devices > 1:
+        say(
+            f"data-parallel over {dp.num_devices} devices in "
+            f"{jax.process_count()} process(es): batch {batch_size}"
+        )
     graphdef, params, stats = nnx.split(network, nnx.Param, Statistic)
     if num_models > 1 and start_members is None:
         params = stacked_members(network, params, hyper["seed"], num_models)
