@@ -90,16 +90,17 @@ def is_traced(tree: object) -> bool:
 
 
 def committed(device: object, *trees: object) -> tuple:
-    """The trees with every leaf a jax.Array committed to ``device``.
+    """The trees with every leaf a strongly typed jax.Array on ``device``.
 
     jit keys its cache on whether an argument is committed and on whether
-    it is weakly typed (a Python scalar's dtype), and a jitted function's
-    outputs are committed and strongly typed, so fresh inputs would
-    otherwise compile again at the second call of a cached jit (a
-    controller's second replanning). Weak leaves are made strong. An
-    ``mjx.Data`` has ~100 arrays and putting them costs more than a learned
-    replanning, so a tree already committed there, with no weak leaf,
-    passes through untouched.
+    it is weakly typed (what a Python scalar becomes), and a controller's
+    jitted replanning returns committed, strongly typed parameters from
+    such inputs; fresh or weak inputs would otherwise compile again at the
+    second call (a controller's second replanning). Weak arrays and Python
+    scalars are made strong. An ``mjx.Data`` has ~100 arrays and putting
+    them costs more than a learned replanning, so a tree already committed
+    there, with no weak leaf, passes through untouched; so does a traced
+    tree (the caller is jitting or vmapping).
 
     Args:
         device: The ``jax.Device``.
@@ -109,6 +110,7 @@ def committed(device: object, *trees: object) -> tuple:
         The trees, in order.
     """
     import jax
+    import numpy as np
 
     def on_device(tree: object) -> bool:
         return all(
@@ -120,12 +122,16 @@ def committed(device: object, *trees: object) -> tuple:
         )
 
     def strong(leaf: object) -> object:
+        if isinstance(leaf, bool | int | float | complex):
+            return np.asarray(leaf)
         if getattr(leaf, "weak_type", False):
             return jax.numpy.asarray(leaf, leaf.dtype)
         return leaf
 
     return tuple(
-        t if on_device(t) else jax.device_put(jax.tree.map(strong, t), device)
+        t
+        if is_traced(t) or on_device(t)
+        else jax.device_put(jax.tree.map(strong, t), device)
         for t in trees
     )
 

@@ -495,6 +495,8 @@ def test_a_scripts_transform_matches_the_same_function_imported():
     assert same_function(custom_transform, recorded)
     assert not same_function(custom_transform, "__main__.other")
     assert not same_function(custom_transform, "other_pkg.custom_transform")
+    anonymous = lambda q: q  # noqa: E731
+    assert not same_function(anonymous, "__main__.<lambda>")
 
 
 @pytest.mark.parametrize(

@@ -144,9 +144,21 @@ def test_own_jit_equals_callers_and_compiles_once(pendulum, pendulum_ctrls):
     assert ctrl._optimize._cache_size() == 1
 
 
+@pytest.mark.parametrize("name", ["ps", "cem"])
+def test_init_params_traces_under_jit_and_vmap(name, pendulum):
+    """Committing the initial parameters leaves a traced call alone: a
+    batch of episodes can vmap init_params over seeds, as upstream's can."""
+    ctrl = make_controller(name, pendulum)
+    mean = jax.jit(lambda: ctrl.init_params().mean)()
+    assert mean.shape == (KNOTS, 1)
+    means = jax.vmap(lambda s: ctrl.init_params(seed=s).mean)(jnp.arange(3))
+    assert means.shape == (3, KNOTS, 1)
+
+
 def test_evosax_compiles_its_replanning_once(pendulum):
-    """The strategy's state starts weakly typed (Python scalars) and comes
-    back strongly typed: the controller's own jit must not compile twice."""
+    """The strategy's state starts weakly typed (evosax builds it from
+    Python scalars) and comes back strongly typed: the controller's own
+    jit must not compile twice."""
     ctrl = make_controller("evosax", pendulum)
     state, params = pendulum.make_data(), ctrl.init_params()
     for _ in range(3):

@@ -41,9 +41,9 @@ def check_shapes(
     for name, (shape, ok) in expected.items():
         if not ok:
             raise ValueError(
-                f"predict: {name} must have shape {shape} (rows of qpos, "
-                f"qvel, ctrl: nq={layout.nq} nv={layout.nv} nu={layout.nu}),"
-                f" got {given[name]}"
+                f"predict: {name} must have shape {shape} (nq={layout.nq} "
+                f"nv={layout.nv} nu={layout.nu}; history rows are qpos, qvel,"
+                f" ctrl), got {given[name]}"
             )
     if not history[0] == state[0] == controls[0]:
         raise ValueError(
@@ -60,7 +60,7 @@ def predict(
     inputs: tuple[jax.Array, jax.Array, jax.Array],
     stacked: bool = False,
 ) -> jax.Array:
-    """The predicted (qpos, qvel) after each control (see ``predict``).
+    """``NeuralNetworkDynamics.predict``: the (qpos, qvel) after each control.
 
     Args:
         graphdef: The network's graph.
@@ -70,6 +70,12 @@ def predict(
         history_length: The network's H.
         inputs: (history, state, controls), checked by :func:`check_shapes`.
         stacked: Whether ``params`` holds stacked members.
+
+    Returns:
+        (B, K, nq + nv); with ``stacked``, (M, B, K, nq + nv).
+
+    Raises:
+        ValueError: an input of another shape (:func:`check_shapes`).
     """
     history, state, controls = (jnp.asarray(x, jnp.float32) for x in inputs)
     check_shapes(layout, history.shape, state.shape, controls.shape)

@@ -69,19 +69,21 @@ def same_function(fn: Callable, recorded: str | None) -> bool:
     """Whether ``fn`` is the function a checkpoint recorded by name.
 
     A script's functions are named ``__main__.<name>``: such a name matches
-    a function of that qualified name in any module (the script's function
-    imported elsewhere), and a function of a script matches the name in any
-    module, so a model trained in a script loads in a notebook and back.
+    a module-level function of that name in any module (the script's
+    function imported elsewhere), and a script's function matches that
+    name in any module, so a model trained in a script loads in a notebook
+    and back. Lambdas, nested functions and methods match only exactly.
     """
     given = qualified_name(fn)
     if given == recorded or recorded is None:
         return given == recorded
+    name = fn.__qualname__
+    if not name.isidentifier():  # "<lambda>", "f.<locals>.g", "A.f"
+        return False
     main = "__main__."
     if recorded.startswith(main):
-        return recorded[len(main) :] == fn.__qualname__
-    return fn.__module__ == "__main__" and recorded.endswith(
-        "." + fn.__qualname__
-    )
+        return recorded[len(main) :] == name
+    return fn.__module__ == "__main__" and recorded.rpartition(".")[2] == name
 
 
 @dataclass(frozen=True)

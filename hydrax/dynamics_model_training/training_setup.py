@@ -240,8 +240,9 @@ def check_same_model(
 ) -> None:
     """Refuse weights learned on other features or for another output.
 
-    The mode and what the layout makes of the state (angles, coordinates,
-    quaternions, heading frame, delta) must agree: weights of the same
+    The robot's dimensions (nq, nv, nu) are compared first, then the mode,
+    the hidden size and what the layout makes of the state (angles,
+    coordinates, quaternions, heading frame, delta): weights of the same
     shapes would otherwise load and mean something else.
 
     Raises:

@@ -168,9 +168,14 @@ def check_poolable(a: DynamicsDataset, b: DynamicsDataset) -> None:
     """
     what = f"cannot combine {a.data_dirs[0]} with {b.data_dirs[0]}"
     if a.columns != b.columns:
+        only = [
+            ", ".join(c for c in x.columns if c not in y.columns) or "none"
+            for x, y in ((a, b), (b, a))
+        ]
         raise DataError(
-            f"{what}: their columns differ ({','.join(a.columns)} vs "
-            f"{','.join(b.columns)})"
+            f"{what}: their columns differ ({len(a.columns)} vs "
+            f"{len(b.columns)}; only in the first: {only[0]}; only in the "
+            f"second: {only[1]})"
         )
     if a.layout != b.layout:
         raise DataError(
