@@ -66,7 +66,7 @@ def carried_split(
     old = [f for f, k in zip(files, known, strict=True) if k]
     fingerprints = (
         scan_logs(old, keep_rows=False).fingerprints
-        if recorded.by_content
+        if recorded.by_content and old
         else []
     )
     was_train, was_val = np.zeros((2, len(files)), bool)
