@@ -112,14 +112,21 @@ def committed(device: object, *trees: object) -> tuple:
     import jax
     import numpy as np
 
-    def on_device(tree: object) -> bool:
-        return all(
-            isinstance(leaf, jax.Array)
-            and leaf.committed
-            and leaf.devices() == {device}
-            and not getattr(leaf, "weak_type", False)
-            for leaf in jax.tree.leaves(tree)
-        )
+    tracer, array, here = jax.core.Tracer, jax.Array, {device}
+
+    def keep(tree: object) -> bool:
+        """Traced, or every leaf already a strong array on ``device``."""
+        ready = True
+        for leaf in jax.tree.leaves(tree):
+            if isinstance(leaf, tracer):
+                return True
+            ready = ready and (
+                isinstance(leaf, array)
+                and leaf.committed
+                and not getattr(leaf, "weak_type", False)
+                and leaf.devices() == here
+            )
+        return ready
 
     def strong(leaf: object) -> object:
         if isinstance(leaf, bool | int | float | complex):
@@ -129,9 +136,7 @@ def committed(device: object, *trees: object) -> tuple:
         return leaf
 
     return tuple(
-        t
-        if is_traced(t) or on_device(t)
-        else jax.device_put(jax.tree.map(strong, t), device)
+        t if keep(t) else jax.device_put(jax.tree.map(strong, t), device)
         for t in trees
     )
 
