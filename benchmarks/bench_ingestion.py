@@ -87,16 +87,21 @@ def ingestion(data_dir: Path, nbytes: int) -> tuple[DynamicsDataset, dict]:
         )
         return dataset, time.perf_counter() - start
 
-    build(data_dir)  # compile the statistics once; time the second build
-    dataset, build_s = build(data_dir)
+    def best(directory: Path, **kw: int) -> tuple[DynamicsDataset, float]:
+        """The best of 3 builds, as the rates of the other rows."""
+        built = [build(directory, **kw) for _ in range(3)]
+        return built[0][0], min(s for _, s in built)
+
+    build(data_dir)  # compile the statistics once; time the later builds
+    dataset, build_s = best(data_dir)
     pq = data_dir / "parquet"
     convert_logs(data_dir, pq, progress=False)
     pq_bytes = sum(f.stat().st_size for f in pq.glob("*.parquet"))
-    _, pq_s = build(pq)
+    _, pq_s = best(pq)
     total_rows = len(dataset.data)
-    # Streamed statistics compile for the block's shape: time the second.
+    # Streamed statistics compile for the block's shape: time the later.
     _, stream_cold_s = build(pq, max_rows_in_memory=total_rows // 10)
-    streamed, stream_s = build(pq, max_rows_in_memory=total_rows // 10)
+    streamed, stream_s = best(pq, max_rows_in_memory=total_rows // 10)
     # A streamed epoch holds the block in use and the one read ahead.
     stream_held = 2 * streamed.block_rows * dataset.data.shape[1] * 4
     reads = []  # best of 3, as the scans below

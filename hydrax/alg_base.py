@@ -19,14 +19,9 @@ from mujoco import mjx
 
 from hydrax.controller_types import SamplingParams, Trajectory
 from hydrax.risk import AverageCost, RiskStrategy
-from hydrax.spline import (
-    InterpFunc,
-    SplineType,
-    get_interp_func,
-    interpolate,
-)
+from hydrax.spline import InterpFunc, SplineType, get_interp_func, interpolate
 from hydrax.task_base import Task
-from hydrax.utils import committed, is_traced
+from hydrax.utils import check_mjx_state, committed, is_traced
 
 __all__ = [
     "InterpFunc",
@@ -210,6 +205,7 @@ class SamplingBasedController(ABC):
         if is_traced((state, params)):
             out, rollouts = self._optimize_impl(state, params)
         else:
+            check_mjx_state(state, "optimize")
             state, params = committed(self._device, state, params)
             out, rollouts = self._optimize(state, params)
         return out.replace(history=given.history), rollouts

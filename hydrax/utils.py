@@ -89,6 +89,28 @@ def is_traced(tree: object) -> bool:
     return any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(tree))
 
 
+def check_mjx_state(state: object, caller: str) -> None:
+    """A TypeError with the fix when ``state`` is not an ``mjx.Data``.
+
+    A ``mujoco.MjData`` (the CPU simulator's state) is the usual slip; JAX
+    would fail on it with "Error interpreting argument".
+    """
+    from mujoco import mjx
+
+    if isinstance(state, mjx.Data):
+        return
+    module, name = type(state).__module__, type(state).__qualname__
+    if module.startswith("mujoco."):  # mujoco._structs.MjData
+        kind = f"mujoco.{name}"
+        fix = (
+            "convert it with mjx.put_data(mj_model, mj_data), or start "
+            "from task.make_data()"
+        )
+    else:
+        kind, fix = f"{module}.{name}", "start from task.make_data()"
+    raise TypeError(f"{caller} takes an mjx.Data state, got a {kind}: {fix}")
+
+
 def committed(device: object, *trees: object) -> tuple:
     """The trees with every leaf a strongly typed jax.Array on ``device``.
 

@@ -144,6 +144,16 @@ def test_own_jit_equals_callers_and_compiles_once(pendulum, pendulum_ctrls):
     assert ctrl._optimize._cache_size() == 1
 
 
+def test_optimize_refuses_a_cpu_state_with_the_fix(pendulum, pendulum_ctrls):
+    """Upstream users slip a mujoco.MjData into optimize; JAX alone says
+    "Error interpreting argument"."""
+    ctrl, _ = pendulum_ctrls("ps")
+    with pytest.raises(TypeError, match=r"got a mujoco\.MjData: convert it"):
+        ctrl.optimize(mujoco.MjData(pendulum.mj_model), ctrl.init_params())
+    with pytest.raises(TypeError, match="got a builtins.dict: start from"):
+        ctrl.optimize({}, ctrl.init_params())
+
+
 @pytest.mark.parametrize("name", ["ps", "cem"])
 def test_init_params_traces_under_jit_and_vmap(name, pendulum):
     """Committing the initial parameters leaves a traced call alone: a

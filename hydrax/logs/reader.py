@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +37,15 @@ class Trajectory:
         times: Timestamps, (T,) float64.
         rows: (qpos, qvel, ctrl) per row, float64, (T, nq + nv + nu).
         columns: The header's column names.
+        checked_step: The median spacing the timestamp check computed
+            (None: not checked yet, or one row); ``timestep()`` returns it.
     """
 
     path: Path
     times: np.ndarray
     rows: np.ndarray
     columns: list[str]
+    checked_step: float | None = field(default=None, repr=False, compare=False)
 
     @property
     def dims(self) -> tuple[int, int, int]:
@@ -81,6 +84,8 @@ class Trajectory:
         """The median spacing of the timestamps (None for one row)."""
         if len(self.times) < 2:
             return None
+        if self.checked_step is not None:
+            return self.checked_step
         return float(np.median(np.diff(self.times)))
 
 
@@ -259,8 +264,8 @@ def checked_frame(
             f"{path}: {where(i)}, column {columns[j]!r}: {data[i, j]} "
             "(NaN or Inf) is not allowed"
         )
-    check_times(path, data[:, 0], where)
-    return Trajectory(path, data[:, 0], data[:, 1:], columns)
+    dt = check_times(path, data[:, 0], where)
+    return Trajectory(path, data[:, 0], data[:, 1:], columns, dt)
 
 
 def check_times(

@@ -226,10 +226,11 @@ def _read_at_once(
     ):
         times = data[lo:hi, 0]
         try:
-            timesteps.append(check_times(path, times, where))
+            dt = check_times(path, times, where)
         except DataError:
             return None
-        out.append(Trajectory(path, times, data[lo:hi, 1:], columns))
+        timesteps.append(dt)
+        out.append(Trajectory(path, times, data[lo:hi, 1:], columns, dt))
     return out, timesteps
 
 

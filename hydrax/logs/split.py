@@ -148,6 +148,14 @@ def unmatched_keys(
     return _matches(files, keys)[1]
 
 
+def _bare(keys: Sequence[str]) -> bool:
+    """Whether keys are bare file names, which match in any directory.
+
+    A checkpoint of one directory, or of before 2026-12-06, records them.
+    """
+    return not any("/" in k for k in keys)
+
+
 @dataclass(frozen=True)
 class RecordedSplit:
     """A checkpoint's split: the logs it trained on and validated on.
@@ -187,8 +195,7 @@ class RecordedSplit:
         whatever its directory or content (a later collection's
         ``episode_00000.csv`` too).
         """
-        keys = self.train + self.val
-        return not self.by_content and not any("/" in k for k in keys)
+        return not self.by_content and _bare(self.train + self.val)
 
     def sides(
         self, files: Sequence[str | Path], fingerprints: Sequence[str]
@@ -246,7 +253,7 @@ class RecordedSplit:
                         "now are new"
                     )
                 continue
-            bare = not any("/" in k for k in mine)
+            bare = _bare(mine)
             now = [k.rsplit("/", 1)[-1] if bare else k for k in theirs]
             if list(map(log_stem, mine)) != list(map(log_stem, now)):
                 return name, f"recorded {list(mine)!r}, now {now!r}"
