@@ -126,10 +126,8 @@ def test_fine_tuning_a_model_of_another_robot_names_the_robots():
     from flax import nnx
 
     from hydrax.dynamics_model_training.model import DynamicsNetwork
-    from hydrax.dynamics_model_training.training_setup import (
-        check_same_model,
-    )
     from hydrax.dynamics_model_training.transforms import StateLayout
+    from hydrax.dynamics_model_training.warm_start import check_same_model
 
     def net(layout):
         return DynamicsNetwork(layout, 8, 3, rngs=nnx.Rngs(0))
@@ -142,6 +140,43 @@ def test_fine_tuning_a_model_of_another_robot_names_the_robots():
         "there and nq=3 nv=3 nu=1 in this run's logs",
     ):
         check_same_model(pendulum, cart, "p.pkl")
+
+
+def _tip_features(q):
+    """A feature map of the double cart pole's qpos: it reads qpos_2."""
+    import jax.numpy as jnp
+
+    return jnp.stack([q[..., 0], jnp.cos(q[..., 1] + q[..., 2])], axis=-1)
+
+
+def test_another_robots_checkpoint_is_named_before_the_transform(
+    dcp_data, tmp_path
+):
+    """A run's transform_fn need not fit the checkpoint's robot: the
+    robots are compared before the checkpoint's network is built."""
+    import polars as pl
+
+    one = tmp_path / "one_joint"
+    one.mkdir()
+    for path in sorted(dcp_data.glob("*.csv")):  # the cart's columns alone
+        frame = pl.read_csv(path).select(
+            "timestamp", pl.col("qpos_0"), pl.col("qvel_0"), pl.col("ctrl_0")
+        )
+        frame.write_csv(one / path.name)
+    small = {**SMALL, "val_fraction": 0.3}
+    train_dynamics_model(
+        one, "one", **small, checkpoint_dir=tmp_path, angle_indices=[],
+        coordinate_indices=[0],
+    )  # fmt: skip
+    with pytest.raises(
+        ValueError, match="a model of another robot, nq=1 nv=1 nu=1 there"
+    ):
+        train_dynamics_model(
+            dcp_data, "tuned", **small, checkpoint_dir=tmp_path,
+            init_from=tmp_path / "one" / "best_model.pkl",
+            transform_fn=_tip_features,
+        )  # fmt: skip
+    assert not (tmp_path / "tuned").exists()
 
 
 def _aggregation_round(ensemble_ckpt, dcp_data, tmp_path, **kwargs):

@@ -57,7 +57,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             T + "convert",
         ],
     ),
-    ("checkpoint I/O", [T + "model_io"]),
+    ("checkpoint I/O", [T + "model_io", T + "warm_start"]),
     (
         "evaluation",
         [T + "baselines", T + "evaluation_", T + "evaluate"],

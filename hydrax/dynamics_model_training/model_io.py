@@ -306,44 +306,6 @@ def ensemble_from_checkpoint(
     ]
 
 
-def members_to_start_from(
-    init_from: str | Path | DynamicsNetwork | None, wanted: int
-) -> dict | None:
-    """The stacked weights an ensemble fine-tunes from, or None.
-
-    A single model (``wanted == 1``) starts from one network's weights,
-    which ``training_setup.new_network`` copies in: None here. An ensemble
-    starts member m from member m of an ensemble checkpoint with as many
-    members (its ``params``, stacked along the member axis); the
-    statistics are shared and come in through member 0.
-
-    Raises:
-        ValueError: if the checkpoint's number of members is not
-            ``wanted`` (the run's ``num_models``), or an ensemble is to
-            start from a network.
-        CheckpointError: if the file cannot be read.
-    """
-    if init_from is None:
-        return None
-    if isinstance(init_from, DynamicsNetwork):
-        if wanted > 1:
-            raise ValueError(
-                f"init_from: a network is one model; an ensemble of "
-                f"num_models={wanted} starts from an ensemble checkpoint "
-                "with as many members"
-            )
-        return None
-    ckpt = read_checkpoint(init_from)
-    members = num_models(ckpt)
-    if members != wanted:
-        raise ValueError(
-            f"init_from {init_from}: the checkpoint holds {members} "
-            f"model(s) and num_models is {wanted}; fine-tune with "
-            f"num_models={members}"
-        )
-    return ckpt["params"] if members > 1 else None
-
-
 def load_trained_model(
     path: str | Path,
     transform_fn: TransformFn | None = None,

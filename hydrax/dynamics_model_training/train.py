@@ -35,7 +35,6 @@ from hydrax.dynamics_model_training.model_io import (
     build_network,
     library_versions,
     load_trained_model,
-    members_to_start_from,
     network_from_checkpoint,
     qualified_name,
 )
@@ -62,6 +61,7 @@ from hydrax.dynamics_model_training.training_setup import (
     resolve_prediction_horizon,
 )
 from hydrax.dynamics_model_training.transforms import TransformFn
+from hydrax.dynamics_model_training.warm_start import members_to_start_from
 from hydrax.dynamics_model_training.windows import directory_file_weights
 from hydrax.utils import in_flags
 

@@ -22,13 +22,9 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from hydrax.dynamics_model_training.dataset import DynamicsDataset
-from hydrax.dynamics_model_training.layout import FEATURE_FIELDS
 from hydrax.dynamics_model_training.model import DynamicsNetwork, Statistic
 from hydrax.dynamics_model_training.model_io import (
     ModelConfig,
-    install_params,
-    load_trained_model,
-    network_statistics,
     qualified_name,
     stacked_members,
 )
@@ -41,6 +37,7 @@ from hydrax.dynamics_model_training.trainer import (
     new_history,
 )
 from hydrax.dynamics_model_training.transforms import TransformFn
+from hydrax.dynamics_model_training.warm_start import start_from
 from hydrax.dynamics_model_training.windows import (
     directory_file_weights,
 )
@@ -221,53 +218,7 @@ def new_network(
         mode=mode,
     )
     network.set_statistics(dataset.statistics)
-    if init_from is None:
-        return network
-    source = (
-        init_from
-        if isinstance(init_from, DynamicsNetwork)
-        else load_trained_model(init_from, transform_fn)[0]
-    )
-    check_same_model(source, network, init_from)
-    params = nnx.to_pure_dict(nnx.state(source, nnx.Param))
-    install_params(network, params, init_from)
-    network.set_statistics(network_statistics(source))
-    return network
-
-
-def check_same_model(
-    source: DynamicsNetwork, network: DynamicsNetwork, where: object
-) -> None:
-    """Refuse weights learned on other features or for another output.
-
-    The robot's dimensions (nq, nv, nu) are compared first, then the mode,
-    the hidden size and what the layout makes of the state (angles,
-    coordinates, quaternions, heading frame, delta): weights of the same
-    shapes would otherwise load and mean something else.
-
-    Raises:
-        ValueError: naming the first setting that differs.
-    """
-    old, new = source.layout, network.layout
-    dims = [(x.nq, x.nv, x.nu) for x in (old, new)]
-    if dims[0] != dims[1]:
-        (q, v, u), (q2, v2, u2) = dims
-        raise ValueError(
-            f"init_from {where}: a model of another robot, nq={q} nv={v} "
-            f"nu={u} there and nq={q2} nv={v2} nu={u2} in this run's logs"
-        )
-    pairs = [
-        ("mode", source.mode, network.mode),
-        ("hidden_size", source.hidden_size, network.hidden_size),
-    ] + [(k, getattr(old, k), getattr(new, k)) for k in FEATURE_FIELDS]
-    for key, a, b in pairs:
-        if key == "delta_dt" and a and b and math.isclose(a, b, rel_tol=1e-6):
-            continue  # the same step, read from other logs
-        if a != b:
-            raise ValueError(
-                f"init_from {where}: {key} is {a!r} there and {b!r} in this "
-                "run; fine-tune with the checkpoint's settings"
-            )
+    return start_from(network, init_from, transform_fn)
 
 
 def model_config(
@@ -321,7 +272,7 @@ def prepare_trainer(
     parallelism over all devices (one device: the same code path), the
     per-directory sampling weights ``data_weights`` as per-file ones. An
     ensemble fine-tuned from an ensemble checkpoint starts from its members,
-    ``start_members`` (``model_io.members_to_start_from``). The benchmarks
+    ``start_members`` (``warm_start.members_to_start_from``). The benchmarks
     time its steps.
 
     Returns:
