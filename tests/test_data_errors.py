@@ -250,10 +250,18 @@ def test_single_file_cannot_be_split(tmp_path):
         dataset(tmp_path, val_fraction=0.2)
 
 
-def test_ragged_row(tmp_path):
-    """A row with a missing field is refused, not silently dropped."""
-    path = write(tmp_path / "r.csv", body=rows(5)[:3] + ["0.03,0.1,0.2,0.3"])
-    with pytest.raises(DataError, match=str(path)):
+@pytest.mark.parametrize(
+    "row, fields",
+    [("0.03,0.1,0.2,0.3", 4), ("0.03,0.1,0.2,0.3,0.4,0.5,0.6", 7)],
+)
+def test_ragged_row(tmp_path, row, fields):
+    """A row with a missing or an extra field is refused and named, not
+    dropped (polars alone raises on an extra field)."""
+    path = write(tmp_path / "r.csv", body=rows(5)[:3] + [row])
+    with pytest.raises(
+        DataError,
+        match=f"r.csv: line 5: {fields} fields, but the header has 6 columns",
+    ):
         read_trajectory_csv(path)
 
 

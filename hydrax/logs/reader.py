@@ -119,7 +119,18 @@ def read_columns(path: str | Path) -> list[str]:
 
 
 def _first_bad_cell(path: Path, columns: list[str]) -> str:
-    """Locate the first cell that is not a number (slow path, errors only)."""
+    """Locate the first cell that is not a number (slow path, errors only).
+
+    A row of another number of fields than the header is named first.
+    """
+    text = path.read_bytes().decode("utf-8-sig")
+    lines = csv.reader(io.StringIO(text, newline=""))
+    for line, fields in enumerate(lines, start=1):
+        if fields and len(fields) != len(columns):
+            return (
+                f"{path}: line {line}: {len(fields)} fields, but the header "
+                f"has {len(columns)} columns"
+            )
     df = pl.read_csv(path, infer_schema=False)
     for col in columns:
         raw = df[col]
@@ -192,6 +203,8 @@ def read_trajectory_csv(
                 f"{path}: line {line}: not UTF-8 text ({bad.reason})"
             ) from None
         raise DataError(_first_bad_cell(path, columns)) from e
+    if any(df.null_count().row(0)):  # an empty cell, or a short row
+        raise DataError(_first_bad_cell(path, columns))
     return checked_frame(path, df, columns, csv_line)
 
 
