@@ -190,7 +190,10 @@ def test_short_files_skipped_with_count(tmp_path):
         )
     assert ds.skipped_files == 1 and len(ds.files) == 1
     # Training prints the summary (and builds its dataset without warnings).
-    assert "skipped 1 of 2 files shorter than 3 rows" in ds.summary()
+    assert (
+        "skipped 1 of 2 files shorter than 3 rows (prediction_horizon=2 + 1;"
+        " history_length=3 is padded)" in ds.summary()
+    )
     (tmp_path / "long.csv").unlink()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

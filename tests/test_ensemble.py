@@ -11,13 +11,12 @@ from flax import nnx
 from hydrax.dynamics import NeuralNetworkDynamics
 from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
-    read_checkpoint,
 )
 from hydrax.dynamics_model_training.data_loader import DynamicsDataset
 from hydrax.dynamics_model_training.gru import with_matmul_dtype
 from hydrax.dynamics_model_training.model import DynamicsNetwork, Statistic
 from hydrax.dynamics_model_training.model_io import (
-    ensemble_from_checkpoint,
+    load_ensemble,
     load_trained_model,
 )
 from hydrax.dynamics_model_training.parallel import DataParallel
@@ -76,8 +75,12 @@ def test_ensemble_trains_members_that_differ(ensemble):
     first, last = map(np.asarray, history["val_loss_members"])
     assert np.all(last < first)
     assert history["best_val_loss"] == pytest.approx(min(history["val_loss"]))
-    nets = ensemble_from_checkpoint(read_checkpoint(path), path)
+    nets = load_ensemble(path)  # the user's call; the members as loaded
     assert len(nets) == MEMBERS
+    for m, net in enumerate(nets):
+        alone = _params(load_trained_model(path, member=m)[0])
+        for x, y in zip(_params(net), alone, strict=True):
+            np.testing.assert_array_equal(x, y)
     a, b = _params(nets[0]), _params(nets[1])
     assert (
         max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=True))

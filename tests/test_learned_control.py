@@ -351,13 +351,14 @@ def test_aggregation_plans_with_the_disagreement_weight(
         assert not (tmp_path / "x").exists()
 
 
-def test_aggregation_of_a_hopper_takes_its_target_distance(
+def test_aggregation_of_a_hopper_takes_its_targets(
     tmp_path, capsys, monkeypatch
 ):
     """A hopper's balance aggregation is refused before any output, as its
-    success needs 1 m travelled; with --target-distance 0 every round's
-    episodes and trials plan on the task with that distance, and a task
-    without one refuses the flag."""
+    success needs 1 m travelled; with --target-distance 0 (and
+    --target-velocity 0: stand) every round's episodes and trials plan on
+    the task with those targets, and a task without them refuses the
+    flags."""
     from hydrax.dynamics_model_training.train import train_dynamics_model
     from hydrax.simulation import aggregate as agg
     from hydrax.simulation.collect import collect
@@ -391,11 +392,13 @@ def test_aggregation_of_a_hopper_takes_its_target_distance(
     monkeypatch.setattr(agg, "collect_with_model", collect_with_model)
     monkeypatch.setattr(agg, "fine_tune", lambda *a, **k: ckpt)
     flag = ["--target-distance", "0", "--iterations", "1"]
+    flag += ["--target-velocity", "0"]
     assert agg.main([*common, str(data), *flag, *out]) == 0
-    stand = {"target_distance": 0.0}
+    stand = {"target_distance": 0.0, "target_velocity": 0.0}
     assert seen == [("trials", stand), ("episodes", stand), ("trials", stand)]
     records = json.loads((tmp_path / "out" / "aggregation.json").read_text())
     assert records[-1]["target_distance"] == 0.0
+    assert records[-1]["target_velocity"] == 0.0
     code = agg.main(["--data-dir", str(data), *flag, *out])
     assert code == 2
     assert (
@@ -409,6 +412,25 @@ def test_aggregation_of_a_hopper_takes_its_target_distance(
             "--target-distance must be a finite number >= 0"
             in capsys.readouterr().err
         )
+    flag = ["--target-velocity", "inf"]
+    assert agg.main([*common, str(data), *flag, *out]) == 2
+    err = capsys.readouterr().err
+    assert "--target-velocity must be a finite number, got inf" in err
+
+
+def test_task_arguments_are_the_tasks_own():
+    """The walker keeps a target velocity but takes none: refused by name."""
+    from hydrax.simulation.trials import task_arguments
+
+    assert task_arguments("quadruped", 0.0, 0.0) == {
+        "target_distance": 0.0,
+        "target_velocity": 0.0,
+    }
+    assert task_arguments("hopper", target_velocity=-0.1) == {
+        "target_velocity": -0.1
+    }
+    with pytest.raises(ValueError, match="walker has no target velocity"):
+        task_arguments("walker", target_velocity=0.0)
 
 
 def test_strategy_flags_offer_every_strategy():
@@ -489,7 +511,7 @@ def test_an_earlier_runs_logs_go_only_once_a_new_log_is_written(
         "x.txt",
     ]
     assert (tmp_path / "seed_000.csv").read_text() == "new"
-    assert "removed 1 logs of an earlier run" in capsys.readouterr().out
+    assert "replaced the 2 logs of an earlier run" in capsys.readouterr().out
     (tmp_path / "seed_001.csv").write_text("new")
     logs.wrote(tmp_path / "seed_001.csv")
     assert len(list(tmp_path.glob("seed_*.csv"))) == 2

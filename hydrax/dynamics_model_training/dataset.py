@@ -36,6 +36,7 @@ from hydrax.dynamics_model_training.windows import (
     first_window_row,
     gather_windows,
     rows_for_a_window,
+    why_rows,
 )
 from hydrax.logs import (
     MANIFEST,
@@ -217,15 +218,14 @@ class DynamicsDataset:
         self.skipped_files = len(scan.files) - len(kept)
         self._skipped_note = (
             f"skipped {self.skipped_files} of {len(scan.files)} files "
-            f"shorter than {need} rows (history {h} + horizon {k})"
+            f"shorter than {need} rows ({why_rows(h, k, self.pad_start)})"
         )
         if self.skipped_files and verbose:
             warnings.warn(self._skipped_note, stacklevel=3)
         if not kept:
             raise DataError(
                 f"{', '.join(map(str, self.data_dirs))}: no file has the "
-                f"{need} rows a window needs (history_length={h}, "
-                f"prediction_horizon={k})"
+                f"{need} rows a window needs ({why_rows(h, k, self.pad_start)})"
             )
         return kept
 

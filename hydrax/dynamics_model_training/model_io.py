@@ -338,6 +338,17 @@ def load_trained_model(
     return network, config
 
 
+def load_ensemble(
+    path: str | Path, transform_fn: TransformFn | None = None
+) -> list[DynamicsNetwork]:
+    """Every member of a checkpoint's ensemble (one for a single model).
+
+    Raises:
+        CheckpointError: as :func:`load_trained_model`.
+    """
+    return ensemble_from_checkpoint(read_checkpoint(path), path, transform_fn)
+
+
 def stacked_members(
     network: DynamicsNetwork, params: nnx.State, seed: int, num_models: int
 ) -> nnx.State:

@@ -74,6 +74,16 @@ def rows_for_a_window(
     return first_window_row(history_length, pad_start) + 1 + prediction_horizon
 
 
+def why_rows(
+    history_length: int, prediction_horizon: int, pad_start: bool
+) -> str:
+    """What makes :func:`rows_for_a_window`'s count, for messages."""
+    h, k = history_length, prediction_horizon
+    if pad_start:
+        return f"prediction_horizon={k} + 1; history_length={h} is padded"
+    return f"history_length={h} + prediction_horizon={k}"
+
+
 def make_block(
     trajectories: Sequence[Trajectory],
     file_ids: Sequence[int],

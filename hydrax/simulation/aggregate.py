@@ -77,6 +77,7 @@ def aggregate(
     learning_rate: float | None = None,
     disagreement_weight: float = 0.0,
     target_distance: float | None = None,
+    target_velocity: float | None = None,
 ) -> list[dict]:
     """Alternate learned-model control, logging and fine-tuning.
 
@@ -110,6 +111,8 @@ def aggregate(
         target_distance: The hopper's or the quadruped's metres to travel
             (None: the task's own; 0: success is "did not fall", which a
             balance trial needs).
+        target_velocity: The hopper's or the quadruped's forward speed its
+            cost asks for (None: the task's own; 0: stand).
 
     Returns:
         One record per round (0 = the starting model): the figures of
@@ -138,7 +141,7 @@ def aggregate(
         duration=duration,
         trial_duration=trial_duration,
     )
-    task_kwargs = task_arguments(task_name, target_distance)
+    task_kwargs = task_arguments(task_name, target_distance, target_velocity)
     out_dir = Path(out_dir)
     for d in dirs:  # each round's folder is cleared of an earlier run's logs
         if d.resolve().is_relative_to(out_dir.resolve()):
@@ -270,6 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             learning_rate=args.learning_rate,
             disagreement_weight=args.disagreement_weight,
             target_distance=args.target_distance,
+            target_velocity=args.target_velocity,
         )
     except (ValueError, CheckpointError) as e:
         aliases = {"out_dir": "--output-dir"}

@@ -101,8 +101,13 @@ def run_condition(
     out_dir: Path | None,
     controller_overrides: dict | None = None,
     log: bool = True,
+    progress: bool = True,
 ) -> ConditionSummary:
-    """Run one planner model's trials."""
+    """Run one planner model's trials.
+
+    ``log`` prints a line per trial and, with ``progress``, a bar of each
+    trial's plant steps.
+    """
     from hydrax.simulation.controllers import default_controller
 
     controller = default_controller(task, trial, **(controller_overrides or {}))
@@ -112,7 +117,12 @@ def run_condition(
     for seed in seeds:
         path = folder / f"seed_{seed:03d}.csv" if folder else None
         result = run_trial(
-            trial, task, controller, seed, log_path=path, progress=log
+            trial,
+            task,
+            controller,
+            seed,
+            log_path=path,
+            progress=log and progress,
         )
         if logs is not None:
             logs.wrote(path)
@@ -264,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="results go to <output-dir>/<task>/<trial>/",
     )
     p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="hide the bar of each trial's plant steps (a line per trial "
+        "stays)",
+    )
+    p.add_argument(
         "--num-samples",
         type=int,
         default=None,
@@ -324,7 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = range(args.seed, args.seed + args.episodes)
     summaries = []
     try:
-        task_kwargs = task_arguments(args.task, args.target_distance)
+        task_kwargs = task_arguments(
+            args.task, args.target_distance, args.target_velocity
+        )
     except ValueError as e:
         p.error(in_flags(str(e), p))
     try:  # every planner model is checked before the first trial runs
@@ -346,7 +364,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, task in tasks.items():
             print(f"{name} model:", flush=True)
             summaries.append(
-                run_condition(name, task, args.trial, seeds, out, overrides)
+                run_condition(
+                    name,
+                    task,
+                    args.trial,
+                    seeds,
+                    out,
+                    overrides,
+                    progress=not args.no_progress,
+                )
             )
     except (ValueError, CheckpointError) as e:
         print(f"error: {in_flags(str(e), p)}", file=sys.stderr)
@@ -355,7 +381,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n" + table)
     plot_conditions(task, summaries, out / "closed_loop.png", args.trial)
     (out / "summary.json").write_text(
-        json.dumps([s.as_dict() for s in summaries], indent=2, allow_nan=False)
+        json.dumps(
+            [{**s.as_dict(), **task_kwargs} for s in summaries],
+            indent=2,
+            allow_nan=False,
+        )
     )
     print(
         f"\nwrote {out / 'closed_loop.png'}, {out / 'summary.json'} and the "

@@ -32,13 +32,15 @@ class RunLogs:
         """Note a log this run wrote; the first removes the earlier run's."""
         if self._earlier is None:
             return
-        stale = [p for p in self._earlier if p.resolve() != path.resolve()]
-        self._earlier = None
-        for old in stale:
-            old.unlink(missing_ok=True)
-        logs = sum(p.name != "manifest.json" for p in stale)
+        earlier, self._earlier = self._earlier, None
+        for old in earlier:
+            if old.resolve() != path.resolve():  # that one is overwritten
+                old.unlink(missing_ok=True)
+        logs = sum(p.name != "manifest.json" for p in earlier)
         if logs:
-            print(f"  removed {logs} logs of an earlier run from {self.folder}")
+            print(
+                f"  replaced the {logs} logs of an earlier run in {self.folder}"
+            )
 
 
 def write_manifest(task: Task, folder: Path) -> None:

@@ -70,34 +70,47 @@ def check_trial(task: Task, kind: str) -> None:
 
 
 def task_arguments(
-    task_name: str, target_distance: float | None = None
+    task_name: str,
+    target_distance: float | None = None,
+    target_velocity: float | None = None,
 ) -> dict[str, float]:
     """A built-in task's own arguments that the trial commands set.
 
     ``target_distance`` (None: the task's default) is the hopper's and the
     quadruped's metres to travel; 0 makes success "did not fall", which a
-    balance trial needs.
+    balance trial needs. ``target_velocity`` (None: the task's default) is
+    the forward speed their cost asks for; 0 asks them to stand.
 
     Raises:
-        ValueError: the task takes no target distance, or the distance is
-            negative or not finite.
+        ValueError: the task takes no such argument, or a distance that is
+            negative or a value that is not finite.
     """
-    if target_distance is None:
-        return {}
-    if not 0.0 <= target_distance < float("inf"):
-        raise ValueError(
-            f"target_distance must be a finite number >= 0, got "
-            f"{target_distance!r}"
-        )
-    from hydrax.tasks import get_task
+    import inspect
+    import math
 
-    if not hasattr(get_task(task_name), "target_distance"):
-        raise ValueError(f"target_distance: {task_name} has no target distance")
-    return {"target_distance": target_distance}
+    from hydrax.tasks import task_class
+
+    given = {"target_distance": target_distance}
+    given["target_velocity"] = target_velocity
+    out = {k: float(v) for k, v in given.items() if v is not None}
+    for name, value in out.items():
+        least = 0.0 if name == "target_distance" else -math.inf
+        if not (least <= value and math.isfinite(value)):
+            at_least = " >= 0" if least == 0.0 else ""
+            raise ValueError(
+                f"{name} must be a finite number{at_least}, got {value!r}"
+            )
+        if name not in inspect.signature(task_class(task_name)).parameters:
+            what = name.replace("_", " ")
+            raise ValueError(f"{name}: {task_name} has no {what}")
+    return out
 
 
 def add_trial_flags(p: argparse.ArgumentParser) -> None:
-    """The flags ``--trial`` and ``--target-distance`` of trial commands."""
+    """The flags of trial commands: the trial and the task's targets.
+
+    ``--trial``, ``--target-distance`` and ``--target-velocity``.
+    """
     p.add_argument(
         "--trial",
         choices=sorted(TRIALS),
@@ -112,6 +125,14 @@ def add_trial_flags(p: argparse.ArgumentParser) -> None:
         help="the hopper's and the quadruped's metres to travel for success "
         "(none given: the task's 1 m; 0: success means 'did not fall', "
         "which a balance trial needs)",
+    )
+    p.add_argument(
+        "--target-velocity",
+        type=float,
+        default=None,
+        help="the forward speed (m/s) the hopper's and the quadruped's cost "
+        "asks for (none given: the task's; 0: stand, as the standing trials "
+        "of the README's Built-in contact tasks)",
     )
 
 

@@ -5,6 +5,11 @@ from hydrax.task_base import Task
 
 def get_task(name: str, **kwargs: object) -> Task:
     """Build a built-in task by its name (``double_cart_pole``, ...)."""
+    return task_class(name)(**kwargs)
+
+
+def task_class(name: str) -> type[Task]:
+    """A built-in task's class by its name, without building it."""
     from hydrax.tasks.cart_pole import CartPole
     from hydrax.tasks.crane import Crane
     from hydrax.tasks.cube import CubeRotation
@@ -32,7 +37,7 @@ def get_task(name: str, **kwargs: object) -> Task:
         raise ValueError(
             f"unknown task {name!r}; built-in tasks are: {', '.join(tasks)}"
         )
-    return tasks[name](**kwargs)
+    return tasks[name]
 
 
 TASK_NAMES = (
