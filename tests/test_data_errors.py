@@ -170,7 +170,15 @@ def test_headers_differ_between_files(tmp_path):
         [f"{0.01 * i!r},0,0,0" for i in range(30)],
     )
     with pytest.raises(
-        DataError, match=re.escape(str(tmp_path / "b.csv")) + ".*differs"
+        DataError,
+        match=re.escape(str(tmp_path / "b.csv")) + ".*differs from .*a.csv's"
+        r" \(4 vs 6 columns\): column 3 is 'qvel_0' here and 'qpos_1' there",
+    ):
+        dataset(tmp_path)
+    # Same prefix, one column more: the preview alone would look the same.
+    write(tmp_path / "b.csv", HEADER + ",ctrl_1", [r + ",0" for r in rows(30)])
+    with pytest.raises(
+        DataError, match="column 7 is 'ctrl_1' here and missing there"
     ):
         dataset(tmp_path)
 

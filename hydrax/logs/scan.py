@@ -267,12 +267,7 @@ def _read_one_by_one(
             if columns is None:
                 columns, dims, first = cols, parse_header(cols, path), path
             elif cols != columns:
-                raise DataError(
-                    f"{path}: header differs from {first}'s "
-                    f"({len(cols)} vs {len(columns)} columns: "
-                    f"{','.join(cols[:6])}... vs "
-                    f"{','.join(columns[:6])}...)"
-                )
+                raise DataError(_header_difference(path, cols, first, columns))
             if on_file is not None:
                 on_file(i, traj)
             trajectories.append(traj if keep_rows else None)
@@ -284,4 +279,25 @@ def _read_one_by_one(
     assert columns is not None and dims is not None
     return LogScan(
         files, trajectories, lengths, dts, columns, dims, fingerprints
+    )
+
+
+def _header_difference(
+    path: Path, cols: list[str], first: Path, columns: list[str]
+) -> str:
+    """Where a file's header first differs from the first file's."""
+    i = next(
+        (
+            j
+            for j, (a, b) in enumerate(zip(cols, columns, strict=False))
+            if a != b
+        ),
+        min(len(cols), len(columns)),
+    )
+    here = repr(cols[i]) if i < len(cols) else "missing"
+    there = repr(columns[i]) if i < len(columns) else "missing"
+    return (
+        f"{path}: header differs from {first}'s ({len(cols)} vs "
+        f"{len(columns)} columns): column {i + 1} is {here} here and "
+        f"{there} there"
     )
