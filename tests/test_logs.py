@@ -153,6 +153,11 @@ def test_reader_checks_expected_dims(tmp_path):
     )
     with pytest.raises(DataError, match="the header has nq=1, expected 2"):
         read_trajectory_csv(path, 2, 1, 1)
+    # Printed, a log is its file and shape, not 40 rows of values.
+    assert (
+        repr(traj)
+        == f"Trajectory('{path}', 40 rows, nq=1 nv=1 nu=1, dt={traj.timestep():g})"
+    )
 
 
 TWO_FREE_BODIES_XML = """

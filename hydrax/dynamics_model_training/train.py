@@ -330,9 +330,10 @@ def run_training_cli(
         if jax.process_index() == 0
         else f"process 0 writes the checkpoints (in {folder} on its host)"
     )
+    best = history["best_val_loss"]
     print(
-        f"best validation loss {history['best_val_loss']} at epoch "
-        f"{history['best_epoch']}; {where}"
+        f"best validation loss {'-' if best is None else f'{best:.6g}'} at "
+        f"epoch {history['best_epoch']}; {where}"
     )
     return 0
 

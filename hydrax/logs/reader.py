@@ -25,7 +25,7 @@ from hydrax.logs.split import log_fingerprint
 _FIELDS = ("times", "qpos", "qvel", "ctrl")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Trajectory:
     """One checked log.
 
@@ -46,6 +46,14 @@ class Trajectory:
     rows: np.ndarray
     columns: list[str]
     checked_step: float | None = field(default=None, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        """The file, its size and dimensions (not the values)."""
+        (nq, nv, nu), dt = self.dims, self.timestep()
+        return (
+            f"Trajectory({str(self.path)!r}, {len(self.times)} rows, "
+            f"nq={nq} nv={nv} nu={nu}, dt={'-' if dt is None else f'{dt:g}'})"
+        )
 
     @property
     def dims(self) -> tuple[int, int, int]:
