@@ -486,17 +486,28 @@ def test_help_shows_every_default():
         assert action.help, action.option_strings
 
 
-def test_angle_panels_mark_upright_or_say_it_is_off_scale():
-    """π is drawn when near the data's range, else a note says where it is."""
+def test_position_panels_mark_the_goal_or_say_it_is_off_scale():
+    """The manifest's goal is drawn when near the data's range (an angle's
+    at its nearest 2π-multiple), else a note says where it is."""
     from hydrax.dynamics_model_training.evaluation_plot_style import figure
-    from hydrax.dynamics_model_training.evaluation_plots import _mark_upright
+    from hydrax.dynamics_model_training.evaluation_plots import (
+        _in_pi,
+        _mark_goal,
+    )
 
-    near, far = figure(4, 3).subplots(1, 2)
-    near.plot([0.0, 1.0], [2.7, 3.0])  # balancing: π just above the data
-    _mark_upright(near)
-    assert [line.get_ydata()[0] for line in near.lines[1:]] == [np.pi]
-    assert near.get_ylim()[1] > np.pi
-    far.plot([0.0, 1.0], [-0.1, 0.1])  # the second pole's relative angle
-    _mark_upright(far)
+    near, far, second, cart = figure(8, 3).subplots(1, 4)
+    near.plot([0.0, 1.0], [-2.7, -3.0])  # balancing, wrapped below 0
+    _mark_goal(near, np.pi, angle=True)
+    assert [line.get_ydata()[0] for line in near.lines[1:]] == [-np.pi]
+    far.plot([0.0, 1.0], [-0.1, 0.1])  # hanging, goal π
+    _mark_goal(far, np.pi, angle=True)
     assert len(far.lines) == 1
-    assert "π = 3.14 rad off scale" in far.texts[0].get_text()
+    assert far.texts[0].get_text() == "↑ goal π off scale"
+    second.plot([0.0, 1.0], [-0.1, 0.1])  # the second pole: upright at 0
+    _mark_goal(second, 0.0, angle=True)
+    assert [line.get_ydata()[0] for line in second.lines[1:]] == [0.0]
+    cart.plot([0.0, 1.0], [-0.1, 0.5])  # the cart about its origin
+    _mark_goal(cart, 0.0, angle=False)
+    assert cart.lines[1].get_ydata()[0] == 0.0
+    assert [_in_pi(k * np.pi) for k in (0, 1, -1, 3)] == ["0", "π", "−π", "3π"]
+    assert _in_pi(-1.5) == "−1.50"

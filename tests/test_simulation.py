@@ -175,6 +175,7 @@ def test_collect_double_cart_pole(tmp_path):
     assert manifest["angle_indices"] == [1, 2]
     assert manifest["coordinate_indices"] == [0]
     assert manifest["dt"] == 0.01
+    assert manifest["goal_qpos"] == [0.0, np.pi, 0.0]  # evaluation marks it
     task = resolve_source("double_cart_pole")
     rows = 0
     for path in files:
@@ -202,6 +203,7 @@ def test_collect_bare_mjcf_and_replay(tmp_path):
     assert manifest["angle_indices"] == [1]
     assert manifest["coordinate_indices"] == [0]
     assert manifest["collection"][0]["policy"] == "random"
+    assert "goal_qpos" not in manifest  # no task, no goal
     mj_model = mujoco.MjModel.from_xml_path(str(xml))
     for path in sorted(out.glob("episode_*.csv")):
         log = read_trajectory_csv(path, 2, 2, 1)

@@ -231,6 +231,7 @@ def _settings(
         "delta": network.layout.delta,
         "dt": dt,
         "dims": with_joint_units(error_dimensions(network.layout), joints),
+        "goal_qpos": manifest.goal_qpos if manifest is not None else None,
         "best_val_loss": (config.get("history") or {}).get("best_val_loss"),
     }
 

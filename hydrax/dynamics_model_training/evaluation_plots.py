@@ -9,9 +9,10 @@
   member's error and the ensemble's, and disagreement vs true error.
 
 Time axes are in seconds with the step number on a secondary axis at the
-top; a dotted vertical line marks the training horizon; angle panels of the
-trajectories mark the upright angle (π, with 0 hanging down) where it is in
-view. Each figure has one legend shared by its panels.
+top; a dotted vertical line marks the training horizon; position panels of
+the trajectories mark the task's goal (``goal_qpos`` of the data's manifest:
+the upright angle, the cart's origin) where it is in view. Each figure has
+one legend shared by its panels.
 """
 
 from __future__ import annotations
@@ -145,18 +146,21 @@ def _pick_examples(
     return [(int(order[min(n - 1, int(q * n))]), q) for q in quantiles]
 
 
-def _mark_upright(ax: Any) -> None:  # noqa: ANN401
-    """Mark angle = π + 2πn (upright when 0 hangs down) on an angle panel.
+def _mark_goal(ax: Any, goal: float, angle: bool) -> None:  # noqa: ANN401
+    """Mark the task's goal value on a position panel.
 
-    The nearest such line is drawn when it is in view or when showing it at
-    most doubles the panel's y range; otherwise a note says it is off scale.
+    An angle's goal is drawn at its 2π-multiple nearest the panel. The line
+    is drawn when it is in view or when showing it at most doubles the
+    panel's y range; otherwise a note says it is off scale.
     """
     lo, hi = ax.get_ylim()
     mid, span = 0.5 * (lo + hi), hi - lo
-    ref = np.pi + 2 * np.pi * round((mid - np.pi) / (2 * np.pi))
-    label = "angle = π (upright when 0 hangs down)"
+    ref = (
+        goal + 2 * np.pi * round((mid - goal) / (2 * np.pi)) if angle else goal
+    )
+    text = _in_pi(ref) if angle else f"{ref:g}"
     if max(hi, ref) - min(lo, ref) <= 2 * span:
-        ax.axhline(ref, color="C1", lw=1.2, ls="-.", label=label)
+        ax.axhline(ref, color="C1", lw=1.2, ls="-.", label="the task's goal")
         pad = 0.05 * span
         ax.set_ylim(min(lo, ref - pad), max(hi, ref + pad))
         return
@@ -164,7 +168,7 @@ def _mark_upright(ax: Any) -> None:  # noqa: ANN401
     ax.text(
         0.99,
         0.97 if above else 0.03,
-        f"{'↑' if above else '↓'} π = {ref:.2f} rad off scale",
+        f"{'↑' if above else '↓'} goal {text} off scale",
         transform=ax.transAxes,
         ha="right",
         va="top" if above else "bottom",
@@ -172,6 +176,15 @@ def _mark_upright(ax: Any) -> None:  # noqa: ANN401
         fontsize=9.5,
         bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1.5},
     )
+
+
+def _in_pi(value: float) -> str:
+    """An angle as a multiple of π where it is one (``−π``, ``3π``)."""
+    k = value / np.pi
+    if abs(k - round(k)) > 1e-6:
+        return f"{value:.2f}".replace("-", "−")
+    k = round(k)
+    return {0: "0", 1: "π", -1: "−π"}.get(k, f"{k}π".replace("-", "−"))
 
 
 def _trajectory_panel(
@@ -233,6 +246,7 @@ def plot_trajectories(
     """
     dims = state_dimensions(layout)  # raw values, quaternion components too
     ns, h = len(dims), metrics["history_length"]
+    goal = metrics.get("goal_qpos")  # the manifest's, when it records one
     dt = metrics["dt"]
     picks = _pick_examples(metrics, windows, states_of, layout, count)
     fig = figure(4.8 * len(picks), 2.2 * ns + 1.6)
@@ -258,8 +272,12 @@ def plot_trajectories(
                 {name: pred[:, row] for name, pred in predicted.items()},
             )
             ax.set_ylabel(dim_label(dim))
-            if dim["kind"] == "angle":
-                _mark_upright(ax)
+            if (
+                goal is not None
+                and row < len(goal)
+                and dim["kind"] != "quaternion"
+            ):
+                _mark_goal(ax, goal[row], dim["kind"] == "angle")
             time_axis(
                 ax,
                 metrics,

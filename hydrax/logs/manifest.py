@@ -151,6 +151,7 @@ _CHECKS = {
     "angle_indices": (_is_list_of(_is_int), "a list of integers"),
     "coordinate_indices": (_is_list_of(_is_int), "a list of integers"),
     "quat_indices": (_is_list_of(_is_int), "a list of integers"),
+    "goal_qpos": (_is_list_of(_is_number), "a list of numbers"),
     "notes": (lambda v: isinstance(v, str), "a string"),
     "columns": (_is_list_of(lambda x: isinstance(x, str)), "a list of strings"),
     "episodes": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
@@ -180,6 +181,8 @@ class Manifest:
         angle_indices: qpos indices of angles.
         coordinate_indices: qpos indices of Cartesian coordinates.
         quat_indices: First qpos index of each free/ball joint's quaternion.
+        goal_qpos: The qpos the task stabilizes (``Task.goal()``: the
+            upright pose), which evaluation's plots mark; absent without one.
         notes: What the indices mean.
         columns: The logs' columns.
         episodes: Logs in the directory.
@@ -201,6 +204,7 @@ class Manifest:
     angle_indices: list[int] | None = None
     coordinate_indices: list[int] | None = None
     quat_indices: list[int] | None = None
+    goal_qpos: list[float] | None = None
     notes: str | None = None
     columns: list[str] | None = None
     episodes: int | None = None
@@ -215,6 +219,7 @@ class Manifest:
         task: str,
         model_file: str | Path | None,
         previous: Manifest | None = None,
+        goal_qpos: Sequence[float] | None = None,
     ) -> Manifest:
         """Describe a model's logs; totals and runs continue ``previous``.
 
@@ -223,6 +228,7 @@ class Manifest:
             task: The task name (or the MJCF file's stem).
             model_file: The MJCF file (hashed), or None when there is none.
             previous: The directory's manifest before this run (appending).
+            goal_qpos: The task's goal qpos, if it has one.
 
         Returns:
             The manifest, before this run's :meth:`with_run`.
@@ -242,6 +248,9 @@ class Manifest:
             angle_indices=angles,
             coordinate_indices=coordinates,
             quat_indices=suggested_quat_indices(mj_model),
+            goal_qpos=None
+            if goal_qpos is None
+            else list(map(float, goal_qpos)),
             notes=QUATERNION_NOTE,
             columns=csv_header(mj_model.nq, mj_model.nv, mj_model.nu),
             episodes=(previous.episodes or 0) if previous else 0,

@@ -219,7 +219,7 @@ def _write_run_manifest(
         "seconds": round(seconds, 3),
     }
     manifest = Manifest.for_model(
-        source.mj_model, source.name, source.model_file, previous=target.old
+        source.mj_model, source.name, source.model_file, target.old, source.goal
     ).with_run(run, episodes=done, rows=progress.rows)
     write_manifest(target.out_dir, manifest)
 

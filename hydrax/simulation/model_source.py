@@ -30,6 +30,17 @@ class ModelSource:
     model_file: Path
     task: Task | None
 
+    @property
+    def goal(self) -> list[float] | None:
+        """The task's goal qpos for the manifest (None: none)."""
+        return goal_qpos(self.task)
+
+
+def goal_qpos(task: Task | None) -> list[float] | None:
+    """A task's goal qpos (None: no task, or a task without a goal)."""
+    goal = task.goal() if task is not None else None
+    return None if goal is None else [float(x) for x in goal[0]]
+
 
 def resolve_source(task_or_model: str | Path | Task) -> ModelSource:
     """Load a built-in task by name, a Task, or a bare MJCF file.

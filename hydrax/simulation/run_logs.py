@@ -47,10 +47,13 @@ def write_manifest(task: Task, folder: Path) -> None:
     """A collection manifest beside closed-loop logs (training reads it)."""
     from hydrax.logs import Manifest, count_rows
     from hydrax.logs import write_manifest as write_manifest_file
+    from hydrax.simulation.model_source import goal_qpos
 
     files = sorted(folder.glob("*.csv"))
     name = task.model_file.stem if task.model_file else "custom"
-    manifest = Manifest.for_model(task.mj_model, name, task.model_file)
+    manifest = Manifest.for_model(
+        task.mj_model, name, task.model_file, goal_qpos=goal_qpos(task)
+    )
     run = {"policy": "closed-loop MPC"}
     rows = sum(count_rows(f) for f in files)
     write_manifest_file(folder, manifest.with_run(run, len(files), rows))
