@@ -116,10 +116,18 @@ def plot_per_dimension(metrics: dict[str, Any], path: Path) -> Path:
     for ax in axes[len(dims) :]:
         ax.set_visible(False)
     shared_legend(fig, axes[: len(dims)])
+    where = (
+        "everywhere" if metrics.get("delta") == "velocity" else "on velocities"
+    )
+    both = "constant_velocity" in dict(baselines_and_model(metrics))
     fig.suptitle(
         "Physical RMSE of the predicted state per dimension "
-        f"({metrics['num_examples']} {metrics['split']} windows; zero delta "
-        "and constant velocity coincide on velocities)"
+        f"({metrics['num_examples']} {metrics['split']} windows"
+        + (
+            f"; zero delta and constant velocity coincide {where})"
+            if both
+            else ")"
+        )
     )
     fig.savefig(path)
     return path
