@@ -69,16 +69,25 @@ def _network(layout, history, seed=0):
 
 
 def _whole_windows(net, window, controls, targets):
-    """The definition: the GRU over each whole, sliding window of rows."""
+    """The definition: the GRU over each whole, sliding window of rows.
+
+    A scan over the steps (not a Python loop), so the reference and its
+    gradient compile once per shape rather than once per step.
+    """
     ns = net.layout.nq + net.layout.nv
-    current, outs = window[:, -1, :ns], []
-    for k in range(controls.shape[1]):
+
+    def step(carry, xs):
+        window, current = carry
+        control, target = xs
         pred = net.predict_standardized(window)
-        pred, true, current = scored_step(net, current, pred, targets[:, k])
-        outs.append((current, pred, true))
-        row = jnp.concatenate([current, controls[:, k]], axis=-1)
+        pred, true, current = scored_step(net, current, pred, target)
+        row = jnp.concatenate([current, control], axis=-1)
         window = jnp.concatenate([window[:, 1:], row[:, None]], axis=1)
-    return tuple(jnp.stack(o, axis=1) for o in zip(*outs, strict=True))
+        return (window, current), (current, pred, true)
+
+    steps = (jnp.swapaxes(controls, 0, 1), jnp.swapaxes(targets, 0, 1))
+    _, outs = jax.lax.scan(step, (window, window[:, -1, :ns]), steps)
+    return tuple(jnp.swapaxes(o, 0, 1) for o in outs)
 
 
 ORDERS = {
@@ -106,31 +115,27 @@ def test_rows_fed_once_equal_whole_windows(order, layout, history, horizon):
     net = _network(layout, history)
     rows = _rows(layout, 6, history + horizon)
     window, controls, targets = split_rows(net, rows)
-    got = nnx.jit(ORDERS[order])(net, window, controls, targets)
-    ref = nnx.jit(_whole_windows)(net, window, controls, targets)
-    for a, b in zip(got, ref, strict=True):
-        assert a.shape == b.shape
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-
     graphdef, params, stats = nnx.split(net, nnx.Param, Statistic)
     step_weights = jnp.arange(1.0, horizon + 1.0)  # every step's own cotangent
 
-    def grads(rollout):
+    def run(rollout):
+        """The rollout's outputs and its loss's gradient, one compile."""
+
         def f(p):
-            n = nnx.merge(graphdef, p, stats)
-            _, pred, true = rollout(n, window, controls, targets)
-            per_step = jnp.mean(jnp.square(pred - true), axis=(0, 2))
-            return jnp.sum(per_step * step_weights)
+            outs = rollout(
+                nnx.merge(graphdef, p, stats), window, controls, targets
+            )
+            per_step = jnp.mean(jnp.square(outs[1] - outs[2]), axis=(0, 2))
+            return jnp.sum(per_step * step_weights), outs
 
-        return jax.jit(jax.grad(f))(params)
+        (_, outs), grads = jax.jit(jax.value_and_grad(f, has_aux=True))(params)
+        return outs, jax.tree.leaves(grads)
 
-    leaves = list(
-        zip(
-            jax.tree.leaves(grads(ORDERS[order])),
-            jax.tree.leaves(grads(_whole_windows)),
-            strict=True,
-        )
-    )
+    (got, got_grads), (ref, ref_grads) = run(ORDERS[order]), run(_whole_windows)
+    for a, b in zip(got, ref, strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    leaves = list(zip(got_grads, ref_grads, strict=True))
     assert len(leaves) == 6
     for a, b in leaves:  # (one-row windows: w_rec's gradient is 0)
         scale = float(jnp.max(jnp.abs(b)))
