@@ -10,16 +10,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from mujoco import mjx
 
 from hydrax.algs import PredictiveSampling
 from hydrax.dynamics.nn_dynamics import EnsembleStrategy, NeuralNetworkDynamics
 from hydrax.dynamics_model_training.model import DynamicsNetwork
 from hydrax.logs import startup_history
+
+if TYPE_CHECKING:
+    from mujoco import mjx  # imported after hydrax where it runs
 
 STEPS = 50  # rollout length = plan_horizon 0.5 s / dt 0.01 s
 HIDDEN, H, K = 128, 11, 9  # bench_learning's GRU: hidden size, history, horizon
@@ -125,6 +128,8 @@ def learned_dynamics(
 
 def start_state(task, rows: int) -> tuple[mjx.Data, np.ndarray]:
     """A state near upright and ``rows`` start-up history rows."""
+    from mujoco import mjx  # after hydrax: no Warp import lines
+
     q, v = task.sample_initial_state(np.random.default_rng(0), "balance")
     state = mjx.make_data(task.model).replace(
         qpos=jnp.asarray(q, jnp.float32), qvel=jnp.asarray(v, jnp.float32)

@@ -19,12 +19,12 @@ import json
 import os
 import tempfile
 import time
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
-from mujoco import mjx
 from mujoco import rollout as mj_rollout
 
 from hydrax.simulation.closed_loop import balance_trial, swingup_trial
@@ -33,9 +33,14 @@ from hydrax.simulation.controllers import DEFAULT_CONFIGS, default_controller
 from hydrax.tasks import get_task
 from hydrax.utils import DefaultsHelpFormatter
 
+if TYPE_CHECKING:
+    from mujoco import mjx
+
 
 def replanning_rate(task, repeats: int) -> tuple[float, float]:
     """Replannings per second and compile seconds, default controller."""
+    from mujoco import mjx  # after hydrax: no Warp import lines
+
     ctrl = default_controller(task)
     q, v = task.goal()
     state = mjx.make_data(task.model).replace(
@@ -54,6 +59,8 @@ def replanning_rate(task, repeats: int) -> tuple[float, float]:
 
 def mjx_rate(task, batch: int, steps: int) -> float:
     """MJX steps/s: jit(vmap(scan(step))) over random controls."""
+    from mujoco import mjx  # after hydrax: no Warp import lines
+
     model = task.model
 
     def roll(x0: mjx.Data, us: jax.Array) -> jax.Array:

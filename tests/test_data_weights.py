@@ -309,8 +309,20 @@ def test_resume_needs_the_same_weights(dcp_data, fresh_dir, tmp_path):
     }
     dirs = [dcp_data, fresh_dir]
     train_dynamics_model(dirs, "r", num_epochs=1, data_weights=[1, 3], **kw)
-    with pytest.raises(CheckpointError, match="hyperparameters differs"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"data_weights differs \(checkpoint \[1, 3\], now None\)",
+    ):
         train_dynamics_model(dirs, "r", num_epochs=1, resume=True, **kw)
+    with pytest.raises(  # more epochs: a new run, which --init-from starts
+        CheckpointError,
+        match=r"num_epochs differs \(checkpoint 1, now 2\); --resume finishes "
+        "the run it started: to train on from it, start a new run with "
+        "--init-from",
+    ):
+        train_dynamics_model(
+            dirs, "r", num_epochs=2, resume=True, data_weights=[1, 3], **kw
+        )
     _, history = train_dynamics_model(
         dirs, "r", num_epochs=1, resume=True, data_weights=[1, 3], **kw
     )

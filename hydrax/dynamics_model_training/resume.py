@@ -52,8 +52,8 @@ def check_resume(saved: dict, current: dict, path: Path) -> None:
         CheckpointError: if a key of :data:`RESUME_KEYS` or the split
             differs.
     """
-    for key in RESUME_KEYS:
-        old, new = saved.get(key), current.get(key)
+    for field in RESUME_KEYS:
+        key, old, new = field, saved.get(field), current.get(field)
         if key == "quat_indices":  # absent from older checkpoints
             old, new = old or [], new or []
         if key == "heading_frame":
@@ -64,12 +64,21 @@ def check_resume(saved: dict, current: dict, path: Path) -> None:
             old, new = old or "state", new or "state"
         if isinstance(old, dict) and isinstance(new, dict):
             # An option added since the checkpoint was written counts as
-            # its default, None.
+            # its default, None; the first that differs is named.
             old = {k: old.get(k) for k in new} | old
+            key = next((k for k in old if old[k] != new.get(k)), field)
+            if key != field:
+                old, new = old[key], new.get(key)
         if old != new:
+            hint = (
+                "; --resume finishes the run it started: to train on from "
+                f"it, start a new run with --init-from {path}"
+                if key == "num_epochs"
+                else ""
+            )
             raise CheckpointError(
                 f"{path}: cannot resume, {key} differs (checkpoint "
-                f"{old!r}, now {new!r})"
+                f"{old!r}, now {new!r}){hint}"
             )
     split = RecordedSplit.of(saved).mismatch(RecordedSplit.of(current))
     if split is not None:
