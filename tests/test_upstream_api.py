@@ -591,3 +591,29 @@ def test_run_interactive_learned_model_and_video(
     # The first frame shows the scene as the next does (it was all black).
     lit = [(f.max(axis=-1) > 0).mean() for f in (first, second)]
     assert lit[1] > 0.05 and lit[0] > 0.9 * lit[1]
+
+
+def test_the_free_camera_keeps_the_pendulum_in_view(pendulum):
+    """The default view frames the pole about its pivot, hanging as upright
+    (it was placed from the hanging pose: the upright pole left the frame)."""
+    from hydrax.simulation.video import GifRecorder
+
+    try:
+        recorder = GifRecorder(pendulum.mj_model, fps=1)
+    except RuntimeError as err:
+        pytest.skip(f"no offscreen OpenGL here: {err}")
+    data = mujoco.MjData(pendulum.mj_model)
+    rows = []
+    for angle in (0.0, np.pi):  # hanging, upright
+        data.qpos[:] = angle
+        data.time = len(rows)
+        mujoco.mj_forward(pendulum.mj_model, data)
+        recorder.maybe_capture(data)
+        frame = np.asarray(recorder.frames[-1].convert("RGB"))
+        pole = np.flatnonzero((frame.max(axis=-1) > 40).any(axis=1))
+        rows.append((pole.min(), pole.max()))
+    recorder.close()
+    height = frame.shape[0]
+    (down_top, down_bottom), (up_top, up_bottom) = rows
+    assert down_bottom < height - 5 and up_top > 5  # neither tip clipped
+    assert up_bottom <= down_top + 10  # they meet at the pivot (capsule ends)

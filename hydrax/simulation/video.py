@@ -65,6 +65,8 @@ class GifRecorder:
         self.fps = fps
         self.frames: list[Image.Image] = []
         self._next_time = 0.0
+        self._root, self._reach = _framing(mj_model)
+        self._model = mj_model
 
     def maybe_capture(
         self,
@@ -79,6 +81,8 @@ class GifRecorder:
         """
         if data.time + 1e-9 < self._next_time:
             return
+        if isinstance(camera, int) and camera < 0:
+            camera = self._follow(data)
         self.renderer.update_scene(data, camera=camera)
         frame = np.asarray(self.renderer.render())
         # A palette image is ~3x smaller than RGB; GIFs store one anyway.
@@ -86,6 +90,20 @@ class GifRecorder:
         # On a fixed grid, so the average rate is fps whatever the timestep.
         while self._next_time <= data.time + 1e-9:
             self._next_time += 1.0 / self.fps
+
+    def _follow(self, data: mujoco.MjData) -> mujoco.MjvCamera:
+        """The free camera, on the moving root body with its reach in view.
+
+        Where the MJCF sets its own view (``<visual><global azimuth
+        elevation>``), MuJoCo's default free camera of that view.
+        """
+        cam = mujoco.MjvCamera()
+        mujoco.mjv_defaultFreeCamera(self._model, cam)
+        if self._root is not None:
+            cam.lookat[:] = data.xpos[self._root]
+            cam.distance = 3.2 * self._reach  # fovy 45°: ±1.3 reach in view
+            cam.elevation = -20.0
+        return cam
 
     def save(self, path: str | Path) -> Path:
         """Write the frames as an animated GIF (atomically).
@@ -116,6 +134,37 @@ class GifRecorder:
     def close(self) -> None:
         """Free the renderer."""
         self.renderer.close()
+
+
+def _framing(mj_model: mujoco.MjModel) -> tuple[int | None, float]:
+    """The body a free camera follows, and how far the model reaches from it.
+
+    The body is the first child of the world with joints (a pendulum's
+    pole about its pivot, a cart, a floating base), or the world; the reach
+    is the farthest geom surface from it in the default pose (floors
+    excluded), so a pole keeps in view upright as hanging. None: the MJCF
+    sets its own view (an azimuth or elevation other than MuJoCo's 90, -45).
+    """
+    view = mj_model.vis.global_
+    if (view.azimuth, view.elevation) != (90.0, -45.0):
+        return None, 0.0
+    data = mujoco.MjData(mj_model)
+    mujoco.mj_forward(mj_model, data)
+    roots = [
+        b
+        for b in range(1, mj_model.nbody)
+        if mj_model.body_parentid[b] == 0 and mj_model.body_jntnum[b] > 0
+    ]
+    root = roots[0] if roots else 0
+    plane = mujoco.mjtGeom.mjGEOM_PLANE
+    reach = [
+        np.linalg.norm(data.geom_xpos[g] - data.xpos[root])
+        + mj_model.geom_rbound[g]
+        for g in range(mj_model.ngeom)
+        if mj_model.geom_type[g] != plane
+        and (root == 0 or mj_model.body_rootid[mj_model.geom_bodyid[g]] == root)
+    ]
+    return root, float(max(reach, default=mj_model.stat.extent))
 
 
 def _glfw_without_display() -> bool:
