@@ -65,6 +65,11 @@ def enable_compilation_cache(path: str | Path | None = None) -> Path:
     return path
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 seed``, ``3 seeds``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def wrap_angle(x: np.ndarray) -> np.ndarray:
     """Angles (or angle differences) wrapped into (-π, π].
 

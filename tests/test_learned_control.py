@@ -549,5 +549,6 @@ def test_a_summary_without_an_upright_time_is_valid_json(tmp_path):
         [TrialResult(False, episode, 0), TrialResult(False, episode, 1)],
         step_costs=[np.ones(1), 2 * np.ones(1)],
     )
-    plot_conditions(SimpleNamespace(), [failures], tmp_path / "p.png", "x")
+    slide = SimpleNamespace(mj_model=SimpleNamespace(jnt_type=[2]))  # no tip
+    plot_conditions(slide, [failures], tmp_path / "p.png", "x")
     assert (tmp_path / "p.png").stat().st_size > 0

@@ -581,6 +581,7 @@ def test_run_interactive_learned_model_and_video(
             pytest.skip(f"no offscreen OpenGL here: {err}")
         raise
     assert run.qpos.shape == (20, 3)
+    assert repr(run).startswith("InteractiveRun(20 steps, 10 replannings of")
     from PIL import Image
 
     with Image.open(run.video_path) as gif:

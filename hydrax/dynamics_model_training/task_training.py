@@ -121,7 +121,7 @@ def task_training_main(
         default=5.0,
         help="simulated seconds per collected episode",
     )
-    add_training_arguments(parser)
+    add_training_arguments(parser, task=task)
     args = parser.parse_args(argv)
     if args.collect_episodes < 1:
         parser.error("--collect-episodes must be >= 1")

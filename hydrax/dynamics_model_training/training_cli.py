@@ -114,14 +114,26 @@ def train_parser() -> argparse.ArgumentParser:
 
 
 def add_training_arguments(
-    parser: argparse.ArgumentParser, prediction_horizon: int | str = 9
+    parser: argparse.ArgumentParser,
+    prediction_horizon: int | str = 9,
+    task: str | None = None,
 ) -> None:
     """The model and training flags shared by the training commands.
 
     ``prediction_horizon`` is the flag's default: ``train`` matches the
     task's planning horizon (``auto``); the task commands keep the original
-    module's 9.
+    module's 9. ``task`` names a task command's own task in the help (None:
+    ``train``'s ``--task-name``).
     """
+    auto = (
+        "the planning horizon of the task's default controller in model "
+        "steps when --task-name is a built-in task with one (80 for "
+        "double_cart_pole, 50 for hopper and quadruped), else 9"
+        if task is None
+        else f"the planning horizon of {task}'s default controller in model "
+        "steps, for a model to plan with"
+    )
+    folder = "<task-name>" if task is None else task
     # Long by nature: one add_argument per flag, each with its help line.
     g = parser.add_argument_group("model and training")
     g.add_argument(
@@ -156,9 +168,7 @@ def add_training_arguments(
         type=horizon,
         default=prediction_horizon,
         help="steps predicted autoregressively in the training loss; auto: "
-        "the planning horizon of the task's default controller in model "
-        "steps when --task-name is a built-in task with one (80 for "
-        "double_cart_pole, 50 for hopper and quadruped), else 9",
+        + auto,
     )
     g.add_argument(
         "--batch-size", type=int, default=32, help="windows per step"
@@ -225,7 +235,7 @@ def add_training_arguments(
         type=Path,
         default=None,
         help="root of checkpoint folders; a run writes to "
-        "<checkpoint-dir>/<task-name> (default: "
+        f"<checkpoint-dir>/{folder} (default: "
         f"{shown_path(CHECKPOINT_ROOT)})",
     )
     g.add_argument(

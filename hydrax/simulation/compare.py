@@ -29,7 +29,7 @@ from hydrax.simulation.trials import (
     task_arguments,
 )
 from hydrax.task_base import Task
-from hydrax.utils import DefaultsHelpFormatter, command_name, in_flags
+from hydrax.utils import DefaultsHelpFormatter, command_name, in_flags, plural
 
 DYNAMICS = ("true", "learned")
 
@@ -182,7 +182,8 @@ def plot_conditions(
             f"{len(s.results)} {trial} trials"
         )
         top.set_ylabel("tip height [m]" if has_tip else "running cost")
-        bottom.set_ylabel("qpos_0 [m or rad]")
+        hinge = task.mj_model.jnt_type[0] == 3  # else a slide or free x: m
+        bottom.set_ylabel(f"qpos_0 [{'rad' if hinge else 'm'}]")
         bottom.set_xlabel("simulated time [s]")
         for ax in (top, bottom):
             ax.grid(alpha=0.3)
@@ -198,7 +199,7 @@ def plot_conditions(
 def format_table(summaries: list[ConditionSummary], trial: str) -> str:
     """The comparison as a small text table."""
     lines = [
-        f"{trial} trial, {len(summaries[0].results)} seeds each:",
+        f"{trial} trial, {plural(len(summaries[0].results), 'seed')} each:",
         f"  {'planner model':14s} {'success':>9s} {'mean cost':>10s} "
         f"{'time to upright':>16s} {'ms/replan':>10s}",
     ]

@@ -54,6 +54,15 @@ class InteractiveRun:
     plan_seconds: list[float] = field(default_factory=list)
     video_path: Path | None = None
 
+    def __repr__(self) -> str:
+        """Its size and the mean plan time, not every value."""
+        plans = len(self.plan_seconds)
+        mean = 1e3 * float(np.mean(self.plan_seconds)) if plans else 0.0
+        return (
+            f"InteractiveRun({len(self.times)} steps, {plans} replannings of "
+            f"{mean:.1f} ms, video_path={self.video_path})"
+        )
+
     @classmethod
     def from_rows(
         cls, rows: list[tuple], plan_seconds: list[float], m: mujoco.MjModel

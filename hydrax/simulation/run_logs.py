@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hydrax.task_base import Task
+from hydrax.utils import plural
 
 
 class RunLogs:
@@ -39,7 +40,8 @@ class RunLogs:
         logs = sum(p.name != "manifest.json" for p in earlier)
         if logs:
             print(
-                f"  replaced the {logs} logs of an earlier run in {self.folder}"
+                f"  replaced the {plural(logs, 'log')} of an earlier run in "
+                f"{self.folder}"
             )
 
 
