@@ -183,7 +183,8 @@ def _evaluate_stage(args: argparse.Namespace, best: Path) -> None:
 def _control_stage(args: argparse.Namespace, best: Path) -> None:
     """4/4: balance trials planning on the true and the learned model."""
     from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
-    from hydrax.simulation.compare import ConditionSummary, plot_conditions
+    from hydrax.simulation.closed_loop_plot import plot_conditions
+    from hydrax.simulation.compare import ConditionSummary
     from hydrax.simulation.controllers import default_controller
     from hydrax.simulation.run_logs import RunLogs, write_manifest
     from hydrax.simulation.trials import run_trial

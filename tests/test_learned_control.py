@@ -525,7 +525,8 @@ def test_a_summary_without_an_upright_time_is_valid_json(tmp_path):
     import json
     from types import SimpleNamespace
 
-    from hydrax.simulation.compare import ConditionSummary, plot_conditions
+    from hydrax.simulation.closed_loop_plot import plot_conditions
+    from hydrax.simulation.compare import ConditionSummary
     from hydrax.simulation.loop import Episode
     from hydrax.simulation.trials import TrialResult
 
@@ -552,3 +553,22 @@ def test_a_summary_without_an_upright_time_is_valid_json(tmp_path):
     slide = SimpleNamespace(mj_model=SimpleNamespace(jnt_type=[2]))  # no tip
     plot_conditions(slide, [failures], tmp_path / "p.png", "x")
     assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_closed_loop_summary_records_what_planned(tiny_model, tmp_path):
+    """summary.json holds the planner's settings as run and the learned
+    model's checkpoint and strategy, so a result can be reproduced."""
+    from hydrax.simulation.closed_loop import main
+
+    out = tmp_path / "cl"
+    args = ["--dynamics", "learned", "--checkpoint", str(tiny_model[0])]
+    args += ["--episodes", "1", "--num-samples", "8", "--plan-horizon", "0.2"]
+    assert main([*args, "--no-progress", "--output-dir", str(out)]) == 0
+    [record] = json.loads(
+        (out / "double_cart_pole" / "balance" / "summary.json").read_text()
+    )
+    assert record["planner"]["num_samples"] == 8
+    assert record["planner"]["plan_horizon"] == pytest.approx(0.2)
+    assert record["planner"]["controller"] == "PredictiveSampling"
+    assert record["checkpoint"] == str(tiny_model[0])
+    assert record["strategy"] == "mean" and record["seeds"] == [0]

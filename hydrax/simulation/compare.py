@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hydrax.planning_options import add_learned_planning_options
+from hydrax.simulation.closed_loop_plot import plot_conditions
 from hydrax.simulation.episode_costs import running_costs
 from hydrax.simulation.run_logs import RunLogs, write_manifest
 from hydrax.simulation.trials import (
@@ -45,6 +46,7 @@ class ConditionSummary:
         upright_times: Time after which each episode stayed upright (NaN
             when it never did).
         step_costs: Each episode's running cost per plant step.
+        planner: The controller's class and settings (as run).
     """
 
     name: str
@@ -52,6 +54,7 @@ class ConditionSummary:
     costs: list[float] = field(default_factory=list)
     upright_times: list[float] = field(default_factory=list)
     step_costs: list[np.ndarray] = field(default_factory=list)
+    planner: dict = field(default_factory=dict)
 
     @property
     def success_rate(self) -> float:
@@ -73,6 +76,7 @@ class ConditionSummary:
             "time_to_upright": [_number(t) for t in self.upright_times],
             "episode_seconds": [r.episode.duration for r in self.results],
             "replan_ms_mean": _number(1e3 * np.mean(replans)),
+            "planner": self.planner,
         }
 
 
@@ -93,6 +97,15 @@ def time_to_upright(task: Task, result: TrialResult) -> float:
     return float(e.times[bad[-1] + 1] if len(bad) else e.times[0])
 
 
+def planner_settings(controller: object) -> dict:
+    """A controller's class and the settings that decide its plans."""
+    names = ("num_samples", "plan_horizon", "num_knots", "iterations")
+    out = {"controller": type(controller).__name__}
+    return out | {
+        k: getattr(controller, k) for k in names if hasattr(controller, k)
+    }
+
+
 def run_condition(
     name: str,
     task: Task,
@@ -111,7 +124,7 @@ def run_condition(
     from hydrax.simulation.controllers import default_controller
 
     controller = default_controller(task, trial, **(controller_overrides or {}))
-    summary = ConditionSummary(name)
+    summary = ConditionSummary(name, planner=planner_settings(controller))
     folder = out_dir / name if out_dir is not None else None
     logs = RunLogs(folder, "seed_*.csv") if folder is not None else None
     for seed in seeds:
@@ -143,57 +156,6 @@ def run_condition(
     if folder is not None:
         write_manifest(task, folder)
     return summary
-
-
-def plot_conditions(
-    task: Task, summaries: list[ConditionSummary], path: Path, trial: str
-) -> None:
-    """Tip height (or cost) and qpos_0 of every episode, a column a model."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    has_tip = hasattr(task, "tip_id")
-    fig = Figure(figsize=(5.5 * len(summaries), 6.5), constrained_layout=True)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(2, len(summaries), squeeze=False, sharex=True)
-    for j, s in enumerate(summaries):
-        top, bottom = axes[0, j], axes[1, j]
-        costs = s.step_costs or [None] * len(s.results)
-        for r, cost in zip(s.results, costs, strict=True):
-            e = r.episode
-            style = "-" if r.success else ":"
-            color = "tab:green" if r.success else "tab:red"
-            if has_tip:
-                top.plot(
-                    e.times,
-                    e.site_xpos[:, task.tip_id, 2],
-                    style,
-                    color=color,
-                    lw=1,
-                )
-            elif cost is not None:  # no tip: how well the cost is met
-                top.plot(e.times, cost, style, color=color, lw=1)
-            bottom.plot(e.times, e.qpos[:, 0], style, color=color, lw=1)
-        if has_tip and trial:
-            threshold = getattr(task, "upright_height", 1.8)
-            top.axhline(threshold, color="k", lw=0.8, ls="--")
-        top.set_title(
-            f"{s.name} model: {sum(r.success for r in s.results)}/"
-            f"{len(s.results)} {trial} trials"
-        )
-        top.set_ylabel("tip height [m]" if has_tip else "running cost")
-        hinge = task.mj_model.jnt_type[0] == 3  # else a slide or free x: m
-        bottom.set_ylabel(f"qpos_0 [{'rad' if hinge else 'm'}]")
-        bottom.set_xlabel("simulated time [s]")
-        for ax in (top, bottom):
-            ax.grid(alpha=0.3)
-    fig.suptitle(
-        "Closed loop on the MuJoCo plant\n(solid green: success, dotted "
-        "red: failure" + ("; dashed: upright threshold)" if has_tip else ")"),
-        fontsize="medium",
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
 
 
 def format_table(summaries: list[ConditionSummary], trial: str) -> str:
@@ -378,12 +340,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, CheckpointError) as e:
         print(f"error: {in_flags(str(e), p)}", file=sys.stderr)
         return 2
+
+    def used(name: str) -> dict:  # what summary.json records of the model
+        if name != "learned":
+            return {}
+        return {
+            "checkpoint": str(args.checkpoint),
+            "strategy": args.strategy,
+            "matmul_dtype": args.matmul_dtype,
+            "disagreement_weight": args.disagreement_weight,
+        }
+
     table = format_table(summaries, args.trial)
     print("\n" + table)
     plot_conditions(task, summaries, out / "closed_loop.png", args.trial)
     (out / "summary.json").write_text(
         json.dumps(
-            [{**s.as_dict(), **task_kwargs} for s in summaries],
+            [{**s.as_dict(), **task_kwargs, **used(s.name)} for s in summaries],
             indent=2,
             allow_nan=False,
         )
