@@ -40,6 +40,7 @@ MEMBERS = 3
 def ensemble(dcp_data, tmp_path_factory) -> tuple[Path, dict]:
     """A 3-member ensemble trained for 2 epochs: (checkpoint, history)."""
     root = tmp_path_factory.mktemp("ens")
+    lines = []
     _, history = train_dynamics_model(
         dcp_data,
         "ens",
@@ -52,8 +53,9 @@ def ensemble(dcp_data, tmp_path_factory) -> tuple[Path, dict]:
         num_models=MEMBERS,
         checkpoint_dir=root,
         progress=True,  # the bar shows the members' mean loss
-        log=lambda s: None,
+        log=lines.append,
     )
+    assert f"ensemble of {MEMBERS} members, trained side by side" in lines[1]
     return root / "ens" / "best_model.pkl", history
 
 

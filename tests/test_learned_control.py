@@ -130,6 +130,14 @@ def test_data_aggregation_round(upright_model, dcp_data, tmp_path):
             assert r["success_seconds"] == pytest.approx(0.3)
     saved = json.loads((tmp_path / "aggregation.json").read_text())
     assert saved == json.loads(json.dumps(records))
+    # The round's recipe, with the fine-tuning's rate as it ran.
+    from hydrax.dynamics_model_training.checkpoint import read_checkpoint
+
+    tuned = read_checkpoint(records[1]["checkpoint"])["config"]
+    assert records[1]["learning_rate"] == pytest.approx(
+        tuned["hyperparameters"]["learning_rate"]
+    )
+    assert (records[1]["epochs"], records[1]["episodes"]) == (1, 2)
     logs = tmp_path / "iter_1" / "data"
     assert len(list(logs.glob("*.csv"))) == 2
     ds = DynamicsDataset(

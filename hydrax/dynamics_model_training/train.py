@@ -255,6 +255,11 @@ def train_dynamics_model(
     network = new_network(
         dataset, hidden_size, seed, transform_fn, mode, init_from, delta
     )
+    if num_models > 1:
+        say(
+            f"ensemble of {num_models} members, trained side by side in one "
+            "vmapped step; the losses below are the members' mean"
+        )
     config = model_config(
         dataset, network, prediction_horizon, task_name, hyper, num_models
     )

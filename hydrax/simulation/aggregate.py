@@ -156,6 +156,11 @@ def aggregate(
         task_name, checkpoint, dirs, scored, disagreement_weight, task_kwargs
     )
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
+    tune_rate = (  # each round's fine-tuning (fine_tune's default)
+        config["hyperparameters"]["learning_rate"] / 3
+        if learning_rate is None
+        else learning_rate
+    )
     records: list[dict] = []
 
     def score(it: int) -> None:  # the round's trials, printed and recorded
@@ -180,6 +185,10 @@ def aggregate(
                 dirs,
                 fresh_weight=fresh_weight,
                 disagreement_weight=disagreement_weight,
+                episodes=episodes,
+                noise_std=noise_std,
+                epochs=epochs,
+                learning_rate=tune_rate,
                 **task_kwargs,
             )
         )
