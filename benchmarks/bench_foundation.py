@@ -150,10 +150,24 @@ def main() -> None:
         description=__doc__.splitlines()[0],
         formatter_class=DefaultsHelpFormatter,
     )
-    p.add_argument("--trials", action="store_true", help="run the trials")
-    p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--steps", type=int, default=100, help="rollout length")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument(
+        "--trials",
+        action="store_true",
+        help="also run the default controller's balance (5 s) and swing-up "
+        "(10 s) trials on the MuJoCo plant",
+    )
+    p.add_argument(
+        "--seeds", type=int, default=10, help="trials of each kind (seeds 0..)"
+    )
+    p.add_argument(
+        "--steps", type=int, default=100, help="rollout length in steps"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="mujoco.rollout's threads (default: every core)",
+    )
     args = p.parse_args()
 
     task = get_task("double_cart_pole")

@@ -38,11 +38,35 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__.splitlines()[0],
         formatter_class=DefaultsHelpFormatter,
     )
-    p.add_argument("--task", choices=["hopper", "quadruped"], default="hopper")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--replan-hz", type=float, default=25.0)
-    p.add_argument("--duration", type=float, default=10.0)
-    p.add_argument("--target-velocity", type=float, default=None)
+    p.add_argument(
+        "--task",
+        choices=["hopper", "quadruped"],
+        default="hopper",
+        help="the contact task",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2],
+        help="trial seeds (each its initial state and planner key)",
+    )
+    p.add_argument(
+        "--replan-hz", type=float, default=25.0, help="replannings per second"
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=10.0,
+        help="simulated seconds per trial (judged on the last 2 s)",
+    )
+    p.add_argument(
+        "--target-velocity",
+        type=float,
+        default=None,
+        help="the forward speed the cost asks for, m/s (none: the task's; "
+        "0: stand)",
+    )
     p.add_argument(
         "--target-distance",
         type=float,
@@ -67,10 +91,30 @@ def _parser() -> argparse.ArgumentParser:
         help="how the controller combines a plan's costs over the members "
         "(--strategy members) at every step: their mean or the highest",
     )
-    p.add_argument("--num-samples", type=int, default=None)
-    p.add_argument("--plan-horizon", type=float, default=None)
-    p.add_argument("--iterations", type=int, default=None)
-    p.add_argument("--noise-level", type=float, default=None)
+    p.add_argument(
+        "--num-samples",
+        type=int,
+        default=None,
+        help="the controller's samples (none: the task's default controller)",
+    )
+    p.add_argument(
+        "--plan-horizon",
+        type=float,
+        default=None,
+        help="the planning horizon in seconds (none: the default's)",
+    )
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help="sampling rounds per replanning (none: the default's)",
+    )
+    p.add_argument(
+        "--noise-level",
+        type=float,
+        default=None,
+        help="the samples' noise (none: the default's)",
+    )
     p.add_argument("--out", type=Path, default=None, help="JSON list of rows")
     return p
 

@@ -504,8 +504,17 @@ def main() -> None:
     )
     p.add_argument("--quick", action="store_true", help="small smoke run")
     p.add_argument("--out", type=Path, help="also write the table as JSON")
-    p.add_argument("--seconds", type=float, help="seconds per round")
-    p.add_argument("--rounds", type=int, help="rounds per rate (best kept)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        help="seconds per round (none given: 2, or 0.3 with --quick)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        help="rounds per rate, the best kept (none given: 3, or 1 with "
+        "--quick)",
+    )
     p.add_argument(
         "--cache-probe",
         action=argparse.BooleanOptionalAction,
