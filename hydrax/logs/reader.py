@@ -21,6 +21,7 @@ from hydrax.logs.format import (
     parse_header,
 )
 from hydrax.logs.split import log_fingerprint
+from hydrax.utils import plural
 
 _FIELDS = ("times", "qpos", "qvel", "ctrl")
 
@@ -136,8 +137,8 @@ def _first_bad_cell(path: Path, columns: list[str]) -> str:
     for line, fields in enumerate(lines, start=1):
         if fields and len(fields) != len(columns):
             return (
-                f"{path}: line {line}: {len(fields)} fields, but the header "
-                f"has {len(columns)} columns"
+                f"{path}: line {line}: {plural(len(fields), 'field')}, but "
+                f"the header has {len(columns)} columns"
             )
     df = pl.read_csv(path, infer_schema=False)
     for col in columns:
