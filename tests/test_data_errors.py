@@ -267,11 +267,28 @@ def test_single_file_cannot_be_split(tmp_path):
 )
 def test_ragged_row(tmp_path, row, fields):
     """A row with a missing or an extra field is refused and named, not
-    dropped (polars alone raises on an extra field)."""
+    dropped (polars alone raises on an extra field), the first data row
+    too (polars raises another error there)."""
     path = write(tmp_path / "r.csv", body=rows(5)[:3] + [row])
     with pytest.raises(
         DataError,
         match=f"r.csv: line 5: {fields} fields, but the header has 6 columns",
+    ):
+        read_trajectory_csv(path)
+    write(path, body=[row] + rows(5)[1:])
+    with pytest.raises(DataError, match=f"r.csv: line 2: {fields} fields"):
+        read_trajectory_csv(path)
+
+
+def test_empty_cell_under_a_header_with_spaces(tmp_path):
+    """Names are stripped of spaces; the bad cell is found under them."""
+    body = rows(5)
+    body[2] = ",".join(body[2].split(",")[:2] + [""] + body[2].split(",")[3:])
+    path = write(
+        tmp_path / "s.csv", header=HEADER.replace(",", ", "), body=body
+    )
+    with pytest.raises(
+        DataError, match="s.csv: line 4, column 'qpos_1': an empty cell"
     ):
         read_trajectory_csv(path)
 

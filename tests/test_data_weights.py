@@ -318,7 +318,7 @@ def test_resume_needs_the_same_weights(dcp_data, fresh_dir, tmp_path):
         CheckpointError,
         match=r"num_epochs differs \(checkpoint 1, now 2\); --resume finishes "
         "the run it started: to train on from it, start a new run with "
-        "--init-from",
+        "--init-from .*best_model.pkl and another --task-name",
     ):
         train_dynamics_model(
             dirs, "r", num_epochs=2, resume=True, data_weights=[1, 3], **kw

@@ -142,6 +142,16 @@ def test_fine_tuning_a_model_of_another_robot_names_the_robots():
         check_same_model(pendulum, cart, "p.pkl")
 
 
+def test_a_run_does_not_start_from_its_own_folder(ensemble_ckpt, dcp_data):
+    """Its checkpoints would replace the model it starts from."""
+    with pytest.raises(ValueError, match="lies in this run's own checkpoint"):
+        train_dynamics_model(
+            dcp_data, "ens", **SMALL, num_models=2, delta="velocity",
+            checkpoint_dir=ensemble_ckpt.parent.parent, init_from=ensemble_ckpt,
+        )  # fmt: skip
+    assert ensemble_ckpt.exists()
+
+
 def _tip_features(q):
     """A feature map of the double cart pole's qpos: it reads qpos_2."""
     import jax.numpy as jnp

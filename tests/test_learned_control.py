@@ -519,7 +519,7 @@ def test_an_earlier_runs_logs_go_only_once_a_new_log_is_written(
         "x.txt",
     ]
     assert (tmp_path / "seed_000.csv").read_text() == "new"
-    assert "replaced the 2 logs of an earlier run" in capsys.readouterr().out
+    assert "cleared the 2 logs of an earlier run" in capsys.readouterr().out
     (tmp_path / "seed_001.csv").write_text("new")
     logs.wrote(tmp_path / "seed_001.csv")
     assert len(list(tmp_path.glob("seed_*.csv"))) == 2
@@ -558,7 +558,11 @@ def test_a_summary_without_an_upright_time_is_valid_json(tmp_path):
         [TrialResult(False, episode, 0), TrialResult(False, episode, 1)],
         step_costs=[np.ones(1), 2 * np.ones(1)],
     )
-    slide = SimpleNamespace(mj_model=SimpleNamespace(jnt_type=[2]))  # no tip
+    import mujoco
+
+    slide = SimpleNamespace(  # no tip: the running cost is plotted
+        mj_model=SimpleNamespace(jnt_type=[mujoco.mjtJoint.mjJNT_SLIDE])
+    )
     plot_conditions(slide, [failures], tmp_path / "p.png", "x")
     assert (tmp_path / "p.png").stat().st_size > 0
 

@@ -215,6 +215,10 @@ def test_resume_accepts_a_checkpoint_without_newer_options(tmp_path):
         match=r"max_rows_in_memory differs \(checkpoint None, now 1000\)",
     ):
         _check_resume(saved, now, tmp_path / "last.pkl")
+    # An option since removed, recorded as its default: nothing differs.
+    saved["hyperparameters"]["old_option"] = None
+    now["hyperparameters"]["max_rows_in_memory"] = None
+    _check_resume(saved, now, tmp_path / "last.pkl")
 
 
 def test_resume_accepts_a_split_recorded_by_file_names(tmp_path):

@@ -9,10 +9,11 @@
   member's error and the ensemble's, and disagreement vs true error.
 
 Time axes are in seconds with the step number on a secondary axis at the
-top; a dotted vertical line marks the training horizon; position panels of
-the trajectories mark the task's goal (``goal_qpos`` of the data's manifest:
-the upright angle, the cart's origin) where it is in view. Each figure has
-one legend shared by its panels.
+top; a dotted vertical line marks the training horizon; angle panels of the
+trajectories mark the task's goal angle (``goal_qpos`` of the data's
+manifest: a pole's upright) where it is in view (a position goal, such as
+the hopper's standing x = 0, says little of a task that travels). Each
+figure has one legend shared by its panels.
 """
 
 from __future__ import annotations
@@ -280,12 +281,8 @@ def plot_trajectories(
                 {name: pred[:, row] for name, pred in predicted.items()},
             )
             ax.set_ylabel(dim_label(dim))
-            if (
-                goal is not None
-                and row < len(goal)
-                and dim["kind"] != "quaternion"
-            ):
-                _mark_goal(ax, goal[row], dim["kind"] == "angle")
+            if goal is not None and row < len(goal) and dim["kind"] == "angle":
+                _mark_goal(ax, goal[row], angle=True)
             time_axis(
                 ax,
                 metrics,

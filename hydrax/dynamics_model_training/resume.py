@@ -63,16 +63,20 @@ def check_resume(saved: dict, current: dict, path: Path) -> None:
         if key == "delta":  # absent: the plain delta
             old, new = old or "state", new or "state"
         if isinstance(old, dict) and isinstance(new, dict):
-            # An option added since the checkpoint was written counts as
-            # its default, None; the first that differs is named.
-            old = {k: old.get(k) for k in new} | old
-            key = next((k for k in old if old[k] != new.get(k)), field)
-            if key != field:
-                old, new = old[key], new.get(key)
+            # An option absent on one side counts as its default, None; the
+            # first that differs is named.
+            keys = list(new) + [k for k in old if k not in new]
+            diff = [k for k in keys if old.get(k) != new.get(k)]
+            key, old, new = (
+                (diff[0], old.get(diff[0]), new.get(diff[0]))
+                if diff
+                else (field, None, None)
+            )
         if old != new:
             hint = (
                 "; --resume finishes the run it started: to train on from "
-                f"it, start a new run with --init-from {path}"
+                f"it, start a new run with --init-from {path.parent}/"
+                "best_model.pkl and another --task-name (its own folder)"
                 if key == "num_epochs"
                 else ""
             )

@@ -62,7 +62,10 @@ from hydrax.dynamics_model_training.training_setup import (
     resolve_prediction_horizon,
 )
 from hydrax.dynamics_model_training.transforms import TransformFn
-from hydrax.dynamics_model_training.warm_start import members_to_start_from
+from hydrax.dynamics_model_training.warm_start import (
+    check_not_own_folder,
+    members_to_start_from,
+)
 from hydrax.dynamics_model_training.windows import directory_file_weights
 from hydrax.utils import in_flags
 
@@ -234,6 +237,9 @@ def train_dynamics_model(
     )
     if why:  # once the name is known to be one
         say(why)
+    check_not_own_folder(
+        init_from, Path(checkpoint_dir or CHECKPOINT_ROOT) / task_name
+    )
     start_members = members_to_start_from(init_from, num_models)
     dataset = DynamicsDataset(
         data_dir,

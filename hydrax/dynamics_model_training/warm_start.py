@@ -100,6 +100,20 @@ def _check_same_robot(
         )
 
 
+def check_not_own_folder(
+    init_from: str | Path | DynamicsNetwork | None, folder: Path
+) -> None:
+    """Refuse to start from a checkpoint that this run's would replace."""
+    if isinstance(init_from, str | Path) and (
+        Path(init_from).resolve().parent == Path(folder).resolve()
+    ):
+        raise ValueError(
+            f"init_from {init_from} lies in this run's own checkpoint folder "
+            f"{folder}, whose checkpoints would replace it; give the run "
+            "another task_name or checkpoint_dir"
+        )
+
+
 def members_to_start_from(
     init_from: str | Path | DynamicsNetwork | None, wanted: int
 ) -> dict | None:

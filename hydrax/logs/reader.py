@@ -140,7 +140,13 @@ def _first_bad_cell(path: Path, columns: list[str]) -> str:
                 f"{path}: line {line}: {plural(len(fields), 'field')}, but "
                 f"the header has {len(columns)} columns"
             )
-    df = pl.read_csv(path, infer_schema=False)
+    df = pl.read_csv(  # the header's names as stripped, all as text
+        io.BytesIO(text.encode()),
+        has_header=False,
+        skip_rows=1,
+        new_columns=columns,
+        infer_schema=False,
+    )
     for col in columns:
         raw = df[col]
         num = raw.cast(pl.Float64, strict=False)
@@ -203,7 +209,7 @@ def read_trajectory_csv(
             new_columns=columns,
             schema=schema,
         )
-    except (pl.exceptions.ComputeError, pl.exceptions.ShapeError) as e:
+    except pl.exceptions.PolarsError as e:  # a ragged first row: Schema
         try:
             raw.decode("utf-8-sig")
         except UnicodeDecodeError as bad:

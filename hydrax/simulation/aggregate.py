@@ -28,7 +28,7 @@ import numpy as np
 
 from hydrax.atomic import write_text_atomic
 from hydrax.dynamics_model_training.model_io import CHECKPOINT_ROOT
-from hydrax.simulation.fine_tune import fine_tune
+from hydrax.simulation.fine_tune import fine_tune, fine_tune_rate
 from hydrax.simulation.learned_episodes import (
     check_inputs,
     collect_with_model,
@@ -156,11 +156,7 @@ def aggregate(
         task_name, checkpoint, dirs, scored, disagreement_weight, task_kwargs
     )
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
-    tune_rate = (  # each round's fine-tuning (fine_tune's default)
-        config["hyperparameters"]["learning_rate"] / 3
-        if learning_rate is None
-        else learning_rate
-    )
+    tune_rate = fine_tune_rate(config, learning_rate)
     records: list[dict] = []
 
     def score(it: int) -> None:  # the round's trials, printed and recorded

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import mujoco
+
 from hydrax.task_base import Task
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ def plot_conditions(
             f"{len(s.results)} {trial} trials"
         )
         top.set_ylabel("tip height [m]" if has_tip else "running cost")
-        hinge = task.mj_model.jnt_type[0] == 3  # else a slide or free x: m
+        hinge = task.mj_model.jnt_type[0] == mujoco.mjtJoint.mjJNT_HINGE
         bottom.set_ylabel(f"qpos_0 [{'rad' if hinge else 'm'}]")
         bottom.set_xlabel("simulated time [s]")
         for ax in (top, bottom):

@@ -101,8 +101,10 @@ def planner_settings(controller: object) -> dict:
     """A controller's class and the settings that decide its plans."""
     names = ("num_samples", "plan_horizon", "num_knots", "iterations")
     out = {"controller": type(controller).__name__}
-    return out | {
-        k: getattr(controller, k) for k in names if hasattr(controller, k)
+    return out | {  # plain numbers for JSON (a caller may set NumPy ones)
+        k: np.asarray(getattr(controller, k)).item()
+        for k in names
+        if hasattr(controller, k)
     }
 
 

@@ -105,6 +105,17 @@ def carried_split(
     return [k for k, v in zip(log_keys(files), val, strict=True) if v]
 
 
+def fine_tune_rate(config: dict, learning_rate: float | None) -> float:
+    """A round's learning rate.
+
+    ``learning_rate``, or a third of the rate the model of ``config``
+    (aggregation's first) was trained at.
+    """
+    if learning_rate is not None:
+        return learning_rate
+    return config["hyperparameters"]["learning_rate"] / 3
+
+
 def fine_tune(
     task_name: str,
     it: int,
@@ -146,9 +157,7 @@ def fine_tune(
         prediction_horizon=config["prediction_horizon"],
         batch_size=hp["batch_size"],
         num_epochs=epochs,
-        learning_rate=hp["learning_rate"] / 3
-        if learning_rate is None
-        else learning_rate,
+        learning_rate=fine_tune_rate(config, learning_rate),
         weight_decay=hp["weight_decay"],
         seed=seed + it,
         mode=config.get("mode", "window"),

@@ -40,7 +40,7 @@ class RunLogs:
         logs = sum(p.name != "manifest.json" for p in earlier)
         if logs:
             print(
-                f"  replaced the {plural(logs, 'log')} of an earlier run in "
+                f"  cleared the {plural(logs, 'log')} of an earlier run from "
                 f"{self.folder}"
             )
 

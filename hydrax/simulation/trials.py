@@ -94,15 +94,15 @@ def task_arguments(
     given["target_velocity"] = target_velocity
     out = {k: float(v) for k, v in given.items() if v is not None}
     for name, value in out.items():
+        if name not in inspect.signature(task_class(task_name)).parameters:
+            what = name.replace("_", " ")
+            raise ValueError(f"{name}: {task_name} has no {what}")
         least = 0.0 if name == "target_distance" else -math.inf
         if not (least <= value and math.isfinite(value)):
             at_least = " >= 0" if least == 0.0 else ""
             raise ValueError(
                 f"{name} must be a finite number{at_least}, got {value!r}"
             )
-        if name not in inspect.signature(task_class(task_name)).parameters:
-            what = name.replace("_", " ")
-            raise ValueError(f"{name}: {task_name} has no {what}")
     return out
 
 

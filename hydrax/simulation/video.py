@@ -139,30 +139,31 @@ class GifRecorder:
 def _framing(mj_model: mujoco.MjModel) -> tuple[int | None, float]:
     """The body a free camera follows, and how far the model reaches from it.
 
-    The body is the first child of the world with joints (a pendulum's
-    pole about its pivot, a cart, a floating base), or the world; the reach
-    is the farthest geom surface from it in the default pose (floors
-    excluded), so a pole keeps in view upright as hanging. None: the MJCF
-    sets its own view (an azimuth or elevation other than MuJoCo's 90, -45).
+    The body is the world's one child with joints (a pendulum's pole about
+    its pivot, a cart, a floating base); the reach is the farthest geom
+    surface of its subtree from it in the default pose, so a pole keeps in
+    view upright as hanging. None (MuJoCo's default free camera): the MJCF
+    sets its own view (an azimuth or elevation other than MuJoCo's 90,
+    -45), or the world has no or several moving subtrees (a robot and a
+    free object, a fixed-base arm), where following one would lose the
+    rest.
     """
     view = mj_model.vis.global_
-    if (view.azimuth, view.elevation) != (90.0, -45.0):
-        return None, 0.0
-    data = mujoco.MjData(mj_model)
-    mujoco.mj_forward(mj_model, data)
     roots = [
         b
         for b in range(1, mj_model.nbody)
         if mj_model.body_parentid[b] == 0 and mj_model.body_jntnum[b] > 0
     ]
-    root = roots[0] if roots else 0
-    plane = mujoco.mjtGeom.mjGEOM_PLANE
+    if (view.azimuth, view.elevation) != (90.0, -45.0) or len(roots) != 1:
+        return None, 0.0
+    [root] = roots
+    data = mujoco.MjData(mj_model)
+    mujoco.mj_forward(mj_model, data)
     reach = [
         np.linalg.norm(data.geom_xpos[g] - data.xpos[root])
         + mj_model.geom_rbound[g]
         for g in range(mj_model.ngeom)
-        if mj_model.geom_type[g] != plane
-        and (root == 0 or mj_model.body_rootid[mj_model.geom_bodyid[g]] == root)
+        if mj_model.body_rootid[mj_model.geom_bodyid[g]] == root
     ]
     return root, float(max(reach, default=mj_model.stat.extent))
 
