@@ -29,7 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hydrax.planning_options import add_learned_planning_options
+from hydrax.planning_options import (
+    add_controller_options,
+    add_learned_planning_options,
+    controller_overrides,
+)
 from hydrax.utils import DefaultsHelpFormatter
 
 
@@ -91,30 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         help="how the controller combines a plan's costs over the members "
         "(--strategy members) at every step: their mean or the highest",
     )
-    p.add_argument(
-        "--num-samples",
-        type=int,
-        default=None,
-        help="the controller's samples (none: the task's default controller)",
-    )
-    p.add_argument(
-        "--plan-horizon",
-        type=float,
-        default=None,
-        help="the planning horizon in seconds (none: the default's)",
-    )
-    p.add_argument(
-        "--iterations",
-        type=int,
-        default=None,
-        help="sampling rounds per replanning (none: the default's)",
-    )
-    p.add_argument(
-        "--noise-level",
-        type=float,
-        default=None,
-        help="the samples' noise (none: the default's)",
-    )
+    add_controller_options(p, noise_level=True)
     p.add_argument("--out", type=Path, default=None, help="JSON list of rows")
     return p
 
@@ -184,16 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(  # nothing to combine: physics, "mean", "ts", 1 model
             "--risk needs --checkpoint of an ensemble and --strategy members"
         )
-    overrides = {
-        k: v
-        for k, v in (
-            ("num_samples", args.num_samples),
-            ("plan_horizon", args.plan_horizon),
-            ("iterations", args.iterations),
-            ("noise_level", args.noise_level),
-        )
-        if v is not None
-    }
+    overrides = controller_overrides(args)
     if args.risk == "worst":
         from hydrax.risk import WorstCase
 

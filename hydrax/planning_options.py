@@ -1,4 +1,4 @@
-"""Command-line options of planning with a learned model, for every command.
+"""Command-line options of planning, for every command that plans.
 
 The choices are written out here, not imported, so that ``--help`` loads
 neither flax nor the model code; a test pins them to
@@ -32,3 +32,54 @@ def add_learned_planning_options(parser: argparse.ArgumentParser) -> None:
         "operands with float32 sums replan 1.3-1.5x faster on a CPU with "
         "AVX512-BF16 (README, 'Planning with an ensemble')",
     )
+
+
+_OVERRIDES = ("num_samples", "plan_horizon", "iterations", "noise_level")
+
+
+def add_controller_options(
+    parser: argparse.ArgumentParser, noise_level: bool = False
+) -> None:
+    """Add the default controller's settings a command may override.
+
+    ``--num-samples``, ``--plan-horizon``, ``--iterations`` and, with
+    ``noise_level``, ``--noise-level`` (see :func:`controller_overrides`).
+    """
+    parser.add_argument(
+        "--num-samples",
+        type=int,
+        default=None,
+        help="control sequences the planner tries per replanning (none "
+        "given: the task's default controller's for the trial; the double "
+        "cart pole: 128 to balance, 256 to swing up)",
+    )
+    parser.add_argument(
+        "--plan-horizon",
+        type=float,
+        default=None,
+        help="seconds the planner looks ahead (none given: the default "
+        "controller's)",
+    )
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help="planner refinements per replanning (none given: the default "
+        "controller's)",
+    )
+    if noise_level:
+        parser.add_argument(
+            "--noise-level",
+            type=float,
+            default=None,
+            help="the samples' noise (none given: the default controller's)",
+        )
+
+
+def controller_overrides(args: argparse.Namespace) -> dict:
+    """The controller settings given on the command line, by keyword."""
+    return {
+        k: getattr(args, k)
+        for k in _OVERRIDES
+        if getattr(args, k, None) is not None
+    }

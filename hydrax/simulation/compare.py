@@ -19,7 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hydrax.planning_options import add_learned_planning_options
+from hydrax.planning_options import (
+    add_controller_options,
+    add_learned_planning_options,
+    controller_overrides,
+)
 from hydrax.simulation.closed_loop_plot import plot_conditions
 from hydrax.simulation.episode_costs import running_costs
 from hydrax.simulation.run_logs import RunLogs, write_manifest
@@ -244,28 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="hide the bar of each trial's plant steps (a line per trial "
         "stays)",
     )
-    p.add_argument(
-        "--num-samples",
-        type=int,
-        default=None,
-        help="control sequences the planner tries per replanning (none "
-        "given: the task's default controller's for the trial; the double "
-        "cart pole: 128 to balance, 256 to swing up)",
-    )
-    p.add_argument(
-        "--plan-horizon",
-        type=float,
-        default=None,
-        help="seconds the planner looks ahead (none given: the default "
-        "controller's)",
-    )
-    p.add_argument(
-        "--iterations",
-        type=int,
-        default=None,
-        help="planner refinements per replanning (none given: the default "
-        "controller's)",
-    )
+    add_controller_options(p)
     return p
 
 
@@ -292,15 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "learned" not in args.dynamics and learned_only:
         p.error(f"{', '.join(learned_only)}: only for --dynamics learned")
     enable_compilation_cache()
-    overrides = {
-        k: v
-        for k, v in (
-            ("num_samples", args.num_samples),
-            ("plan_horizon", args.plan_horizon),
-            ("iterations", args.iterations),
-        )
-        if v is not None
-    }
+    overrides = controller_overrides(args)
     out = args.output_dir / args.task / args.trial
     seeds = range(args.seed, args.seed + args.episodes)
     summaries = []
