@@ -322,7 +322,7 @@ def load_trained_model(
         member: For an ensemble's checkpoint, the member to load (0 is the
             one trained on the single model's seed and shuffles). Planning
             with the whole ensemble is ``NeuralNetworkDynamics.load_params``;
-            every member's network is ``ensemble_from_checkpoint``.
+            every member's network is :func:`load_ensemble`.
 
     Returns:
         The network and the checkpoint's configuration dict (with its

@@ -17,7 +17,8 @@ from hydrax.dynamics_model_training.layout import FEATURE_FIELDS
 from hydrax.dynamics_model_training.model import DynamicsNetwork
 from hydrax.dynamics_model_training.model_io import (
     install_params,
-    load_trained_model,
+    member_checkpoint,
+    network_from_checkpoint,
     network_statistics,
     num_models,
 )
@@ -47,11 +48,14 @@ def start_from(
     if isinstance(init_from, DynamicsNetwork):
         source = init_from
     else:  # the robot first: another's nq can fail its transform_fn's check
-        config = read_checkpoint(init_from).get("config") or {}
+        ckpt = read_checkpoint(init_from)
+        config = ckpt.get("config") or {}
         dims = tuple(config.get(k) for k in ("nq", "nv", "nu"))
         if None not in dims:
             _check_same_robot(dims, network.layout, init_from)
-        source = load_trained_model(init_from, transform_fn)[0]
+        source = network_from_checkpoint(  # member 0, as load_trained_model
+            member_checkpoint(ckpt, 0, init_from), init_from, transform_fn
+        )
     check_same_model(source, network, init_from)
     params = nnx.to_pure_dict(nnx.state(source, nnx.Param))
     install_params(network, params, init_from)
