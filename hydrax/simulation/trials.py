@@ -90,11 +90,14 @@ def task_arguments(
 
     from hydrax.tasks import task_class
 
-    given = {"target_distance": target_distance}
-    given["target_velocity"] = target_velocity
+    given = {
+        "target_distance": target_distance,
+        "target_velocity": target_velocity,
+    }
     out = {k: float(v) for k, v in given.items() if v is not None}
+    takes = inspect.signature(task_class(task_name)).parameters if out else {}
     for name, value in out.items():
-        if name not in inspect.signature(task_class(task_name)).parameters:
+        if name not in takes:
             what = name.replace("_", " ")
             raise ValueError(f"{name}: {task_name} has no {what}")
         least = 0.0 if name == "target_distance" else -math.inf
