@@ -108,6 +108,18 @@ CASES = [
         "line 7, column 'timestamp': spacing",
     ),
     ("header only", HEADER, [], "a header but no rows"),
+    (
+        "blank line after the rows",
+        HEADER,
+        rows(5) + [""],
+        "line 7 is blank",
+    ),
+    (
+        "blank line between rows",
+        HEADER,
+        rows(5)[:2] + ["", *rows(5)[2:]],
+        "line 4 is blank",
+    ),
 ]
 
 

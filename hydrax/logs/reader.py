@@ -135,7 +135,12 @@ def _first_bad_cell(path: Path, columns: list[str]) -> str:
     text = path.read_bytes().decode("utf-8-sig")
     lines = csv.reader(io.StringIO(text, newline=""))
     for line, fields in enumerate(lines, start=1):
-        if fields and len(fields) != len(columns):
+        if not fields:
+            return (
+                f"{path}: line {line} is blank (every line after the header "
+                "is a row: delete it)"
+            )
+        if len(fields) != len(columns):
             return (
                 f"{path}: line {line}: {plural(len(fields), 'field')}, but "
                 f"the header has {len(columns)} columns"
