@@ -34,16 +34,17 @@ def add_learned_planning_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-_OVERRIDES = ("num_samples", "plan_horizon", "iterations", "noise_level")
-
-
 def add_controller_options(
-    parser: argparse.ArgumentParser, noise_level: bool = False
+    parser: argparse.ArgumentParser,
+    noise_level: bool = False,
+    planner_iterations: bool = True,
 ) -> None:
     """Add the default controller's settings a command may override.
 
-    ``--num-samples``, ``--plan-horizon``, ``--iterations`` and, with
-    ``noise_level``, ``--noise-level`` (see :func:`controller_overrides`).
+    ``--num-samples``, ``--plan-horizon``, ``--iterations`` (unless
+    ``planner_iterations`` is False: ``aggregate``'s ``--iterations`` count
+    its rounds) and, with ``noise_level``, ``--noise-level`` (see
+    :func:`controller_overrides`).
     """
     parser.add_argument(
         "--num-samples",
@@ -60,13 +61,14 @@ def add_controller_options(
         help="seconds the planner looks ahead (none given: the default "
         "controller's)",
     )
-    parser.add_argument(
-        "--iterations",
-        type=int,
-        default=None,
-        help="planner refinements per replanning (none given: the default "
-        "controller's)",
-    )
+    if planner_iterations:
+        parser.add_argument(
+            "--iterations",
+            type=int,
+            default=None,
+            help="planner refinements per replanning (none given: the "
+            "default controller's)",
+        )
     if noise_level:
         parser.add_argument(
             "--noise-level",
@@ -74,12 +76,20 @@ def add_controller_options(
             default=None,
             help="the samples' noise (none given: the default controller's)",
         )
+    added = ["num_samples", "plan_horizon"]
+    added += ["iterations"] * planner_iterations + ["noise_level"] * noise_level
+    # Read back by controller_overrides: only the options added here.
+    parser.set_defaults(_controller_options=tuple(added))
 
 
 def controller_overrides(args: argparse.Namespace) -> dict:
-    """The controller settings given on the command line, by keyword."""
+    """The controller settings given on the command line, by keyword.
+
+    Only those :func:`add_controller_options` added to the parser (another
+    ``--iterations``, such as ``aggregate``'s rounds, is not one).
+    """
     return {
         k: getattr(args, k)
-        for k in _OVERRIDES
-        if getattr(args, k, None) is not None
+        for k in getattr(args, "_controller_options", ())
+        if getattr(args, k) is not None
     }

@@ -317,16 +317,25 @@ def test_closed_loop_cli_refuses_what_it_would_ignore_or_cannot_pass(
 def test_aggregation_plans_with_the_disagreement_weight(
     upright_ensemble, dcp_data, tmp_path, capsys, monkeypatch
 ):
-    """aggregate's episodes and trials plan on the ensemble's mean plus the
-    weighted disagreement; a negative weight is refused before any work."""
+    """aggregate's episodes and trials plan as told (the ensemble's mean
+    plus the weighted disagreement, or another strategy and the
+    controller's overrides); a negative weight is refused before any
+    work."""
     from hydrax.simulation import aggregate as agg
-    from hydrax.simulation.controllers import learned_controller
+    from hydrax.simulation.controllers import (
+        LearnedPlanning,
+        learned_controller,
+    )
 
-    task, _ = learned_controller(
-        "double_cart_pole", upright_ensemble, "balance", 0.5
+    task, controller = learned_controller(
+        "double_cart_pole",
+        upright_ensemble,
+        "balance",
+        LearnedPlanning(disagreement_weight=0.5, overrides={"num_samples": 8}),
     )
     assert task.dynamics.strategy == "mean"
     assert task.dynamics.disagreement_weight == 0.5
+    assert controller.num_samples == 8
     seen = []
 
     def trial_scores(*args):
@@ -344,7 +353,23 @@ def test_aggregation_plans_with_the_disagreement_weight(
         "double_cart_pole", upright_ensemble, dcp_data, iterations=1,
         out_dir=tmp_path / "out", disagreement_weight=2.0,
     )  # fmt: skip
-    assert seen == [("trials", 2.0), ("episodes", 2.0), ("trials", 2.0)]
+    weighted = LearnedPlanning(disagreement_weight=2.0)
+    assert seen == [("trials", weighted), ("episodes", weighted)] + [
+        ("trials", weighted)
+    ]
+    seen.clear()  # the command line: strategy and planner settings
+    assert agg.main(
+        [
+            "--checkpoint", str(upright_ensemble), "--data-dir", str(dcp_data),
+            "--iterations", "1", "--strategy", "ts", "--num-samples", "16",
+            "--output-dir", str(tmp_path / "cli"),
+        ]
+    ) == 0  # fmt: skip
+    told = LearnedPlanning("ts", overrides={"num_samples": 16})
+    assert [p for _, p in seen] == [told] * 3
+    record = json.loads((tmp_path / "cli" / "aggregation.json").read_text())
+    assert record[-1]["strategy"] == "ts"
+    assert record[-1]["num_samples"] == 16
     monkeypatch.undo()  # the real rounds: the weight refused on loading
     for bad in ("-1", "nan"):
         code = agg.main(

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hydrax.atomic import write_text_atomic
 from hydrax.dynamics_model_training.model_io import CHECKPOINT_ROOT
+from hydrax.simulation.controllers import LearnedPlanning
 from hydrax.simulation.fine_tune import fine_tune, fine_tune_rate
 from hydrax.simulation.learned_episodes import (
     check_inputs,
@@ -78,6 +80,9 @@ def aggregate(
     disagreement_weight: float = 0.0,
     target_distance: float | None = None,
     target_velocity: float | None = None,
+    strategy: str = "mean",
+    matmul_dtype: str = "float32",
+    controller_overrides: Mapping[str, Any] | None = None,
 ) -> list[dict]:
     """Alternate learned-model control, logging and fine-tuning.
 
@@ -103,16 +108,22 @@ def aggregate(
         learning_rate: The fine-tuning's peak learning rate (default: a
             third of the starting checkpoint's; give it when continuing
             from an aggregated checkpoint, whose own is already a third).
-        disagreement_weight: An ensemble plans (episodes and trials) with
-            its members' mean plus this weight times their disagreement in
-            the running cost (0: none). The learned model refuses a
-            negative or non-finite one, or a positive one for a single
-            model, on loading, before the first round's trials or episodes.
+        disagreement_weight: With ``strategy="mean"``, an ensemble plans
+            (episodes and trials) with its members' mean plus this weight
+            times their disagreement in the running cost (0: none). The
+            learned model refuses a negative or non-finite one, or a
+            positive one for a single model, on loading, before the first
+            round's trials or episodes.
         target_distance: The hopper's or the quadruped's metres to travel
             (None: the task's own; 0: success is "did not fall", which a
             balance trial needs).
         target_velocity: The hopper's or the quadruped's forward speed its
             cost asks for (None: the task's own; 0: stand).
+        strategy: How an ensemble rolls out in the episodes and trials:
+            ``"mean"``, ``"ts"`` or ``"members"`` (``learned_task``).
+        matmul_dtype: The learned model's recurrent products' operands.
+        controller_overrides: The default controller's settings to replace
+            in the episodes and trials (``{"num_samples": 1024}``).
 
     Returns:
         One record per round (0 = the starting model): the figures of
@@ -152,8 +163,11 @@ def aggregate(
     checkpoint = Path(checkpoint)
     # Before any output: the checkpoint, the data and the trial fit.
     scored = trial if trials else None
+    planning = LearnedPlanning(
+        strategy, disagreement_weight, matmul_dtype, controller_overrides or {}
+    )
     config = check_inputs(
-        task_name, checkpoint, dirs, scored, disagreement_weight, task_kwargs
+        task_name, checkpoint, dirs, scored, planning, task_kwargs
     )
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
     tune_rate = fine_tune_rate(config, learning_rate)
@@ -167,7 +181,7 @@ def aggregate(
                 trial_seeds,
                 trial_duration,
                 trial,
-                disagreement_weight,
+                planning,
                 task_kwargs,
             )
             if trials
@@ -180,7 +194,7 @@ def aggregate(
                 scores,
                 dirs,
                 fresh_weight=fresh_weight,
-                disagreement_weight=disagreement_weight,
+                **planning.record(),
                 episodes=episodes,
                 noise_std=noise_std,
                 epochs=epochs,
@@ -202,7 +216,7 @@ def aggregate(
             noise_std,
             seed + 100 * it,
             trial,
-            disagreement_weight,
+            planning,
             task_kwargs,
         )
         dirs.append(logs)
@@ -252,6 +266,7 @@ def _check_arguments(task_name: str, **given: float | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m hydrax.simulation.aggregate``."""
     from hydrax.dynamics_model_training.checkpoint import CheckpointError
+    from hydrax.planning_options import controller_overrides
     from hydrax.simulation.aggregate_args import parser as make_parser
     from hydrax.utils import enable_compilation_cache
 
@@ -279,6 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             disagreement_weight=args.disagreement_weight,
             target_distance=args.target_distance,
             target_velocity=args.target_velocity,
+            strategy=args.strategy,
+            matmul_dtype=args.matmul_dtype,
+            controller_overrides=controller_overrides(args),
         )
     except (ValueError, CheckpointError) as e:
         aliases = {"out_dir": "--output-dir"}

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hydrax.planning_options import (
+    add_controller_options,
+    add_learned_planning_options,
+)
 from hydrax.simulation.trials import add_trial_flags
 from hydrax.utils import DefaultsHelpFormatter, command_name
 
@@ -109,9 +113,12 @@ def parser() -> argparse.ArgumentParser:
         "--disagreement-weight",
         type=float,
         default=0.0,
-        help="an ensemble checkpoint plans with its members' mean plus this "
-        "weight times their disagreement in the running cost",
+        help="with --strategy mean, an ensemble checkpoint plans with its "
+        "members' mean plus this weight times their disagreement in the "
+        "running cost",
     )
+    add_learned_planning_options(p)
+    add_controller_options(p, planner_iterations=False)
     p.add_argument(
         "--seed", type=int, default=0, help="seeds the episodes and trials"
     )

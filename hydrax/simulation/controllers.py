@@ -8,6 +8,8 @@ trial needs (TRIAL_CONFIGS); keyword overrides change any argument.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -183,23 +185,54 @@ def learned_task(
     return get_task(task_name, custom_dynamics=learned, **task_kwargs)
 
 
+@dataclass(frozen=True)
+class LearnedPlanning:
+    """How a learned-model controller plans, as one value to pass around.
+
+    Attributes:
+        strategy: How an ensemble rolls out (``learned_task``).
+        disagreement_weight: With ``"mean"``, the members' disagreement's
+            weight in the running cost.
+        matmul_dtype: The recurrent products' operands.
+        overrides: The default controller's settings to replace
+            (``num_samples=1024``; see ``default_controller``).
+    """
+
+    strategy: str = "mean"
+    disagreement_weight: float = 0.0
+    matmul_dtype: str = "float32"
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def record(self) -> dict:
+        """The settings as a run's JSON records them."""
+        return {
+            "strategy": self.strategy,
+            "disagreement_weight": self.disagreement_weight,
+            "matmul_dtype": self.matmul_dtype,
+            **self.overrides,
+        }
+
+
 def learned_controller(
     task_name: str,
     checkpoint: Path,
     trial: str | None = None,
-    disagreement_weight: float = 0.0,
+    planning: LearnedPlanning | None = None,
     **task_kwargs: object,
 ) -> tuple[Task, SamplingBasedController]:
     """A built-in task planning on a learned model, and its controller.
 
-    An ensemble rolls out its members' mean, plus ``disagreement_weight``
-    times their disagreement in the running cost; ``task_kwargs`` are the
-    task's own arguments (``target_distance=0``).
+    ``planning`` says how (default: an ensemble's members' mean, the
+    trial's default controller); ``task_kwargs`` are the task's own
+    arguments (``target_distance=0``).
     """
+    planning = planning or LearnedPlanning()
     task = learned_task(
         task_name,
         checkpoint,
-        disagreement_weight=disagreement_weight,
+        planning.strategy,
+        planning.disagreement_weight,
+        planning.matmul_dtype,
         **task_kwargs,
     )
-    return task, default_controller(task, trial)
+    return task, default_controller(task, trial, **planning.overrides)

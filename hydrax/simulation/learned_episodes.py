@@ -14,7 +14,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from hydrax.simulation.controllers import learned_controller
+from hydrax.simulation.controllers import LearnedPlanning, learned_controller
 from hydrax.simulation.episode_costs import running_costs
 from hydrax.simulation.loop import run_closed_loop
 from hydrax.simulation.policies import LimitCheck, coloured_noise
@@ -29,12 +29,13 @@ def trial_scores(
     seeds: Sequence[int],
     duration: float | None = None,
     trial: str = "balance",
-    disagreement_weight: float = 0.0,
+    planning: LearnedPlanning | None = None,
     task_kwargs: Mapping[str, object] | None = None,
 ) -> dict:
     """The learned-model controller's trials (no noise), summarized.
 
-    ``task_kwargs`` are the task's own arguments (`trials.task_arguments`).
+    ``planning`` says how the controller plans; ``task_kwargs`` are the
+    task's own arguments (`trials.task_arguments`).
 
     Returns:
         ``success_rate``; ``success_seconds``: the mean simulated seconds a
@@ -47,7 +48,7 @@ def trial_scores(
         (a quick fall can average a low cost).
     """
     task, controller = learned_controller(
-        task_name, checkpoint, trial, disagreement_weight, **(task_kwargs or {})
+        task_name, checkpoint, trial, planning, **(task_kwargs or {})
     )
     wins, seconds, costs = [], [], []
     for s in seeds:
@@ -87,7 +88,7 @@ def check_inputs(
     checkpoint: Path,
     dirs: list[Path],
     trial: str | None,
-    disagreement_weight: float = 0.0,
+    planning: LearnedPlanning | None = None,
     task_kwargs: Mapping[str, object] | None = None,
 ) -> dict:
     """The checkpoint's configuration, once its task and data fit it.
@@ -95,8 +96,8 @@ def check_inputs(
     Every log of ``dirs`` is read and checked, so a bad file or a wrong
     directory fails in seconds, before a round's work or output; so does
     a ``trial`` (None: none is run) the task (with its own arguments
-    ``task_kwargs``) cannot pass, and a ``disagreement_weight`` the
-    checkpoint cannot take.
+    ``task_kwargs``) cannot pass, and ``planning`` settings the checkpoint
+    or the controller cannot take.
 
     Raises:
         CheckpointError: the checkpoint is unsafe, broken or another model's.
@@ -107,13 +108,9 @@ def check_inputs(
         check_data_matches,
     )
     from hydrax.logs import list_logs, scan_logs
-    from hydrax.simulation.controllers import learned_task
 
-    task = learned_task(
-        task_name,
-        checkpoint,
-        disagreement_weight=disagreement_weight,
-        **(task_kwargs or {}),
+    task, _ = learned_controller(
+        task_name, checkpoint, trial, planning, **(task_kwargs or {})
     )
     if trial is not None:
         check_trial(task, trial)
@@ -132,7 +129,7 @@ def collect_with_model(
     noise_std: float,
     seed: int,
     trial: str = "balance",
-    disagreement_weight: float = 0.0,
+    planning: LearnedPlanning | None = None,
     task_kwargs: Mapping[str, object] | None = None,
 ) -> Path:
     """Log closed-loop episodes of the learned-model controller plus noise.
@@ -146,7 +143,7 @@ def collect_with_model(
     ``out_dir`` are removed once the first episode is logged.
     """
     task, controller = learned_controller(
-        task_name, checkpoint, trial, disagreement_weight, **(task_kwargs or {})
+        task_name, checkpoint, trial, planning, **(task_kwargs or {})
     )
     steps = int(round(duration / task.dt))
     half = np.asarray((task.u_max - task.u_min) / 2.0)
