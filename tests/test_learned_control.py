@@ -549,6 +549,12 @@ def test_an_earlier_runs_logs_go_only_once_a_new_log_is_written(
     logs.wrote(tmp_path / "seed_001.csv")
     assert len(list(tmp_path.glob("seed_*.csv"))) == 2
     RunLogs(tmp_path / "absent", "seed_*.csv").wrote(tmp_path / "absent" / "a")
+    RunLogs(tmp_path, "seed_*.csv").clear()  # a run that logs none here
+    assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
+    (tmp_path / "x.txt").unlink()
+    (tmp_path / "seed_000.csv").write_text("earlier")
+    RunLogs(tmp_path, "seed_*.csv").clear()
+    assert not tmp_path.exists()  # the folder it emptied goes too
 
 
 def test_a_summary_without_an_upright_time_is_valid_json(tmp_path):
@@ -598,6 +604,9 @@ def test_closed_loop_summary_records_what_planned(tiny_model, tmp_path):
     from hydrax.simulation.closed_loop import main
 
     out = tmp_path / "cl"
+    stale = out / "double_cart_pole" / "balance" / "true"  # an earlier run's
+    stale.mkdir(parents=True)
+    (stale / "seed_000.csv").write_text("earlier")
     args = ["--dynamics", "learned", "--checkpoint", str(tiny_model[0])]
     args += ["--episodes", "1", "--num-samples", "8", "--plan-horizon", "0.2"]
     assert main([*args, "--no-progress", "--output-dir", str(out)]) == 0
@@ -609,3 +618,4 @@ def test_closed_loop_summary_records_what_planned(tiny_model, tmp_path):
     assert record["planner"]["controller"] == "PredictiveSampling"
     assert record["checkpoint"] == str(tiny_model[0])
     assert record["strategy"] == "mean" and record["seeds"] == [0]
+    assert not stale.exists()  # logs beside summary.json are the run's

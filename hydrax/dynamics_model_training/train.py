@@ -199,7 +199,9 @@ def train_dynamics_model(
         the history: per-epoch ``train_loss``, ``val_loss`` (an ensemble's:
         the members' mean, each member's in ``train_loss_members`` and
         ``val_loss_members``), ``epoch_seconds``, ``learning_rate``, plus
-        ``best_epoch``, ``best_val_loss``, ``samples_per_second``.
+        ``best_epoch``, ``best_val_loss``, ``val_loss_per_step`` (the last
+        epoch's, per prediction step), ``samples_per_second`` and
+        ``checkpoint_dir``.
     """
     # Long for its docstring (the seed's API, every argument documented);
     # the work is in check_arguments, new_network, model_config and _fit.

@@ -3,7 +3,8 @@
 ``python -m hydrax.simulation.closed_loop --task double_cart_pole --dynamics
 true learned --checkpoint .../best_model.pkl`` runs the same trials (same
 initial states and seeds) with the controller planning on MJX physics and on
-the learned model, and reports success rate, mean cost and time to upright.
+the learned model, and reports success rate, mean cost and the time from
+which a trial stayed in the task's success set (upright, for a pole).
 Every episode is logged as a CSV in the collection format, with a manifest,
 so the logs are training data for the next round.
 """
@@ -90,7 +91,11 @@ def _number(x: float) -> float | None:
 
 
 def time_to_upright(task: Task, result: TrialResult) -> float:
-    """Simulated time from which the episode stays upright to its end."""
+    """Simulated time from which the episode stays in the success set.
+
+    The task's success set (a pole upright, a walker up and past its
+    distance), to the episode's end; NaN where it does not end there.
+    """
     e = result.episode
     ok = np.array(
         [task.success(e.qpos[k], e.site_xpos[k]) for k in range(len(e.times))]
@@ -169,7 +174,7 @@ def format_table(summaries: list[ConditionSummary], trial: str) -> str:
     lines = [
         f"{trial} trial, {plural(len(summaries[0].results), 'seed')} each:",
         f"  {'planner model':14s} {'success':>9s} {'mean cost':>10s} "
-        f"{'time to upright':>16s} {'ms/replan':>10s}",
+        f"{'time to success':>16s} {'ms/replan':>10s}",
     ]
     for s in summaries:
         d = s.as_dict()
@@ -195,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Control the MuJoCo plant with sampling-based model-predictive "
             "control (MPC), planning with the true (MJX) "
             "model and/or a learned model, on the same initial states; "
-            "report success, cost and time to upright; write plots and the "
+            "report success, cost and time to success (from which a trial "
+            "stayed in the task's success set); write plots and the "
             "episodes' CSV logs."
         ),
     )
@@ -317,6 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, CheckpointError) as e:
         print(f"error: {in_flags(str(e), p)}", file=sys.stderr)
         return 2
+    for name in set(DYNAMICS) - set(args.dynamics):  # not in summary.json
+        RunLogs(out / name, "seed_*.csv").clear()
 
     def used(name: str) -> dict:  # what summary.json records of the model
         if name != "learned":
