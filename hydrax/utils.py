@@ -205,3 +205,18 @@ def in_flags(
         tail = _AFTER if "_" in name else r"(?= must be\b)"
         message = re.sub(word + tail, flag, message)
     return message
+
+
+def command_error(
+    parser: argparse.ArgumentParser,
+    error: BaseException | str,
+    aliases: dict[str, str] | None = None,
+) -> int:
+    """Print a command's error as argparse prints its own; exit status 2.
+
+    One line, ``PROG: error: MESSAGE``, the API's parameters named by their
+    flags (:func:`in_flags`).
+    """
+    message = in_flags(str(error), parser, aliases)
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    return 2

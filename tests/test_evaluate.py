@@ -262,7 +262,11 @@ def test_dims_mismatch_is_refused(tiny_model, tmp_path, capsys):
     )
     err = capsys.readouterr().err.strip()
     assert code == 2
-    assert err.startswith("error: ") and "\n" not in err
+    # One line, prefixed as argparse's own errors are.
+    assert err.startswith(
+        "python -m hydrax.dynamics_model_training.evaluate: error: "
+    )
+    assert "\n" not in err
     assert "nq=2" in err and str(tiny_model[0]) in err
 
 

@@ -33,7 +33,7 @@ from hydrax.logs import (
     write_manifest,
     write_trajectory,
 )
-from hydrax.utils import DefaultsHelpFormatter, command_name
+from hydrax.utils import DefaultsHelpFormatter, command_error, command_name
 
 FORMATS = {"parquet": ".parquet", "csv": ".csv"}
 """Target formats and their suffixes."""
@@ -146,8 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=not args.no_progress,
         )
     except (DataError, ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return command_error(p, e)
     size_in = sum(
         f.stat().st_size for f in args.src.iterdir() if f.suffix in LOG_SUFFIXES
     )

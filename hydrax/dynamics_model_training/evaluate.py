@@ -42,7 +42,11 @@ from hydrax.dynamics_model_training.evaluation_windows import (
     check_data_matches,
 )
 from hydrax.logs import DataError
-from hydrax.utils import DefaultsHelpFormatter, command_name, in_flags
+from hydrax.utils import (
+    DefaultsHelpFormatter,
+    command_error,
+    command_name,
+)
 
 __all__ = [
     "DEFAULT_NUM_EXAMPLES",
@@ -185,8 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch_size=args.batch_size,
         )
     except (DataError, CheckpointError, ValueError, OSError) as e:
-        print(f"error: {in_flags(str(e), parser)}", file=sys.stderr)
-        return 2
+        return command_error(parser, e)
     return 0
 
 

@@ -9,7 +9,6 @@ indices and every hyperparameter a flag (``--help`` lists the defaults).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +19,11 @@ from hydrax.dynamics_model_training.training_cli import (
     shown_path,
 )
 from hydrax.logs import holds_logs
-from hydrax.utils import DefaultsHelpFormatter, command_name, in_flags
+from hydrax.utils import (
+    DefaultsHelpFormatter,
+    command_error,
+    command_name,
+)
 
 
 def default_data_dir(task: str) -> Path:
@@ -141,8 +144,7 @@ def task_training_main(
             "duration": "--collect-duration",
             "episodes": "--collect-episodes",
         }
-        print(f"error: {in_flags(str(e), parser, aliases)}", file=sys.stderr)
-        return 2
+        return command_error(parser, e, aliases)
     return run_training_cli(
         parser,
         args,

@@ -67,7 +67,7 @@ from hydrax.dynamics_model_training.warm_start import (
     members_to_start_from,
 )
 from hydrax.dynamics_model_training.windows import directory_file_weights
-from hydrax.utils import in_flags
+from hydrax.utils import command_error
 
 __all__ = [
     "CHECKPOINT_ROOT",
@@ -332,10 +332,9 @@ def run_training_cli(
         )
         _, history = train_dynamics_model(**kwargs, **training_kwargs(args))
     except (ValueError, CheckpointError) as e:
-        print(f"error: {in_flags(str(e), parser)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("training interrupted", file=sys.stderr)
+        return command_error(parser, e)
+    except KeyboardInterrupt as stop:  # the trainer's says where it stood
+        print(str(stop) or "training interrupted", file=sys.stderr)
         return 130
     folder = Path(history["checkpoint_dir"])
     where = (

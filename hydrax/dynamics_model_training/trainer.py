@@ -54,7 +54,8 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or Inf."""
 
 
-# --- the loop ---------------------------------------------------------------
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the epochs; the message says where the checkpoints are."""
 
 
 @dataclass
@@ -387,11 +388,10 @@ class Trainer:
                         )
                         break
         except KeyboardInterrupt:
-            self.say(
-                f"interrupted; checkpoints in {self.ckpt_dir} are complete "
-                "(continue with resume=True / --resume)"
-            )
-            raise
+            raise TrainingInterrupted(
+                f"training interrupted; the checkpoints in {self.ckpt_dir} "
+                "are complete (continue with resume=True / --resume)"
+            ) from None
         elapsed = time.perf_counter() - t_start
         samples = epochs_run * self.num_train
         self.samples_per_second = samples / max(elapsed, 1e-9)

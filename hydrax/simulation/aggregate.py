@@ -38,7 +38,7 @@ from hydrax.simulation.learned_episodes import (
     trial_scores,
 )
 from hydrax.simulation.trials import TRIALS, task_arguments
-from hydrax.utils import in_flags
+from hydrax.utils import command_error
 
 
 def _write_records(out_dir: Path, records: list[dict]) -> None:
@@ -300,8 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (ValueError, CheckpointError) as e:
         aliases = {"out_dir": "--output-dir"}
-        print(f"error: {in_flags(str(e), parser, aliases)}", file=sys.stderr)
-        return 2
+        return command_error(parser, e, aliases)
     if args.trials:
         print("\niteration  success  seconds in success set  cost per step")
         for r in records:

@@ -29,7 +29,11 @@ from hydrax.logs.manifest import (
 from hydrax.simulation.collection import collect
 from hydrax.simulation.model_source import ModelSource, resolve_source
 from hydrax.simulation.policies import POLICIES, RANDOM_CENTRES, coloured_noise
-from hydrax.utils import DefaultsHelpFormatter, command_name, in_flags
+from hydrax.utils import (
+    DefaultsHelpFormatter,
+    command_error,
+    command_name,
+)
 
 __all__ = [
     "FORMAT",
@@ -213,9 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=not args.quiet,
         )
     except (ValueError, mujoco.FatalError) as err:
-        message = in_flags(" ".join(str(err).split()), parser)
-        print(f"collect: error: {message}", file=sys.stderr)
-        return 2
+        return command_error(parser, " ".join(str(err).split()))
     except KeyboardInterrupt as stop:
         notes = "".join(f"; {n}" for n in getattr(stop, "__notes__", []))
         print(f"collect: interrupted{notes}", file=sys.stderr)

@@ -35,7 +35,13 @@ from hydrax.simulation.trials import (
     task_arguments,
 )
 from hydrax.task_base import Task
-from hydrax.utils import DefaultsHelpFormatter, command_name, in_flags, plural
+from hydrax.utils import (
+    DefaultsHelpFormatter,
+    command_error,
+    command_name,
+    in_flags,
+    plural,
+)
 
 DYNAMICS = ("true", "learned")
 
@@ -321,8 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
     except (ValueError, CheckpointError) as e:
-        print(f"error: {in_flags(str(e), p)}", file=sys.stderr)
-        return 2
+        return command_error(p, e)
     for name in set(DYNAMICS) - set(args.dynamics):  # not in summary.json
         RunLogs(out / name, "seed_*.csv").clear()
 
