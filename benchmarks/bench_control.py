@@ -25,6 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_table import machine_lines  # noqa: E402
+
 TASK = "double_cart_pole"
 
 
@@ -176,6 +179,7 @@ def _table(records: list) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Collect, train, run the trials, print the table."""
     args = _parser().parse_args(argv)
+    print("\n".join(machine_lines()), flush=True)
     from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
     from hydrax.tasks.double_cart_pole import DoubleCartPole
     from hydrax.utils import enable_compilation_cache

@@ -169,7 +169,9 @@ def main() -> None:
         help="mujoco.rollout's threads (default: every core)",
     )
     args = p.parse_args()
+    from bench_table import machine_lines
 
+    print("\n".join(machine_lines()), flush=True)
     task = get_task("double_cart_pole")
     rows: list[tuple[str, str]] = []
     config = DEFAULT_CONFIGS["double_cart_pole"]

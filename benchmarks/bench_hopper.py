@@ -36,6 +36,9 @@ from hydrax.planning_options import (
 )
 from hydrax.utils import DefaultsHelpFormatter
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_table import machine_lines  # noqa: E402
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -138,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = _parser()
     args = parser.parse_args(argv)
+    print("\n".join(machine_lines()), flush=True)
     if args.disagreement_weight and (
         args.checkpoint is None or args.strategy != "mean"
     ):

@@ -38,6 +38,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_table import machine_lines  # noqa: E402
+
 EPISODES = {"pendulum": 60, "cart_pole": 100, "double_cart_pole": 150}
 EPOCHS = {"pendulum": 8, "cart_pole": 10, "double_cart_pole": 10}
 HIDDEN = {"pendulum": 64, "cart_pole": 64, "double_cart_pole": 128}
@@ -382,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--aggregate must be >= 0")
     if args.round_trials < 0:
         p.error("--round-trials must be >= 0")
+    print("\n".join(machine_lines()), flush=True)
     enable_compilation_cache()
     rows = []
     for task_name in args.tasks:

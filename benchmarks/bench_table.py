@@ -41,6 +41,18 @@ def versions() -> dict[str, str]:
     return out
 
 
+def machine_lines() -> list[str]:
+    """Where a result was measured: CPU, cores, load, library versions."""
+    import os
+
+    load = os.getloadavg()[0]
+    return [
+        f"CPU: {cpu_model()}; os.cpu_count() = {os.cpu_count()}; load "
+        f"average {load:.2f} at the start",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
+    ]
+
+
 class Table:
     """Rows of (what, value, compile s, ratio, target, result)."""
 
