@@ -60,7 +60,7 @@ def test_tiny_run_collects_then_writes_a_checkpoint(tmp_path, capsys):
         ]
     )
     assert code == 0
-    assert "holds no logs: collecting 4 episodes" in capsys.readouterr().out
+    assert "held no logs: collected 4 episodes" in capsys.readouterr().out
     assert len(list(data.glob("*.csv"))) == 4
     best = tmp_path / "ckpt" / "cart_pole" / "best_model.pkl"
     assert best.is_file()

@@ -62,11 +62,6 @@ def ensure_task_dataset(
         return data_dir
     from hydrax.simulation.collect import collect
 
-    print(  # before the work, so a user knows what the wait is
-        f"{data_dir} holds no logs: collecting {episodes} episodes of "
-        f"{duration:g} s (seed {seed})",
-        flush=True,
-    )
     collect(
         task,
         out_dir=data_dir,
@@ -74,6 +69,10 @@ def ensure_task_dataset(
         duration=duration,
         seed=seed,
         progress=progress,
+    )
+    print(
+        f"{data_dir} held no logs: collected {episodes} episodes of "
+        f"{duration:g} s"
     )
     return data_dir
 
