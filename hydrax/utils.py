@@ -65,9 +65,9 @@ def enable_compilation_cache(path: str | Path | None = None) -> Path:
     return path
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 seed``, ``3 seeds``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``1 seed``, ``3 seeds`` (``many``: the plural, where not noun + s)."""
+    return f"{count} {noun if count == 1 else many or noun + 's'}"
 
 
 def wrap_angle(x: np.ndarray) -> np.ndarray:

@@ -161,7 +161,7 @@ def test_weight_one_reproduces_the_unweighted_run(
 def test_bad_weights_are_named(dcp_data, fresh_dir, tmp_path):
     dirs = [dcp_data, fresh_dir]
     for weights, text in (
-        ([1], "data_weights has 1 entries for 2 data directories"),
+        ([1], "data_weights has 1 entry for 2 data directories"),
         ([1, 0], "data_weights: the weight of .* must be a positive integer"),
         ([1, 2.5], "data_weights: the weight of .* must be a positive integer"),
     ):
@@ -193,8 +193,8 @@ def test_train_cli_takes_one_weight_per_directory(
     capsys.readouterr()
     assert main([*argv, "--data-weights", "2"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (
-        "error: --data-weights has 1 entries for 2 data directories; give one "
+    assert err.endswith(
+        ": error: --data-weights has 1 entry for 2 data directories; give one "
         "weight per directory"
     )
 

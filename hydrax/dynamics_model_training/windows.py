@@ -20,6 +20,7 @@ import numpy as np
 
 from hydrax.dynamics_model_training.transforms import StateLayout
 from hydrax.logs import DataError, Trajectory, startup_history
+from hydrax.utils import plural
 
 if TYPE_CHECKING:
     from hydrax.dynamics_model_training.dataset import DynamicsDataset
@@ -282,8 +283,9 @@ def directory_file_weights(
     dirs = [Path(d) for d in data_dirs]
     if len(weights) != len(dirs):
         raise ValueError(
-            f"data_weights has {len(weights)} entries for {len(dirs)} data "
-            "directories; give one weight per directory"
+            f"data_weights has {plural(len(weights), 'entry', 'entries')} "
+            f"for {plural(len(dirs), 'data directory', 'data directories')}; "
+            "give one weight per directory"
         )
     by_dir: dict[Path, int] = {}
     for d, w in zip(dirs, weights, strict=True):
