@@ -13,14 +13,20 @@ import numpy as np
 import polars as pl
 import pytest
 
-# Compiled programs are cached on disk and shared with the subprocesses that
-# tests start; a second run of the suite skips most compiling.
+# Compiled programs are cached on disk, by their program rather than by the
+# Python function, and shared by both test workers and the subprocesses that
+# tests start: a controller or training step built anew with the same shapes
+# loads instead of compiling, and a second run of the suite skips most
+# compiling.
 os.environ.setdefault(
     "HYDRAX_JAX_CACHE",
     str(Path.home() / ".cache" / "hydrax" / "jax-tests"),
 )
 
 from hydrax.task_base import model_path  # noqa: E402
+from hydrax.utils import enable_compilation_cache  # noqa: E402
+
+enable_compilation_cache()
 
 DCP_COLUMNS = [
     "timestamp",
