@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jax
@@ -32,6 +34,9 @@ from hydrax.simulation.collect import collect
 from hydrax.simulation.controllers import DEFAULT_CONFIGS, default_controller
 from hydrax.tasks import get_task
 from hydrax.utils import DefaultsHelpFormatter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_table import machine_lines  # noqa: E402
 
 if TYPE_CHECKING:
     from mujoco import mjx
@@ -169,8 +174,6 @@ def main() -> None:
         help="mujoco.rollout's threads (default: every core)",
     )
     args = p.parse_args()
-    from bench_table import machine_lines
-
     print("\n".join(machine_lines()), flush=True)
     task = get_task("double_cart_pole")
     rows: list[tuple[str, str]] = []

@@ -141,13 +141,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = _parser()
     args = parser.parse_args(argv)
-    print("\n".join(machine_lines()), flush=True)
     if args.disagreement_weight and (
         args.checkpoint is None or args.strategy != "mean"
     ):
         parser.error(
             "--disagreement-weight needs --checkpoint and --strategy mean"
         )
+    print("\n".join(machine_lines()), flush=True)
     kwargs = {}
     if args.target_velocity is not None:
         kwargs["target_velocity"] = args.target_velocity

@@ -34,6 +34,10 @@ def add_learned_planning_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_ALL_OVERRIDES = ("num_samples", "plan_horizon", "iterations", "noise_level")
+"""Read from a namespace that :func:`add_controller_options` did not make."""
+
+
 def add_controller_options(
     parser: argparse.ArgumentParser,
     noise_level: bool = False,
@@ -88,8 +92,7 @@ def controller_overrides(args: argparse.Namespace) -> dict:
     Only those :func:`add_controller_options` added to the parser (another
     ``--iterations``, such as ``aggregate``'s rounds, is not one).
     """
+    added = getattr(args, "_controller_options", _ALL_OVERRIDES)
     return {
-        k: getattr(args, k)
-        for k in getattr(args, "_controller_options", ())
-        if getattr(args, k) is not None
+        k: getattr(args, k) for k in added if getattr(args, k, None) is not None
     }

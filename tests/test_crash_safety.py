@@ -359,6 +359,27 @@ def test_ctrl_c_during_training_leaves_checkpoints(dcp_data, tmp_path):
     assert read_checkpoint(last)["epoch"] >= 1
 
 
+def test_ctrl_c_before_the_first_checkpoint_says_so(
+    dcp_data, tmp_path, monkeypatch, capsys
+):
+    """Ctrl-C in the first epoch: the command says no checkpoint was
+    written (it pointed at checkpoints to resume from) and exits 130."""
+    from hydrax.dynamics_model_training import trainer
+    from hydrax.dynamics_model_training.train import main
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer.Trainer, "train_epoch", interrupted)
+    args = ["--data-dir", str(dcp_data), "--task-name", "c", "--epochs", "2"]
+    args += ["--hidden-size", "4", "--history-length", "3", "--no-progress"]
+    args += ["--prediction-horizon", "2", "--checkpoint-dir", str(tmp_path)]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "training interrupted before its first checkpoint"
+    assert not (tmp_path / "c" / "last.pkl").exists()
+
+
 def test_nested_sigint_deferred_raises_once_after_the_outer_block(tmp_path):
     """Ctrl-C inside an atomic write nested in a deferred block waits for
     the outer block: the file is written and recorded, then it is raised."""

@@ -47,6 +47,7 @@ from hydrax.dynamics_model_training.train_steps import make_optimizer
 from hydrax.dynamics_model_training.trainer import (
     EVAL_BATCH,
     TrainingDiverged,
+    TrainingInterrupted,
 )
 from hydrax.dynamics_model_training.training_cli import (
     add_training_arguments,
@@ -74,6 +75,7 @@ __all__ = [
     "EVAL_BATCH",
     "ModelConfig",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "add_training_arguments",
     "build_network",
     "library_versions",
@@ -331,7 +333,7 @@ def run_training_cli(
             args.coordinator_address, args.num_processes, args.process_id
         )
         _, history = train_dynamics_model(**kwargs, **training_kwargs(args))
-    except (ValueError, CheckpointError) as e:
+    except (ValueError, CheckpointError, TrainingDiverged, OSError) as e:
         return command_error(parser, e)
     except KeyboardInterrupt as stop:  # the trainer's says where it stood
         print(str(stop) or "training interrupted", file=sys.stderr)

@@ -6,12 +6,11 @@ run draws the same batches), step, validate, write checkpoints
 (``best_model.pkl``, ``model_epoch_<N>.pkl``, and ``last.pkl`` with the
 optimizer state, from which a resumed run continues exactly).
 
-An ensemble of ``num_models`` members trains in the same loop: the members'
-states are stacked along a leading axis and one vmapped step trains them
-all, each on its own shuffle of the same windows (member 0's is the single
-model's). The epoch's losses are the members' mean (the best model is chosen
-on it), with the members' own in ``train_loss_members`` and
-``val_loss_members``.
+An ensemble of ``num_models`` members trains in the same loop: one vmapped
+step trains the members' stacked states, each on its own shuffle of the same
+windows (member 0's is the single model's). The epoch's losses are the
+members' mean (which picks the best model); each member's are in
+``train_loss_members`` and ``val_loss_members``.
 """
 
 from __future__ import annotations
@@ -388,9 +387,12 @@ class Trainer:
                         )
                         break
         except KeyboardInterrupt:
+            saved = (self.ckpt_dir / "last.pkl").exists()
             raise TrainingInterrupted(
                 f"training interrupted; the checkpoints in {self.ckpt_dir} "
                 "are complete (continue with resume=True / --resume)"
+                if saved
+                else "training interrupted before its first checkpoint"
             ) from None
         elapsed = time.perf_counter() - t_start
         samples = epochs_run * self.num_train

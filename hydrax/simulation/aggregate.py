@@ -162,12 +162,11 @@ def aggregate(
             )
     checkpoint = Path(checkpoint)
     # Before any output: the checkpoint, the data and the trial fit.
-    scored = trial if trials else None
     planning = LearnedPlanning(
         strategy, disagreement_weight, matmul_dtype, controller_overrides or {}
     )
-    config = check_inputs(
-        task_name, checkpoint, dirs, scored, planning, task_kwargs
+    config, planner = check_inputs(
+        task_name, checkpoint, dirs, trial, planning, task_kwargs, trials > 0
     )
     trial_seeds = range(seed + 1000, seed + 1000 + trials)
     tune_rate = fine_tune_rate(config, learning_rate)
@@ -195,6 +194,7 @@ def aggregate(
                 dirs,
                 fresh_weight=fresh_weight,
                 **planning.record(),
+                planner=planner,
                 episodes=episodes,
                 noise_std=noise_std,
                 epochs=epochs,
@@ -301,6 +301,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, CheckpointError) as e:
         aliases = {"out_dir": "--output-dir"}
         return command_error(parser, e, aliases)
+    except KeyboardInterrupt:  # finished rounds are on disk, and listed
+        listed = args.output_dir / "aggregation.json"
+        where = (
+            f"{listed} lists the rounds finished, each with its checkpoint"
+            if listed.exists()
+            else "no round finished"
+        )
+        print(f"{parser.prog}: interrupted; {where}", file=sys.stderr)
+        return 130
     if args.trials:
         print("\niteration  success  seconds in success set  cost per step")
         for r in records:

@@ -220,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command_error(parser, " ".join(str(err).split()))
     except KeyboardInterrupt as stop:
         notes = "".join(f"; {n}" for n in getattr(stop, "__notes__", []))
-        print(f"collect: interrupted{notes}", file=sys.stderr)
+        print(f"{parser.prog}: interrupted{notes}", file=sys.stderr)
         return 130
     if not args.quiet:
         run = read_manifest(out_dir).collection[-1]

@@ -112,17 +112,6 @@ def time_to_upright(task: Task, result: TrialResult) -> float:
     return float(e.times[bad[-1] + 1] if len(bad) else e.times[0])
 
 
-def planner_settings(controller: object) -> dict:
-    """A controller's class and the settings that decide its plans."""
-    names = ("num_samples", "plan_horizon", "num_knots", "iterations")
-    out = {"controller": type(controller).__name__}
-    return out | {  # plain numbers for JSON (a caller may set NumPy ones)
-        k: np.asarray(getattr(controller, k)).item()
-        for k in names
-        if hasattr(controller, k)
-    }
-
-
 def run_condition(
     name: str,
     task: Task,
@@ -138,7 +127,10 @@ def run_condition(
     ``log`` prints a line per trial and, with ``progress``, a bar of each
     trial's plant steps.
     """
-    from hydrax.simulation.controllers import default_controller
+    from hydrax.simulation.controllers import (
+        default_controller,
+        planner_settings,
+    )
 
     controller = default_controller(task, trial, **(controller_overrides or {}))
     summary = ConditionSummary(name, planner=planner_settings(controller))
@@ -193,6 +185,28 @@ def format_table(summaries: list[ConditionSummary], trial: str) -> str:
             f"{d['replan_ms_mean']:10.1f}"
         )
     return "\n".join(lines)
+
+
+def earlier_records(out: Path, ran: Sequence[str]) -> list[dict]:
+    """The records of ``out/summary.json`` for planner models not rerun.
+
+    A rerun with fewer planner models leaves the other model's logs (they
+    may be training data already), so its record stays beside them; only
+    those whose folder still holds logs are kept.
+    """
+    try:
+        old = json.loads((out / "summary.json").read_text())
+    except (OSError, ValueError):  # none, or not a summary of this command
+        return []
+    if not isinstance(old, list):
+        return []
+    return [
+        r
+        for r in old
+        if isinstance(r, dict)
+        and r.get("dynamics") in set(DYNAMICS) - set(ran)
+        and any((out / r["dynamics"]).glob("seed_*.csv"))
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -328,8 +342,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     except (ValueError, CheckpointError) as e:
         return command_error(p, e)
-    for name in set(DYNAMICS) - set(args.dynamics):  # not in summary.json
-        RunLogs(out / name, "seed_*.csv").clear()
 
     def used(name: str) -> dict:  # what summary.json records of the model
         if name != "learned":
@@ -344,12 +356,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = format_table(summaries, args.trial)
     print("\n" + table)
     plot_conditions(task, summaries, out / "closed_loop.png", args.trial)
-    (out / "summary.json").write_text(
-        json.dumps(
-            [{**s.as_dict(), **task_kwargs, **used(s.name)} for s in summaries],
-            indent=2,
-            allow_nan=False,
+    records = [
+        {**s.as_dict(), **task_kwargs, **used(s.name)} for s in summaries
+    ]
+    kept = earlier_records(out, args.dynamics)
+    for r in kept:
+        print(
+            f"summary.json keeps the {r['dynamics']} model's record of an "
+            f"earlier run (its logs: {out / r['dynamics']}/)"
         )
+    (out / "summary.json").write_text(
+        json.dumps(kept + records, indent=2, allow_nan=False)
     )
     print(
         f"\nwrote {out / 'closed_loop.png'}, {out / 'summary.json'} and the "

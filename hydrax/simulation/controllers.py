@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
+
+import numpy as np
 
 from hydrax.alg_base import SamplingBasedController
 from hydrax.algs import CEM, MPPI, PredictiveSampling
@@ -203,14 +206,29 @@ class LearnedPlanning:
     matmul_dtype: str = "float32"
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """A read-only copy of the overrides (the caller's dict may change)."""
+        frozen = MappingProxyType(dict(self.overrides))
+        object.__setattr__(self, "overrides", frozen)
+
     def record(self) -> dict:
-        """The settings as a run's JSON records them."""
+        """How the learned model rolls out, as a run's JSON records it."""
         return {
             "strategy": self.strategy,
             "disagreement_weight": self.disagreement_weight,
             "matmul_dtype": self.matmul_dtype,
-            **self.overrides,
         }
+
+
+def planner_settings(controller: object) -> dict:
+    """A controller's class and the settings that decide its plans."""
+    names = ("num_samples", "plan_horizon", "num_knots", "iterations")
+    out = {"controller": type(controller).__name__}
+    return out | {  # plain numbers for JSON (a caller may set NumPy ones)
+        k: np.asarray(getattr(controller, k)).item()
+        for k in names
+        if hasattr(controller, k)
+    }
 
 
 def learned_controller(

@@ -14,7 +14,11 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from hydrax.simulation.controllers import LearnedPlanning, learned_controller
+from hydrax.simulation.controllers import (
+    LearnedPlanning,
+    learned_controller,
+    planner_settings,
+)
 from hydrax.simulation.episode_costs import running_costs
 from hydrax.simulation.loop import run_closed_loop
 from hydrax.simulation.policies import LimitCheck, coloured_noise
@@ -87,17 +91,22 @@ def check_inputs(
     task_name: str,
     checkpoint: Path,
     dirs: list[Path],
-    trial: str | None,
+    trial: str,
     planning: LearnedPlanning | None = None,
     task_kwargs: Mapping[str, object] | None = None,
-) -> dict:
-    """The checkpoint's configuration, once its task and data fit it.
+    scored: bool = True,
+) -> tuple[dict, dict]:
+    """The checkpoint's configuration and the planner, once all fit.
 
     Every log of ``dirs`` is read and checked, so a bad file or a wrong
-    directory fails in seconds, before a round's work or output; so does
-    a ``trial`` (None: none is run) the task (with its own arguments
-    ``task_kwargs``) cannot pass, and ``planning`` settings the checkpoint
-    or the controller cannot take.
+    directory fails in seconds, before a round's work or output; so do
+    ``planning`` settings the checkpoint or the controller cannot take
+    and, when its trials are ``scored``, a ``trial`` the task (with its own
+    arguments ``task_kwargs``) cannot pass.
+
+    Returns:
+        The checkpoint's configuration, and the trial's controller's
+        settings (``planner_settings``).
 
     Raises:
         CheckpointError: the checkpoint is unsafe, broken or another model's.
@@ -109,15 +118,15 @@ def check_inputs(
     )
     from hydrax.logs import list_logs, scan_logs
 
-    task, _ = learned_controller(
+    task, controller = learned_controller(
         task_name, checkpoint, trial, planning, **(task_kwargs or {})
     )
-    if trial is not None:
+    if scored:
         check_trial(task, trial)
     scan_logs(list_logs(dirs), keep_rows=False)
     config = task.dynamics.config
     check_data_matches(config, dirs, str(checkpoint))
-    return config
+    return config, planner_settings(controller)
 
 
 def collect_with_model(

@@ -31,25 +31,12 @@ class RunLogs:
 
     def wrote(self, path: Path) -> None:
         """Note a log this run wrote; the first removes the earlier run's."""
-        self._clear(keep=path)
-
-    def clear(self) -> None:
-        """Remove the earlier run's logs and manifest, and an emptied folder.
-
-        For a folder this run writes no log into.
-        """
-        self._clear(keep=None)
-        if self.folder.is_dir() and not any(self.folder.iterdir()):
-            self.folder.rmdir()
-
-    def _clear(self, keep: Path | None) -> None:
-        """Remove the earlier run's files (once), all but ``keep``."""
         if self._earlier is None:
             return
         earlier, self._earlier = self._earlier, None
         for old in earlier:
-            if keep is None or old.resolve() != keep.resolve():
-                old.unlink(missing_ok=True)  # ``keep`` is overwritten
+            if old.resolve() != path.resolve():  # that one is overwritten
+                old.unlink(missing_ok=True)
         logs = sum(p.name != "manifest.json" for p in earlier)
         if logs:
             print(
