@@ -71,7 +71,7 @@ class SamplingBasedController(ABC):
             num_knots: Knots spread evenly over the horizon.
             iterations: Sampling rounds per replanning.
         """
-        if plan_horizon <= task.dt:
+        if not task.dt < plan_horizon < float("inf"):  # NaN too
             raise ValueError(
                 f"plan_horizon must exceed the timestep {task.dt}, "
                 f"got {plan_horizon}"

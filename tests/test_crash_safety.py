@@ -354,7 +354,7 @@ def test_ctrl_c_during_training_leaves_checkpoints(dcp_data, tmp_path):
     assert proc.returncode == 130, err
     # One message, naming where the checkpoints are.
     assert (out + err).count("interrupted") == 1, out + err
-    assert f"the checkpoints in {tmp_path / 'c'} are complete" in err
+    assert f"the checkpoints in {tmp_path / 'c'} hold the last good" in err
     load_trained_model(tmp_path / "c" / "best_model.pkl")
     assert read_checkpoint(last)["epoch"] >= 1
 
@@ -376,7 +376,7 @@ def test_ctrl_c_before_the_first_checkpoint_says_so(
     args += ["--prediction-horizon", "2", "--checkpoint-dir", str(tmp_path)]
     assert main(args) == 130
     err = capsys.readouterr().err
-    assert err.strip() == "training interrupted before its first checkpoint"
+    assert err.strip() == "training interrupted; no checkpoint was written yet"
     assert not (tmp_path / "c" / "last.pkl").exists()
 
 

@@ -238,7 +238,9 @@ def test_aggregation_takes_a_given_learning_rate(
     args = _parser().parse_args(["--data-dir", "d", "--learning-rate", "1e-4"])
     assert args.learning_rate == 1e-4
     assert _parser().parse_args(["--data-dir", "d"]).learning_rate is None
-    with pytest.raises(ValueError, match="learning_rate must be > 0, got 0"):
+    with pytest.raises(
+        ValueError, match="learning_rate must be > 0 and finite, got 0"
+    ):
         aggregate("double_cart_pole", ensemble_ckpt, dcp_data, learning_rate=0)
 
 

@@ -405,3 +405,14 @@ def test_default_controller_adds_the_trials_configuration():
     assert samples("cart_pole", "swingup") == 128
     with pytest.raises(ValueError, match="unknown trial 'hop'"):
         default_controller("double_cart_pole", "hop")
+
+
+@pytest.mark.parametrize("horizon", [0.01, float("nan"), float("inf")])
+def test_a_plan_horizon_that_cannot_be_planned_is_named(horizon):
+    """One step or less, NaN or infinity: a ValueError naming the horizon
+    (infinity crashed with an OverflowError, NaN named no parameter)."""
+    from hydrax.algs import PredictiveSampling
+    from hydrax.tasks.pendulum import Pendulum
+
+    with pytest.raises(ValueError, match="plan_horizon must exceed"):
+        PredictiveSampling(Pendulum(), 8, 0.1, plan_horizon=horizon)

@@ -609,6 +609,8 @@ def test_running_train_as_a_module_warns_nothing():
         ({"save_every": -1}, r"save_every must be an integer >= 0 \(0: no"),
         ({"task_name": ""}, "task_name names the checkpoint folder"),
         ({"task_name": "../escape"}, "not empty or a path, got '../escape'"),
+        ({"learning_rate": float("inf")}, "learning_rate must be > 0 and fin"),
+        ({"weight_decay": float("inf")}, "weight_decay must be >= 0 and fin"),
     ],
 )
 def test_bad_training_arguments_are_refused_before_reading(

@@ -7,10 +7,9 @@ run draws the same batches), step, validate, write checkpoints
 optimizer state, from which a resumed run continues exactly).
 
 An ensemble of ``num_models`` members trains in the same loop: one vmapped
-step trains the members' stacked states, each on its own shuffle of the same
-windows (member 0's is the single model's). The epoch's losses are the
-members' mean (which picks the best model); each member's are in
-``train_loss_members`` and ``val_loss_members``.
+step trains the stacked members, each on its own shuffle of the same windows
+(member 0's is the single model's). Epoch losses are the members' mean (it
+picks the best model); per member: ``train_loss_members``, ``val_loss_members``.
 """
 
 from __future__ import annotations
@@ -117,8 +116,7 @@ class Trainer:
             ckpt_dir: The checkpoint folder.
             progress: Show a progress bar.
             say: Where epoch lines go.
-            num_models: Ensemble members (params and optimizer state
-                stacked along a leading axis when > 1).
+            num_models: Ensemble members (stacked on a leading axis).
             file_weights: Each file's sampling weight, (F,) int: an epoch
                 takes each training window that many times (None: once).
         """
@@ -126,11 +124,10 @@ class Trainer:
         self.schedule, self.dp = schedule, dp
         self.batch_size, self.seed, self.config = batch_size, seed, config
         self.ckpt_dir, self.progress, self.say = ckpt_dir, progress, say
-        self.file_weights = file_weights
+        self.file_weights, self.num_models = file_weights, num_models
         counts = dataset.block_windows("train", file_weights)
         self.num_train = sum(counts)
         self.steps_per_epoch = sum(math.ceil(n / batch_size) for n in counts)
-        self.num_models = num_models
         self._placed: tuple[RowBlock | None, Any] = (None, None)
         self.samples_per_second = 0.0
 
@@ -258,10 +255,17 @@ class Trainer:
         if not math.isfinite(value):
             raise TrainingDiverged(
                 f"the training loss became {value} at epoch {epoch + 1}, step "
-                f"{step + 1}; the checkpoints in {self.ckpt_dir} hold the last "
-                "good model. Try a lower learning_rate, keep grad_clip on, or "
-                "check the data for extreme values."
+                f"{step + 1}; {self._saved()}. Try a lower learning_rate, "
+                "keep grad_clip on, or check the data for extreme values."
             )
+
+    def _saved(self, then: str = "") -> str:
+        """What a stopped run leaves: its last good model, or nothing."""
+        if not (self.ckpt_dir / "last.pkl").exists():
+            return "no checkpoint was written yet"
+        return (
+            f"the checkpoints in {self.ckpt_dir} hold the last good model{then}"
+        )
 
     def _record(self, kind: str, state: TrainState, params: nnx.State) -> dict:
         fetch = self.dp.fetch
@@ -314,8 +318,7 @@ class Trainer:
         if not math.isfinite(val_loss):
             raise TrainingDiverged(
                 f"the validation loss became {val_loss} after epoch "
-                f"{epoch + 1}; the checkpoints in {self.ckpt_dir} hold the "
-                "last good model. Try a lower learning_rate."
+                f"{epoch + 1}; {self._saved()}. Try a lower learning_rate."
             )
         seconds = time.perf_counter() - t0
         state.epoch = epoch + 1
@@ -387,12 +390,9 @@ class Trainer:
                         )
                         break
         except KeyboardInterrupt:
-            saved = (self.ckpt_dir / "last.pkl").exists()
             raise TrainingInterrupted(
-                f"training interrupted; the checkpoints in {self.ckpt_dir} "
-                "are complete (continue with resume=True / --resume)"
-                if saved
-                else "training interrupted before its first checkpoint"
+                "training interrupted; "
+                + self._saved(" (continue with resume=True / --resume)")
             ) from None
         elapsed = time.perf_counter() - t_start
         samples = epochs_run * self.num_train

@@ -78,13 +78,14 @@ def check_arguments(
             raise ValueError(
                 f"{name} must be a positive integer, got {value!r}"
             )
-    if not hyper["learning_rate"] > 0:
+    if not 0 < hyper["learning_rate"] < float("inf"):
         raise ValueError(
-            f"learning_rate must be > 0, got {hyper['learning_rate']}"
+            f"learning_rate must be > 0 and finite, got "
+            f"{hyper['learning_rate']}"
         )
-    if hyper["weight_decay"] < 0:
+    if not 0 <= hyper["weight_decay"] < float("inf"):
         raise ValueError(
-            f"weight_decay must be >= 0, got {hyper['weight_decay']}"
+            f"weight_decay must be >= 0 and finite, got {hyper['weight_decay']}"
         )
     if hyper["patience"] is not None and hyper["patience"] < 1:
         raise ValueError(f"patience must be >= 1, got {hyper['patience']}")

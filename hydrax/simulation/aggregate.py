@@ -131,8 +131,10 @@ def aggregate(
         running cost), checkpoint, data directories.
     """
     # A round is collect_with_model, fine_tune and trial_scores.
-    if learning_rate is not None and not learning_rate > 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+    if learning_rate is not None and not 0 < learning_rate < float("inf"):
+        raise ValueError(
+            f"learning_rate must be > 0 and finite, got {learning_rate}"
+        )
     if trial not in TRIALS:
         raise ValueError(f"unknown trial {trial!r}; choose from {list(TRIALS)}")
     single = isinstance(data_dir, (str, Path))
@@ -160,7 +162,7 @@ def aggregate(
                 f"data_dir {d} lies in the output folder {out_dir}, whose "
                 "rounds' logs this run replaces; give another out_dir"
             )
-    checkpoint = Path(checkpoint)
+    checkpoint = Path(checkpoint).absolute()  # records usable from anywhere
     # Before any output: the checkpoint, the data and the trial fit.
     planning = LearnedPlanning(
         strategy, disagreement_weight, matmul_dtype, controller_overrides or {}

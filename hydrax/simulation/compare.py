@@ -347,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name != "learned":
             return {}
         return {
-            "checkpoint": str(args.checkpoint),
+            "checkpoint": str(args.checkpoint.absolute()),
             "strategy": args.strategy,
             "matmul_dtype": args.matmul_dtype,
             "disagreement_weight": args.disagreement_weight,
