@@ -145,7 +145,8 @@ def resolve_prediction_horizon(
         why = "is not a built-in task"
     return FALLBACK_HORIZON, (
         f"prediction_horizon auto: {task_name!r} {why}, so the planning "
-        f"horizon is unknown; using {FALLBACK_HORIZON} (the default)"
+        f"horizon is unknown; using {FALLBACK_HORIZON} steps (give a number "
+        "to choose)"
     )
 
 
