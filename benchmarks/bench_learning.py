@@ -96,7 +96,7 @@ from bench_ingestion import (  # noqa: E402
     write_logs,
 )
 from bench_learning_rows import build_table  # noqa: E402
-from bench_table import cpu_model, versions  # noqa: E402
+from bench_table import cpu_model, versions, versions_line  # noqa: E402
 
 try:
     import torch
@@ -574,8 +574,7 @@ def main() -> None:
         "load average {:.2f} before, {:.2f} after".format(
             meta["load_before"][0], meta["load_after"][0]
         ),
-        "versions: "
-        + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        versions_line(meta["versions"]),
         f"GRU hidden {HIDDEN}, H={H}, K={K} (ensemble rows: the demo's "
         "H=6, K=40); double cart pole (nq=nv=3, "
         f"nu=1, angles {ANGLES}, coordinate {COORDS}). Rates: best of "

@@ -41,6 +41,12 @@ def versions() -> dict[str, str]:
     return out
 
 
+def versions_line(found: dict[str, str] | None = None) -> str:
+    """``versions: jax 0.x, ...`` of ``found`` (default: :func:`versions`)."""
+    found = versions() if found is None else found
+    return "versions: " + ", ".join(f"{k} {v}" for k, v in found.items())
+
+
 def machine_lines() -> list[str]:
     """Where a result was measured: CPU, cores, load, library versions."""
     import os
@@ -49,7 +55,7 @@ def machine_lines() -> list[str]:
     return [
         f"CPU: {cpu_model()}; os.cpu_count() = {os.cpu_count()}; load "
         f"average {load:.2f} at the start",
-        "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
+        versions_line(),
     ]
 
 

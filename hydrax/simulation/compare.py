@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the comparison."""
     from hydrax.dynamics_model_training.checkpoint import CheckpointError
-    from hydrax.simulation.controllers import learned_task
+    from hydrax.simulation.controllers import LearnedPlanning, learned_task
     from hydrax.simulation.trials import check_trial
     from hydrax.tasks import get_task
     from hydrax.utils import enable_compilation_cache
@@ -302,6 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error(f"{', '.join(learned_only)}: only for --dynamics learned")
     enable_compilation_cache()
     overrides = controller_overrides(args)
+    planning = LearnedPlanning(
+        args.strategy, args.disagreement_weight, args.matmul_dtype
+    )
     out = args.output_dir / args.task / args.trial
     seeds = range(args.seed, args.seed + args.episodes)
     summaries = []
@@ -318,9 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             else learned_task(
                 args.task,
                 args.checkpoint,
-                args.strategy,
-                args.disagreement_weight,
-                args.matmul_dtype,
+                planning.strategy,
+                planning.disagreement_weight,
+                planning.matmul_dtype,
                 **task_kwargs,
             )
             for name in args.dynamics
@@ -348,9 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return {}
         return {
             "checkpoint": str(args.checkpoint.absolute()),
-            "strategy": args.strategy,
-            "matmul_dtype": args.matmul_dtype,
-            "disagreement_weight": args.disagreement_weight,
+            **planning.record(),
         }
 
     table = format_table(summaries, args.trial)
