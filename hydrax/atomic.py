@@ -1,4 +1,4 @@
-"""Atomic file writes and a Ctrl-C guard: a reader never sees a partial file.
+"""Atomic file writes and Ctrl-C guards: a reader never sees a partial file.
 
 Every writer here puts its bytes into a temporary file beside the target,
 flushes and (by default) fsyncs it, then renames it over the target
@@ -14,7 +14,7 @@ import os
 import secrets
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,37 @@ def sigint_deferred() -> Iterator[None]:
         _deferring.pop()
         if received:
             raise KeyboardInterrupt
+
+
+@contextmanager
+def sigint_kept() -> Iterator[Callable[[], None]]:
+    """Ctrl-C raises as usual, and is kept: the yielded check raises it again.
+
+    A ``KeyboardInterrupt`` that arrives while a finalizer (``__del__``)
+    runs is printed and swallowed by Python, so a loop would go on as if
+    Ctrl-C had never been pressed. A loop that calls the check at each
+    step stops at the next one instead. Where SIGINT is ignored (a job
+    started with ``nohup``) or off the main thread nothing changes.
+    """
+    received: list[int] = []
+
+    def check() -> None:
+        if received:
+            raise KeyboardInterrupt
+
+    def note(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield check
+        return
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager

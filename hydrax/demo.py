@@ -19,7 +19,7 @@ import numpy as np
 
 from hydrax import ROOT
 from hydrax.planning_options import add_learned_planning_options
-from hydrax.utils import DefaultsHelpFormatter, command_name
+from hydrax.utils import DefaultsHelpFormatter, command_error, command_name
 
 TASK = "double_cart_pole"
 
@@ -275,11 +275,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         _collect_stage(args)
     except ValueError as e:  # an option out of range (e.g. --duration)
         p.error(str(e))
-    best = _train_stage(args)
-    _evaluate_stage(args, best)
-    _control_stage(args, best)
+    except KeyboardInterrupt as stop:  # its notes say what was kept
+        kept = getattr(stop, "__notes__", ["nothing was written"])
+        print(f"{p.prog}: interrupted; {'; '.join(kept)}", file=sys.stderr)
+        return 130
+    try:
+        best = _train_stage(args)
+        _evaluate_stage(args, best)
+        _control_stage(args, best)
+    except KeyboardInterrupt as stop:
+        print(f"{p.prog}: interrupted; {_left_by(stop)}", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError) as e:  # e.g. a diverged loss
+        return command_error(p, e)
     print(f"\ndone in {time.perf_counter() - t_all:.0f} s")
     return 0
+
+
+def _left_by(stop: KeyboardInterrupt) -> str:
+    """What a Ctrl-C after the collection leaves on disk."""
+    from hydrax.dynamics_model_training.trainer import TrainingInterrupted
+
+    if isinstance(stop, TrainingInterrupted):
+        if stop.checkpoint_dir is None:
+            return "no checkpoint was written yet"
+        return (
+            f"the checkpoints in {stop.checkpoint_dir} hold the last good model"
+        )
+    return (
+        "the dataset and the checkpoints stay; a trial's log is written when "
+        "it ends"
+    )
 
 
 if __name__ == "__main__":

@@ -181,20 +181,26 @@ def in_flags(
     """An error from the Python API, its parameters named by their flags.
 
     ``num_epochs must be ...`` becomes ``--epochs must be ...`` and
-    ``angle_indices=[1, 2]`` ``--angle-indices 1,2``: what a command's
-    user types. A name with an underscore is replaced wherever it stands
+    ``angle_indices=[1, 2]`` ``--angle-indices 1,2`` (and ``resume=True``
+    of a switch ``--resume``): what a command's user types. A name with an
+    underscore is replaced wherever it stands
     as a word (not in a path, a dotted name or quotes); a plain word such
     as ``duration`` only as the subject of ``must be`` (elsewhere it may be
     prose). ``aliases`` maps API names the parser does not know (``out_dir``)
     to their flags.
     """
     flags = dict(aliases or {})
+    switches = set()
     for action in parser._actions:
         long = [s for s in action.option_strings if s.startswith("--")]
         if long:
             flags.setdefault(action.dest, long[0])
+            if isinstance(action, argparse._StoreTrueAction):
+                switches.add(action.dest)
     for name, flag in flags.items():
         word = _BEFORE + re.escape(name)
+        if name in switches:
+            message = re.sub(word + r"=True\b", flag, message)
         message = re.sub(
             word + r"=(\[[^\[\]]*\]|\([^()]*\))?",
             lambda m, flag=flag: (

@@ -103,6 +103,9 @@ def test_api_errors_are_told_in_the_flags_a_command_user_types(
     assert in_flags(said, p) == (
         "/a/num_epochs/x.pkl, args.num_epochs, --angle-indices 1,2"
     )
+    p.add_argument("--resume", action="store_true")
+    said = "continue with resume=True"  # a switch is its bare flag
+    assert in_flags(said, p) == "continue with --resume"
     said = "the duration; duration must be >= 0.01; give another out_dir"
     assert in_flags(said, p, {"out_dir": "--output-dir"}) == (
         "the duration; --duration must be >= 0.01; give another --output-dir"

@@ -110,7 +110,7 @@ def test_training_with_auto_records_the_chosen_horizon(dcp_data, tmp_path):
         progress=False,
         log=lines.append,
     )
-    assert lines[0].startswith("prediction_horizon auto: 80 steps")
+    assert lines[0].startswith("auto prediction horizon: 80 steps")
     assert "windows of 3+80 rows" in lines[1]
     from hydrax.dynamics_model_training.model_io import load_trained_model
 

@@ -98,6 +98,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "hydrax.simulation.compare",
             "hydrax.simulation.closed_loop",
             "hydrax.simulation.deterministic",
+            "hydrax.simulation.asynchronous",
             "hydrax.simulation.collect",
         ],
     ),

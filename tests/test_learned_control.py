@@ -503,6 +503,44 @@ def test_demo_refuses_a_duration_shorter_than_a_step(tmp_path, capsys):
     assert not (tmp_path / "d").exists()
 
 
+def test_demo_ctrl_c_says_what_it_leaves_and_exits_130(
+    dcp_data, tmp_path, monkeypatch, capsys
+):
+    """Ctrl-C in the demo's collection or training: one line saying what is
+    on disk (no resume hint: the demo does not resume), exit code 130."""
+    from hydrax.demo import main as demo_main
+    from hydrax.dynamics_model_training import train
+    from hydrax.dynamics_model_training.trainer import TrainingInterrupted
+    from hydrax.simulation import collection
+
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(collection, "_run_episodes", stopped)
+    out = tmp_path / "d"
+    assert demo_main(["--data-dir", str(out), "--episodes", "2"]) == 130
+    err = capsys.readouterr().err
+    assert err.endswith(
+        "interrupted; no episode was complete: nothing was written\n"
+    )
+    assert not out.exists()
+    for where, said in (
+        (None, "no checkpoint was written yet"),
+        (tmp_path, f"the checkpoints in {tmp_path} hold the last good model"),
+    ):
+
+        def interrupted(*args: object, where: object = where, **kw: object):
+            stop = TrainingInterrupted("training interrupted; resume=True")
+            stop.checkpoint_dir = where
+            raise stop
+
+        monkeypatch.setattr(train, "train_dynamics_model", interrupted)
+        assert demo_main(["--data-dir", str(dcp_data)]) == 130
+        err = capsys.readouterr().err
+        assert err.splitlines()[-1].endswith(f"interrupted; {said}")
+        assert "resume" not in err
+
+
 def test_demo_reuses_any_logs_and_collects_over_a_stale_manifest(
     dcp_data, tmp_path, capsys
 ):

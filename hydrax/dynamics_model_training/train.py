@@ -68,7 +68,7 @@ from hydrax.dynamics_model_training.warm_start import (
     members_to_start_from,
 )
 from hydrax.dynamics_model_training.windows import directory_file_weights
-from hydrax.utils import command_error
+from hydrax.utils import command_error, in_flags
 
 __all__ = [
     "CHECKPOINT_ROOT",
@@ -336,7 +336,8 @@ def run_training_cli(
     except (ValueError, CheckpointError, TrainingDiverged, OSError) as e:
         return command_error(parser, e)
     except KeyboardInterrupt as stop:  # the trainer's says where it stood
-        print(str(stop) or "training interrupted", file=sys.stderr)
+        said = in_flags(str(stop), parser) or "training interrupted"
+        print(f"{parser.prog}: {said}", file=sys.stderr)
         return 130
     folder = Path(history["checkpoint_dir"])
     where = (

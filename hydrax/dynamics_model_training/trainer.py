@@ -28,6 +28,7 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
+from hydrax.atomic import sigint_kept
 from hydrax.dynamics_model_training import windows as win
 from hydrax.dynamics_model_training.checkpoint import write_checkpoint
 from hydrax.dynamics_model_training.data_loader import DynamicsDataset, RowBlock
@@ -53,7 +54,12 @@ class TrainingDiverged(RuntimeError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during the epochs; the message says where the checkpoints are."""
+    """Ctrl-C during the epochs; the message says where the checkpoints are.
+
+    ``checkpoint_dir``: the folder of the last good model (None: none yet).
+    """
+
+    checkpoint_dir: Path | None = None
 
 
 @dataclass
@@ -129,6 +135,7 @@ class Trainer:
         self.num_train = sum(counts)
         self.steps_per_epoch = sum(math.ceil(n / batch_size) for n in counts)
         self._placed: tuple[RowBlock | None, Any] = (None, None)
+        self._interrupted: Callable[[], None] = lambda: None
         self.samples_per_second = 0.0
 
     def _batch(
@@ -177,14 +184,11 @@ class Trainer:
             else:
                 perm = np.asarray(jax.random.permutation(epoch_key, len(ids)))
             starts = block.window_starts()
-            orders = [ids[perm]] + [
-                ids[
-                    np.random.default_rng([self.seed, epoch, b, m]).permutation(
-                        len(ids)
-                    )
-                ]
+            rngs = (
+                np.random.default_rng([self.seed, epoch, b, m])
                 for m in range(1, self.num_models)
-            ]
+            )
+            orders = [ids[perm]] + [ids[r.permutation(len(ids))] for r in rngs]
             members = [padded_batches(o, self.batch_size) for o in orders]
             for parts in zip(*members, strict=True):
                 w = parts[0][1]
@@ -212,6 +216,7 @@ class Trainer:
                 unit="batch",
             )
             for i, (batch, n) in enumerate(bar):
+                self._interrupted()
                 state.params, state.opt_state, loss = step(
                     self.spec, state.params, self.stats, state.opt_state, batch
                 )
@@ -249,9 +254,7 @@ class Trainer:
         return total / max(count, 1)
 
     def _check_finite(self, loss: jax.Array, epoch: int, step: int) -> None:
-        value = float(np.max(loss)) if np.ndim(loss) else float(loss)
-        if np.ndim(loss) and not np.all(np.isfinite(loss)):
-            value = math.nan
+        value = float(np.max(loss))  # a member's NaN or inf shows in the max
         if not math.isfinite(value):
             raise TrainingDiverged(
                 f"the training loss became {value} at epoch {epoch + 1}, step "
@@ -333,10 +336,8 @@ class Trainer:
         if improved:
             state.best_val, state.best_params = val_loss, state.params
             state.epochs_since_best = 0
-            history["best_epoch"], history["best_val_loss"] = (
-                epoch + 1,
-                val_loss,
-            )
+            history["best_epoch"] = epoch + 1
+            history["best_val_loss"] = val_loss
         else:
             state.epochs_since_best += 1
         val_text = f"val {val_loss:.5g}" if have_val else "val -"
@@ -373,28 +374,27 @@ class Trainer:
         if state.best_params is None:
             state.best_params = state.params
         t_start, epochs_run = time.perf_counter(), 0
-        try:
-            with reused_host_buffers():  # a step's buffers stay mapped
+        try:  # a step's buffers stay mapped; a swallowed Ctrl-C is kept
+            with reused_host_buffers(), sigint_kept() as self._interrupted:
                 while state.epoch < num_epochs:
                     improved, line = self.run_epoch(state, num_epochs)
                     epochs_run += 1
                     self.save(state, improved, save_every)
                     self.say(line)
-                    if (
-                        patience is not None
-                        and state.epochs_since_best >= patience
-                    ):
+                    if state.epochs_since_best >= (patience or math.inf):
                         self.say(
                             "early stop: no better validation loss in "
                             f"{patience} epochs"
                         )
                         break
         except KeyboardInterrupt:
-            raise TrainingInterrupted(
+            stop = TrainingInterrupted(
                 "training interrupted; "
-                + self._saved(" (continue with resume=True / --resume)")
-            ) from None
-        elapsed = time.perf_counter() - t_start
-        samples = epochs_run * self.num_train
-        self.samples_per_second = samples / max(elapsed, 1e-9)
+                + self._saved(" (continue with resume=True)")
+            )
+            if (self.ckpt_dir / "last.pkl").exists():
+                stop.checkpoint_dir = self.ckpt_dir
+            raise stop from None
+        elapsed = max(time.perf_counter() - t_start, 1e-9)
+        self.samples_per_second = epochs_run * self.num_train / elapsed
         return state

@@ -144,7 +144,7 @@ def resolve_prediction_horizon(
     else:
         why = "is not a built-in task"
     return FALLBACK_HORIZON, (
-        f"prediction_horizon auto: {task_name!r} {why}, so the planning "
+        f"auto prediction horizon: {task_name!r} {why}, so the planning "
         f"horizon is unknown; using {FALLBACK_HORIZON} steps (give a number "
         "to choose)"
     )
@@ -172,7 +172,7 @@ def planning_horizon_steps(
         dt, source = controller.dt, "no manifest dt: the task's"
     k = max(1, round(seconds / dt))
     line = (
-        f"prediction_horizon auto: {k} steps, the planning horizon of the "
+        f"auto prediction horizon: {k} steps, the planning horizon of the "
         f"{task_name} default controller ({controller.ctrl_steps} steps of "
         f"{controller.dt:g} s = {seconds:g} s) at {dt:g} s per model step "
         f"({source})"

@@ -18,6 +18,9 @@ Commands and pipelines above it:
   `hydrax.simulation.closed_loop` re-exports the loop and the trials and
   runs this command.
 - `hydrax.simulation.aggregate`: data aggregation rounds.
+- `hydrax.simulation.deterministic` and `hydrax.simulation.asynchronous`:
+  upstream's `run_interactive`, the plant and the controller in one loop,
+  or the plant in its own process in real time.
 
 LQR moved to `hydrax.control.lqr` (`hydrax.simulation.lqr` re-exports it).
 """

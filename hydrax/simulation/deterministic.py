@@ -143,7 +143,7 @@ def run_interactive(
         headless = True
         say("No display: running headless (no viewer)")
     if headless and duration is None:
-        duration = _headless_duration()
+        duration = headless_duration()
         say(
             f"Simulating {duration:g} s (pass duration=, or set "
             "HYDRAX_HEADLESS_DURATION, to change it)"
@@ -253,7 +253,7 @@ def _check_arguments(
         )
 
 
-def _headless_duration() -> float:
+def headless_duration() -> float:
     """``HYDRAX_HEADLESS_DURATION`` if set (seconds), else the default."""
     text = os.environ.get("HYDRAX_HEADLESS_DURATION")
     if text is None:
