@@ -224,3 +224,43 @@ def test_mpc_collects_the_quadruped_from_its_default_pose(tmp_path):
         collect(task.model_file, tmp_path / "bare", episodes=1, policy="lqr")
     with pytest.raises(ValueError, match=r"\(use --policy random or mpc\)$"):
         collect(get_task("particle"), tmp_path / "p", episodes=1, policy="lqr")
+
+
+_MANY_ROLLOUTS = """
+import jax
+from hydrax.algs import PredictiveSampling
+from hydrax.tasks.quadruped import Quadruped
+
+task = Quadruped()
+ctrl = PredictiveSampling(task, num_samples=256, noise_level=0.2,
+                          plan_horizon=0.3, num_knots=4)
+params, _ = ctrl.optimize(task.make_data(), ctrl.init_params())
+jax.block_until_ready(params)
+print("planned")
+"""
+
+
+def test_mjx_plans_256_quadruped_rollouts_without_hanging():
+    """With the dense Jacobian, MJX's batched Cholesky factorizations
+    deadlocked in jaxlib's thread pool from 256 quadruped rollouts on 2
+    cores (idle, forever); the task's sparse Jacobian plans them. Run in a
+    subprocess, so a hang fails the test instead of stopping the suite."""
+    import subprocess
+    import sys
+
+    from hydrax.tasks.cube import CubeRotation
+    from hydrax.tasks.quadruped import Quadruped
+
+    sparse = mujoco.mjtJacobian.mjJAC_SPARSE
+    for task in (Quadruped(), CubeRotation()):
+        assert task.mj_model.opt.jacobian == sparse
+        assert task.model.opt.jacobian == sparse
+    proc = subprocess.run(
+        [sys.executable, "-c", _MANY_ROLLOUTS],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("planned")
