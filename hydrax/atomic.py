@@ -14,7 +14,7 @@ import os
 import secrets
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,35 +49,49 @@ def sigint_deferred() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
+_kept: list[list[int]] = []  # the signals received by each open block
+
+
 @contextmanager
-def sigint_kept() -> Iterator[Callable[[], None]]:
-    """Ctrl-C raises as usual, and is kept: the yielded check raises it again.
+def sigint_kept() -> Iterator[None]:
+    """Ctrl-C raises as usual, and is kept until the block ends.
 
     A ``KeyboardInterrupt`` that arrives while a finalizer (``__del__``)
     runs is printed and swallowed by Python, so a loop would go on as if
-    Ctrl-C had never been pressed. A loop that calls the check at each
-    step stops at the next one instead. Where SIGINT is ignored (a job
-    started with ``nohup``) or off the main thread nothing changes.
+    Ctrl-C had never been pressed. Inside the block
+    :func:`raise_kept_sigint` raises it again (a loop calls it at each
+    step), and the block raises it when it ends. Where SIGINT is ignored (a
+    job started with ``nohup``) or off the main thread nothing changes.
     """
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield
+        return
     received: list[int] = []
-
-    def check() -> None:
-        if received:
-            raise KeyboardInterrupt
 
     def note(signum: int, frame: object) -> None:
         received.append(signum)
         raise KeyboardInterrupt
 
-    main = threading.current_thread() is threading.main_thread()
-    if not main or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        yield check
-        return
     previous = signal.signal(signal.SIGINT, note)
+    _kept.append(received)
     try:
-        yield check
+        yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        _kept.pop()
+    if received:  # the block ended normally: the Ctrl-C was swallowed
+        raise KeyboardInterrupt
+
+
+def raise_kept_sigint() -> None:
+    """Raise the Ctrl-C that the innermost :func:`sigint_kept` received.
+
+    Raised once: the block's end does not raise it again.
+    """
+    if _kept and _kept[-1]:
+        _kept[-1].clear()
+        raise KeyboardInterrupt
 
 
 @contextmanager

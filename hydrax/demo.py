@@ -279,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         kept = getattr(stop, "__notes__", ["nothing was written"])
         print(f"{p.prog}: interrupted; {'; '.join(kept)}", file=sys.stderr)
         return 130
+    from hydrax.dynamics_model_training.trainer import TrainingDiverged
+
     try:
         best = _train_stage(args)
         _evaluate_stage(args, best)
@@ -286,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as stop:
         print(f"{p.prog}: interrupted; {_left_by(stop)}", file=sys.stderr)
         return 130
-    except (ValueError, OSError, RuntimeError) as e:  # e.g. a diverged loss
+    except (ValueError, OSError, TrainingDiverged) as e:  # as train's
         return command_error(p, e)
     print(f"\ndone in {time.perf_counter() - t_all:.0f} s")
     return 0

@@ -397,16 +397,20 @@ def test_a_ctrl_c_swallowed_by_a_finalizer_still_stops_training(
     """A Ctrl-C that lands in a ``__del__`` (a progress bar's, in a CI run)
     was lost and training ran on to its last epoch; now the next batch
     stops it, with the usual message and exit code."""
-    from hydrax.atomic import sigint_kept
+    from hydrax.atomic import raise_kept_sigint, sigint_kept
     from hydrax.dynamics_model_training import trainer
     from hydrax.dynamics_model_training.train import main
 
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         pytest.skip("SIGINT is ignored in this process")
-    with sigint_kept() as check:
+    with sigint_kept():
         _SwallowsCtrlC()  # finalized at once; its Ctrl-C is swallowed
         with pytest.raises(KeyboardInterrupt):
-            check()
+            raise_kept_sigint()
+    with pytest.raises(KeyboardInterrupt):  # and the block's end raises it
+        with sigint_kept():
+            _SwallowsCtrlC()
+    raise_kept_sigint()  # outside a block: nothing
     batch = trainer.Trainer._batch
 
     def finalizing(self: object, *args: object) -> object:

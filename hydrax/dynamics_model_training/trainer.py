@@ -28,7 +28,7 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
-from hydrax.atomic import sigint_kept
+from hydrax.atomic import raise_kept_sigint, sigint_kept
 from hydrax.dynamics_model_training import windows as win
 from hydrax.dynamics_model_training.checkpoint import write_checkpoint
 from hydrax.dynamics_model_training.data_loader import DynamicsDataset, RowBlock
@@ -135,7 +135,6 @@ class Trainer:
         self.num_train = sum(counts)
         self.steps_per_epoch = sum(math.ceil(n / batch_size) for n in counts)
         self._placed: tuple[RowBlock | None, Any] = (None, None)
-        self._interrupted: Callable[[], None] = lambda: None
         self.samples_per_second = 0.0
 
     def _batch(
@@ -216,7 +215,7 @@ class Trainer:
                 unit="batch",
             )
             for i, (batch, n) in enumerate(bar):
-                self._interrupted()
+                raise_kept_sigint()
                 state.params, state.opt_state, loss = step(
                     self.spec, state.params, self.stats, state.opt_state, batch
                 )
@@ -375,7 +374,7 @@ class Trainer:
             state.best_params = state.params
         t_start, epochs_run = time.perf_counter(), 0
         try:  # a step's buffers stay mapped; a swallowed Ctrl-C is kept
-            with reused_host_buffers(), sigint_kept() as self._interrupted:
+            with reused_host_buffers(), sigint_kept():
                 while state.epoch < num_epochs:
                     improved, line = self.run_epoch(state, num_epochs)
                     epochs_run += 1

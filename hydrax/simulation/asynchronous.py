@@ -14,6 +14,7 @@ plan's own spline, not a held action. A learned model gets the measured
 history it conditions on, kept by the simulator at every plant step.
 Without a display the simulator runs headless for ``duration`` simulated
 seconds (``HYDRAX_HEADLESS_DURATION``, 10 by default), still in real time.
+The shared arrays live in ``hydrax.simulation.shared_memory``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,12 @@ from typing import TYPE_CHECKING, Any
 import mujoco
 import numpy as np
 
+from hydrax.simulation.shared_memory import (
+    SharedMemoryMujocoData,
+    SharedMemoryNumpyArray,
+)
+
 if TYPE_CHECKING:
-    from multiprocessing.context import BaseContext
     from multiprocessing.process import BaseProcess
     from multiprocessing.synchronize import Event
 
@@ -36,102 +41,6 @@ if TYPE_CHECKING:
 
     from hydrax.alg_base import SamplingBasedController
     from hydrax.simulation.deterministic import InteractiveRun
-
-
-class SharedMemoryNumpyArray:
-    """A numpy array of fixed shape and dtype shared between processes.
-
-    Pass it to a process as an argument when the process starts (shared
-    memory travels by inheritance). Reads return copies; reads and writes
-    hold the lock, which several arrays may share.
-    """
-
-    def __init__(
-        self,
-        arr: np.ndarray,
-        ctx: BaseContext,
-        lock: Any = None,  # noqa: ANN401
-    ) -> None:
-        """Copy ``arr`` into new shared memory.
-
-        Args:
-            arr: The initial values; they fix the shape and dtype.
-            ctx: The multiprocessing context of the processes that share it.
-            lock: A lock (of ``ctx``) to share with other arrays; None
-                makes one.
-        """
-        arr = np.asarray(arr)
-        self.shape, self.dtype = arr.shape, arr.dtype
-        self.lock = ctx.RLock() if lock is None else lock
-        self._raw = ctx.RawArray("b", max(arr.nbytes, 1))
-        self.view()[...] = arr
-
-    def view(self) -> np.ndarray:
-        """The shared memory itself (no copy, no lock: hold ``lock``)."""
-        flat = np.frombuffer(self._raw, self.dtype, math.prod(self.shape))
-        return flat.reshape(self.shape)
-
-    def __getitem__(self, key: Any) -> np.ndarray:  # noqa: ANN401
-        """A copy of the selected values."""
-        with self.lock:
-            return np.copy(self.view()[key])
-
-    def __setitem__(self, key: Any, value: Any) -> None:  # noqa: ANN401
-        """Write the selected values."""
-        with self.lock:
-            self.view()[key] = value
-
-    def __str__(self) -> str:  # noqa: D105
-        return str(self[...])
-
-
-class SharedMemoryMujocoData:
-    """The plant's state and the controller's plan, in shared memory.
-
-    ``qpos``, ``qvel``, ``ctrl`` (the plan's first action), ``mocap_pos``
-    and ``mocap_quat`` (models with mocap bodies) are upstream's; here also
-    ``time`` (the plant's), ``history`` (the measured rows a learned model
-    conditions on), ``plan`` (the actions at the plant's step times from
-    ``plan_start``) and ``dt`` (the plant's timestep). All arrays share one
-    lock, so a state and its history are read together.
-    """
-
-    def __init__(
-        self,
-        mj_data: mujoco.MjData,
-        ctx: BaseContext,
-        dt: float = 0.01,
-        history_rows: int = 0,
-        plan_rows: int = 1,
-    ) -> None:
-        """Share ``mj_data``'s state; no plan yet.
-
-        Args:
-            mj_data: The plant's initial state.
-            ctx: The multiprocessing context.
-            dt: The plant's timestep.
-            history_rows: Measured rows kept for a learned model.
-            plan_rows: Plant steps of each published plan.
-        """
-        self.lock = ctx.RLock()
-        self.dt = float(dt)
-
-        def share(values: Any) -> SharedMemoryNumpyArray:  # noqa: ANN401
-            return SharedMemoryNumpyArray(
-                np.array(values, np.float64), ctx, self.lock
-            )
-
-        nu = len(mj_data.ctrl)
-        self.time = share([mj_data.time])
-        self.qpos, self.qvel = share(mj_data.qpos), share(mj_data.qvel)
-        self.ctrl = share(np.zeros(nu))
-        if len(mj_data.mocap_pos) > 0:
-            self.mocap_pos = share(mj_data.mocap_pos)
-            self.mocap_quat = share(mj_data.mocap_quat)
-        state = np.concatenate([mj_data.qpos, mj_data.qvel, np.zeros(nu)])
-        self.history = share(np.tile(state, (history_rows, 1)))
-        self.plan = share(np.zeros((max(plan_rows, 1), nu)))
-        self.plan_start = share([math.nan])  # NaN: nothing published yet
 
 
 def run_controller(
@@ -229,23 +138,26 @@ def run_simulator(
     finished: Event,
     duration: float | None = None,
     results: Any = None,  # noqa: ANN401
+    headless: bool = False,
 ) -> None:
     """Step the plant in real time under the published plan.
 
-    Waits for ``ready``; runs in the viewer until it is closed, or headless
-    for ``duration`` simulated seconds when one is given; then sets
+    Waits for ``ready``; runs in the viewer (unless ``headless``) until it
+    is closed or ``duration`` simulated seconds have passed; then sets
     ``finished``. ``results`` (a pipe's sending end) receives the rows
-    (times, qpos, qvel, ctrl) before each step.
+    (time, qpos, qvel, ctrl) of each step and the final ``MjData``.
     """
     rows: list[tuple] = []
     try:
-        rows = _simulate(mj_model, mj_data, shm_data, ready, finished, duration)
+        rows = _simulate(
+            mj_model, mj_data, shm_data, ready, finished, duration, headless
+        )
     except KeyboardInterrupt:  # Ctrl-C reaches both processes: stop quietly
-        pass
+        return
     finally:
         finished.set()
     if results is not None:
-        results.send(rows)
+        results.send((rows, mj_data))
 
 
 def _simulate(
@@ -255,10 +167,13 @@ def _simulate(
     ready: Event,
     finished: Event,
     duration: float | None,
+    headless: bool,
 ) -> list[tuple]:
-    ready.wait()
+    while not ready.wait(0.1):  # the controller compiles its first plan
+        if finished.is_set():  # it failed, or was stopped
+            return []
     viewer = None
-    if duration is None:
+    if not headless and not finished.is_set():
         from mujoco import viewer as mujoco_viewer
 
         viewer = mujoco_viewer.launch_passive(m, d)
@@ -268,7 +183,8 @@ def _simulate(
 
         history = HistoryBuffer(shm.history.shape[0], m.nq, m.nv, m.nu)
         history.reset(d.qpos, d.qvel)
-    total = None if duration is None else round(duration / shm.dt)
+    dt = float(m.opt.timestep)
+    total = None if duration is None else round(duration / dt)
     lo, hi = _control_limits(m)
     rows: list[tuple] = []
     start = time.perf_counter()
@@ -299,10 +215,10 @@ def _simulate(
                 viewer.sync()
             # Real time: the next step is due len(rows) steps after start;
             # more than 10 steps behind, the schedule restarts from now.
-            ahead = start + len(rows) * shm.dt - time.perf_counter()
+            ahead = start + len(rows) * dt - time.perf_counter()
             if ahead > 0:
                 time.sleep(ahead)
-            elif ahead < -10 * shm.dt:
+            elif ahead < -10 * dt:
                 start -= ahead
     finally:
         if viewer is not None:
@@ -374,26 +290,53 @@ def run_interactive(
     sim = ctx.Process(
         target=run_simulator,
         args=(mj_model, mj_data, shm, ready, finished, duration, send),
+        kwargs={"headless": bool(headless)},
         daemon=True,
     )
     sim.start()
+    send.close()  # the child's copy is the only one: recv sees its end
+    start = time.perf_counter()
     try:
         plan_seconds = run_controller(
             controller, shm, ready, finished, initial_knots, verbose, sim
         )
-        while not receive.poll(0.1):
-            if not sim.is_alive():
-                raise RuntimeError(
-                    f"the simulator process stopped (exit code {sim.exitcode})"
-                    " before sending its trajectory; its error is above"
-                )
-        rows = receive.recv()
+        try:
+            rows, final = receive.recv()
+        except EOFError:  # the simulator died (its traceback is above)
+            sim.join()
+            raise RuntimeError(
+                f"the simulator process failed (exit code {sim.exitcode})"
+            ) from None
     finally:
-        finished.set()
-        sim.join(timeout=10)
-    if rows:
-        mj_data.qpos[:], mj_data.qvel[:] = shm.qpos[:], shm.qvel[:]
-        mj_data.time = float(shm.time[0])
-        mujoco.mj_forward(mj_model, mj_data)
-    say(f"Simulated {len(rows) * dt:.2f} s in real time")
+        finished.set()  # also stops a simulator still waiting for a plan
+        _stop(sim, receive)
+    for name in ("qpos", "qvel", "act", "ctrl", "mocap_pos", "mocap_quat"):
+        getattr(mj_data, name)[...] = getattr(final, name)
+    mj_data.time = final.time
+    mujoco.mj_forward(mj_model, mj_data)
+    wall = time.perf_counter() - start
+    say(f"Simulated {len(rows) * dt:.2f} s in {wall:.2f} s of wall time")
     return det.InteractiveRun.from_rows(rows, plan_seconds, mj_model)
+
+
+def _stop(sim: BaseProcess, receive: Any) -> None:  # noqa: ANN401
+    """Let the simulator end (reading what it still sends), else end it."""
+    deadline = time.perf_counter() + 10
+    while sim.is_alive() and time.perf_counter() < deadline:
+        try:
+            if receive.poll(0.1):
+                receive.recv()  # a send blocked on a full pipe finishes
+        except (EOFError, OSError):
+            sim.join(0.1)
+    if sim.is_alive():
+        sim.terminate()
+    sim.join()
+
+
+__all__ = [
+    "SharedMemoryMujocoData",
+    "SharedMemoryNumpyArray",
+    "run_controller",
+    "run_interactive",
+    "run_simulator",
+]

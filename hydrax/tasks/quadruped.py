@@ -46,11 +46,12 @@ class Quadruped(Task):
         """
         path = model_path("quadruped")
         mj_model = mujoco.MjModel.from_xml_path(str(path))
-        # MJX's dense mass-matrix factorization deadlocked beside the
-        # solver's on 2 CPU cores (README, "MJX on a CPU: the sparse
-        # Jacobian"); the sparse one is the same physics. Set here, not in
-        # the MJCF, so the file (hashed into logs and checkpoints) is as it was.
-        mj_model.opt.jacobian = mujoco.mjtJacobian.mjJAC_SPARSE
+        if jax.default_backend() == "cpu":
+            # MJX's dense mass-matrix factorization deadlocked beside the
+            # solver's on 2 CPU cores (README, "MJX on a CPU: the sparse
+            # Jacobian"); the sparse one is the same physics. Set here, not
+            # in the MJCF, whose hash logs and checkpoints record.
+            mj_model.opt.jacobian = mujoco.mjtJacobian.mjJAC_SPARSE
         super().__init__(mj_model, custom_dynamics, model_file=path)
         self.torso_id = mj_model.site("torso").id
         self.target_velocity = target_velocity
