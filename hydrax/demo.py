@@ -282,11 +282,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hydrax.dynamics_model_training.trainer import TrainingDiverged
 
     try:
+        best = None
         best = _train_stage(args)
         _evaluate_stage(args, best)
         _control_stage(args, best)
     except KeyboardInterrupt as stop:
-        print(f"{p.prog}: interrupted; {_left_by(stop)}", file=sys.stderr)
+        said = _left_by(stop, best)
+        print(f"{p.prog}: interrupted; {said}", file=sys.stderr)
         return 130
     except (ValueError, OSError, TrainingDiverged) as e:  # as train's
         return command_error(p, e)
@@ -294,19 +296,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _left_by(stop: KeyboardInterrupt) -> str:
-    """What a Ctrl-C after the collection leaves on disk."""
+def _left_by(stop: KeyboardInterrupt, best: Path | None) -> str:
+    """What a Ctrl-C after the collection leaves on disk.
+
+    ``best`` is the trained model's checkpoint, None until training ends.
+    """
     from hydrax.dynamics_model_training.trainer import TrainingInterrupted
 
-    if isinstance(stop, TrainingInterrupted):
-        if stop.checkpoint_dir is None:
-            return "no checkpoint was written yet"
+    if isinstance(stop, TrainingInterrupted) and stop.checkpoint_dir:
         return (
             f"the checkpoints in {stop.checkpoint_dir} hold the last good model"
         )
+    if best is None:  # in training, before its first epoch ended
+        return "no checkpoint was written yet"
     return (
-        "the dataset and the checkpoints stay; a trial's log is written when "
-        "it ends"
+        f"the model is in {best}; a trial's log is written when the trial ends"
     )
 
 

@@ -133,3 +133,38 @@ def test_a_learned_model_plans_asynchronously_and_needs_the_plants_dt(
     other.opt.timestep = 0.005
     with pytest.raises(ValueError, match="plant's timestep 0.005 s differs"):
         run_interactive(ctrl, other, mujoco.MjData(other), duration=0.1)
+
+
+_UNGUARDED = """
+import mujoco
+from hydrax.algs import PredictiveSampling
+from hydrax.simulation.asynchronous import run_interactive
+from hydrax.tasks.pendulum import Pendulum
+
+task = Pendulum()
+ctrl = PredictiveSampling(task, num_samples=8, noise_level=0.3)
+run_interactive(ctrl, task.mj_model, mujoco.MjData(task.mj_model), duration=1)
+"""
+
+
+def test_a_script_without_a_main_guard_fails_with_a_hint(tmp_path):
+    """The spawned simulator imports the script and fails at once; the
+    caller used to wait forever writing it a start-up message larger than
+    a pipe holds, and now says what to do."""
+    import subprocess
+    import sys
+
+    from hydrax import ROOT
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(_UNGUARDED)
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={"PYTHONPATH": str(ROOT.parent), "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 1
+    assert 'needs an `if __name__ == "__main__":` guard' in proc.stderr

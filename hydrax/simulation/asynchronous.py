@@ -22,7 +22,9 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mujoco
@@ -282,41 +284,80 @@ def run_interactive(
             f"{controller.dt:g} s: a learned model's history is measured at "
             "every plant step, so they must match"
         )
+    if duration is not None and duration < dt:
+        raise ValueError(
+            f"duration must be at least one plant step ({dt:g} s), got "
+            f"{duration:g}"
+        )
     ctx = mp.get_context("spawn")  # a fork would copy JAX's threads
     plan_rows = math.ceil(controller.plan_horizon / dt) + 1
     shm = SharedMemoryMujocoData(mj_data, ctx, dt, history_rows, plan_rows)
     ready, finished = ctx.Event(), ctx.Event()
     receive, send = ctx.Pipe(duplex=False)
-    sim = ctx.Process(
-        target=run_simulator,
-        args=(mj_model, mj_data, shm, ready, finished, duration, send),
-        kwargs={"headless": bool(headless)},
-        daemon=True,
-    )
-    sim.start()
-    send.close()  # the child's copy is the only one: recv sees its end
-    start = time.perf_counter()
-    try:
-        plan_seconds = run_controller(
-            controller, shm, ready, finished, initial_knots, verbose, sim
+    with tempfile.TemporaryDirectory() as folder:
+        # The child reads the plant from a file: a start-up message larger
+        # than a pipe holds would block this process for good if the child
+        # died before reading it (e.g. a script without a __main__ guard).
+        model_file = str(Path(folder) / "plant.mjb")
+        mujoco.mj_saveModel(mj_model, model_file, None)
+        state = {k: np.array(getattr(mj_data, k)) for k in _STATE}
+        sim = ctx.Process(
+            target=_simulator_process,
+            args=(model_file, state, shm, ready, finished, duration, send),
+            kwargs={"headless": bool(headless)},
+            daemon=True,
         )
+        sim.start()
+        send.close()  # the child's copy is the only one: recv sees its end
+        start = time.perf_counter()
         try:
-            rows, final = receive.recv()
-        except EOFError:  # the simulator died (its traceback is above)
-            sim.join()
-            raise RuntimeError(
-                f"the simulator process failed (exit code {sim.exitcode})"
-            ) from None
-    finally:
-        finished.set()  # also stops a simulator still waiting for a plan
-        _stop(sim, receive)
-    for name in ("qpos", "qvel", "act", "ctrl", "mocap_pos", "mocap_quat"):
-        getattr(mj_data, name)[...] = getattr(final, name)
-    mj_data.time = final.time
+            plan_seconds = run_controller(
+                controller, shm, ready, finished, initial_knots, verbose, sim
+            )
+            rows, final = _received(receive, sim)
+        finally:
+            finished.set()  # also stops a simulator waiting for a plan
+            _stop(sim, receive)
+    for name in _STATE:
+        setattr(mj_data, name, getattr(final, name))
     mujoco.mj_forward(mj_model, mj_data)
     wall = time.perf_counter() - start
     say(f"Simulated {len(rows) * dt:.2f} s in {wall:.2f} s of wall time")
     return det.InteractiveRun.from_rows(rows, plan_seconds, mj_model)
+
+
+_STATE = ("time", "qpos", "qvel", "act", "ctrl", "mocap_pos", "mocap_quat")
+"""The ``MjData`` fields the simulator starts from and hands back."""
+
+
+def _simulator_process(
+    model_file: str,
+    state: dict,
+    *args: Any,
+    **kwargs: Any,  # noqa: ANN401
+) -> None:
+    """``run_simulator`` on the plant saved in ``model_file``."""
+    m = mujoco.MjModel.from_binary_path(model_file)
+    d = mujoco.MjData(m)
+    for name, value in state.items():
+        setattr(d, name, value)
+    mujoco.mj_forward(m, d)
+    run_simulator(m, d, *args, **kwargs)
+
+
+def _received(receive: Any, sim: BaseProcess) -> tuple:  # noqa: ANN401
+    """The simulator's rows and final state, or why there are none."""
+    try:
+        return receive.recv()
+    except EOFError:
+        sim.join()
+        raise RuntimeError(
+            f"the simulator process ended (exit code {sim.exitcode}) without "
+            "sending its trajectory: see its error above, if any (a script "
+            'that calls run_interactive needs an `if __name__ == "__main__":` '
+            "guard, as the spawned process imports it) or a Ctrl-C it alone "
+            "received"
+        ) from None
 
 
 def _stop(sim: BaseProcess, receive: Any) -> None:  # noqa: ANN401
