@@ -14,6 +14,7 @@ from mujoco import mjx
 
 from hydrax import ROOT
 from hydrax.dynamics.base import Dynamics, PhysicsDynamics
+from hydrax.utils import control_limits
 
 
 def model_path(name: str) -> Path:
@@ -94,10 +95,8 @@ class Task(ABC):
         self.dt = float(mj_model.opt.timestep)
         self.nq, self.nv, self.nu = mj_model.nq, mj_model.nv, mj_model.nu
 
-        limited = mj_model.actuator_ctrllimited.astype(bool)
-        lo, hi = mj_model.actuator_ctrlrange.T
-        self.u_min = jnp.asarray(np.where(limited, lo, -np.inf))
-        self.u_max = jnp.asarray(np.where(limited, hi, np.inf))
+        lo, hi = control_limits(mj_model)
+        self.u_min, self.u_max = jnp.asarray(lo), jnp.asarray(hi)
 
         names = list(trace_sites or [])
         for name in names:

@@ -65,6 +65,16 @@ def enable_compilation_cache(path: str | Path | None = None) -> Path:
     return path
 
 
+def control_limits(mj_model: object) -> tuple[np.ndarray, np.ndarray]:
+    """The actuators' control bounds (lower, upper).
+
+    Infinite where an actuator is not ``ctrllimited``.
+    """
+    limited = np.asarray(mj_model.actuator_ctrllimited, bool)
+    lo, hi = np.asarray(mj_model.actuator_ctrlrange).T
+    return np.where(limited, lo, -np.inf), np.where(limited, hi, np.inf)
+
+
 def plural(count: int, noun: str, many: str | None = None) -> str:
     """``1 seed``, ``3 seeds`` (``many``: the plural, where not noun + s)."""
     return f"{count} {noun if count == 1 else many or noun + 's'}"

@@ -21,7 +21,7 @@ import mujoco
 import numpy as np
 import scipy.linalg
 
-from hydrax.utils import wrap_angle
+from hydrax.utils import control_limits, wrap_angle
 
 LINEARIZATIONS = ("auto", "mujoco", "central")
 """``auto``: MuJoCo's ``mjd_transitionFD`` unless the integrator is RK4, then
@@ -198,10 +198,7 @@ class LQRController:
         self._hinges = hinge_dofs(mj_model)
         # Models of slide and hinge joints only: qpos-diff is a subtraction.
         self._simple = nq == nv
-        limited = mj_model.actuator_ctrllimited.astype(bool)
-        lo, hi = mj_model.actuator_ctrlrange.T
-        self.u_min = np.where(limited, lo, -np.inf)
-        self.u_max = np.where(limited, hi, np.inf)
+        self.u_min, self.u_max = control_limits(mj_model)
 
     def state_error(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
         """X − x_goal in the linearization's coordinates (act omitted = 0).

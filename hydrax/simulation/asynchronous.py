@@ -34,6 +34,7 @@ from hydrax.simulation.shared_memory import (
     SharedMemoryMujocoData,
     SharedMemoryNumpyArray,
 )
+from hydrax.utils import control_limits
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -66,6 +67,7 @@ def run_controller(
     import jax
     import jax.numpy as jnp
 
+    from hydrax.simulation.deterministic import placed_state
     from hydrax.simulation.episode_costs import action_lookup
 
     say = print if verbose else (lambda *a, **k: None)
@@ -80,15 +82,12 @@ def run_controller(
         with shm_data.lock:  # the state and its history from one instant
             t = float(shm_data.time[0])
             fields = {"qpos": shm_data.qpos[:], "qvel": shm_data.qvel[:]}
-            fields["time"] = shm_data.time[0]
+            fields["time"] = t
             if hasattr(shm_data, "mocap_pos"):
                 fields["mocap_pos"] = shm_data.mocap_pos[...]
                 fields["mocap_quat"] = shm_data.mocap_quat[...]
             history = shm_data.history[...] if has_history else None
-        put = jax.device_put(
-            {k: np.asarray(v, np.float32) for k, v in fields.items()}, device
-        )
-        state = template.replace(**put)
+        state = placed_state(template, device, fields)
         if history is not None:
             history = jax.device_put(history.astype(np.float32), device)
         return state, history, t
@@ -187,7 +186,7 @@ def _simulate(
         history.reset(d.qpos, d.qvel)
     dt = float(m.opt.timestep)
     total = None if duration is None else round(duration / dt)
-    lo, hi = _control_limits(m)
+    lo, hi = control_limits(m)
     rows: list[tuple] = []
     start = time.perf_counter()
     try:
@@ -226,13 +225,6 @@ def _simulate(
         if viewer is not None:
             viewer.close()
     return rows
-
-
-def _control_limits(m: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
-    """The actuators' control ranges (infinite where unlimited)."""
-    limited = m.actuator_ctrllimited.astype(bool)[:, None]
-    limits = np.where(limited, m.actuator_ctrlrange, [-np.inf, np.inf])
-    return limits[:, 0], limits[:, 1]
 
 
 def run_interactive(

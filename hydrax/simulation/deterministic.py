@@ -282,23 +282,20 @@ def _state_reader(
     template = jax.device_put(task.make_data(), device)
 
     def measured() -> mjx.Data:
-        values = [
-            np.asarray(x, np.float32)
-            for x in (
-                mj_data.qpos,
-                mj_data.qvel,
-                mj_data.mocap_pos,
-                mj_data.mocap_quat,
-                mj_data.ctrl,
-                mj_data.time,
-            )
-        ]
-        q, v, mp, mq, u, t = jax.device_put(values, device)
-        return template.replace(
-            qpos=q, qvel=v, mocap_pos=mp, mocap_quat=mq, ctrl=u, time=t
-        )
+        fields = ("qpos", "qvel", "mocap_pos", "mocap_quat", "ctrl", "time")
+        values = {k: getattr(mj_data, k) for k in fields}
+        return placed_state(template, device, values)
 
     return measured
+
+
+def placed_state(template: mjx.Data, device: object, values: dict) -> mjx.Data:
+    """``template`` with ``values`` as float32 arrays committed to ``device``.
+
+    Every call gives the jitted ``optimize`` the same argument signature.
+    """
+    put = {k: np.asarray(v, np.float32) for k, v in values.items()}
+    return template.replace(**jax.device_put(put, device))
 
 
 def _launch_viewer(mj_model: mujoco.MjModel, mj_data: mujoco.MjData) -> object:

@@ -38,6 +38,7 @@ import scipy.signal
 from hydrax.control.lqr import LQRController
 from hydrax.control.swingup import EnergySwingup
 from hydrax.simulation.model_source import ModelSource
+from hydrax.utils import control_limits
 
 POLICIES = ("auto", "lqr", "random", "mpc", "mix", "energy")
 RANDOM_CENTRES = ("middle", "zero")
@@ -248,10 +249,7 @@ def run_batch(
     qvel = np.zeros((b, steps, nv))
     ctrl = np.zeros((b, steps, nu))
     lengths = np.full(b, steps)
-    limited = mj_model.actuator_ctrllimited.astype(bool)
-    lo, hi = mj_model.actuator_ctrlrange.T
-    u_min = np.where(limited, lo, -np.inf)
-    u_max = np.where(limited, hi, np.inf)
+    u_min, u_max = control_limits(mj_model)
     datas = []
     for q0, v0 in starts:
         data = mujoco.MjData(mj_model)
