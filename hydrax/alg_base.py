@@ -14,10 +14,13 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from mujoco import mjx
 
-from hydrax.controller_types import SamplingParams, Trajectory
+from hydrax.controller_types import (
+    SamplingParams,
+    Trajectory,
+    check_controller_arguments,
+)
 from hydrax.risk import AverageCost, RiskStrategy
 from hydrax.spline import InterpFunc, SplineType, get_interp_func, interpolate
 from hydrax.task_base import Task
@@ -71,28 +74,15 @@ class SamplingBasedController(ABC):
             num_knots: Knots spread evenly over the horizon.
             iterations: Sampling rounds per replanning.
         """
-        if not task.dt < plan_horizon < float("inf"):  # NaN too
-            raise ValueError(
-                f"plan_horizon must exceed the timestep {task.dt}, "
-                f"got {plan_horizon}"
-            )
-        if num_knots < 2:
-            raise ValueError(f"num_knots must be >= 2, got {num_knots}")
+        check_controller_arguments(
+            task.dt,
+            num_randomizations,
+            plan_horizon,
+            spline_type,
+            num_knots,
+            iterations,
+        )
         self.interp_func = get_interp_func(spline_type)
-        if spline_type == "cubic" and num_knots < 4:
-            raise ValueError("a cubic spline needs num_knots >= 4")
-        if iterations < 1:
-            raise ValueError(f"iterations must be >= 1, got {iterations}")
-        if (
-            isinstance(num_randomizations, bool)
-            or not isinstance(num_randomizations, int | np.integer)
-            or num_randomizations < 1
-        ):
-            # Catches the old positional form (..., plan_horizon) too.
-            raise ValueError(
-                "num_randomizations must be an integer >= 1, got "
-                f"{num_randomizations!r} (pass plan_horizon by keyword)"
-            )
         self.task = task
         self.dt = task.dt
         self.plan_horizon = plan_horizon
@@ -103,6 +93,17 @@ class SamplingBasedController(ABC):
         self.num_randomizations = int(num_randomizations)
         self.risk_strategy = risk_strategy or AverageCost()
         self.model, self.randomized_axes = self._randomize_models(seed)
+        self._optimize = jax.jit(self._optimize_impl)
+        self._device = jax.devices()[0]
+
+    def __getstate__(self) -> dict:
+        """Pickled (for another process) without its compiled function."""
+        state = dict(vars(self))
+        del state["_optimize"], state["_device"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state)
         self._optimize = jax.jit(self._optimize_impl)
         self._device = jax.devices()[0]
 

@@ -168,3 +168,57 @@ def test_a_script_without_a_main_guard_fails_with_a_hint(tmp_path):
     )
     assert proc.returncode == 1
     assert 'needs an `if __name__ == "__main__":` guard' in proc.stderr
+
+
+def test_a_pickled_controller_replans_in_a_spawned_process():
+    """Upstream's pattern: ``run_controller`` as the target of a spawned
+    process, the controller pickled into it (its compiled function is not
+    pickled; the child compiles its own). It publishes a plan and a
+    control before ``ready`` and stops when ``finished`` is set."""
+    from hydrax.algs import PredictiveSampling
+    from hydrax.simulation.asynchronous import run_controller
+    from hydrax.tasks.pendulum import Pendulum
+
+    ctx = mp.get_context("spawn")
+    task = Pendulum()
+    ctrl = PredictiveSampling(task, num_samples=8, noise_level=0.3)
+    m = task.mj_model
+    shm = SharedMemoryMujocoData(mujoco.MjData(m), ctx)
+    assert shm.ctrl[0] == 0.0
+    ready, finished = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=run_controller, args=(ctrl, shm, ready, finished))
+    proc.start()
+    assert ready.wait(300), "the controller did not publish a first plan"
+    finished.set()
+    proc.join(timeout=120)
+    assert proc.exitcode == 0
+    assert shm.ctrl[0] != 0.0 and np.isfinite(shm.plan_start[0])
+
+
+def test_the_simulator_runs_headless_without_a_display(monkeypatch):
+    """``run_simulator`` called as upstream does (no headless, no
+    duration): without a display it runs headless for
+    ``HYDRAX_HEADLESS_DURATION`` seconds, applying the shared control
+    (no plan published), and sets ``finished``."""
+    from hydrax.tasks.pendulum import Pendulum
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("HYDRAX_HEADLESS_DURATION", "0.1")
+    ctx = mp.get_context("spawn")
+    m = Pendulum().mj_model
+    d = mujoco.MjData(m)
+    shm = SharedMemoryMujocoData(d, ctx)
+    shm.ctrl[0] = 1.0
+    ready, finished = ctx.Event(), ctx.Event()
+    ready.set()
+    proc = ctx.Process(target=run_simulator, args=(m, d, shm, ready, finished))
+    proc.start()
+    proc.join(timeout=300)
+    assert proc.exitcode == 0 and finished.is_set()
+    assert shm.time[0] == pytest.approx(0.1)
+    replay = mujoco.MjData(m)
+    for _ in range(10):
+        replay.ctrl[0] = 1.0
+        mujoco.mj_step(m, replay)
+    np.testing.assert_allclose(shm.qpos[:], replay.qpos)

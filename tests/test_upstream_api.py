@@ -618,3 +618,95 @@ def test_the_free_camera_keeps_the_pendulum_in_view(pendulum):
     (down_top, down_bottom), (up_top, up_bottom) = rows
     assert down_bottom < height - 5 and up_top > 5  # neither tip clipped
     assert up_bottom <= down_top + 10  # they meet at the pivot (capsule ends)
+
+
+# --- upstream's module paths, models and pickling -----------------------------
+
+
+def test_splines_at_upstreams_path_take_knots_with_or_without_nu():
+    """``hydrax.utils.spline.get_interp_func`` as upstream's tests call it:
+    knots (batch, num_knots) give (batch, T); (batch, num_knots, nu) give
+    (batch, T, nu); queries beyond the knots hold the end knot."""
+    from hydrax.utils.spline import get_interp_func
+
+    tq = jnp.linspace(0.0, 1.0, 11)
+    tk = jnp.array([0.0, 0.5, 1.0])
+    knots = jnp.array([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]])
+    zero = get_interp_func("zero")(tq, tk, knots)
+    np.testing.assert_allclose(zero[1], [3] * 5 + [4] * 5 + [5])
+    linear = get_interp_func("linear")(tq, tk, knots)
+    np.testing.assert_allclose(linear[0], np.linspace(0, 2, 11), atol=1e-6)
+    with_nu = get_interp_func("linear")(tq, tk, knots[..., None])
+    np.testing.assert_allclose(with_nu[..., 0], linear)
+    tq = jnp.linspace(0.0, 2 * jnp.pi, 1001)
+    tk = jnp.linspace(0.0, 2 * jnp.pi, 101)
+    cubic = get_interp_func("cubic")(tq, tk, jnp.stack([jnp.sin(tk)]))
+    np.testing.assert_allclose(cubic[0], np.sin(tq), atol=1e-3)
+    tk = jnp.array([0.0, 0.5, 1.0])
+    beyond = get_interp_func("linear")(jnp.array([-1.0, 2.0]), tk, knots)
+    np.testing.assert_allclose(beyond, [[0.0, 2.0], [3.0, 5.0]])
+
+
+@pytest.mark.parametrize("name", ["pendulum", "cart_pole", "double_cart_pole"])
+def test_upstreams_scene_files_hold_the_tasks_system(name):
+    """``ROOT + "/models/<name>/scene.xml"``, the file upstream's scripts
+    load, steps exactly as the task's own model."""
+    scene = mujoco.MjModel.from_xml_path(ROOT + f"/models/{name}/scene.xml")
+    system = mujoco.MjModel.from_xml_path(str(model_path(name)))
+    assert scene.opt.timestep == system.opt.timestep
+    assert (scene.nq, scene.nv, scene.nu) == (system.nq, system.nv, system.nu)
+    a, b = mujoco.MjData(scene), mujoco.MjData(system)
+    a.qpos[:] = b.qpos[:] = 0.3
+    for k in range(50):
+        a.ctrl[:] = b.ctrl[:] = np.sin(0.1 * k)
+        mujoco.mj_step(scene, a)
+        mujoco.mj_step(system, b)
+    np.testing.assert_array_equal(a.qpos, b.qpos)
+    np.testing.assert_array_equal(a.qvel, b.qvel)
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_controllers_pickle_without_their_compiled_function(name, pendulum):
+    """A controller pickles (upstream sends one to a spawned process); the
+    copy builds its own compiled ``optimize``, and (checked for predictive
+    sampling and evosax, whose strategy is rebuilt) plans as the original."""
+    import pickle
+
+    if name == "evosax":
+        pytest.importorskip("evosax")
+    ctrl = make_controller(name, pendulum)
+    copy = pickle.loads(pickle.dumps(ctrl))
+    assert copy._optimize is not ctrl._optimize
+    assert type(copy) is type(ctrl) and copy.num_samples == ctrl.num_samples
+    if name not in ("ps", "evosax"):
+        return
+    state = pendulum.make_data().replace(qpos=jnp.array([0.3]))
+    mine, _ = ctrl.optimize(state, ctrl.init_params())
+    theirs, _ = copy.optimize(state, copy.init_params())
+    np.testing.assert_array_equal(theirs.mean, mine.mean)
+
+
+def test_upstreams_video_recorder_writes_a_gif_without_ffmpeg(
+    tmp_path, monkeypatch, capsys
+):
+    """``hydrax.utils.video.VideoRecorder`` takes raw RGB frames as
+    upstream's; without ffmpeg (upstream then records nothing) it writes
+    an animated GIF. A frame of the wrong size is refused."""
+    from PIL import Image
+
+    from hydrax.utils.video import VideoRecorder
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg
+    rec = VideoRecorder(str(tmp_path / "videos"), width=8, height=6, fps=10)
+    assert not rec.add_frame(bytes(8 * 6 * 3))  # not started
+    assert rec.start() and rec.is_recording
+    for shade in (0, 120, 240):
+        assert rec.add_frame(np.full((6, 8, 3), shade, np.uint8).tobytes())
+    with pytest.raises(ValueError, match="a 8x6 RGB frame has 144"):
+        rec.add_frame(bytes(10))
+    assert rec.stop() and not rec.is_recording
+    assert rec.video_path.endswith(".gif")
+    with Image.open(rec.video_path) as gif:
+        assert gif.size == (8, 6) and gif.n_frames == 3
+    assert f"Video saved to {rec.video_path}" in capsys.readouterr().out
+    assert not rec.stop()  # nothing left to finish

@@ -95,14 +95,28 @@ class Evosax(SamplingBasedController):
             iterations=iterations,
         )
         self.num_samples = self._check_num_samples(num_samples)
-        self.strategy = optimizer(
-            population_size=num_samples,
-            solution=jnp.zeros(self.num_knots * task.nu),
-            **kwargs,
-        )
+        self._optimizer, self._optimizer_kwargs = optimizer, kwargs
+        self.strategy = self._make_strategy()
         self.es_params = (
             self.strategy.default_params if es_params is None else es_params
         )
+
+    def _make_strategy(self) -> DistributionBasedAlgorithm:
+        return self._optimizer(
+            population_size=self.num_samples,
+            solution=jnp.zeros(self.num_knots * self.task.nu),
+            **self._optimizer_kwargs,
+        )
+
+    def __getstate__(self) -> dict:
+        """Pickle without the strategy (it holds local functions)."""
+        state = super().__getstate__()
+        del state["strategy"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.strategy = self._make_strategy()
 
     def init_params(
         self, initial_knots: jax.Array | None = None, seed: int = 0

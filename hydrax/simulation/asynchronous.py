@@ -34,7 +34,7 @@ from hydrax.simulation.shared_memory import (
     SharedMemoryMujocoData,
     SharedMemoryNumpyArray,
 )
-from hydrax.utils import control_limits
+from hydrax.utils import control_limits, has_display, headless_duration
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -139,15 +139,21 @@ def run_simulator(
     finished: Event,
     duration: float | None = None,
     results: Any = None,  # noqa: ANN401
-    headless: bool = False,
+    headless: bool | None = None,
 ) -> None:
     """Step the plant in real time under the published plan.
 
     Waits for ``ready``; runs in the viewer (unless ``headless``) until it
     is closed or ``duration`` simulated seconds have passed; then sets
-    ``finished``. ``results`` (a pipe's sending end) receives the rows
-    (time, qpos, qvel, ctrl) of each step and the final ``MjData``.
+    ``finished``. ``headless=None`` runs headless without a display, for
+    ``duration`` or ``HYDRAX_HEADLESS_DURATION`` seconds. ``results`` (a
+    pipe's sending end) receives the rows (time, qpos, qvel, ctrl) of each
+    step and the final ``MjData``.
     """
+    if headless is None:
+        headless = not has_display()
+    if headless and duration is None:
+        duration = headless_duration()
     rows: list[tuple] = []
     try:
         rows = _simulate(
@@ -262,11 +268,11 @@ def run_interactive(
     say = print if verbose else (lambda *a, **k: None)
     if duration is not None and not 0 < duration < math.inf:
         raise ValueError(f"duration must be > 0 and finite, got {duration}")
-    if headless is None and not det.has_display():
+    if headless is None and not has_display():
         headless = True
         say("No display: running headless (no viewer), in real time")
     if headless and duration is None:
-        duration = det.headless_duration()
+        duration = headless_duration()
         say(f"Simulating {duration:g} s (HYDRAX_HEADLESS_DURATION changes it)")
     dt = float(mj_model.opt.timestep)
     history_rows = controller.task.dynamics.history_length - 1

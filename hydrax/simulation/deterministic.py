@@ -11,7 +11,6 @@ conditions on at every replanning.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,10 +27,11 @@ from hydrax.alg_base import SamplingBasedController
 from hydrax.simulation.episode_costs import action_lookup
 from hydrax.simulation.history import HistoryBuffer
 from hydrax.simulation.video import GifRecorder
-
-HEADLESS_DURATION = 10.0
-"""Simulated seconds of a headless run when no duration is given (the
-environment variable ``HYDRAX_HEADLESS_DURATION`` overrides it)."""
+from hydrax.utils import (  # noqa: F401 (upstream-style names kept here)
+    HEADLESS_DURATION,
+    has_display,
+    headless_duration,
+)
 
 
 @dataclass
@@ -75,11 +75,6 @@ class InteractiveRun:
             ctrl=np.array([r[3] for r in rows]).reshape(-1, m.nu),
             plan_seconds=plan_seconds,
         )
-
-
-def has_display() -> bool:
-    """Whether a window can be opened (X11 or Wayland display set)."""
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def run_interactive(
@@ -251,23 +246,6 @@ def _check_arguments(
         raise ValueError(
             f"reference must have shape (M, {nq}), got {np.shape(reference)}"
         )
-
-
-def headless_duration() -> float:
-    """``HYDRAX_HEADLESS_DURATION`` if set (seconds), else the default."""
-    text = os.environ.get("HYDRAX_HEADLESS_DURATION")
-    if text is None:
-        return HEADLESS_DURATION
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise ValueError(
-            f"HYDRAX_HEADLESS_DURATION must be a finite number of seconds "
-            f"> 0, got {text!r}"
-        )
-    return value
 
 
 def _state_reader(

@@ -30,6 +30,7 @@ from hydrax.logs.writer import write_trajectory_csv
 from hydrax.simulation.episode_costs import action_lookup, running_costs
 from hydrax.simulation.history import HistoryBuffer
 from hydrax.task_base import Task
+from hydrax.utils import has_display
 
 __all__ = ["Episode", "HistoryBuffer", "run_closed_loop", "running_costs"]
 
@@ -360,9 +361,7 @@ def _open_viewer(
     mj_model: mujoco.MjModel, data: mujoco.MjData
 ) -> object | None:
     """MuJoCo's passive viewer, or None (with a message) without a display."""
-    import os
-
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+    if not has_display():
         print("no display (DISPLAY is not set): running without the viewer")
         return None
     import mujoco.viewer

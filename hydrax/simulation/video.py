@@ -18,6 +18,9 @@ import mujoco
 import numpy as np
 from PIL import Image
 
+from hydrax.utils import has_display
+from hydrax.utils.video import write_gif
+
 
 class GifRecorder:
     """Render frames of an ``MjData`` at a fixed simulated frame rate."""
@@ -114,22 +117,7 @@ class GifRecorder:
         Returns:
             The path written.
         """
-        path = Path(path)
-        if not self.frames:
-            raise ValueError(f"no frames to write to {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        first, *rest = self.frames
-        first.save(
-            tmp,
-            format="GIF",
-            save_all=True,
-            append_images=rest,
-            duration=round(1000.0 / self.fps),
-            loop=0,
-        )
-        os.replace(tmp, path)
-        return path
+        return write_gif(self.frames, path, self.fps)
 
     def close(self) -> None:
         """Free the renderer."""
@@ -173,10 +161,7 @@ def _glfw_without_display() -> bool:
     from mujoco.rendering.classic import gl_context
 
     backend = getattr(gl_context, "GLContext", None)
-    no_display = not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    )
-    return no_display and "glfw" in getattr(backend, "__module__", "")
+    return not has_display() and "glfw" in getattr(backend, "__module__", "")
 
 
 class _EGLRenderer:

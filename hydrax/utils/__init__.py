@@ -40,6 +40,33 @@ class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+HEADLESS_DURATION = 10.0
+"""Simulated seconds of a headless run when no duration is given (the
+environment variable ``HYDRAX_HEADLESS_DURATION`` overrides it)."""
+
+
+def has_display() -> bool:
+    """Whether a window can be opened (X11 or Wayland display set)."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def headless_duration() -> float:
+    """``HYDRAX_HEADLESS_DURATION`` if set (seconds), else the default."""
+    text = os.environ.get("HYDRAX_HEADLESS_DURATION")
+    if text is None:
+        return HEADLESS_DURATION
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ValueError(
+            f"HYDRAX_HEADLESS_DURATION must be a finite number of seconds "
+            f"> 0, got {text!r}"
+        )
+    return value
+
+
 def enable_compilation_cache(path: str | Path | None = None) -> Path:
     """Keep compiled XLA programs on disk so later runs skip compiling.
 

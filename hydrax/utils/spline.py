@@ -1,0 +1,23 @@
+"""Upstream's path to the control splines: ``hydrax.utils.spline``.
+
+The splines live in :mod:`hydrax.spline`; this module gives them the names
+upstream hydrax imports them by, so ``from hydrax.utils.spline import
+get_interp_func`` works unchanged.
+"""
+
+from __future__ import annotations
+
+from hydrax.spline import InterpFunc, SplineType, get_interp_func, interpolate
+
+# Upstream's names for the two types.
+InterpMethodType = SplineType
+InterpFuncType = InterpFunc
+
+__all__ = [
+    "InterpFunc",
+    "InterpFuncType",
+    "InterpMethodType",
+    "SplineType",
+    "get_interp_func",
+    "interpolate",
+]
