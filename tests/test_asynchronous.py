@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import multiprocessing as mp
+import threading
 
 import mujoco
 import numpy as np
@@ -222,3 +223,45 @@ def test_the_simulator_runs_headless_without_a_display(monkeypatch):
         replay.ctrl[0] = 1.0
         mujoco.mj_step(m, replay)
     np.testing.assert_allclose(shm.qpos[:], replay.qpos)
+
+
+def _die_holding(shm: SharedMemoryMujocoData) -> None:
+    import os
+    import signal
+
+    shm.lock.acquire()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_simulator_killed_holding_the_lock_stops_the_controller():
+    """A process killed while it holds the shared lock never releases it;
+    the controller notices the process is gone and raises instead of
+    waiting for good."""
+    from hydrax.algs import PredictiveSampling
+    from hydrax.simulation.asynchronous import run_controller
+    from hydrax.tasks.pendulum import Pendulum
+
+    ctx = mp.get_context("spawn")
+    task = Pendulum()
+    shm = SharedMemoryMujocoData(mujoco.MjData(task.mj_model), ctx)
+    proc = ctx.Process(target=_die_holding, args=(shm,))
+    proc.start()
+    proc.join(timeout=120)
+    assert proc.exitcode == -9
+    ctrl = PredictiveSampling(task, num_samples=4, noise_level=0.3)
+    ready, finished = ctx.Event(), ctx.Event()
+    raised: list[BaseException] = []
+
+    def control() -> None:  # in a thread: a regression hangs, not the suite
+        try:
+            run_controller(ctrl, shm, ready, finished, simulator=proc)
+        except BaseException as err:
+            raised.append(err)
+
+    thread = threading.Thread(target=control, daemon=True)
+    thread.start()
+    thread.join(timeout=300)
+    assert not thread.is_alive(), "the controller waits on a dead lock"
+    assert len(raised) == 1 and isinstance(raised[0], RuntimeError)
+    assert "the simulator process ended" in str(raised[0])
+    assert not ready.is_set()

@@ -79,7 +79,7 @@ def run_controller(
     actions = action_lookup(ctrl)
 
     def measured() -> tuple[Any, Any, float]:
-        with shm_data.lock:  # the state and its history from one instant
+        with shm_data.held(simulator):  # state and history of one instant
             t = float(shm_data.time[0])
             fields = {"qpos": shm_data.qpos[:], "qvel": shm_data.qvel[:]}
             fields["time"] = t
@@ -96,7 +96,7 @@ def run_controller(
         state, history, t = measured()
         params, _ = ctrl.optimize(state, params, history)
         us = np.asarray(actions(params, state.time + steps), np.float64)
-        with shm_data.lock:
+        with shm_data.held(simulator):
             shm_data.plan[...] = us
             shm_data.ctrl[:] = us[0]
             shm_data.plan_start[0] = t
@@ -193,13 +193,16 @@ def _simulate(
     dt = float(m.opt.timestep)
     total = None if duration is None else round(duration / dt)
     lo, hi = control_limits(m)
+    # The process that started this one (None when called directly): if it
+    # is killed holding the lock, stop rather than wait for good.
+    parent, caller = mp.parent_process(), "the controller's"
     rows: list[tuple] = []
     start = time.perf_counter()
     try:
         while not finished.is_set() and (total is None or len(rows) < total):
             if viewer is not None and not viewer.is_running():
                 break
-            with shm.lock:  # the action the latest plan has for now
+            with shm.held(parent, caller):  # the plan's action for now
                 plan, t0 = shm.plan.view(), float(shm.plan_start[0])
                 if math.isnan(t0):  # no plan published: upstream's ctrl
                     u = np.clip(shm.ctrl.view(), lo, hi)
@@ -211,7 +214,7 @@ def _simulate(
                 history.push(d.qpos, d.qvel, u)
             d.ctrl[:] = u
             mujoco.mj_step(m, d)
-            with shm.lock:
+            with shm.held(parent, caller):
                 shm.time[0], shm.qpos[:], shm.qvel[:] = d.time, d.qpos, d.qvel
                 if hasattr(shm, "mocap_pos"):
                     shm.mocap_pos[...] = d.mocap_pos

@@ -8,6 +8,8 @@ it starts, behind one lock.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import mujoco
@@ -15,6 +17,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
+    from multiprocessing.process import BaseProcess
 
 
 class SharedMemoryNumpyArray:
@@ -111,3 +114,26 @@ class SharedMemoryMujocoData:
         self.history = share(np.tile(state, (history_rows, 1)))
         self.plan = share(np.zeros((max(plan_rows, 1), nu)))
         self.plan_start = share([math.nan])  # NaN: nothing published yet
+
+    @contextmanager
+    def held(
+        self, other: BaseProcess | None = None, name: str = "the simulator"
+    ) -> Iterator[None]:
+        """Hold the lock; give up if ``other``, the process sharing it, ends.
+
+        A process killed while it held the lock (SIGKILL, out of memory)
+        never releases it; waiting on it would block for good.
+
+        Raises:
+            RuntimeError: if ``other`` (called ``name``) has ended while the
+                lock was taken.
+        """
+        while not self.lock.acquire(timeout=0.5):
+            if other is not None and not other.is_alive():
+                raise RuntimeError(
+                    f"{name} process ended holding the shared state's lock"
+                )
+        try:
+            yield
+        finally:
+            self.lock.release()
