@@ -16,7 +16,7 @@ import numpy as np
 from mujoco import mjx
 
 from hydrax.alg_base import SamplingBasedController
-from hydrax.simulation.deterministic import has_display
+from hydrax.utils import has_display
 
 
 def trajectory_optimization(

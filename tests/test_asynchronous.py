@@ -265,3 +265,54 @@ def test_a_simulator_killed_holding_the_lock_stops_the_controller():
     assert len(raised) == 1 and isinstance(raised[0], RuntimeError)
     assert "the simulator process ended" in str(raised[0])
     assert not ready.is_set()
+
+
+def _start_a_simulator_and_die(m, shm, ready, finished, pid) -> None:
+    import os
+    import signal
+
+    sim = mp.get_context("spawn").Process(
+        target=run_simulator,
+        args=(m, mujoco.MjData(m), shm, ready, finished, 100.0),
+        kwargs={"headless": True},
+    )
+    sim.start()
+    pid.send(sim.pid)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] in "ZX"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_simulator_whose_starter_is_killed_stops():
+    """The process that started the simulator is killed (SIGKILL, before
+    any plan: no daemon clean-up runs): the simulator, waiting for
+    ``ready``, stops instead of living on as an orphan."""
+    import time
+
+    from hydrax.tasks.pendulum import Pendulum
+
+    ctx = mp.get_context("spawn")
+    m = Pendulum().mj_model
+    shm = SharedMemoryMujocoData(mujoco.MjData(m), ctx)
+    ready, finished = ctx.Event(), ctx.Event()
+    receive, send = ctx.Pipe(duplex=False)
+    starter = ctx.Process(
+        target=_start_a_simulator_and_die,
+        args=(m, shm, ready, finished, send),
+    )
+    starter.start()
+    assert receive.poll(120), "the starter sent no pid"
+    pid = receive.recv()
+    starter.join(timeout=120)
+    assert starter.exitcode == -9
+    for _ in range(600):  # up to 60 s; it checks every 0.1 s
+        if _gone(pid):
+            break
+        time.sleep(0.1)
+    assert _gone(pid), "the simulator lives on without its starter"

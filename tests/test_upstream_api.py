@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -710,3 +711,33 @@ def test_upstreams_video_recorder_writes_a_gif_without_ffmpeg(
         assert gif.size == (8, 6) and gif.n_frames == 3
     assert f"Video saved to {rec.video_path}" in capsys.readouterr().out
     assert not rec.stop()  # nothing left to finish
+
+
+def _fake_ffmpeg(folder, body: str) -> None:
+    script = folder / "ffmpeg"
+    script.write_text(
+        '#!/bin/sh\nif [ "$1" = "-version" ]; then exit 0; fi\n' + body
+    )
+    script.chmod(0o755)
+
+
+def test_video_recorder_pipes_raw_frames_to_ffmpeg(tmp_path, monkeypatch):
+    """With an ffmpeg on the path the frames go to it as raw RGB (here a
+    stand-in that copies its input to the output file); one that fails
+    makes ``stop()`` return False, without an exception or a zombie."""
+    from hydrax.utils.video import VideoRecorder
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_ffmpeg(bin_dir, 'for last; do :; done\ncat > "$last"\n')
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    rec = VideoRecorder(tmp_path / "videos", width=4, height=2, fps=30)
+    assert rec.start() and rec.video_path.endswith(".mp4")
+    frame = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
+    assert rec.add_frame(frame) and rec.add_frame(memoryview(frame))
+    assert rec.add_frame(frame.tobytes()) and rec.stop()
+    assert Path(rec.video_path).read_bytes() == frame.tobytes() * 3
+    _fake_ffmpeg(bin_dir, "exit 3\n")
+    assert rec.start()
+    rec.add_frame(frame)
+    assert not rec.stop() and rec.ffmpeg_process is None

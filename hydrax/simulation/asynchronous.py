@@ -148,14 +148,15 @@ def run_simulator(
     ``finished``. ``headless=None`` runs headless without a display, for
     ``duration`` or ``HYDRAX_HEADLESS_DURATION`` seconds. ``results`` (a
     pipe's sending end) receives the rows (time, qpos, qvel, ctrl) of each
-    step and the final ``MjData``.
+    step and the final ``MjData``. It also stops when the process that
+    started it is gone.
     """
-    if headless is None:
-        headless = not has_display()
-    if headless and duration is None:
-        duration = headless_duration()
     rows: list[tuple] = []
     try:
+        if headless is None:
+            headless = not has_display()
+            if headless and duration is None:
+                duration = headless_duration()
         rows = _simulate(
             mj_model, mj_data, shm_data, ready, finished, duration, headless
         )
@@ -176,8 +177,12 @@ def _simulate(
     duration: float | None,
     headless: bool,
 ) -> list[tuple]:
+    # The process that started this one (None when called directly): once
+    # it is gone (killed, even holding the lock) nobody reads the results.
+    parent = mp.parent_process()
+    caller = "the process that started the simulator"
     while not ready.wait(0.1):  # the controller compiles its first plan
-        if finished.is_set():  # it failed, or was stopped
+        if finished.is_set() or not _alive(parent):  # failed, or stopped
             return []
     viewer = None
     if not headless and not finished.is_set():
@@ -193,14 +198,13 @@ def _simulate(
     dt = float(m.opt.timestep)
     total = None if duration is None else round(duration / dt)
     lo, hi = control_limits(m)
-    # The process that started this one (None when called directly): if it
-    # is killed holding the lock, stop rather than wait for good.
-    parent, caller = mp.parent_process(), "the controller's"
     rows: list[tuple] = []
     start = time.perf_counter()
     try:
         while not finished.is_set() and (total is None or len(rows) < total):
             if viewer is not None and not viewer.is_running():
+                break
+            if not _alive(parent):
                 break
             with shm.held(parent, caller):  # the plan's action for now
                 plan, t0 = shm.plan.view(), float(shm.plan_start[0])
@@ -234,6 +238,10 @@ def _simulate(
         if viewer is not None:
             viewer.close()
     return rows
+
+
+def _alive(process: BaseProcess | None) -> bool:
+    return process is None or process.is_alive()
 
 
 def run_interactive(

@@ -117,7 +117,9 @@ class SharedMemoryMujocoData:
 
     @contextmanager
     def held(
-        self, other: BaseProcess | None = None, name: str = "the simulator"
+        self,
+        other: BaseProcess | None = None,
+        name: str = "the simulator process",
     ) -> Iterator[None]:
         """Hold the lock; give up if ``other``, the process sharing it, ends.
 
@@ -130,8 +132,10 @@ class SharedMemoryMujocoData:
         """
         while not self.lock.acquire(timeout=0.5):
             if other is not None and not other.is_alive():
+                if self.lock.acquire(block=False):  # released as it ended
+                    break
                 raise RuntimeError(
-                    f"{name} process ended holding the shared state's lock"
+                    f"{name} ended holding the shared state's lock"
                 )
         try:
             yield
