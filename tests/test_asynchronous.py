@@ -114,6 +114,7 @@ def test_a_learned_model_plans_asynchronously_and_needs_the_plants_dt(
     a plant of another timestep is refused before anything starts."""
     from hydrax.algs import PredictiveSampling
     from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
+    from hydrax.simulation.asynchronous import run_controller
     from hydrax.tasks.double_cart_pole import DoubleCartPole
 
     true_task = DoubleCartPole()
@@ -130,6 +131,12 @@ def test_a_learned_model_plans_asynchronously_and_needs_the_plants_dt(
     )
     assert len(run.times) == 30 and run.plan_seconds
     assert np.all(np.isfinite(run.qpos)) and np.any(run.ctrl != 0)
+    # Upstream's pattern, the shared state made without history rows:
+    # refused, with the argument to pass.
+    ctx = mp.get_context("spawn")
+    bare = SharedMemoryMujocoData(mujoco.MjData(m), ctx)
+    with pytest.raises(ValueError, match=r"history_rows=\d+\)"):
+        run_controller(ctrl, bare, ctx.Event(), ctx.Event())
     other = copy.deepcopy(m)
     other.opt.timestep = 0.005
     with pytest.raises(ValueError, match="plant's timestep 0.005 s differs"):

@@ -559,11 +559,15 @@ def test_run_interactive_headless(pendulum, pendulum_ctrls):
 
 
 def test_run_interactive_learned_model_and_video(
-    learned_task, learned_ctrls, tmp_path
+    learned_task, learned_ctrls, tmp_path, capsys
 ):
+    """Also with upstream's examples' ``fixed_camera_id=0``: this project's
+    double cart pole has no camera, so the free camera records (it had
+    crashed MuJoCo: fixed camera id outside valid range)."""
     ctrl, _ = learned_ctrls("ps")
     mj_data = mujoco.MjData(learned_task.mj_model)
     mj_data.qpos[:] = [0.0, np.pi, 0.0]
+    assert learned_task.mj_model.ncam == 0
     try:
         run = run_interactive(
             ctrl,
@@ -572,6 +576,7 @@ def test_run_interactive_learned_model_and_video(
             frequency=50,
             headless=True,
             duration=0.2,
+            fixed_camera_id=0,
             record_video=True,
             video_path=tmp_path / "run.gif",
             video_fps=25,
@@ -583,6 +588,9 @@ def test_run_interactive_learned_model_and_video(
         raise
     assert run.qpos.shape == (20, 3)
     assert repr(run).startswith("InteractiveRun(20 steps, 10 replannings of")
+    assert "fixed_camera_id=0: the model has 0 camera(s); using the free" in (
+        capsys.readouterr().out
+    )
     from PIL import Image
 
     with Image.open(run.video_path) as gif:
@@ -709,8 +717,17 @@ def test_upstreams_video_recorder_writes_a_gif_without_ffmpeg(
     assert rec.video_path.endswith(".gif")
     with Image.open(rec.video_path) as gif:
         assert gif.size == (8, 6) and gif.n_frames == 3
-    assert f"Video saved to {rec.video_path}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "No working ffmpeg on the path: writing an animated GIF" in out
+    assert f"Video saved to {rec.video_path}" in out
     assert not rec.stop()  # nothing left to finish
+    fast = VideoRecorder(tmp_path / "fast", width=8, height=6, fps=100)
+    fast.start()
+    for shade in range(6):  # 100 fps: every other frame is kept, at 50
+        fast.add_frame(np.full((6, 8, 3), 40 * shade, np.uint8))
+    assert fast.stop()
+    with Image.open(fast.video_path) as gif:
+        assert gif.n_frames == 3 and gif.info["duration"] == 20
 
 
 def _fake_ffmpeg(folder, body: str) -> None:

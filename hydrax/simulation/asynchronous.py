@@ -30,11 +30,16 @@ from typing import TYPE_CHECKING, Any
 import mujoco
 import numpy as np
 
+from hydrax.simulation.plant_process import (
+    STATE_FIELDS,
+    run_simulator,
+    simulator_process,
+)
 from hydrax.simulation.shared_memory import (
     SharedMemoryMujocoData,
     SharedMemoryNumpyArray,
 )
-from hydrax.utils import control_limits, has_display, headless_duration
+from hydrax.utils import has_display, headless_duration
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -72,6 +77,14 @@ def run_controller(
 
     say = print if verbose else (lambda *a, **k: None)
     task = ctrl.task
+    needed = task.dynamics.history_length - 1
+    if needed and shm_data.history.shape[0] != needed:
+        raise ValueError(
+            f"the planner's learned model conditions on {needed} measured "
+            f"rows before the current state, and the shared state holds "
+            f"{shm_data.history.shape[0]}: share it as SharedMemoryMujocoData"
+            f"(mj_data, ctx, history_rows={needed})"
+        )
     device = jax.devices()[0]
     template = jax.device_put(task.make_data(), device)
     has_history = shm_data.history.shape[0] > 0
@@ -131,119 +144,6 @@ def run_controller(
     return plan_seconds
 
 
-def run_simulator(
-    mj_model: mujoco.MjModel,
-    mj_data: mujoco.MjData,
-    shm_data: SharedMemoryMujocoData,
-    ready: Event,
-    finished: Event,
-    duration: float | None = None,
-    results: Any = None,  # noqa: ANN401
-    headless: bool | None = None,
-) -> None:
-    """Step the plant in real time under the published plan.
-
-    Waits for ``ready``; runs in the viewer (unless ``headless``) until it
-    is closed or ``duration`` simulated seconds have passed; then sets
-    ``finished``. ``headless=None`` runs headless without a display, for
-    ``duration`` or ``HYDRAX_HEADLESS_DURATION`` seconds. ``results`` (a
-    pipe's sending end) receives the rows (time, qpos, qvel, ctrl) of each
-    step and the final ``MjData``. It also stops when the process that
-    started it is gone.
-    """
-    rows: list[tuple] = []
-    try:
-        if headless is None:
-            headless = not has_display()
-            if headless and duration is None:
-                duration = headless_duration()
-        rows = _simulate(
-            mj_model, mj_data, shm_data, ready, finished, duration, headless
-        )
-    except KeyboardInterrupt:  # Ctrl-C reaches both processes: stop quietly
-        return
-    finally:
-        finished.set()
-    if results is not None:
-        results.send((rows, mj_data))
-
-
-def _simulate(
-    m: mujoco.MjModel,
-    d: mujoco.MjData,
-    shm: SharedMemoryMujocoData,
-    ready: Event,
-    finished: Event,
-    duration: float | None,
-    headless: bool,
-) -> list[tuple]:
-    # The process that started this one (None when called directly): once
-    # it is gone (killed, even holding the lock) nobody reads the results.
-    parent = mp.parent_process()
-    caller = "the process that started the simulator"
-    while not ready.wait(0.1):  # the controller compiles its first plan
-        if finished.is_set() or not _alive(parent):  # failed, or stopped
-            return []
-    viewer = None
-    if not headless and not finished.is_set():
-        from mujoco import viewer as mujoco_viewer
-
-        viewer = mujoco_viewer.launch_passive(m, d)
-    history = None
-    if shm.history.shape[0] > 0:
-        from hydrax.simulation.history import HistoryBuffer
-
-        history = HistoryBuffer(shm.history.shape[0], m.nq, m.nv, m.nu)
-        history.reset(d.qpos, d.qvel)
-    dt = float(m.opt.timestep)
-    total = None if duration is None else round(duration / dt)
-    lo, hi = control_limits(m)
-    rows: list[tuple] = []
-    start = time.perf_counter()
-    try:
-        while not finished.is_set() and (total is None or len(rows) < total):
-            if viewer is not None and not viewer.is_running():
-                break
-            if not _alive(parent):
-                break
-            with shm.held(parent, caller):  # the plan's action for now
-                plan, t0 = shm.plan.view(), float(shm.plan_start[0])
-                if math.isnan(t0):  # no plan published: upstream's ctrl
-                    u = np.clip(shm.ctrl.view(), lo, hi)
-                else:
-                    k = round((d.time - t0) / shm.dt)
-                    u = np.clip(plan[min(max(k, 0), len(plan) - 1)], lo, hi)
-            rows.append((d.time, d.qpos.copy(), d.qvel.copy(), u))
-            if history is not None:
-                history.push(d.qpos, d.qvel, u)
-            d.ctrl[:] = u
-            mujoco.mj_step(m, d)
-            with shm.held(parent, caller):
-                shm.time[0], shm.qpos[:], shm.qvel[:] = d.time, d.qpos, d.qvel
-                if hasattr(shm, "mocap_pos"):
-                    shm.mocap_pos[...] = d.mocap_pos
-                    shm.mocap_quat[...] = d.mocap_quat
-                if history is not None:
-                    shm.history[...] = history.array()
-            if viewer is not None:
-                viewer.sync()
-            # Real time: the next step is due len(rows) steps after start;
-            # more than 10 steps behind, the schedule restarts from now.
-            ahead = start + len(rows) * dt - time.perf_counter()
-            if ahead > 0:
-                time.sleep(ahead)
-            elif ahead < -10 * dt:
-                start -= ahead
-    finally:
-        if viewer is not None:
-            viewer.close()
-    return rows
-
-
-def _alive(process: BaseProcess | None) -> bool:
-    return process is None or process.is_alive()
-
-
 def run_interactive(
     controller: SamplingBasedController,
     mj_model: mujoco.MjModel,
@@ -279,12 +179,6 @@ def run_interactive(
     say = print if verbose else (lambda *a, **k: None)
     if duration is not None and not 0 < duration < math.inf:
         raise ValueError(f"duration must be > 0 and finite, got {duration}")
-    if headless is None and not has_display():
-        headless = True
-        say("No display: running headless (no viewer), in real time")
-    if headless and duration is None:
-        duration = headless_duration()
-        say(f"Simulating {duration:g} s (HYDRAX_HEADLESS_DURATION changes it)")
     dt = float(mj_model.opt.timestep)
     history_rows = controller.task.dynamics.history_length - 1
     if history_rows and abs(dt - controller.dt) > 1e-9 * controller.dt:
@@ -292,6 +186,15 @@ def run_interactive(
             f"the plant's timestep {dt:g} s differs from the planner's "
             f"{controller.dt:g} s: a learned model's history is measured at "
             "every plant step, so they must match"
+        )
+    if headless is None and not has_display():
+        headless = True
+        say("No display: running headless (no viewer), in real time")
+    if headless and duration is None:
+        duration = headless_duration()
+        say(
+            f"Simulating {duration:g} s (pass duration=, or set "
+            "HYDRAX_HEADLESS_DURATION, to change it)"
         )
     if duration is not None and duration < dt:
         raise ValueError(
@@ -309,9 +212,9 @@ def run_interactive(
         # died before reading it (e.g. a script without a __main__ guard).
         model_file = str(Path(folder) / "plant.mjb")
         mujoco.mj_saveModel(mj_model, model_file, None)
-        state = {k: np.array(getattr(mj_data, k)) for k in _STATE}
+        state = {k: np.array(getattr(mj_data, k)) for k in STATE_FIELDS}
         sim = ctx.Process(
-            target=_simulator_process,
+            target=simulator_process,
             args=(model_file, state, shm, ready, finished, duration, send),
             kwargs={"headless": bool(headless)},
             daemon=True,
@@ -327,31 +230,12 @@ def run_interactive(
         finally:
             finished.set()  # also stops a simulator waiting for a plan
             _stop(sim, receive)
-    for name in _STATE:
+    for name in STATE_FIELDS:
         setattr(mj_data, name, getattr(final, name))
     mujoco.mj_forward(mj_model, mj_data)
     wall = time.perf_counter() - start
     say(f"Simulated {len(rows) * dt:.2f} s in {wall:.2f} s of wall time")
     return det.InteractiveRun.from_rows(rows, plan_seconds, mj_model)
-
-
-_STATE = ("time", "qpos", "qvel", "act", "ctrl", "mocap_pos", "mocap_quat")
-"""The ``MjData`` fields the simulator starts from and hands back."""
-
-
-def _simulator_process(
-    model_file: str,
-    state: dict,
-    *args: Any,
-    **kwargs: Any,  # noqa: ANN401
-) -> None:
-    """``run_simulator`` on the plant saved in ``model_file``."""
-    m = mujoco.MjModel.from_binary_path(model_file)
-    d = mujoco.MjData(m)
-    for name, value in state.items():
-        setattr(d, name, value)
-    mujoco.mj_forward(m, d)
-    run_simulator(m, d, *args, **kwargs)
 
 
 def _received(receive: Any, sim: BaseProcess) -> tuple:  # noqa: ANN401
@@ -360,12 +244,17 @@ def _received(receive: Any, sim: BaseProcess) -> tuple:  # noqa: ANN401
         return receive.recv()
     except EOFError:
         sim.join()
+        if sim.exitcode is not None and sim.exitcode < 0:
+            why = f"killed by signal {-sim.exitcode}"
+        else:
+            why = (
+                f"exit code {sim.exitcode}; see its error above, if any: a "
+                "script that calls run_interactive needs an `if __name__ == "
+                '"__main__":` guard, as the spawned process imports it'
+            )
         raise RuntimeError(
-            f"the simulator process ended (exit code {sim.exitcode}) without "
-            "sending its trajectory: see its error above, if any (a script "
-            'that calls run_interactive needs an `if __name__ == "__main__":` '
-            "guard, as the spawned process imports it) or a Ctrl-C it alone "
-            "received"
+            f"the simulator process ended without sending its trajectory "
+            f"({why})"
         ) from None
 
 

@@ -158,6 +158,13 @@ def run_interactive(
     )
     history.reset(mj_data.qpos, mj_data.qvel)
     measured = _state_reader(task, mj_data)
+    if fixed_camera_id is not None and not 0 <= fixed_camera_id < mj_model.ncam:
+        # Upstream's examples name camera 0, which its own models have.
+        print(
+            f"fixed_camera_id={fixed_camera_id}: the model has "
+            f"{mj_model.ncam} camera(s); using the free camera"
+        )
+        fixed_camera_id = None
     # Before compiling, so a missing OpenGL fails fast.
     recorder = GifRecorder(mj_model, fps=video_fps) if record_video else None
     # controller.optimize is jitted by the controller and cached on it, so

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from hydrax.spline import InterpFunc, SplineType, get_interp_func, interpolate
 
-# Upstream's names for the two types.
+# Upstream's names for the two types and its three batched splines.
 InterpMethodType = SplineType
 InterpFuncType = InterpFunc
+interp_zero = get_interp_func("zero")
+interp_linear = get_interp_func("linear")
+interp_cubic = get_interp_func("cubic")
 
 __all__ = [
     "InterpFunc",
@@ -19,5 +22,8 @@ __all__ = [
     "InterpMethodType",
     "SplineType",
     "get_interp_func",
+    "interp_cubic",
+    "interp_linear",
+    "interp_zero",
     "interpolate",
 ]

@@ -89,6 +89,7 @@ class VideoRecorder:
         self.video_path: str | None = None
         self.is_recording = False
         self._frames: list[Image.Image] = []
+        self._offered = 0  # frames given since start()
 
     def start(self) -> bool:
         """Start a new video, ``simulation_<date>_<time>.mp4`` (or ``.gif``).
@@ -106,11 +107,12 @@ class VideoRecorder:
         self.ffmpeg_process = _start_ffmpeg(
             path + ".mp4", self.width, self.height, self.fps
         )
-        self.video_path = path + (
-            ".gif" if self.ffmpeg_process is None else ".mp4"
-        )
-        self._frames = []
+        gif = self.ffmpeg_process is None
+        self.video_path = path + (".gif" if gif else ".mp4")
+        self._frames, self._offered = [], 0
         self.is_recording = True
+        if gif:
+            print("No working ffmpeg on the path: writing an animated GIF")
         print(f"Recording video to {self.video_path}")
         return True
 
@@ -137,6 +139,10 @@ class VideoRecorder:
                 f"{self.height} RGB frame has {expected}"
             )
         if self.ffmpeg_process is None:
+            # A GIF keeps every k-th frame above 50 fps (see write_gif).
+            self._offered += 1
+            if (self._offered - 1) % math.ceil(self.fps / 50.0):
+                return True
             size = (self.width, self.height)
             image = Image.frombytes("RGB", size, bytes(data))
             # The fast octree palette: ~2 ms a 720x480 frame, where the
@@ -169,7 +175,8 @@ class VideoRecorder:
                 print(f"Warning: ffmpeg failed writing {self.video_path}")
                 return False
         elif self._frames:
-            write_gif(self._frames, self.video_path, self.fps)
+            kept = self.fps / math.ceil(self.fps / 50.0)
+            write_gif(self._frames, self.video_path, kept)
             self._frames = []
         else:
             print("Warning: no frames were added; no video written")
