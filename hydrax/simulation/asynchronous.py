@@ -39,7 +39,6 @@ from hydrax.simulation.shared_memory import (
     SharedMemoryMujocoData,
     SharedMemoryNumpyArray,
 )
-from hydrax.utils import has_display, headless_duration
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -187,15 +186,9 @@ def run_interactive(
             f"{controller.dt:g} s: a learned model's history is measured at "
             "every plant step, so they must match"
         )
-    if headless is None and not has_display():
-        headless = True
-        say("No display: running headless (no viewer), in real time")
-    if headless and duration is None:
-        duration = headless_duration()
-        say(
-            f"Simulating {duration:g} s (pass duration=, or set "
-            "HYDRAX_HEADLESS_DURATION, to change it)"
-        )
+    headless, duration = det.headless_run(
+        headless, duration, say, ", in real time"
+    )
     if duration is not None and duration < dt:
         raise ValueError(
             f"duration must be at least one plant step ({dt:g} s), got "

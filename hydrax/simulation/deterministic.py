@@ -134,15 +134,7 @@ def run_interactive(
     # hence the length; the viewer's extras live in _Traces and _Ghost.
     _check_arguments(frequency, duration, reference, mj_model.nq)
     say = print if verbose else (lambda *a, **k: None)
-    if headless is None and not has_display():
-        headless = True
-        say("No display: running headless (no viewer)")
-    if headless and duration is None:
-        duration = headless_duration()
-        say(
-            f"Simulating {duration:g} s (pass duration=, or set "
-            "HYDRAX_HEADLESS_DURATION, to change it)"
-        )
+    headless, duration = headless_run(headless, duration, say)
     task = controller.task
     dt = float(mj_model.opt.timestep)
     every = max(int(1.0 / (frequency * dt)), 1)
@@ -253,6 +245,30 @@ def _check_arguments(
         raise ValueError(
             f"reference must have shape (M, {nq}), got {np.shape(reference)}"
         )
+
+
+def headless_run(
+    headless: bool | None,
+    duration: float | None,
+    say: Callable[[str], None],
+    how: str = "",
+) -> tuple[bool, float | None]:
+    """``headless`` and ``duration`` of a run, said when chosen here.
+
+    Headless without a display (``headless=None``); a headless run without
+    a duration lasts ``HYDRAX_HEADLESS_DURATION`` seconds. ``how`` ends
+    the headless line (", in real time").
+    """
+    if headless is None and not has_display():
+        headless = True
+        say(f"No display: running headless (no viewer){how}")
+    if headless and duration is None:
+        duration = headless_duration()
+        say(
+            f"Simulating {duration:g} s (pass duration=, or set "
+            "HYDRAX_HEADLESS_DURATION, to change it)"
+        )
+    return bool(headless), duration
 
 
 def _state_reader(
