@@ -718,7 +718,7 @@ def test_upstreams_video_recorder_writes_a_gif_without_ffmpeg(
     with Image.open(rec.video_path) as gif:
         assert gif.size == (8, 6) and gif.n_frames == 3
     out = capsys.readouterr().out
-    assert "No working ffmpeg on the path: writing an animated GIF" in out
+    assert "No working ffmpeg with an H.264 encoder on the path" in out
     assert f"Video saved to {rec.video_path}" in out
     assert not rec.stop()  # nothing left to finish
     fast = VideoRecorder(tmp_path / "fast", width=8, height=6, fps=100)
@@ -730,10 +730,11 @@ def test_upstreams_video_recorder_writes_a_gif_without_ffmpeg(
         assert gif.n_frames == 3 and gif.info["duration"] == 20
 
 
-def _fake_ffmpeg(folder, body: str) -> None:
+def _fake_ffmpeg(folder, body: str, encoder: str = "H.264 / AVC") -> None:
     script = folder / "ffmpeg"
     script.write_text(
-        '#!/bin/sh\nif [ "$1" = "-version" ]; then exit 0; fi\n' + body
+        '#!/bin/sh\nif [ "$2" = "-encoders" ]; then\n'
+        f'  echo " V....D libx264  libx264 {encoder}"; exit 0\nfi\n' + body
     )
     script.chmod(0o755)
 
@@ -758,3 +759,7 @@ def test_video_recorder_pipes_raw_frames_to_ffmpeg(tmp_path, monkeypatch):
     assert rec.start()
     rec.add_frame(frame)
     assert not rec.stop() and rec.ffmpeg_process is None
+    # An ffmpeg without an H.264 encoder: the GIF, as with none.
+    _fake_ffmpeg(bin_dir, "exit 3\n", encoder="MPEG-4 part 2")
+    assert rec.start() and rec.video_path.endswith(".gif")
+    assert rec.add_frame(frame) and rec.stop()

@@ -112,7 +112,10 @@ class VideoRecorder:
         self._frames, self._offered = [], 0
         self.is_recording = True
         if gif:
-            print("No working ffmpeg on the path: writing an animated GIF")
+            print(
+                "No working ffmpeg with an H.264 encoder on the path: "
+                "writing an animated GIF"
+            )
         print(f"Recording video to {self.video_path}")
         return True
 
@@ -201,16 +204,22 @@ def _start_ffmpeg(
 ) -> subprocess.Popen | None:
     """An ffmpeg writing H.264 to ``path`` from raw RGB on its input.
 
-    None when there is no working ffmpeg on the path (``ffmpeg -version``
-    fails, as upstream checks).
+    None when there is no working ffmpeg on the path, or one without an
+    H.264 encoder (``ffmpeg -encoders`` lists none; some builds lack it).
     """
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         return None
     try:
-        subprocess.run(
-            [ffmpeg, "-version"], capture_output=True, check=True, timeout=30
-        )
+        encoders = subprocess.run(
+            [ffmpeg, "-hide_banner", "-encoders"],
+            capture_output=True,
+            check=True,
+            timeout=30,
+            text=True,
+        ).stdout
+        if "H.264" not in encoders:
+            return None
         return subprocess.Popen(
             [ffmpeg, "-y", "-loglevel", "error",
              "-f", "rawvideo", "-pix_fmt", "rgb24",
