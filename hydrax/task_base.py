@@ -22,6 +22,20 @@ def model_path(name: str) -> Path:
     return ROOT / "models" / name / f"{name}.xml"
 
 
+def sparse_jacobian_on_cpu(mj_model: mujoco.MjModel) -> mujoco.MjModel:
+    """``mj_model`` with MuJoCo's sparse Jacobian when JAX runs on a CPU.
+
+    MJX's dense mass-matrix factorization (a batched LAPACK Cholesky)
+    deadlocked beside its constraint solver's on 2 CPU cores (README, "MJX
+    on a CPU: the sparse Jacobian"); the sparse one is the same physics. A
+    task sets it on load, not in its MJCF, whose hash logs and checkpoints
+    record. On a GPU the default stays.
+    """
+    if jax.default_backend() == "cpu":
+        mj_model.opt.jacobian = mujoco.mjtJacobian.mjJAC_SPARSE
+    return mj_model
+
+
 class Task(ABC):
     """A control task: a MuJoCo model, running and terminal costs, dynamics.
 

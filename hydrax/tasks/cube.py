@@ -15,7 +15,7 @@ from mujoco import mjx
 from hydrax import ROOT
 from hydrax.dynamics.base import Dynamics
 from hydrax.dynamics_model_training.rotations import quat_log
-from hydrax.task_base import Task
+from hydrax.task_base import Task, sparse_jacobian_on_cpu
 
 
 class CubeRotation(Task):
@@ -37,13 +37,9 @@ class CubeRotation(Task):
             custom_dynamics: Dynamics to plan with instead of MJX physics.
         """
         path = ROOT / "models" / "cube" / "scene.xml"
-        mj_model = mujoco.MjModel.from_xml_path(str(path))
-        if jax.default_backend() == "cpu":
-            # MJX's dense mass-matrix factorization deadlocked beside the
-            # solver's on 2 CPU cores (README, "MJX on a CPU: the sparse
-            # Jacobian"); the sparse one is the same physics. Set here, not
-            # in the MJCF, whose hash logs and checkpoints record.
-            mj_model.opt.jacobian = mujoco.mjtJacobian.mjJAC_SPARSE
+        mj_model = sparse_jacobian_on_cpu(
+            mujoco.MjModel.from_xml_path(str(path))
+        )
         super().__init__(
             mj_model,
             trace_sites=["cube_center", "if_tip", "mf_tip", "rf_tip", "th_tip"],

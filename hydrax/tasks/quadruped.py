@@ -10,7 +10,7 @@ from mujoco import mjx
 
 from hydrax.dynamics.base import Dynamics
 from hydrax.dynamics_model_training.rotations import yaw
-from hydrax.task_base import Task, model_path
+from hydrax.task_base import Task, model_path, sparse_jacobian_on_cpu
 
 STAND_SECONDS = 1.0
 """Settling time (simulated) that finds the standing equilibrium."""
@@ -45,13 +45,9 @@ class Quadruped(Task):
                 "standing".
         """
         path = model_path("quadruped")
-        mj_model = mujoco.MjModel.from_xml_path(str(path))
-        if jax.default_backend() == "cpu":
-            # MJX's dense mass-matrix factorization deadlocked beside the
-            # solver's on 2 CPU cores (README, "MJX on a CPU: the sparse
-            # Jacobian"); the sparse one is the same physics. Set here, not
-            # in the MJCF, whose hash logs and checkpoints record.
-            mj_model.opt.jacobian = mujoco.mjtJacobian.mjJAC_SPARSE
+        mj_model = sparse_jacobian_on_cpu(
+            mujoco.MjModel.from_xml_path(str(path))
+        )
         super().__init__(mj_model, custom_dynamics, model_file=path)
         self.torso_id = mj_model.site("torso").id
         self.target_velocity = target_velocity

@@ -20,6 +20,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from hydrax.atomic import atomic_path
+
+
+def gif_stride(fps: float) -> int:
+    """Every how many frames a GIF at ``fps`` keeps one.
+
+    A GIF's frame delay is in hundredths of a second, and players show
+    delays under 20 ms slower: above 50 fps every k-th frame is kept.
+    """
+    return math.ceil(fps / 50.0)
+
 
 def write_gif(
     frames: Sequence[Image.Image], path: str | Path, fps: float
@@ -40,22 +51,18 @@ def write_gif(
     path = Path(path)
     if not frames:
         raise ValueError(f"no frames to write to {path}")
-    # A GIF's frame delay is in hundredths of a second, and players show
-    # delays under 20 ms slower: above 50 fps keep every k-th frame.
-    step = math.ceil(fps / 50.0)
+    step = gif_stride(fps)
     frames, fps = frames[::step], fps / step
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     first, *rest = frames
-    first.save(
-        tmp,
-        format="GIF",
-        save_all=True,
-        append_images=rest,
-        duration=round(1000.0 / fps),
-        loop=0,
-    )
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # its folder made; no partial file left
+        first.save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=rest,
+            duration=round(1000.0 / fps),
+            loop=0,
+        )
     return path
 
 
@@ -90,6 +97,7 @@ class VideoRecorder:
         self.is_recording = False
         self._frames: list[Image.Image] = []
         self._offered = 0  # frames given since start()
+        self._stride = gif_stride(fps)
 
     def start(self) -> bool:
         """Start a new video, ``simulation_<date>_<time>.mp4`` (or ``.gif``).
@@ -142,9 +150,9 @@ class VideoRecorder:
                 f"{self.height} RGB frame has {expected}"
             )
         if self.ffmpeg_process is None:
-            # A GIF keeps every k-th frame above 50 fps (see write_gif).
+            # Frames the GIF would drop are not kept (see gif_stride).
             self._offered += 1
-            if (self._offered - 1) % math.ceil(self.fps / 50.0):
+            if (self._offered - 1) % self._stride:
                 return True
             size = (self.width, self.height)
             image = Image.frombytes("RGB", size, bytes(data))
@@ -178,7 +186,7 @@ class VideoRecorder:
                 print(f"Warning: ffmpeg failed writing {self.video_path}")
                 return False
         elif self._frames:
-            kept = self.fps / math.ceil(self.fps / 50.0)
+            kept = self.fps / self._stride
             write_gif(self._frames, self.video_path, kept)
             self._frames = []
         else:
