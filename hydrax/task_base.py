@@ -14,6 +14,7 @@ from mujoco import mjx
 
 from hydrax import ROOT
 from hydrax.dynamics.base import Dynamics, PhysicsDynamics
+from hydrax.initial_states import spread_qpos
 from hydrax.utils import control_limits
 
 
@@ -196,6 +197,10 @@ class Task(ABC):
             mode: ``"balance"`` (near the goal) or ``"swingup"`` (at rest,
                 near the model's default pose).
 
+        Every dof moves by U(−0.1, 0.1) (swing-up: U(−0.05, 0.05)) through
+        `hydrax.initial_states.spread_qpos`: quaternions stay unit, and a
+        draw that pushes bodies into each other is drawn again.
+
         Returns:
             qpos of shape (nq,) and qvel of shape (nv,).
         """
@@ -203,10 +208,10 @@ class Task(ABC):
         qvel = np.zeros(self.nv)
         if mode == "balance" and self.goal() is not None:
             qpos, qvel = (np.array(a, dtype=float) for a in self.goal())
-            qpos = qpos + rng.uniform(-0.1, 0.1, self.nq)
+            qpos = spread_qpos(self.mj_model, rng, qpos, 0.1)
             qvel = qvel + rng.uniform(-0.1, 0.1, self.nv)
         elif mode == "swingup":
-            qpos = qpos + rng.uniform(-0.05, 0.05, self.nq)
+            qpos = spread_qpos(self.mj_model, rng, qpos, 0.05)
         return qpos, qvel
 
     def success(self, qpos: np.ndarray, site_xpos: np.ndarray) -> bool:

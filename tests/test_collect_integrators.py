@@ -16,6 +16,7 @@ from conftest import replay_error
 from mujoco import mjx
 
 from hydrax.control.lqr import LQRController, linearize
+from hydrax.logs import read_manifest
 from hydrax.simulation.collect import main
 from hydrax.simulation.collection import collect
 from hydrax.simulation.logging import read_trajectory_csv
@@ -238,7 +239,37 @@ class FloatingArm(RailPole):
 def test_unstabilizable_goal_is_one_error_and_no_files(tmp_path):
     """LQR collection at a goal the actuators cannot hold: one line."""
     task = FloatingArm(_write(tmp_path, "RK4", xml=ALL_JOINTS_XML))
-    with pytest.raises(ValueError, match="use --policy random") as err:
+    with pytest.raises(ValueError, match="use policy='random'") as err:
         collect(task, tmp_path / "out", episodes=2, policy="lqr")
     assert "\n" not in str(err.value)
     assert not (tmp_path / "out").exists()
+    # Left to choose, collection explores it with random controls instead.
+    collect(task, tmp_path / "auto", episodes=2, duration=0.1, progress=False)
+    assert read_manifest(tmp_path / "auto").collection[-1]["policy"] == "random"
+
+
+def test_mpc_collection_of_ones_own_task_takes_its_controller(tmp_path):
+    """A user's task has no default controller: collect says to pass one,
+    before touching the output, and collects with the one passed."""
+    from hydrax.algs import PredictiveSampling
+
+    task = RailPole(_write(tmp_path, "Euler"))
+    with pytest.raises(ValueError, match="pass collect a controller=$"):
+        collect(task, tmp_path / "none", episodes=1, policy="mpc")
+    assert not (tmp_path / "none").exists()
+    controller = PredictiveSampling(
+        task, num_samples=8, noise_level=0.3, plan_horizon=0.1, num_knots=2
+    )
+    with pytest.raises(ValueError, match="controller is for policy 'mpc'"):
+        collect(task, tmp_path / "x", episodes=1, controller=controller)
+    out = collect(
+        task,
+        tmp_path / "mpc",
+        episodes=1,
+        duration=0.1,
+        policy="mpc",
+        controller=controller,
+        progress=False,
+    )
+    (log,) = out.glob("episode_*.csv")
+    assert read_trajectory_csv(log)["qpos"].shape == (10, 2)

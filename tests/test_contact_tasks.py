@@ -220,9 +220,9 @@ def test_mpc_collects_the_quadruped_from_its_default_pose(tmp_path):
     assert "\n" not in str(err.value)
     assert not (tmp_path / "bare").exists()
     # Without a task, LQR's refusal does not point at MPC either.
-    with pytest.raises(ValueError, match=r"\(use --policy random\)$"):
+    with pytest.raises(ValueError, match=r"\(use policy='random'\)$"):
         collect(task.model_file, tmp_path / "bare", episodes=1, policy="lqr")
-    with pytest.raises(ValueError, match=r"\(use --policy random or mpc\)$"):
+    with pytest.raises(ValueError, match=r"\(use policy='random' or 'mpc'\)$"):
         collect(get_task("particle"), tmp_path / "p", episodes=1, policy="lqr")
 
 

@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "transforms and model",
         [
             T + "layout",
+            T + "log_layout",
             T + "transforms",
             T + "gru",
             T + "rollout_steps",
@@ -74,7 +75,10 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     ("dynamics seam", ["hydrax.dynamics"]),
     ("control", ["hydrax.control"]),
-    ("tasks", ["hydrax.task_base", "hydrax.tasks"]),
+    (
+        "tasks",
+        ["hydrax.initial_states", "hydrax.task_base", "hydrax.tasks"],
+    ),
     (
         "algorithms",
         ["hydrax.controller_types", "hydrax.alg_base", "hydrax.algs"],

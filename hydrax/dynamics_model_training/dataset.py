@@ -24,7 +24,7 @@ from hydrax.dynamics_model_training.blocks import (
     StreamedSource,
     split_by_file,
 )
-from hydrax.dynamics_model_training.layout import layout_from_manifest
+from hydrax.dynamics_model_training.log_layout import layout_from_manifest
 from hydrax.dynamics_model_training.transforms import (
     TransformFn,
     check_transform,

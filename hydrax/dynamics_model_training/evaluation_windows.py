@@ -195,6 +195,22 @@ class Selection:
     notes: list[str]
 
 
+def _other_model_note(dataset: DynamicsDataset, config: dict) -> list[str]:
+    """A note when the logs' model file is not the training data's."""
+    identity = config.get("manifest_identity") or {}
+    trained = identity.get("model_sha256")
+    record = dataset.manifest_record
+    logged = record.model_sha256 if record is not None else None
+    if not (trained and logged) or trained == logged:
+        return []
+    return [
+        f"note: these logs were collected from another model file (sha256 "
+        f"{logged[:12]}...) than the model's training data (task "
+        f"{identity.get('task')!r}, sha256 {trained[:12]}...): another "
+        "robot, or the same one edited"
+    ]
+
+
 def select_windows(
     dataset: DynamicsDataset,
     config: dict,
@@ -225,7 +241,7 @@ def select_windows(
     files = dataset.files
     recorded = RecordedSplit.of(config)
     is_train, is_val = recorded.sides(files, dataset.fingerprints)
-    notes = []
+    notes = _other_model_note(dataset, config)
     if (both := is_val & is_train).any():
         # Bare names from several directories that repeat them (the
         # checkpoints of before 2026-12-06), or two copies of one log:

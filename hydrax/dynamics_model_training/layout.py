@@ -10,12 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, fields, replace
-from pathlib import Path
-from typing import Any
 
 import numpy as np
-
-from hydrax.logs.format import DataError
 
 DELTAS = ("state", "velocity")
 """What the network predicts. ``state`` (the default): the whole delta of
@@ -297,50 +293,3 @@ class StateLayout:
         return cls.create(
             **{f.name: data[f.name] for f in fields(cls) if f.name in data}
         )
-
-
-def layout_from_manifest(
-    dims: tuple[int, int, int],
-    manifest: Any,
-    manifest_path: Path,
-    angle_indices: Sequence[int] | None,
-    coordinate_indices: Sequence[int] | None,
-    quat_indices: Sequence[int] | None,
-    heading_frame: bool = False,
-) -> StateLayout:
-    """The layout of a log header's dims; unset indices from the manifest.
-
-    Args:
-        dims: (nq, nv, nu) of the logs' header.
-        manifest: The logs' manifest record (``hydrax.logs``), or None.
-        manifest_path: Where it is (or would be), for the errors.
-        angle_indices: qpos indices of angles; None: the manifest's.
-        coordinate_indices: qpos indices of coordinates; None: the
-            manifest's (with either None a manifest is required).
-        quat_indices: First qpos of each quaternion; None: the manifest's,
-            or none without one.
-        heading_frame: Free joints in their heading frame.
-
-    Returns:
-        The layout, checked against the manifest's dims.
-    """
-    if angle_indices is None or coordinate_indices is None:
-        if manifest is None:
-            raise DataError(
-                f"{manifest_path.parent}: no {manifest_path.name} to read "
-                "angle_indices and coordinate_indices from; pass both "
-                "explicitly (e.g. angle_indices=[1, 2], "
-                "coordinate_indices=[0])"
-            )
-        if angle_indices is None:
-            angle_indices = manifest.angle_indices or []
-        if coordinate_indices is None:
-            coordinate_indices = manifest.coordinate_indices or []
-    if quat_indices is None:
-        quat_indices = (manifest.quat_indices if manifest else None) or []
-    layout = StateLayout.create(
-        *dims, angle_indices, coordinate_indices, quat_indices, heading_frame
-    )
-    if manifest is not None:
-        manifest.check_dims(dims, manifest_path)
-    return layout

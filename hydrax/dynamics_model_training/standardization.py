@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hydrax.dynamics_model_training.log_layout import check_unit_quaternions
 from hydrax.dynamics_model_training.transforms import (
     StateLayout,
     TransformFn,
@@ -194,7 +195,7 @@ def scan_with_moments(
     window: tuple[int, int, bool, TransformFn | None],
     max_rows: int | None,
 ) -> tuple[LogScan, FileMoments | None]:
-    """Read and check the logs; streamed, fold their moments in.
+    """Read and check the logs (quaternions unit); streamed, fold moments in.
 
     Args:
         files: The logs.
@@ -209,7 +210,9 @@ def scan_with_moments(
         The scan, and the streamed files' moments (None in memory).
     """
     if max_rows is None:
-        return scan_logs(files), None
+        scan = scan_logs(files)
+        check_unit_quaternions(layout_of(scan.dims), *scan.trajectories)
+        return scan, None
     moments = FileMoments(layout_of, *window, max_rows)
     return scan_logs(files, keep_rows=False, on_file=moments.add), moments
 
@@ -264,6 +267,7 @@ class FileMoments:
         try:
             if self.layout is None:
                 self.layout = self._layout_of(traj.dims)
+            check_unit_quaternions(self.layout, traj)
             rows = sum(len(t.rows) for _, t in self._pending)
             if self._pending and rows + len(traj.rows) > self.max_rows:
                 self._flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -196,37 +197,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        out_dir = collect(
-            args.task or args.model,
-            out_dir=args.out_dir,
-            episodes=args.episodes,
-            duration=args.duration,
-            policy=args.policy,
-            seed=args.seed,
-            lqr_fraction=args.lqr_fraction,
-            energy_fraction=args.energy_fraction,
-            noise_std=args.noise_std,
-            noise_smoothing=args.noise_smoothing,
-            random_std=args.random_std,
-            random_centre=args.random_centre,
-            init_spread=args.init_spread,
-            stop_at_limit=not args.no_stop_at_limit,
-            overwrite=args.overwrite,
-            append=args.append,
-            batch_size=args.batch_size,
-            progress=not args.quiet,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out_dir = collect(
+                args.task or args.model,
+                out_dir=args.out_dir,
+                episodes=args.episodes,
+                duration=args.duration,
+                policy=args.policy,
+                seed=args.seed,
+                lqr_fraction=args.lqr_fraction,
+                energy_fraction=args.energy_fraction,
+                noise_std=args.noise_std,
+                noise_smoothing=args.noise_smoothing,
+                random_std=args.random_std,
+                random_centre=args.random_centre,
+                init_spread=args.init_spread,
+                stop_at_limit=not args.no_stop_at_limit,
+                overwrite=args.overwrite,
+                append=args.append,
+                batch_size=args.batch_size,
+                progress=not args.quiet,
+            )
     except (ValueError, mujoco.FatalError) as err:
         return command_error(parser, " ".join(str(err).split()))
     except KeyboardInterrupt as stop:
         notes = "".join(f"; {n}" for n in getattr(stop, "__notes__", []))
         print(f"{parser.prog}: interrupted{notes}", file=sys.stderr)
         return 130
+    for warning in caught:
+        print(f"{parser.prog}: warning: {warning.message}", file=sys.stderr)
     if not args.quiet:
         run = read_manifest(out_dir).collection[-1]
         rate = run["rows"] / max(time.perf_counter() - start, 1e-9)
         print(
-            f"wrote {args.episodes} episodes, {run['rows']} rows to "
+            f"wrote {run['episodes']} episodes, {run['rows']} rows to "
             f"{out_dir} ({rate:,.0f} rows/s including start-up)"
         )
     return 0

@@ -8,7 +8,10 @@ described in `hydrax.simulation.policies`.
 
 An episode ends early when a limited slide joint (e.g. the cart's rail)
 reaches its range, or when the state stops being finite; the state that
-reached the limit is not logged (``stop_at_limit=False`` keeps going).
+reached the limit is not logged (``stop_at_limit=False`` keeps going). An
+episode that MuJoCo reports unstable is not written at all (a warning and
+the manifest's ``unstable_episodes_dropped`` say which and when; see
+`hydrax.simulation.plant_checks`).
 
 The noise ``n`` is an AR(1) process per actuator,
 ``n_{k+1} = a n_k + sqrt(1 - a²) σ ξ_k`` with ``a = noise_smoothing`` and
@@ -19,22 +22,24 @@ limited actuator's half range (in control units for unlimited ones).
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from hydrax.atomic import sigint_deferred
 from hydrax.control.lqr import LQRController
 from hydrax.control.swingup import EnergySwingup
 from hydrax.logs import Manifest, write_manifest
-from hydrax.logs.writer import write_trajectory_csv
 from hydrax.simulation.model_source import ModelSource, resolve_source
 from hydrax.simulation.output_dir import (
     OutputTarget,
+    Progress,
     drop_if_empty,
     resolve_output,
+    unstable_note,
+    write_episodes,
 )
 from hydrax.simulation.policies import (
     Rollouts,
@@ -64,15 +69,6 @@ class _Settings:
     stop_at_limit: bool
     energy_fraction: float = 0.0
     random_centre: str = "middle"
-
-
-@dataclass
-class _Progress:
-    """The files this run has written (complete ones only) and their rows."""
-
-    written: list[Path]
-    rows: int = 0
-    start_time: float = 0.0
 
 
 def _check_options(
@@ -164,39 +160,11 @@ def _simulate_chunk(
     )
 
 
-def _write_episodes(
-    out_dir: Path,
-    indices: range,
-    batch: Rollouts,
-    dt: float,
-    progress: _Progress,
-) -> None:
-    """Write one CSV per episode of ``batch`` and record each in ``progress``.
-
-    Writing a file and recording it is one step that Ctrl-C cannot split
-    (`sigint_deferred`): the manifest written on Ctrl-C then lists exactly
-    the complete files on disk.
-    """
-    for j, i in enumerate(indices):
-        n = int(batch.lengths[j])
-        path = out_dir / f"episode_{i:05d}.csv"
-        with sigint_deferred():
-            write_trajectory_csv(
-                path,
-                dt * np.arange(n),
-                batch.qpos[j, :n],
-                batch.qvel[j, :n],
-                batch.ctrl[j, :n],
-            )
-            progress.written.append(path)
-            progress.rows += n
-
-
 def _write_run_manifest(
     source: ModelSource,
     target: OutputTarget,
     settings: _Settings,
-    progress: _Progress,
+    progress: Progress,
 ) -> None:
     """Write the manifest for the complete episodes of ``progress``."""
     done = len(progress.written)
@@ -215,6 +183,7 @@ def _write_run_manifest(
         "random_centre": settings.random_centre,
         "init_spread": settings.init_spread,
         "stop_at_limit": settings.stop_at_limit,
+        "unstable_episodes_dropped": progress.unstable,
         "rows": progress.rows,
         "seconds": round(seconds, 3),
     }
@@ -228,11 +197,12 @@ def _run_episodes(
     source: ModelSource,
     target: OutputTarget,
     settings: _Settings,
-    progress: _Progress,
+    progress: Progress,
     *,
     episodes: int,
     batch_size: int,
     show_progress: bool,
+    controller: object,
 ) -> None:
     """Simulate and write all episodes, chunk by chunk."""
     dt = float(source.mj_model.opt.timestep)
@@ -243,11 +213,6 @@ def _run_episodes(
     energy = None
     if settings.energy_fraction > 0:
         energy = source.task.energy_swingup()
-    controller = None
-    if policy == "mpc":
-        from hydrax.simulation.controllers import default_controller
-
-        controller = default_controller(source.task)
     bar = tqdm(total=episodes, disable=not show_progress, desc="episodes")
     if controller is not None:  # the first episode compiles its planner
         bar.set_postfix_str("compiling the planner (the first episode)")
@@ -264,10 +229,26 @@ def _run_episodes(
             controller=controller,
             energy=energy,
         )
-        _write_episodes(target.out_dir, indices, batch, dt, progress)
+        write_episodes(target.out_dir, indices, batch, dt, progress)
         bar.set_postfix_str("")
         bar.update(len(indices))
     bar.close()
+
+
+def _mpc_controller(
+    source: ModelSource, policy: str, controller: object
+) -> object:
+    """Policy ``mpc``'s controller: the one given, or the task's default."""
+    if controller is not None and policy != "mpc":
+        raise ValueError(f"controller is for policy 'mpc', not {policy!r}")
+    if policy != "mpc" or controller is not None:
+        return controller
+    from hydrax.simulation.controllers import default_controller
+
+    try:
+        return default_controller(source.task)
+    except ValueError as err:
+        raise ValueError(f"{err}; pass collect a controller=") from err
 
 
 def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
@@ -290,6 +271,7 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
     append: bool = False,
     batch_size: int = 32,
     progress: bool = True,
+    controller: object = None,
 ) -> Path:
     """Collect episodes on the MuJoCo plant into CSVs plus a manifest.
 
@@ -325,6 +307,8 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
         overwrite: Delete an existing dataset in ``out_dir`` first.
         append: Add episodes to an existing dataset of the same model.
         batch_size: Episodes stepped in lockstep (LQR and random).
+        controller: The sampling-based controller of policy ``mpc`` (None:
+            the built-in task's default); needed for one's own task.
         progress: Show a progress bar over episodes.
 
     Returns:
@@ -354,6 +338,7 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
         overwrite=overwrite,
         append=append,
     )
+    controller = _mpc_controller(source, policy, controller)
     target = resolve_output(source, out_dir, overwrite=overwrite, append=append)
     out_dir = target.out_dir
     # Validation is over: from here on, files change.
@@ -362,7 +347,7 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
         for path in target.existing:
             path.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
-    done = _Progress(written=[], start_time=time.perf_counter())
+    done = Progress(written=[], start_time=time.perf_counter())
     try:
         _run_episodes(
             source,
@@ -372,8 +357,13 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
             episodes=episodes,
             batch_size=batch_size,
             show_progress=progress,
+            controller=controller,
         )
+        if not done.written:
+            raise ValueError(unstable_note(done.unstable, episodes))
         _write_run_manifest(source, target, settings, done)
+        if done.unstable:
+            warnings.warn(unstable_note(done.unstable, episodes), stacklevel=2)
     except KeyboardInterrupt as stop:
         # Ctrl-C: every episode recorded so far is complete (atomic files);
         # keep them, describe them in the manifest, then stop.

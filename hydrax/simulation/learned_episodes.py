@@ -21,7 +21,8 @@ from hydrax.simulation.controllers import (
 )
 from hydrax.simulation.episode_costs import running_costs
 from hydrax.simulation.loop import run_closed_loop
-from hydrax.simulation.policies import LimitCheck, coloured_noise
+from hydrax.simulation.plant_checks import LimitCheck
+from hydrax.simulation.policies import coloured_noise
 from hydrax.simulation.run_logs import RunLogs, write_manifest
 from hydrax.simulation.trials import check_trial, run_trial
 from hydrax.task_base import Task

@@ -5,18 +5,24 @@ ones, converted) and a
 ``manifest.json``. A new collection refuses a directory that holds one
 unless it overwrites it or appends to it; appending needs the manifest and
 the same model (by the sha256 of its file) and numbers the new episodes
-after the last one.
+after the last one. `write_episodes` writes a batch's episodes and records
+them in a `Progress`; an episode MuJoCo reported unstable is left out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from hydrax import ROOT
+from hydrax.atomic import sigint_deferred
 from hydrax.logs import LOG_SUFFIXES, Manifest, read_manifest
 from hydrax.logs.manifest import model_sha256
+from hydrax.logs.writer import write_trajectory_csv
 from hydrax.simulation.model_source import ModelSource
+from hydrax.simulation.policies import Rollouts
 
 
 def existing_files(out_dir: Path) -> list[Path]:
@@ -113,3 +119,56 @@ def drop_if_empty(out_dir: Path, created: bool) -> None:
     """Remove the output folder a run ``created`` if it holds nothing."""
     if created and out_dir.is_dir() and not any(out_dir.iterdir()):
         out_dir.rmdir()
+
+
+@dataclass
+class Progress:
+    """The files this run has written (complete ones only) and their rows."""
+
+    written: list[Path]
+    rows: int = 0
+    start_time: float = 0.0
+    unstable: dict[str, str] = field(default_factory=dict)  # dropped
+
+
+def write_episodes(
+    out_dir: Path,
+    indices: range,
+    batch: Rollouts,
+    dt: float,
+    progress: Progress,
+) -> None:
+    """Write one CSV per episode of ``batch`` and record each in ``progress``.
+
+    Writing a file and recording it is one step that Ctrl-C cannot split
+    (`sigint_deferred`): the manifest written on Ctrl-C then lists exactly
+    the complete files on disk.
+    """
+    for j, i in enumerate(indices):
+        n = int(batch.lengths[j])
+        path = out_dir / f"episode_{i:05d}.csv"
+        if j in batch.unstable:
+            progress.unstable[path.name] = batch.unstable[j]
+            continue
+        with sigint_deferred():
+            write_trajectory_csv(
+                path,
+                dt * np.arange(n),
+                batch.qpos[j, :n],
+                batch.qvel[j, :n],
+                batch.ctrl[j, :n],
+            )
+            progress.written.append(path)
+            progress.rows += n
+
+
+def unstable_note(unstable: dict[str, str], episodes: int) -> str:
+    """The warning for episodes dropped as unstable."""
+    names = list(unstable)
+    shown = "; ".join(f"{n}: {unstable[n]}" for n in names[:3])
+    return (
+        f"dropped {len(names)} of {episodes} episodes whose simulation "
+        f"became unstable, not written ({shown}"
+        f"{'; ...' * (len(names) > 3)}); a smaller init_spread, control "
+        "range or timestep keeps the plant stable"
+    )

@@ -29,7 +29,7 @@ energy and random episodes run in lockstep batches (`run_batch`), one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
@@ -37,7 +37,9 @@ import scipy.signal
 
 from hydrax.control.lqr import LQRController
 from hydrax.control.swingup import EnergySwingup
+from hydrax.initial_states import spread_qpos
 from hydrax.simulation.model_source import ModelSource
+from hydrax.simulation.plant_checks import LimitCheck, unstable_warning
 from hydrax.utils import control_limits
 
 POLICIES = ("auto", "lqr", "random", "mpc", "mix", "energy")
@@ -100,25 +102,34 @@ def resolve_policy(source: ModelSource, policy: str) -> str:
         )
     has_goal = source.task is not None and source.task.goal() is not None
     if policy == "auto":
-        return "mix" if has_goal else "random"
+        return "mix" if has_goal and _lqr_exists(source) else "random"
     if policy == "mpc" and source.task is None:
         raise ValueError(
             "policy 'mpc' needs a task (its costs and default controller); "
-            "a bare MJCF has none (use --policy random)"
+            "a bare MJCF has none (use policy='random')"
         )
-    if policy in ("lqr", "mix", "energy") and not has_goal:
+    if policy == "energy" and not (has_goal and has_energy_law(source)):
+        raise ValueError(
+            "policy 'energy' needs a task with a goal and an energy swing-up "
+            f"law (task.energy_swingup()); {source.name} has none"
+        )
+    if policy in ("lqr", "mix") and not has_goal:
         what = "a bare MJCF" if source.task is None else "this task"
-        instead = "random" if source.task is None else "random or mpc"
+        instead = "'random'" if source.task is None else "'random' or 'mpc'"
         raise ValueError(
             f"policy {policy!r} needs a task with a goal; {what} has none "
-            f"(use --policy {instead})"
-        )
-    if policy == "energy" and not has_energy_law(source):
-        raise ValueError(
-            f"policy 'energy' needs a task with an energy swing-up law "
-            f"(task.energy_swingup()); {source.name} has none"
+            f"(use policy={instead})"
         )
     return policy
+
+
+def _lqr_exists(source: ModelSource) -> bool:
+    """Whether an LQR holds the task's goal (``auto`` then mixes)."""
+    try:
+        exploration_lqr(source)
+    except ValueError:
+        return False
+    return True
 
 
 def has_energy_law(source: ModelSource) -> bool:
@@ -172,36 +183,13 @@ def spread_state(
     qvel: np.ndarray,
     spread: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(qpos, qvel) moved by U(−spread, spread) in every dof."""
-    qpos = np.array(qpos, dtype=np.float64)
-    mujoco.mj_integratePos(
-        mj_model, qpos, rng.uniform(-spread, spread, mj_model.nv), 1.0
-    )
+    """(qpos, qvel) moved by U(−spread, spread) in every dof.
+
+    qpos by `hydrax.initial_states.spread_qpos` (redrawn while in contact).
+    """
+    qpos = spread_qpos(mj_model, rng, qpos, spread, "init_spread")
     qvel = np.asarray(qvel, dtype=np.float64)
     return qpos, qvel + rng.uniform(-spread, spread, mj_model.nv)
-
-
-class LimitCheck:
-    """Which states have a limited slide joint at its range, or non-finite."""
-
-    def __init__(self, mj_model: mujoco.MjModel) -> None:
-        slide = (mj_model.jnt_type == mujoco.mjtJoint.mjJNT_SLIDE) & (
-            mj_model.jnt_limited.astype(bool)
-        )
-        self.adr = np.asarray(mj_model.jnt_qposadr[slide], dtype=int)
-        self.lo, self.hi = mj_model.jnt_range[slide].T
-
-    def hit(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
-        """(B,) bool for states (B, nq), (B, nv)."""
-        bad = ~(np.isfinite(qpos).all(-1) & np.isfinite(qvel).all(-1))
-        if self.adr.size:
-            x = qpos[..., self.adr]
-            bad |= ((x <= self.lo) | (x >= self.hi)).any(-1)
-        return bad
-
-    def stops(self, data: mujoco.MjData) -> bool:
-        """Whether a closed loop's plant state (after a step) hit."""
-        return bool(self.hit(data.qpos[None], data.qvel[None])[0])
 
 
 @dataclass
@@ -211,7 +199,9 @@ class Rollouts:
     qpos: np.ndarray  # (B, T, nq)
     qvel: np.ndarray  # (B, T, nv)
     ctrl: np.ndarray  # (B, T, nu)
-    lengths: np.ndarray  # (B,)
+    lengths: np.ndarray  # (B,); 0 for an unstable episode
+    unstable: dict[int, str] = field(default_factory=dict)
+    """Batch index → MuJoCo's warning and when, for dropped episodes."""
 
 
 def run_batch(
@@ -237,6 +227,8 @@ def run_batch(
         lqr: The LQR controller (needed when any mask entry is set).
         steps: Steps per episode.
         stop_at_limit: End an episode at a rail limit / non-finite state.
+            An episode MuJoCo reports unstable is always dropped
+            (`hydrax.simulation.plant_checks`).
         energy_mask: Which episodes add the energy swing-up (with ``lqr``
             near upright) to their noise, (B,).
         energy: The swing-up law (needed when any energy entry is set).
@@ -263,6 +255,8 @@ def run_batch(
         np.zeros(b, bool) if energy_mask is None else energy_mask
     )
     step = mujoco.mj_step
+    dt = mj_model.opt.timestep
+    unstable: dict[int, str] = {}
     for k in range(steps):
         for i in active:
             qpos[i, k] = datas[i].qpos
@@ -287,7 +281,14 @@ def run_batch(
         for i in active:
             datas[i].ctrl[:] = u[i]
             step(mj_model, datas[i])
-    return Rollouts(qpos, qvel, ctrl, lengths)
+            warning = unstable_warning(datas[i])
+            if warning is not None:
+                unstable[i] = f"{warning} (t = {k * dt:.3f} s)"
+                lengths[i] = 0
+        active = [i for i in active if i not in unstable]
+        if not active:
+            break
+    return Rollouts(qpos, qvel, ctrl, lengths, unstable)
 
 
 def run_mpc_episode(
@@ -303,6 +304,7 @@ def run_mpc_episode(
     """One episode of the default MPC plus control noise."""
     from hydrax.simulation.loop import run_closed_loop
 
+    check = LimitCheck(source.mj_model, limits=stop_at_limit)
     episode = run_closed_loop(
         source.task,
         controller,
@@ -310,17 +312,21 @@ def run_mpc_episode(
         start[1],
         duration,
         seed=seed,
-        stop_condition=LimitCheck(source.mj_model).stops
-        if stop_at_limit
-        else None,
+        stop_condition=check.stops,
         compute_cost=False,
         ctrl_noise=noise,
     )
+    n = len(episode.times)
+    unstable = {}
+    if check.unstable is not None:
+        dt = source.mj_model.opt.timestep
+        unstable[0] = f"{check.unstable} (t = {n * dt:.3f} s)"
     return Rollouts(
         episode.qpos[None],
         episode.qvel[None],
         episode.ctrl[None],
-        np.array([len(episode.times)]),
+        np.array([0 if unstable else n]),
+        unstable,
     )
 
 
@@ -390,5 +396,5 @@ def exploration_lqr(source: ModelSource) -> LQRController:
         message = " ".join(str(err).split())
         raise ValueError(
             f"{source.name}: no LQR for the lqr and mix policies: {message} "
-            "(use --policy random, or a goal the actuators can hold)"
+            "(use policy='random', or a goal the actuators can hold)"
         ) from err

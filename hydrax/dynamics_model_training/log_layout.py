@@ -1,0 +1,130 @@
+"""A directory of logs' state layout, and the logs checked against it.
+
+`layout_from_manifest` builds the `StateLayout` of the logs' dimensions
+from the indices given and, for those not given, the manifest's; a free
+or ball joint's quaternion must be declared. `check_unit_quaternions`
+refuses logs whose declared quaternions are not unit rotations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hydrax.dynamics_model_training.layout import StateLayout
+from hydrax.logs.format import DataError
+from hydrax.logs.reader import Trajectory, csv_line, parquet_row
+
+QUAT_NORM_TOLERANCE = 0.01
+"""How far from 1 a logged quaternion's norm may be."""
+
+
+def layout_from_manifest(
+    dims: tuple[int, int, int],
+    manifest: Any,
+    manifest_path: Path,
+    angle_indices: Sequence[int] | None,
+    coordinate_indices: Sequence[int] | None,
+    quat_indices: Sequence[int] | None,
+    heading_frame: bool = False,
+) -> StateLayout:
+    """The layout of a log header's dims; unset indices from the manifest.
+
+    Args:
+        dims: (nq, nv, nu) of the logs' header.
+        manifest: The logs' manifest record (``hydrax.logs``), or None.
+        manifest_path: Where it is (or would be), for the errors.
+        angle_indices: qpos indices of angles; None: the manifest's.
+        coordinate_indices: qpos indices of coordinates; None: the
+            manifest's (with either None a manifest is required).
+        quat_indices: First qpos of each quaternion; None: the manifest's,
+            or none without one.
+        heading_frame: Free joints in their heading frame.
+
+    Returns:
+        The layout, checked against the manifest's dims.
+    """
+    nq, nv, _ = dims
+    quaternions = nq - nv
+    if angle_indices is None or coordinate_indices is None:
+        if manifest is None:
+            raise DataError(
+                f"{manifest_path.parent}: no {manifest_path.name} to read "
+                "angle_indices and coordinate_indices from; pass both "
+                "explicitly (e.g. angle_indices=[1, 2], "
+                "coordinate_indices=[0])"
+                + (quaternions > 0)
+                * f", and quat_indices: nq = {nq}, nv = {nv}, so qpos holds "
+                f"{quaternions} quaternion(s) (free or ball joints)"
+            )
+    given = (angle_indices, coordinate_indices, quat_indices)
+    if manifest is not None:
+        angle_indices, coordinate_indices, quat_indices = (
+            mine if mine is not None else (theirs or [])
+            for mine, theirs in zip(
+                given,
+                (
+                    manifest.angle_indices,
+                    manifest.coordinate_indices,
+                    manifest.quat_indices,
+                ),
+                strict=True,
+            )
+        )
+    quat_indices = quat_indices or []
+    if quaternions and not quat_indices:
+        raise DataError(
+            f"the logs have nq = {nq} and nv = {nv}: qpos holds {quaternions}"
+            " quaternion(s) (free or ball joints), but quat_indices names "
+            "none; give the first qpos of each (e.g. quat_indices=[3] for a "
+            "free joint at qpos 0), or the model would add to them as to "
+            "plain numbers"
+        )
+    try:
+        layout = StateLayout.create(
+            *dims,
+            angle_indices,
+            coordinate_indices,
+            quat_indices,
+            heading_frame,
+        )
+    except ValueError as err:
+        if manifest is None or None not in given:
+            raise
+        raise DataError(
+            f"{manifest_path} (the indices not given are read from it): {err}"
+        ) from err
+    if manifest is not None:
+        manifest.check_dims(dims, manifest_path)
+    return layout
+
+
+def check_unit_quaternions(layout: StateLayout, *trajs: Trajectory) -> None:
+    """Refuse logs whose quaternions are not unit (±`QUAT_NORM_TOLERANCE`).
+
+    Raises:
+        DataError: naming the first bad file, its line (CSV) or row
+            (Parquet) and the quaternion's columns.
+    """
+    for traj in trajs if layout.quat_indices else ():
+        _check_unit_quaternions(layout, traj)
+
+
+def _check_unit_quaternions(layout: StateLayout, traj: Trajectory) -> None:
+    """`check_unit_quaternions` of one log."""
+    blocks = np.add.outer(np.asarray(layout.quat_indices), np.arange(4))
+    norms = np.linalg.norm(traj.rows[:, blocks], axis=-1)  # (T, quats)
+    bad = ~(np.abs(norms - 1.0) <= QUAT_NORM_TOLERANCE)
+    if not bad.any():
+        return
+    row, k = (int(i) for i in np.argwhere(bad)[0])
+    where = parquet_row if traj.path.suffix == ".parquet" else csv_line
+    names = ", ".join(traj.columns[1 + int(i)] for i in blocks[k])
+    raise DataError(
+        f"{traj.path}: {where(row)}, columns {names}: the quaternion's norm "
+        f"is {norms[row, k]:.4g}, not 1 (a free or ball joint's orientation "
+        f"is a unit quaternion; {int(bad.sum())} such rows in this file)"
+    )

@@ -1,0 +1,86 @@
+"""Random initial states that a simulator can start from.
+
+A state is spread by a random velocity-space step integrated on the
+configuration (``mj_integratePos``), so a quaternion stays a unit rotation,
+and a draw that pushes a body into another (a floating base into the floor,
+a finger into the object it holds) is drawn again: MuJoCo's soft contacts
+push such a start apart with a jolt of tens of m/s in the first steps,
+which is neither what a robot does nor data worth learning from.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+PENETRATION_TOLERANCE = 0.005
+"""How much deeper (m) than the unspread pose a spread start may penetrate."""
+
+MAX_DRAWS = 1000
+"""Draws tried before a spread is refused as always penetrating."""
+
+
+def deepest_contact(
+    mj_model: mujoco.MjModel, data: mujoco.MjData, qpos: np.ndarray
+) -> tuple[float, int]:
+    """The smallest contact distance at ``qpos`` and its contact's index.
+
+    (0, -1) when nothing touches. Runs the kinematics and collision only.
+    """
+    data.qpos[:] = qpos
+    mujoco.mj_kinematics(mj_model, data)
+    mujoco.mj_collision(mj_model, data)
+    if data.ncon == 0:
+        return 0.0, -1
+    dist = data.contact.dist[: data.ncon]
+    index = int(np.argmin(dist))
+    return float(min(dist[index], 0.0)), index
+
+
+def spread_qpos(
+    mj_model: mujoco.MjModel,
+    rng: np.random.Generator,
+    qpos: np.ndarray,
+    spread: float,
+    what: str = "spread",
+) -> np.ndarray:
+    """``qpos`` moved by U(−spread, spread) in every dof, out of contact.
+
+    The first draw is ``rng.uniform(-spread, spread, nv)``, so a model
+    without contacts starts exactly as a plain uniform spread of its joints
+    would. A draw whose deepest contact is more than
+    ``PENETRATION_TOLERANCE`` deeper than ``qpos``'s own is drawn again.
+
+    Args:
+        mj_model: The model.
+        rng: The random generator (advanced by each draw).
+        qpos: The pose to spread about, (nq,).
+        spread: Half width of the uniform spread per dof (>= 0).
+        what: The parameter's name for the error message.
+
+    Returns:
+        The spread pose, (nq,).
+
+    Raises:
+        ValueError: No draw in ``MAX_DRAWS`` kept the bodies apart.
+    """
+    base = np.array(qpos, dtype=np.float64)
+    data = mujoco.MjData(mj_model)
+    floor = deepest_contact(mj_model, data, base)[0] - PENETRATION_TOLERANCE
+    for _ in range(MAX_DRAWS):
+        moved = base.copy()
+        step = rng.uniform(-spread, spread, mj_model.nv)
+        mujoco.mj_integratePos(mj_model, moved, step, 1.0)
+        depth, index = deepest_contact(mj_model, data, moved)
+        if depth >= floor:
+            return moved
+    contact = data.contact[index]
+    names = (
+        mujoco.mj_id2name(mj_model, mujoco.mjtObj.mjOBJ_GEOM, g) or f"#{g}"
+        for g in (contact.geom1, contact.geom2)
+    )
+    raise ValueError(
+        f"{what}={spread}: none of {MAX_DRAWS} random starts kept the bodies "
+        f"apart (the last pushed geoms {' and '.join(names)} "
+        f"{-depth * 1000:.0f} mm into each other); use a smaller {what}"
+    )

@@ -1,0 +1,67 @@
+"""When a logged episode on the MuJoCo plant ends early.
+
+- At a limited slide joint's range (a rail's end) or a non-finite state,
+  when the caller asks for it (`LimitCheck`): the rows so far are kept.
+- Always when MuJoCo reports the simulation unstable (``Nan, Inf or huge
+  value in QACC``, ``QVEL`` or ``QPOS``; `unstable_warning`). MuJoCo then
+  resets the state to the model's default pose and carries on, so the log
+  would jump back to ``qpos0``, and the rows before the warning already
+  diverge (thousands of m/s): such an episode is dropped whole and reported.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+UNSTABLE_WARNINGS = (
+    mujoco.mjtWarning.mjWARN_BADQPOS,
+    mujoco.mjtWarning.mjWARN_BADQVEL,
+    mujoco.mjtWarning.mjWARN_BADQACC,
+)
+
+
+def unstable_warning(data: mujoco.MjData) -> str | None:
+    """MuJoCo's instability warning since ``data`` was made, or None.
+
+    (Its reset zeroes ``data.time``: the caller knows when it happened.)
+    """
+    for kind in UNSTABLE_WARNINGS:
+        warning = data.warning[kind]
+        if warning.number:
+            return mujoco.mju_warningText(kind, warning.lastinfo).rstrip(".")
+    return None
+
+
+class LimitCheck:
+    """Which states have a limited slide joint at its range, or non-finite.
+
+    `stops` also ends a closed loop whose simulation became unstable, with
+    ``limits=False`` only then; `unstable` then holds MuJoCo's warning.
+    """
+
+    def __init__(self, mj_model: mujoco.MjModel, limits: bool = True) -> None:
+        slide = (mj_model.jnt_type == mujoco.mjtJoint.mjJNT_SLIDE) & (
+            mj_model.jnt_limited.astype(bool)
+        )
+        self.adr = np.asarray(mj_model.jnt_qposadr[slide], dtype=int)
+        self.lo, self.hi = mj_model.jnt_range[slide].T
+        self.limits = limits
+        self.unstable: str | None = None
+
+    def hit(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+        """(B,) bool for states (B, nq), (B, nv)."""
+        bad = ~(np.isfinite(qpos).all(-1) & np.isfinite(qvel).all(-1))
+        if self.adr.size:
+            x = qpos[..., self.adr]
+            bad |= ((x <= self.lo) | (x >= self.hi)).any(-1)
+        return bad
+
+    def stops(self, data: mujoco.MjData) -> bool:
+        """Whether a closed loop's plant state (after a step) hit."""
+        self.unstable = unstable_warning(data)
+        if self.unstable is not None:
+            return True
+        return self.limits and bool(
+            self.hit(data.qpos[None], data.qvel[None])[0]
+        )

@@ -1,0 +1,243 @@
+"""Starts a plant can be in, episodes MuJoCo reports unstable, and logs of
+free joints checked before training: quaternions declared and unit."""
+
+from __future__ import annotations
+
+import json
+
+import mujoco
+import numpy as np
+import polars as pl
+import pytest
+from conftest import BOUNCE_XML
+
+from hydrax.dynamics_model_training.data_loader import DynamicsDataset
+from hydrax.initial_states import PENETRATION_TOLERANCE, spread_qpos
+from hydrax.logs import DataError, read_manifest
+from hydrax.simulation.collect import main as collect_main
+from hydrax.simulation.policies import run_batch
+from hydrax.task_base import Task, model_path
+
+# A rod on a stiff spring: explicit Euler at 0.01 s diverges at once.
+STIFF_XML = """
+<mujoco model="stiff">
+  <option timestep="0.01" integrator="Euler"/>
+  <worldbody>
+    <body name="rod">
+      <joint name="hinge" type="hinge" axis="0 1 0" stiffness="1e6"/>
+      <geom type="capsule" fromto="0 0 0 0.2 0 0" size="0.02" mass="0.1"/>
+    </body>
+  </worldbody>
+  <actuator><motor joint="hinge" ctrlrange="-1 1"/></actuator>
+</mujoco>
+"""
+
+# A ball on a slide joint between two facing planes (half-spaces) it
+# touches: any move pushes it into one of them.
+WEDGED_XML = """
+<mujoco model="wedged">
+  <worldbody>
+    <geom type="plane" pos="-0.1 0 0" zaxis="1 0 0" size="1 1 0.1"/>
+    <geom type="plane" pos="0.1 0 0" zaxis="-1 0 0" size="1 1 0.1"/>
+    <body>
+      <joint name="slide" type="slide" axis="1 0 0"/>
+      <geom type="sphere" size="0.1"/>
+    </body>
+  </worldbody>
+</mujoco>
+"""
+
+
+def _deepest(m: mujoco.MjModel, qpos: np.ndarray) -> float:
+    d = mujoco.MjData(m)
+    d.qpos[:] = qpos
+    mujoco.mj_forward(m, d)
+    return min((float(d.contact.dist[i]) for i in range(d.ncon)), default=0.0)
+
+
+def test_spread_keeps_a_free_body_unit_and_out_of_the_floor():
+    m = mujoco.MjModel.from_xml_string(BOUNCE_XML)
+    resting = m.qpos0.copy()
+    resting[2] = 0.1  # the ball on the floor: half of all z moves go down
+    rng = np.random.default_rng(0)
+    starts = [spread_qpos(m, rng, resting, 0.3) for _ in range(100)]
+    norms = [np.linalg.norm(q[3:7]) for q in starts]
+    np.testing.assert_allclose(norms, 1.0, atol=1e-12)
+    assert min(_deepest(m, q) for q in starts) >= -PENETRATION_TOLERANCE
+    heights = np.array([q[2] for q in starts])
+    assert heights.max() > 0.3 and heights.min() < 0.1 + 1e-9  # still spread
+
+
+def test_spread_of_hinges_and_slides_is_the_plain_uniform_draw():
+    # Built-in tasks without contacts start exactly as they always did.
+    m = mujoco.MjModel.from_xml_path(str(model_path("double_cart_pole")))
+    q0 = np.array([0.0, np.pi, 0.0])
+    got = spread_qpos(m, np.random.default_rng(5), q0, 0.1)
+    want = q0 + np.random.default_rng(5).uniform(-0.1, 0.1, 3)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-15)
+
+
+def test_a_spread_that_always_penetrates_is_refused():
+    m = mujoco.MjModel.from_xml_string(WEDGED_XML)
+    with pytest.raises(ValueError, match=r"init_spread=10000\.0: none of 1000"):
+        spread_qpos(m, np.random.default_rng(0), m.qpos0, 1e4, "init_spread")
+
+
+class _BounceTask(Task):
+    """The free ball as a user's own task with a goal."""
+
+    def __init__(self, xml: str):
+        super().__init__(mujoco.MjModel.from_xml_string(xml))
+
+    def running_cost(self, state, control):
+        return 0.0
+
+    def terminal_cost(self, state):
+        return 0.0
+
+    def goal(self):
+        qpos = self.mj_model.qpos0.copy()
+        qpos[2] = 0.1
+        return qpos, np.zeros(self.nv)
+
+
+def test_a_tasks_trial_starts_are_unit_and_out_of_the_floor():
+    task = _BounceTask(BOUNCE_XML)
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        for mode in ("balance", "swingup"):
+            qpos, _ = task.sample_initial_state(rng, mode)
+            assert abs(np.linalg.norm(qpos[3:7]) - 1) < 1e-12
+            assert _deepest(task.mj_model, qpos) >= -PENETRATION_TOLERANCE
+
+
+def test_an_unstable_episode_is_dropped_and_the_others_kept():
+    m = mujoco.MjModel.from_xml_string(BOUNCE_XML)
+    calm = (m.qpos0.copy(), np.zeros(m.nv))
+    wild = (m.qpos0.copy(), np.full(m.nv, 1e11))  # MuJoCo: huge QVEL
+    out = run_batch(
+        m,
+        starts=[calm, wild],
+        noise=np.zeros((2, 50, m.nu)),
+        lqr_mask=np.zeros(2, bool),
+        lqr=None,
+        steps=50,
+        stop_at_limit=False,
+    )
+    assert list(out.lengths) == [50, 0]
+    assert list(out.unstable) == [1]
+    assert "QVEL" in out.unstable[1] and "t = 0.000 s" in out.unstable[1]
+    assert np.isfinite(out.qpos[0]).all() and abs(out.qpos[0, -1, 2]) < 0.6
+
+
+def test_collect_writes_no_unstable_episode(tmp_path, capsys):
+    xml = tmp_path / "stiff.xml"
+    xml.write_text(STIFF_XML)
+    out = tmp_path / "data"
+    assert collect_main(["--model", str(xml), "--out-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "dropped 100 of 100 episodes whose simulation became unstable" in err
+    assert "QACC" in err and not out.exists()  # nothing half-written
+
+
+def test_pooled_directories_must_describe_one_robot(tmp_path, free_body_run):
+    other = tmp_path / "other"
+    other.mkdir()
+    for path in sorted(free_body_run.data.glob("episode_0000[0-4].csv")):
+        (other / path.name).write_bytes(path.read_bytes())
+    manifest = json.loads((free_body_run.data / "manifest.json").read_text())
+    manifest["coordinate_indices"] = [0, 1, 2]
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        DataError, match=r"manifest coordinate_indices=\[0, 1, 2\] differs"
+    ):
+        DynamicsDataset([free_body_run.data, other], verbose=False)
+    # A manifest of the indices alone pools with a collected one ...
+    (other / "manifest.json").write_text(
+        json.dumps(
+            {k: manifest[k] for k in ("angle_indices", "quat_indices")}
+        ).replace("}", ', "coordinate_indices": [0, 1]}')
+    )
+    DynamicsDataset([free_body_run.data, other], verbose=False)
+    # ... and another model file's logs are pooled with a warning.
+    manifest["coordinate_indices"] = read_manifest(
+        free_body_run.data
+    ).coordinate_indices
+    manifest["model_sha256"] = "0" * 64
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning, match="another model file"):
+        DynamicsDataset([free_body_run.data, other], verbose=False)
+
+
+def _bare_logs(tmp_path, free_body_run, scale: float = 1.0):
+    """The free body's logs without a manifest; one quaternion scaled."""
+    out = tmp_path / "bare"
+    out.mkdir()
+    for path in sorted(free_body_run.data.glob("episode_0000[0-5].csv")):
+        (out / path.name).write_bytes(path.read_bytes())
+    first = out / "episode_00000.csv"
+    df = pl.read_csv(first)
+    quat = [f"qpos_{i}" for i in range(3, 7)]
+    df = df.with_columns(
+        pl.when(pl.int_range(pl.len()) == 7)
+        .then(pl.col(c) * scale)
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in quat
+    )
+    df.write_csv(first)
+    return out
+
+
+def test_a_free_joint_without_quat_indices_is_refused(tmp_path, free_body_run):
+    data = _bare_logs(tmp_path, free_body_run)
+    with pytest.raises(
+        DataError, match="no manifest.json.*and quat_indices: nq = 7, nv = 6"
+    ):
+        DynamicsDataset(data, verbose=False)
+    with pytest.raises(
+        DataError, match=r"nq = 7 and nv = 6: qpos holds 1 quaternion"
+    ):
+        DynamicsDataset(
+            data, angle_indices=[], coordinate_indices=[0, 1], verbose=False
+        )
+    DynamicsDataset(
+        data,
+        angle_indices=[],
+        coordinate_indices=[0, 1],
+        quat_indices=[3],
+        verbose=False,
+    )
+
+
+@pytest.mark.parametrize("scale", [1.3, 0.0])
+@pytest.mark.parametrize("rows_in_memory", [None, 256])
+def test_a_quaternion_that_is_not_unit_is_refused(
+    tmp_path, free_body_run, scale, rows_in_memory
+):
+    data = _bare_logs(tmp_path, free_body_run, scale)
+    with pytest.raises(
+        DataError,
+        match=r"episode_00000.csv: line 9, columns qpos_3, qpos_4, qpos_5, "
+        rf"qpos_6: the quaternion's norm is {scale:g}, not 1",
+    ):
+        DynamicsDataset(
+            data,
+            angle_indices=[],
+            coordinate_indices=[0, 1],
+            quat_indices=[3],
+            verbose=False,
+            max_rows_in_memory=rows_in_memory,
+        )
+
+
+def test_bad_indices_in_a_manifest_name_the_manifest(tmp_path, free_body_run):
+    data = _bare_logs(tmp_path, free_body_run)
+    manifest = json.loads((free_body_run.data / "manifest.json").read_text())
+    manifest["quat_indices"] = [4]
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        DataError,
+        match=r"manifest.json \(the indices not given are read from it\)",
+    ):
+        DynamicsDataset(data, verbose=False)
