@@ -24,8 +24,6 @@ def test_auto_is_the_default_controllers_horizon_in_model_steps(dcp_data):
     k, why = resolve_prediction_horizon("auto", "double_cart_pole", [dcp_data])
     assert k == controller.ctrl_steps == 80
     assert "80 steps" in why and "0.8 s" in why and "manifest dt" in why
-    k, _ = resolve_prediction_horizon("auto", "cart_pole", [dcp_data])
-    assert k == 100  # 1.0 s at 0.01 s
 
 
 def test_auto_counts_steps_of_the_logs_timestep(tmp_path):
@@ -44,20 +42,36 @@ def test_auto_counts_steps_of_the_logs_timestep(tmp_path):
     assert k == 80 and "no manifest dt" in why
 
 
-def test_auto_falls_back_for_unknown_tasks(dcp_data):
+@pytest.fixture
+def unnamed(tmp_path):
+    """Logs whose manifest names no task (hand-written: dt alone)."""
+    (tmp_path / "manifest.json").write_text(json.dumps({"dt": 0.01}))
+    return tmp_path
+
+
+def test_auto_falls_back_for_unknown_tasks(unnamed):
     """A task that is not built in, or has no default controller: 9."""
-    k, why = resolve_prediction_horizon("auto", "my_robot", [dcp_data])
+    k, why = resolve_prediction_horizon("auto", "my_robot", [unnamed])
     assert (k, FALLBACK_HORIZON) == (9, 9)
     assert "'my_robot' is not a built-in task" in why and "9" in why
-    k, why = resolve_prediction_horizon("auto", "particle", [dcp_data])
+    k, why = resolve_prediction_horizon("auto", "particle", [unnamed])
     assert k == 9 and "no default controller" in why
 
 
-@pytest.mark.parametrize("name", ["hopper", "quadruped"])
-def test_auto_follows_the_contact_tasks_controllers(dcp_data, name):
-    """Their default controllers look 0.5 s ahead: 50 steps."""
-    k, why = resolve_prediction_horizon("auto", name, [dcp_data])
-    assert k == 50 and f"{name} default controller" in why
+@pytest.mark.parametrize(
+    ("name", "steps"), [("hopper", 50), ("quadruped", 50), ("cart_pole", 100)]
+)
+def test_auto_follows_the_named_tasks_controller(unnamed, name, steps):
+    """The contact tasks look 0.5 s ahead, the cart pole 1 s (at 0.01 s)."""
+    k, why = resolve_prediction_horizon("auto", name, [unnamed])
+    assert k == steps and f"{name} default controller" in why
+
+
+def test_the_robot_the_manifest_names_wins_over_the_folder_name(dcp_data):
+    """A checkpoint folder named after a built-in task does not lend its
+    horizon to logs of another robot (the manifest's task)."""
+    k, why = resolve_prediction_horizon("auto", "quadruped", [dcp_data])
+    assert k == 80 and "double_cart_pole default controller" in why
 
 
 def test_an_int_is_kept_and_a_bad_value_named(dcp_data):

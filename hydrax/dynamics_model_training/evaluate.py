@@ -189,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch_size=args.batch_size,
         )
     except (DataError, CheckpointError, ValueError, OSError) as e:
-        return command_error(parser, e)
+        return command_error(parser, e, {"prediction_horizon": "--horizon"})
     return 0
 
 

@@ -80,7 +80,9 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--task-name",
         required=True,
-        help="names the checkpoint folder <checkpoint-dir>/<task-name>",
+        help="names the checkpoint folder <checkpoint-dir>/<task-name>; "
+        "with --prediction-horizon auto and logs whose manifest names no "
+        "task, a built-in task's name also picks the planning horizon",
     )
     parser.add_argument(
         "--angle-indices",

@@ -117,8 +117,9 @@ def resolve_prediction_horizon(
     """The training horizon K, and for ``auto`` a line saying why.
 
     An int is kept as it is (``check_arguments`` checks it). ``"auto"``
-    gives :func:`planning_horizon_steps` when ``task_name`` is a built-in
-    task with a default controller, else :data:`FALLBACK_HORIZON`.
+    gives :func:`planning_horizon_steps` when the task the logs' manifest
+    names (without one, ``task_name``) is a built-in task with a default
+    controller, else :data:`FALLBACK_HORIZON`.
 
     Raises:
         ValueError: naming ``prediction_horizon`` for any other string.
@@ -133,6 +134,12 @@ def resolve_prediction_horizon(
     from hydrax.simulation.controllers import default_controller
     from hydrax.tasks import TASK_NAMES, get_task
 
+    try:
+        manifest = read_common_manifest(data_dirs)
+    except DataError:
+        manifest = None  # the dataset names the problem when it reads them
+    if manifest is not None and manifest.task:  # the robot the logs name
+        task_name = manifest.task
     if task_name in TASK_NAMES:
         task = get_task(task_name)
         try:
