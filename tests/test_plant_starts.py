@@ -241,3 +241,20 @@ def test_bad_indices_in_a_manifest_name_the_manifest(tmp_path, free_body_run):
         match=r"manifest.json \(the indices not given are read from it\)",
     ):
         DynamicsDataset(data, verbose=False)
+
+
+def test_quaternions_must_be_the_models_joints(tmp_path, free_body_run):
+    """The manifest's joint table says where the quaternions are."""
+    data = _bare_logs(tmp_path, free_body_run)
+    manifest = json.loads((free_body_run.data / "manifest.json").read_text())
+    manifest["joints"] = [
+        {"name": "knob", "type": "ball", "qpos_adr": 0, "dof_adr": 0},
+        {"name": "rest", "type": "slide", "qpos_adr": 4, "dof_adr": 3},
+    ]
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        DataError,
+        match=r"quat_indices \[3\] are not the quaternions of the model's "
+        r"free and ball joints in .*manifest.json: 0 \('knob'\)",
+    ):
+        DynamicsDataset(data, verbose=False)

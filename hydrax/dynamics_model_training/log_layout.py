@@ -99,7 +99,28 @@ def layout_from_manifest(
         ) from err
     if manifest is not None:
         manifest.check_dims(dims, manifest_path)
+        _check_quaternions_of_joints(layout, manifest.joints, manifest_path)
     return layout
+
+
+def _check_quaternions_of_joints(
+    layout: StateLayout, joints: list[dict] | None, manifest_path: Path
+) -> None:
+    """The declared quaternions are the model's (its manifest's joints)."""
+    if not joints:
+        return
+    starts = {
+        j["qpos_adr"] + (3 if j["type"] == "free" else 0): j.get("name", "")
+        for j in joints
+        if j.get("type") in ("free", "ball") and type(j.get("qpos_adr")) is int
+    }
+    if set(layout.quat_indices) != set(starts):
+        named = ", ".join(f"{q} ({starts[q]!r})" for q in sorted(starts))
+        raise DataError(
+            f"quat_indices {list(layout.quat_indices)} are not the "
+            f"quaternions of the model's free and ball joints in "
+            f"{manifest_path}: {named or 'none'}"
+        )
 
 
 def check_unit_quaternions(layout: StateLayout, *trajs: Trajectory) -> None:
