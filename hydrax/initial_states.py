@@ -43,6 +43,7 @@ def spread_qpos(
     qpos: np.ndarray,
     spread: float,
     what: str = "spread",
+    advice: str | None = None,
 ) -> np.ndarray:
     """``qpos`` moved by U(−spread, spread) in every dof, out of contact.
 
@@ -57,6 +58,7 @@ def spread_qpos(
         qpos: The pose to spread about, (nq,).
         spread: Half width of the uniform spread per dof (>= 0).
         what: The parameter's name for the error message.
+        advice: What the error suggests (default: a smaller ``what``).
 
     Returns:
         The spread pose, (nq,).
@@ -82,5 +84,6 @@ def spread_qpos(
     raise ValueError(
         f"{what}={spread}: none of {MAX_DRAWS} random starts kept the bodies "
         f"apart (the last pushed geoms {' and '.join(names)} "
-        f"{-depth * 1000:.0f} mm into each other); use a smaller {what}"
+        f"{-depth * 1000:.0f} mm into each other); "
+        + (advice or f"use a smaller {what}")
     )

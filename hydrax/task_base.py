@@ -17,6 +17,8 @@ from hydrax.dynamics.base import Dynamics, PhysicsDynamics
 from hydrax.initial_states import spread_qpos
 from hydrax.utils import control_limits
 
+_OWN = "override Task.sample_initial_state (spread_qpos with a smaller spread)"
+
 
 def model_path(name: str) -> Path:
     """The MJCF file of a built-in task, e.g. ``model_path("pendulum")``."""
@@ -208,10 +210,10 @@ class Task(ABC):
         qvel = np.zeros(self.nv)
         if mode == "balance" and self.goal() is not None:
             qpos, qvel = (np.array(a, dtype=float) for a in self.goal())
-            qpos = spread_qpos(self.mj_model, rng, qpos, 0.1)
+            qpos = spread_qpos(self.mj_model, rng, qpos, 0.1, advice=_OWN)
             qvel = qvel + rng.uniform(-0.1, 0.1, self.nv)
         elif mode == "swingup":
-            qpos = spread_qpos(self.mj_model, rng, qpos, 0.05)
+            qpos = spread_qpos(self.mj_model, rng, qpos, 0.05, advice=_OWN)
         return qpos, qvel
 
     def success(self, qpos: np.ndarray, site_xpos: np.ndarray) -> bool:

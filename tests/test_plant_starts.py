@@ -15,7 +15,8 @@ from hydrax.dynamics_model_training.data_loader import DynamicsDataset
 from hydrax.initial_states import PENETRATION_TOLERANCE, spread_qpos
 from hydrax.logs import DataError, read_manifest
 from hydrax.simulation.collect import main as collect_main
-from hydrax.simulation.policies import run_batch
+from hydrax.simulation.collection import collect
+from hydrax.simulation.runners import run_batch
 from hydrax.task_base import Task, model_path
 
 # A rod on a stiff spring: explicit Euler at 0.01 s diverges at once.
@@ -249,7 +250,10 @@ def test_quaternions_must_be_the_models_joints(tmp_path, free_body_run):
     manifest = json.loads((free_body_run.data / "manifest.json").read_text())
     manifest["joints"] = [
         {"name": "knob", "type": "ball", "qpos_adr": 0, "dof_adr": 0},
-        {"name": "rest", "type": "slide", "qpos_adr": 4, "dof_adr": 3},
+        *(
+            {"name": f"s{i}", "type": "slide", "qpos_adr": i, "dof_adr": i - 1}
+            for i in (4, 5, 6)
+        ),
     ]
     (data / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(
@@ -258,3 +262,120 @@ def test_quaternions_must_be_the_models_joints(tmp_path, free_body_run):
         r"free and ball joints in .*manifest.json: 0 \('knob'\)",
     ):
         DynamicsDataset(data, verbose=False)
+
+
+def test_a_partial_joint_table_says_nothing_about_quaternions(
+    tmp_path, free_body_run
+):
+    data = _bare_logs(tmp_path, free_body_run)
+    manifest = json.loads((free_body_run.data / "manifest.json").read_text())
+    manifest["joints"] = [{"name": "arm", "type": "hinge"}]  # hand-written
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    DynamicsDataset(data, verbose=False)
+
+
+def test_pooled_manifests_agree_up_to_rounding_and_order(
+    tmp_path, free_body_run
+):
+    other = tmp_path / "other"
+    other.mkdir()
+    for path in sorted(free_body_run.data.glob("episode_0000[0-4].csv")):
+        (other / path.name).write_bytes(path.read_bytes())
+    manifest = json.loads((free_body_run.data / "manifest.json").read_text())
+    manifest["dt"] *= 1 + 1e-9
+    manifest["coordinate_indices"] = manifest["coordinate_indices"][::-1]
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    DynamicsDataset([free_body_run.data, other], verbose=False)
+
+
+def test_a_model_trained_on_bare_free_body_logs_evaluates(
+    tmp_path, free_body_run
+):
+    from hydrax.dynamics_model_training.evaluation_pipeline import (
+        evaluate_model,
+    )
+    from hydrax.dynamics_model_training.train import train_dynamics_model
+
+    data = _bare_logs(tmp_path, free_body_run)
+    kwargs = {"angle_indices": [], "coordinate_indices": [0, 1]}
+    train_dynamics_model(
+        data, "bare", **kwargs, quat_indices=[3], hidden_size=8,
+        history_length=3, prediction_horizon=2, num_epochs=1,
+        checkpoint_dir=tmp_path / "ck", progress=False, log=lambda s: None,
+    )  # fmt: skip
+    result = evaluate_model(
+        tmp_path / "ck" / "bare" / "best_model.pkl",
+        data,
+        num_examples=20,
+        log=None,
+    )
+    assert "orientation_3" in result["predictors"]["model"]["phys_mse"]
+
+
+def _collected(tmp_path, episodes=2):
+    xml = tmp_path / "bounce.xml"
+    xml.write_text(BOUNCE_XML)
+    out = tmp_path / "data"
+    collect(xml, out, episodes=episodes, duration=0.1, progress=False)
+    return xml, out
+
+
+def test_an_append_after_dropped_episodes_takes_new_numbers(tmp_path):
+    xml, out = _collected(tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["collection"][-1]["unstable_episodes_dropped"] = {
+        "episode_00002.csv": "Nan, Inf or huge value in QACC (t = 0.050 s)"
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    collect(xml, out, episodes=1, duration=0.1, append=True, progress=False)
+    assert sorted(p.name for p in out.glob("*.csv"))[-1] == "episode_00003.csv"
+
+
+def test_an_overwrite_that_drops_every_episode_says_what_it_removed(tmp_path):
+    _, out = _collected(tmp_path)
+    stiff = tmp_path / "stiff.xml"
+    stiff.write_text(STIFF_XML)
+    with pytest.raises(ValueError, match="overwrite had removed the old"):
+        collect(stiff, out, episodes=2, overwrite=True, progress=False)
+
+
+class _StiffTask(Task):
+    def __init__(self, path):
+        path.write_text(STIFF_XML)
+        mj_model = mujoco.MjModel.from_xml_path(str(path))
+        super().__init__(mj_model, model_file=path)
+
+    def running_cost(self, state, control):
+        return 0.0
+
+    def terminal_cost(self, state):
+        return 0.0
+
+
+def test_an_unstable_mpc_episode_is_dropped(tmp_path):
+    from hydrax.algs import PredictiveSampling
+
+    task = _StiffTask(tmp_path / "stiff.xml")
+    controller = PredictiveSampling(
+        task, num_samples=4, noise_level=0.1, plan_horizon=0.04, num_knots=2
+    )
+    with pytest.raises(ValueError, match=r"dropped 1 of 1 .*QACC"):
+        collect(
+            task, tmp_path / "out", episodes=1, duration=0.1, policy="mpc",
+            controller=controller, progress=False,
+        )  # fmt: skip
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_auto_horizon_wants_the_built_in_tasks_own_model_file(tmp_path):
+    from hydrax.dynamics_model_training.training_setup import (
+        resolve_prediction_horizon,
+    )
+
+    manifest = {"dt": 0.01, "task": "double_cart_pole"}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert resolve_prediction_horizon("auto", "x", [tmp_path])[0] == 80
+    manifest["model_sha256"] = "0" * 64  # a user's double_cart_pole.xml
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    k, why = resolve_prediction_horizon("auto", "x", [tmp_path])
+    assert k == 9 and "another model file" in why

@@ -15,8 +15,8 @@ from hydrax.simulation.policies import (
     episode_kind,
     exploration_lqr,
     mix_energy_fraction,
-    run_batch,
 )
+from hydrax.simulation.runners import run_batch
 from hydrax.tasks import get_task
 
 SWINGUP_TASKS = ("pendulum", "cart_pole")

@@ -160,6 +160,8 @@ def load_windows(
         data_dir,
         coordinate_indices=list(layout.coordinate_indices),
         angle_indices=list(layout.angle_indices),
+        quat_indices=list(layout.quat_indices),
+        heading_frame=layout.heading_frame,
         history_length=h,
         prediction_horizon=horizon,
         transform_fn=network.transform_fn,

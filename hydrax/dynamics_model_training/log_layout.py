@@ -62,27 +62,28 @@ def layout_from_manifest(
             )
     given = (angle_indices, coordinate_indices, quat_indices)
     if manifest is not None:
+        manifest.check_dims(dims, manifest_path)
         angle_indices, coordinate_indices, quat_indices = (
-            mine if mine is not None else (theirs or [])
+            mine if mine is not None else theirs
             for mine, theirs in zip(
                 given,
                 (
-                    manifest.angle_indices,
-                    manifest.coordinate_indices,
+                    manifest.angle_indices or [],
+                    manifest.coordinate_indices or [],
                     manifest.quat_indices,
                 ),
                 strict=True,
             )
         )
-    quat_indices = quat_indices or []
-    if quaternions and not quat_indices:
+    if quaternions and quat_indices is None:
         raise DataError(
             f"the logs have nq = {nq} and nv = {nv}: qpos holds {quaternions}"
             " quaternion(s) (free or ball joints), but quat_indices names "
             "none; give the first qpos of each (e.g. quat_indices=[3] for a "
-            "free joint at qpos 0), or the model would add to them as to "
-            "plain numbers"
+            "free joint at qpos 0; quat_indices=[] adds to them as to plain "
+            "numbers)"
         )
+    quat_indices = quat_indices or []
     try:
         layout = StateLayout.create(
             *dims,
@@ -98,7 +99,6 @@ def layout_from_manifest(
             f"{manifest_path} (the indices not given are read from it): {err}"
         ) from err
     if manifest is not None:
-        manifest.check_dims(dims, manifest_path)
         _check_quaternions_of_joints(layout, manifest.joints, manifest_path)
     return layout
 
@@ -107,8 +107,14 @@ def _check_quaternions_of_joints(
     layout: StateLayout, joints: list[dict] | None, manifest_path: Path
 ) -> None:
     """The declared quaternions are the model's (its manifest's joints)."""
-    if not joints:
-        return
+    widths = {"free": 7, "ball": 4, "slide": 1, "hinge": 1}
+    if not joints or layout.nq != sum(
+        widths.get(j.get("type"), layout.nq + 1)
+        if type(j.get("qpos_adr")) is int
+        else layout.nq + 1
+        for j in joints
+    ):
+        return  # no table, or a partial (hand-written) one: nothing to say
     starts = {
         j["qpos_adr"] + (3 if j["type"] == "free" else 0): j.get("name", "")
         for j in joints

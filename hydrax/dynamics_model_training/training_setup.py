@@ -11,6 +11,7 @@ optimizer and (resumed) state.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,13 @@ from hydrax.dynamics_model_training.warm_start import start_from
 from hydrax.dynamics_model_training.windows import (
     directory_file_weights,
 )
-from hydrax.logs import MANIFEST_IDENTITY, DataError, read_common_manifest
+from hydrax.logs import (
+    MANIFEST_IDENTITY,
+    DataError,
+    Manifest,
+    read_common_manifest,
+)
+from hydrax.logs.manifest import model_sha256
 
 AUTO_HORIZON = "auto"
 """``prediction_horizon="auto"``: the task's planning horizon (below)."""
@@ -134,27 +141,42 @@ def resolve_prediction_horizon(
     from hydrax.simulation.controllers import default_controller
     from hydrax.tasks import TASK_NAMES, get_task
 
-    try:
-        manifest = read_common_manifest(data_dirs)
-    except DataError:
-        manifest = None  # the dataset names the problem when it reads them
+    manifest = _quiet_manifest(data_dirs)
     if manifest is not None and manifest.task:  # the robot the logs name
         task_name = manifest.task
+    why = "is not a built-in task"
     if task_name in TASK_NAMES:
         task = get_task(task_name)
-        try:
-            controller = default_controller(task)
-        except ValueError:
-            why = "has no default controller"
+        logged = manifest.model_sha256 if manifest is not None else None
+        if logged not in (None, model_sha256(task.model_file)):
+            why = "names logs of another model file than the built-in task's"
         else:
-            return planning_horizon_steps(controller, task_name, data_dirs)
-    else:
-        why = "is not a built-in task"
+            try:
+                controller = default_controller(task)
+            except ValueError:
+                why = "has no default controller"
+            else:
+                return planning_horizon_steps(controller, task_name, data_dirs)
     return FALLBACK_HORIZON, (
         f"auto prediction horizon: {task_name!r} {why}, so the planning "
         f"horizon is unknown; using {FALLBACK_HORIZON} steps (give a number "
         "to choose)"
     )
+
+
+def _quiet_manifest(data_dirs: Sequence[Path]) -> Manifest | None:
+    """The logs' common manifest; None on any problem (and no warning).
+
+    The dataset reads it again, and names its problems and warnings once.
+    """
+    if not data_dirs:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return read_common_manifest(data_dirs)
+    except DataError:
+        return None
 
 
 def planning_horizon_steps(
@@ -169,10 +191,7 @@ def planning_horizon_steps(
     such a model.
     """
     seconds = controller.ctrl_steps * controller.dt
-    try:
-        manifest = read_common_manifest(data_dirs)
-    except DataError:
-        manifest = None  # the dataset names the problem when it reads them
+    manifest = _quiet_manifest(data_dirs)
     if manifest is not None and manifest.dt:
         dt, source = float(manifest.dt), "the logs' manifest dt"
     else:

@@ -9,7 +9,8 @@
   keys (`log_keys`, `log_stem`, `match_logs`, `unmatched_keys`) and
   content fingerprints (`log_fingerprint`).
 - `hydrax.logs.writer`: `write_trajectory`, lossless and atomic.
-- `hydrax.logs.manifest`: the typed `Manifest` and its reader and writer.
+- `hydrax.logs.manifest`: the typed `Manifest` and its reader and writer;
+  `hydrax.logs.pooled`: the manifest of several directories pooled.
 
 Nothing here imports the training, simulation or task code.
 """
@@ -25,10 +26,10 @@ from hydrax.logs.manifest import (
     MANIFEST,
     MANIFEST_IDENTITY,
     Manifest,
-    read_common_manifest,
     read_manifest,
     write_manifest,
 )
+from hydrax.logs.pooled import read_common_manifest
 from hydrax.logs.reader import (
     Trajectory,
     read_columns,

@@ -36,21 +36,20 @@ from hydrax.simulation.model_source import ModelSource, resolve_source
 from hydrax.simulation.output_dir import (
     OutputTarget,
     Progress,
+    UnstableEpisodes,
     drop_if_empty,
     resolve_output,
     unstable_note,
     write_episodes,
 )
 from hydrax.simulation.policies import (
-    Rollouts,
     check_random_centre,
     episode_inputs,
     exploration_lqr,
     mix_energy_fraction,
     resolve_policy,
-    run_batch,
-    run_mpc_episode,
 )
+from hydrax.simulation.runners import Rollouts, run_batch, run_mpc_episode
 from hydrax.task_base import Task
 
 
@@ -346,6 +345,7 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
     if target.existing and overwrite:
         for path in target.existing:
             path.unlink()
+    removed = bool(target.existing) and overwrite
     out_dir.mkdir(parents=True, exist_ok=True)
     done = Progress(written=[], start_time=time.perf_counter())
     try:
@@ -360,10 +360,17 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
             controller=controller,
         )
         if not done.written:
-            raise ValueError(unstable_note(done.unstable, episodes))
+            raise ValueError(
+                unstable_note(done.unstable, episodes)
+                + (" (overwrite had removed the old dataset)" * removed)
+            )
         _write_run_manifest(source, target, settings, done)
         if done.unstable:
-            warnings.warn(unstable_note(done.unstable, episodes), stacklevel=2)
+            warnings.warn(
+                unstable_note(done.unstable, episodes),
+                UnstableEpisodes,
+                stacklevel=2,
+            )
     except KeyboardInterrupt as stop:
         # Ctrl-C: every episode recorded so far is complete (atomic files);
         # keep them, describe them in the manifest, then stop.
@@ -375,7 +382,6 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
             )
         else:
             drop_if_empty(out_dir, created_dir)
-            removed = bool(target.existing) and overwrite
             stop.add_note(
                 "no episode was complete: nothing was written"
                 + (" (--overwrite had removed the old dataset)" * removed)

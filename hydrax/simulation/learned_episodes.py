@@ -8,6 +8,7 @@ alternates them with fine-tuning.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from hydrax.simulation.controllers import (
 )
 from hydrax.simulation.episode_costs import running_costs
 from hydrax.simulation.loop import run_closed_loop
-from hydrax.simulation.plant_checks import LimitCheck
+from hydrax.simulation.output_dir import UnstableEpisodes, unstable_note
+from hydrax.simulation.plant_checks import LimitCheck, instability_reported_here
 from hydrax.simulation.policies import coloured_noise
 from hydrax.simulation.run_logs import RunLogs, write_manifest
 from hydrax.simulation.trials import check_trial, run_trial
@@ -159,29 +161,43 @@ def collect_with_model(
     half = np.asarray((task.u_max - task.u_min) / 2.0)
     half = np.where(np.isfinite(half), half, 1.0)
     logs = RunLogs(out_dir, "episode_*.csv")
+    dropped: dict[str, str] = {}
     for i in range(episodes):
         rng = np.random.default_rng([seed, i])
         qpos0, qvel0 = task.sample_initial_state(rng, trial)
         noise = coloured_noise(rng, steps, noise_std * half, 0.95)
         path = out_dir / f"episode_{i:05d}.csv"
-        run_closed_loop(
-            task,
-            controller,
-            qpos0,
-            qvel0,
-            duration,
-            seed=seed + i,
-            ctrl_noise=noise,
-            compute_cost=False,
-            log_path=path,
-            stop_condition=episode_end(task, trial),
-        )
+        check = LimitCheck(task.mj_model)
+        with instability_reported_here():
+            run_closed_loop(
+                task,
+                controller,
+                qpos0,
+                qvel0,
+                duration,
+                seed=seed + i,
+                ctrl_noise=noise,
+                compute_cost=False,
+                log_path=path,
+                stop_condition=episode_end(task, trial, check),
+            )
+        if check.unstable is not None:  # its last rows already diverge
+            path.unlink()
+            dropped[path.name] = check.unstable
+            continue
         logs.wrote(path)
+    if dropped:
+        note = unstable_note(dropped, episodes, "a smaller timestep")
+        if len(dropped) == episodes:
+            raise ValueError(note)
+        warnings.warn(note, UnstableEpisodes, stacklevel=2)
     write_manifest(task, out_dir)
     return out_dir
 
 
-def episode_end(task: Task, trial: str) -> Callable[[mujoco.MjData], bool]:
+def episode_end(
+    task: Task, trial: str, check: LimitCheck | None = None
+) -> Callable[[mujoco.MjData], bool]:
     """Where a logged episode ends.
 
     At a slide joint's limit, a non-finite state, or (balance) the tip
@@ -189,8 +205,9 @@ def episode_end(task: Task, trial: str) -> Callable[[mujoco.MjData], bool]:
     plant after each step: qpos and qvel are the new state, ``site_xpos``
     still the one before the step (no forward pass in between), so the tip
     check lags by a step; the state that ends an episode is never logged.
+    ``check`` (a `LimitCheck`) then says whether MuJoCo found it unstable.
     """
-    check = LimitCheck(task.mj_model)
+    check = LimitCheck(task.mj_model) if check is None else check
     tip = getattr(task, "tip_id", None) if trial == "balance" else None
     if tip is None:
         return check.stops

@@ -22,7 +22,7 @@ from hydrax.logs import LOG_SUFFIXES, Manifest, read_manifest
 from hydrax.logs.manifest import model_sha256
 from hydrax.logs.writer import write_trajectory_csv
 from hydrax.simulation.model_source import ModelSource
-from hydrax.simulation.policies import Rollouts
+from hydrax.simulation.runners import Rollouts
 
 
 def existing_files(out_dir: Path) -> list[Path]:
@@ -104,6 +104,9 @@ def resolve_output(
             for p in existing
             if p.suffix in LOG_SUFFIXES
         ]
+        for run in old.collection or []:  # dropped: not their numbers again
+            dropped = run.get("unstable_episodes_dropped") or {}
+            numbers += [int(Path(n).stem.split("_")[1]) for n in dropped]
         first = max(numbers, default=-1) + 1
     elif existing and not overwrite:
         logs = sum(p.suffix in LOG_SUFFIXES for p in existing)
@@ -162,13 +165,20 @@ def write_episodes(
             progress.rows += n
 
 
-def unstable_note(unstable: dict[str, str], episodes: int) -> str:
+class UnstableEpisodes(UserWarning):
+    """Episodes dropped because MuJoCo reported the simulation unstable."""
+
+
+def unstable_note(
+    unstable: dict[str, str],
+    episodes: int,
+    advice: str = "a smaller init_spread, control range or timestep",
+) -> str:
     """The warning for episodes dropped as unstable."""
     names = list(unstable)
     shown = "; ".join(f"{n}: {unstable[n]}" for n in names[:3])
     return (
         f"dropped {len(names)} of {episodes} episodes whose simulation "
         f"became unstable, not written ({shown}"
-        f"{'; ...' * (len(names) > 3)}); a smaller init_spread, control "
-        "range or timestep keeps the plant stable"
+        f"{'; ...' * (len(names) > 3)}); {advice} keeps the plant stable"
     )

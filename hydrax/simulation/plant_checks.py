@@ -7,9 +7,15 @@
   resets the state to the model's default pose and carries on, so the log
   would jump back to ``qpos0``, and the rows before the warning already
   diverge (thousands of m/s): such an episode is dropped whole and reported.
+  MuJoCo's own print of that warning (and its ``MUJOCO_LOG.TXT`` in the
+  working directory) is held back meanwhile (`instability_reported_here`).
 """
 
 from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
 
 import mujoco
 import numpy as np
@@ -19,6 +25,30 @@ UNSTABLE_WARNINGS = (
     mujoco.mjtWarning.mjWARN_BADQVEL,
     mujoco.mjtWarning.mjWARN_BADQACC,
 )
+
+
+@contextlib.contextmanager
+def instability_reported_here() -> Iterator[None]:
+    """Hold back MuJoCo's print and log file of its instability warnings.
+
+    The episodes' runners report them (which episode, when); MuJoCo's other
+    warnings still reach stderr. The previous handler is restored after.
+    """
+    previous = mujoco.get_mju_user_warning()
+
+    def handler(message: str) -> None:
+        if "simulation is unstable" in message:
+            return
+        if previous is not None:
+            previous(message)
+        else:
+            print(f"MuJoCo warning: {message}", file=sys.stderr)
+
+    mujoco.set_mju_user_warning(handler)
+    try:
+        yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
 
 
 def unstable_warning(data: mujoco.MjData) -> str | None:
