@@ -16,6 +16,7 @@ from hydrax.initial_states import PENETRATION_TOLERANCE, spread_qpos
 from hydrax.logs import DataError, read_manifest
 from hydrax.simulation.collect import main as collect_main
 from hydrax.simulation.collection import collect
+from hydrax.simulation.output_dir import Progress, unstable_note, write_episodes
 from hydrax.simulation.runners import run_batch
 from hydrax.task_base import Task, model_path
 
@@ -112,7 +113,7 @@ def test_a_tasks_trial_starts_are_unit_and_out_of_the_floor():
             assert _deepest(task.mj_model, qpos) >= -PENETRATION_TOLERANCE
 
 
-def test_an_unstable_episode_is_dropped_and_the_others_kept():
+def test_an_unstable_episode_is_dropped_and_the_others_kept(tmp_path):
     m = mujoco.MjModel.from_xml_string(BOUNCE_XML)
     calm = (m.qpos0.copy(), np.zeros(m.nv))
     wild = (m.qpos0.copy(), np.full(m.nv, 1e11))  # MuJoCo: huge QVEL
@@ -129,6 +130,14 @@ def test_an_unstable_episode_is_dropped_and_the_others_kept():
     assert list(out.unstable) == [1]
     assert "QVEL" in out.unstable[1] and "t = 0.000 s" in out.unstable[1]
     assert np.isfinite(out.qpos[0]).all() and abs(out.qpos[0, -1, 2]) < 0.6
+    # Written: the calm one; the wild one recorded for the warning.
+    progress = Progress(written=[])
+    write_episodes(tmp_path, range(7, 9), out, 0.01, progress)
+    assert [p.name for p in progress.written] == ["episode_00007.csv"]
+    assert list(progress.unstable) == ["episode_00008.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["episode_00007.csv"]
+    note = unstable_note(progress.unstable, 2)
+    assert note.startswith("dropped 1 of 2 episodes") and "QVEL" in note
 
 
 def test_collect_writes_no_unstable_episode(tmp_path, capsys):
