@@ -179,6 +179,13 @@ def test_pooled_directories_must_describe_one_robot(tmp_path, free_body_run):
         DynamicsDataset([free_body_run.data, other], verbose=False)
 
 
+FREE_BODY_INDICES = {
+    "angle_indices": [],
+    "coordinate_indices": [0, 1],
+    "quat_indices": [3],
+}
+
+
 def _bare_logs(tmp_path, free_body_run, scale: float = 1.0):
     """The free body's logs without a manifest; one quaternion scaled."""
     out = tmp_path / "bare"
@@ -211,13 +218,7 @@ def test_a_free_joint_without_quat_indices_is_refused(tmp_path, free_body_run):
         DynamicsDataset(
             data, angle_indices=[], coordinate_indices=[0, 1], verbose=False
         )
-    DynamicsDataset(
-        data,
-        angle_indices=[],
-        coordinate_indices=[0, 1],
-        quat_indices=[3],
-        verbose=False,
-    )
+    DynamicsDataset(data, **FREE_BODY_INDICES, verbose=False)
 
 
 @pytest.mark.parametrize("scale", [1.3, 0.0])
@@ -233,9 +234,7 @@ def test_a_quaternion_that_is_not_unit_is_refused(
     ):
         DynamicsDataset(
             data,
-            angle_indices=[],
-            coordinate_indices=[0, 1],
-            quat_indices=[3],
+            **FREE_BODY_INDICES,
             verbose=False,
             max_rows_in_memory=rows_in_memory,
         )
@@ -306,9 +305,8 @@ def test_a_model_trained_on_bare_free_body_logs_evaluates(
     from hydrax.dynamics_model_training.train import train_dynamics_model
 
     data = _bare_logs(tmp_path, free_body_run)
-    kwargs = {"angle_indices": [], "coordinate_indices": [0, 1]}
     train_dynamics_model(
-        data, "bare", **kwargs, quat_indices=[3], hidden_size=8,
+        data, "bare", **FREE_BODY_INDICES, hidden_size=8,
         history_length=3, prediction_horizon=2, num_epochs=1,
         checkpoint_dir=tmp_path / "ck", progress=False, log=lambda s: None,
     )  # fmt: skip
