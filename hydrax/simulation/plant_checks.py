@@ -56,10 +56,11 @@ def unstable_warning(data: mujoco.MjData) -> str | None:
 
     (Its reset zeroes ``data.time``: the caller knows when it happened.)
     """
+    numbers = data.warning.number
     for kind in UNSTABLE_WARNINGS:
-        warning = data.warning[kind]
-        if warning.number:
-            return mujoco.mju_warningText(kind, warning.lastinfo).rstrip(".")
+        if numbers[kind]:
+            info = data.warning[kind].lastinfo
+            return mujoco.mju_warningText(kind, info).rstrip(".")
     return None
 
 

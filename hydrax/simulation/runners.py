@@ -131,16 +131,20 @@ def _step_batch(
             )
         u = np.clip(u, u_min, u_max)
         ctrl[:, k] = u
+        # MuJoCo's reset restarts data.time (but looks like a first step).
+        reset_before = (k + 0.5) * dt if k else np.inf
         for i in active:
-            datas[i].ctrl[:] = u[i]
-            step(mj_model, datas[i])
-            warning = unstable_warning(datas[i])
-            if warning is not None:
+            data = datas[i]
+            data.ctrl[:] = u[i]
+            step(mj_model, data)
+            if data.time < reset_before and (k or unstable_warning(data)):
+                warning = unstable_warning(data) or "MuJoCo reset the state"
                 unstable[i] = f"{warning} (t = {k * dt:.3f} s)"
                 lengths[i] = 0
-        active = [i for i in active if i not in unstable]
-        if not active:
-            break
+        if len(unstable) > b - len(active):
+            active = [i for i in active if i not in unstable]
+            if not active:
+                break
     return Rollouts(qpos, qvel, ctrl, lengths, unstable)
 
 
