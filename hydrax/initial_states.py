@@ -14,7 +14,7 @@ import mujoco
 import numpy as np
 
 PENETRATION_TOLERANCE = 0.005
-"""How much deeper (m) than the unspread pose a spread start may penetrate."""
+"""How deep (m) a spread start's contacts may penetrate."""
 
 MAX_DRAWS = 1000
 """Draws tried before a spread is refused as always penetrating."""
@@ -49,8 +49,9 @@ def spread_qpos(
 
     The first draw is ``rng.uniform(-spread, spread, nv)``, so a model
     without contacts starts exactly as a plain uniform spread of its joints
-    would. A draw whose deepest contact is more than
-    ``PENETRATION_TOLERANCE`` deeper than ``qpos``'s own is drawn again.
+    would. A draw whose deepest contact penetrates more than
+    ``PENETRATION_TOLERANCE`` is drawn again (also when ``qpos`` itself
+    does, e.g. a body placed inside the floor: the spread must lift it out).
 
     Args:
         mj_model: The model.
@@ -68,22 +69,33 @@ def spread_qpos(
     """
     base = np.array(qpos, dtype=np.float64)
     data = mujoco.MjData(mj_model)
-    floor = deepest_contact(mj_model, data, base)[0] - PENETRATION_TOLERANCE
     for _ in range(MAX_DRAWS):
         moved = base.copy()
         step = rng.uniform(-spread, spread, mj_model.nv)
         mujoco.mj_integratePos(mj_model, moved, step, 1.0)
         depth, index = deepest_contact(mj_model, data, moved)
-        if depth >= floor:
+        if depth >= -PENETRATION_TOLERANCE:
             return moved
-    contact = data.contact[index]
-    names = (
-        mujoco.mj_id2name(mj_model, mujoco.mjtObj.mjOBJ_GEOM, g) or f"#{g}"
-        for g in (contact.geom1, contact.geom2)
+    last = f"{_geoms(mj_model, data, index)} {-depth * 1000:.0f} mm"
+    depth, index = deepest_contact(mj_model, data, base)
+    pose = (
+        f"; the pose itself pushes {_geoms(mj_model, data, index)} "
+        f"{-depth * 1000:.0f} mm into each other (a body placed inside "
+        "another?)"
+        if depth < -PENETRATION_TOLERANCE
+        else ""
     )
     raise ValueError(
         f"{what}={spread}: none of {MAX_DRAWS} random starts kept the bodies "
-        f"apart (the last pushed geoms {' and '.join(names)} "
-        f"{-depth * 1000:.0f} mm into each other); "
+        f"apart (the last pushed {last} into each other{pose}); "
         + (advice or f"use a smaller {what}")
+    )
+
+
+def _geoms(mj_model: mujoco.MjModel, data: mujoco.MjData, index: int) -> str:
+    """The two geoms of contact ``index`` of ``data``, by name."""
+    contact = data.contact[index]
+    return " and ".join(
+        mujoco.mj_id2name(mj_model, mujoco.mjtObj.mjOBJ_GEOM, g) or f"#{g}"
+        for g in (contact.geom1, contact.geom2)
     )

@@ -162,6 +162,10 @@ def test_pooled_directories_must_describe_one_robot(tmp_path, free_body_run):
         DataError, match=r"manifest coordinate_indices=\[0, 1, 2\] differs"
     ):
         DynamicsDataset([free_body_run.data, other], verbose=False)
+    # Indices the caller passes settle it.
+    DynamicsDataset(
+        [free_body_run.data, other], coordinate_indices=[0, 1], verbose=False
+    )
     # A manifest of the indices alone pools with a collected one ...
     (other / "manifest.json").write_text(
         json.dumps(
@@ -386,3 +390,14 @@ def test_the_auto_horizon_wants_the_built_in_tasks_own_model_file(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     k, why = resolve_prediction_horizon("auto", "x", [tmp_path])
     assert k == 9 and "another model file" in why
+
+
+def test_a_body_placed_inside_the_floor_is_spread_out_of_it():
+    m = mujoco.MjModel.from_xml_string(BOUNCE_XML)
+    sunk = m.qpos0.copy()
+    sunk[2] = 0.05  # the ball's centre 5 cm above the floor: 5 cm inside
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        assert _deepest(m, spread_qpos(m, rng, sunk, 0.2)) >= -0.005
+    with pytest.raises(ValueError, match="the pose itself pushes .* 50 mm"):
+        spread_qpos(m, rng, sunk, 0.0)

@@ -88,8 +88,7 @@ class DynamicsDataset:
     then reads whole files into blocks of at most that many rows, one block
     at a time (the next read ahead): each file once per pass over its split.
 
-    Files are split into training and validation *by file*, from the seed.
-    Standardization statistics come from the training files only.
+    The split is by file, from the seed; statistics come from training files.
     Construction prints nothing; :meth:`summary` says what was read.
     """
 
@@ -117,8 +116,7 @@ class DynamicsDataset:
                 files are pooled; they must share columns).
             coordinate_indices: qpos indices of Cartesian coordinates; from
                 the directory's manifest.json when None.
-            angle_indices: qpos indices of angles; from the manifest when
-                None.
+            angle_indices: qpos indices of angles; None: the manifest's.
             history_length: Rows per input window (H).
             prediction_horizon: Steps the loss rolls out (K).
             transform_fn: Optional custom qpos feature map (see README).
@@ -133,9 +131,8 @@ class DynamicsDataset:
             max_rows_in_memory: Stream: keep at most this many rows per
                 block of whole files (None keeps every row in memory).
             quat_indices: First qpos index of each free/ball joint's
-                quaternion; from the manifest when None (none without one).
-            heading_frame: Free joints in their heading (yaw) frame (see
-                ``StateLayout``).
+                quaternion; None: the manifest's (needed when nq != nv).
+            heading_frame: Free joints in their heading (yaw) frame.
         """
         # Long for its documented arguments; each step is a helper below.
         _check_arguments(
@@ -151,15 +148,18 @@ class DynamicsDataset:
         self.transform_fn = transform_fn
         self.pad_start = pad_start
         self.max_rows_in_memory = max_rows_in_memory
-        self.manifest_record = read_common_manifest(dirs)
+        given = {
+            "angle_indices": angle_indices,
+            "coordinate_indices": coordinate_indices,
+            "quat_indices": quat_indices,
+        }  # the pooled manifests need not agree on these
+        self.manifest_record = read_common_manifest(dirs, given)
         layout_of = partial(
             layout_from_manifest,
             manifest=self.manifest_record,
             manifest_path=dirs[0] / MANIFEST,
-            angle_indices=angle_indices,
-            coordinate_indices=coordinate_indices,
-            quat_indices=quat_indices,
             heading_frame=heading_frame,
+            **given,
         )
         scan, moments = standardization.scan_with_moments(
             list_logs(dirs),

@@ -80,8 +80,8 @@ def layout_from_manifest(
             f"the logs have nq = {nq} and nv = {nv}: qpos holds {quaternions}"
             " quaternion(s) (free or ball joints), but quat_indices names "
             "none; give the first qpos of each (e.g. quat_indices=[3] for a "
-            "free joint at qpos 0; quat_indices=[] adds to them as to plain "
-            "numbers)"
+            "free joint at qpos 0; an empty quat_indices adds to them as to "
+            "plain numbers)"
         )
     quat_indices = quat_indices or []
     try:
@@ -153,5 +153,5 @@ def _check_unit_quaternions(layout: StateLayout, traj: Trajectory) -> None:
     raise DataError(
         f"{traj.path}: {where(row)}, columns {names}: the quaternion's norm "
         f"is {norms[row, k]:.4g}, not 1 (a free or ball joint's orientation "
-        f"is a unit quaternion; {int(bad.sum())} such rows in this file)"
+        f"is a unit quaternion; rows like it in this file: {int(bad.sum())})"
     )

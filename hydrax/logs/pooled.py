@@ -7,19 +7,26 @@ other agrees with it on what both state.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hydrax.logs.format import DT_RTOL, DataError
 from hydrax.logs.manifest import Manifest, read_manifest
 
 
-def read_common_manifest(dirs: Sequence[str | Path]) -> Manifest | None:
+def read_common_manifest(
+    dirs: Sequence[str | Path], given: Mapping[str, object] | None = None
+) -> Manifest | None:
     """The first directory's manifest; the others' must agree with it.
 
     Each field two manifests both state must agree: nq, nv, nu, dt and the
     indices (an error), the model file's hash (a warning: the same robot
     from another file, e.g. a scene that includes it, is legitimate).
+
+    Args:
+        dirs: The directories.
+        given: Fields the caller states itself (not None): the manifests
+            need not agree on those.
 
     Raises:
         DataError: naming the directory whose manifest disagrees.
@@ -31,12 +38,16 @@ def read_common_manifest(dirs: Sequence[str | Path]) -> Manifest | None:
         if not (first and other):
             continue
         for key in POOLED_FIELDS:
+            if (given or {}).get(key) is not None:
+                continue
             mine, theirs = getattr(first, key), getattr(other, key)
             if None not in (mine, theirs) and not _same(key, mine, theirs):
                 raise DataError(
                     f"{d}: manifest {key}={theirs} differs from "
                     f"{dirs[0]}'s {mine}; logs pooled for one model "
                     "must describe one robot the same way"
+                    + f" (or pass {key})"
+                    * key.endswith("indices")
                 )
         if None not in (first.model_sha256, other.model_sha256) and (
             first.model_sha256 != other.model_sha256

@@ -325,6 +325,8 @@ def check_times(
         i = off[0]
         raise DataError(
             f"{path}: {where(i + 1)}, column 'timestamp': spacing "
-            f"{dts[i]:.6g} s differs from the file's step {dt:.6g} s"
+            f"{dts[i]:.6g} s differs from the file's step {dt:.6g} s by "
+            f"more than {DT_RTOL:g} of it (the model steps evenly: a log "
+            "with timing jitter can be written with timestamps i * dt)"
         )
     return dt
