@@ -401,3 +401,33 @@ def test_a_body_placed_inside_the_floor_is_spread_out_of_it():
         assert _deepest(m, spread_qpos(m, rng, sunk, 0.2)) >= -0.005
     with pytest.raises(ValueError, match="the pose itself pushes .* 50 mm"):
         spread_qpos(m, rng, sunk, 0.0)
+
+
+def test_a_model_of_two_pooled_model_files_plans_with_either(tmp_path):
+    """Logs of two variants of one robot (another mass: another file)
+    train one model, which plans with either file and no third."""
+    from hydrax.dynamics.compatibility import check_model
+    from hydrax.dynamics_model_training.model_io import load_trained_model
+    from hydrax.dynamics_model_training.train import train_dynamics_model
+
+    dirs, xmls = [], []
+    for name, mass in (("a", "1"), ("b", "1.5"), ("c", "2")):
+        xml = tmp_path / f"{name}.xml"
+        xml.write_text(BOUNCE_XML.replace('mass="1"', f'mass="{mass}"'))
+        xmls.append(xml)
+        dirs.append(tmp_path / name)
+        collect(xml, dirs[-1], episodes=3, duration=0.2, progress=False)
+    with pytest.warns(UserWarning, match="another model file"):
+        train_dynamics_model(
+            dirs[:2], "ab", hidden_size=4, history_length=2,
+            prediction_horizon=1, num_epochs=1,
+            checkpoint_dir=tmp_path / "ck", progress=False, log=lambda s: None,
+        )  # fmt: skip
+    _, config = load_trained_model(tmp_path / "ck" / "ab" / "best_model.pkl")
+    for xml in xmls[:2]:
+        mj = mujoco.MjModel.from_xml_path(str(xml))
+        check_model(config, 0.01, mj, xml)
+    with pytest.raises(ValueError, match="trained on data from another MJCF"):
+        check_model(
+            config, 0.01, mujoco.MjModel.from_xml_path(str(xmls[2])), xmls[2]
+        )

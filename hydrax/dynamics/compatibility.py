@@ -18,7 +18,7 @@ def check_model(
     The MJCF check compares the file's SHA-256 with the one the training
     data's manifest recorded (when both are known): a model edited since
     the data was logged, or another robot with the same dimensions, is
-    refused.
+    refused; data pooled from several files accepts each of them.
 
     Args:
         cfg: The learned model's checkpoint configuration.
@@ -33,7 +33,7 @@ def check_model(
     recorded = identity.get("model_sha256")
     if model_file is not None and recorded and Path(model_file).exists():
         digest = hashlib.sha256(Path(model_file).read_bytes()).hexdigest()
-        if digest != recorded:
+        if digest not in identity.get("pooled_model_sha256", [recorded]):
             raise ValueError(
                 f"the learned model was trained on data from another "
                 f"MJCF (task {identity.get('task')!r}, sha256 "

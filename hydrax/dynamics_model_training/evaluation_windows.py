@@ -203,7 +203,9 @@ def _other_model_note(dataset: DynamicsDataset, config: dict) -> list[str]:
     trained = identity.get("model_sha256")
     record = dataset.manifest_record
     logged = record.model_sha256 if record is not None else None
-    if not (trained and logged) or trained == logged:
+    if not (trained and logged) or logged in identity.get(
+        "pooled_model_sha256", [trained]
+    ):
         return []
     return [
         f"note: these logs were collected from another model file (sha256 "

@@ -47,6 +47,7 @@ from hydrax.logs import (
     DataError,
     Manifest,
     read_common_manifest,
+    read_manifest,
 )
 from hydrax.logs.manifest import model_sha256
 
@@ -260,6 +261,11 @@ def model_config(
     """The checkpoints' configuration of a network trained on a dataset."""
     manifest = dataset.manifest or {}
     identity = {k: manifest[k] for k in MANIFEST_IDENTITY if k in manifest}
+    pooled = {
+        m.model_sha256 for m in map(read_manifest, dataset.data_dirs) if m
+    }
+    if len(pooled - {None}) > 1:  # several model files: any of them plans
+        identity["pooled_model_sha256"] = sorted(pooled - {None})
     keys, val = dataset.file_names, dataset.val_file_mask
     return ModelConfig(
         layout=network.layout,
