@@ -223,6 +223,11 @@ def test_a_free_joint_without_quat_indices_is_refused(tmp_path, free_body_run):
             data, angle_indices=[], coordinate_indices=[0, 1], verbose=False
         )
     DynamicsDataset(data, **FREE_BODY_INDICES, verbose=False)
+    # Said explicitly, none is allowed (with or without a joint table).
+    DynamicsDataset(
+        data, **{**FREE_BODY_INDICES, "quat_indices": []}, verbose=False
+    )
+    DynamicsDataset(free_body_run.data, quat_indices=[], verbose=False)
 
 
 @pytest.mark.parametrize("scale", [1.3, 0.0])

@@ -106,9 +106,12 @@ def layout_from_manifest(
 def _check_quaternions_of_joints(
     layout: StateLayout, joints: list[dict] | None, manifest_path: Path
 ) -> None:
-    """The declared quaternions are the model's (its manifest's joints)."""
+    """The declared quaternions are the model's (its manifest's joints).
+
+    None declared (an explicit empty list) is left to the caller.
+    """
     widths = {"free": 7, "ball": 4, "slide": 1, "hinge": 1}
-    if not joints or layout.nq != sum(
+    if not (joints and layout.quat_indices) or layout.nq != sum(
         widths.get(j.get("type"), layout.nq + 1)
         if type(j.get("qpos_adr")) is int
         else layout.nq + 1
