@@ -408,12 +408,12 @@ def test_a_body_placed_inside_the_floor_is_spread_out_of_it():
         spread_qpos(m, rng, sunk, 0.0)
 
 
-def test_a_model_of_two_pooled_model_files_plans_with_either(tmp_path):
+def test_a_model_of_two_pooled_model_files_plans_with_either(tmp_path, capsys):
     """Logs of two variants of one robot (another mass: another file)
     train one model, which plans with either file and no third."""
     from hydrax.dynamics.compatibility import check_model
     from hydrax.dynamics_model_training.model_io import load_trained_model
-    from hydrax.dynamics_model_training.train import train_dynamics_model
+    from hydrax.dynamics_model_training.train import main as train_main
 
     dirs, xmls = [], []
     for name, mass in (("a", "1"), ("b", "1.5"), ("c", "2")):
@@ -422,12 +422,15 @@ def test_a_model_of_two_pooled_model_files_plans_with_either(tmp_path):
         xmls.append(xml)
         dirs.append(tmp_path / name)
         collect(xml, dirs[-1], episodes=3, duration=0.2, progress=False)
-    with pytest.warns(UserWarning, match="another model file"):
-        train_dynamics_model(
-            dirs[:2], "ab", hidden_size=4, history_length=2,
-            prediction_horizon=1, num_epochs=1,
-            checkpoint_dir=tmp_path / "ck", progress=False, log=lambda s: None,
-        )  # fmt: skip
+    code = train_main(
+        ["--data-dir", *map(str, dirs[:2]), "--task-name", "ab",
+         "--hidden-size", "4", "--history-length", "2",
+         "--prediction-horizon", "1", "--epochs", "1",
+         "--checkpoint-dir", str(tmp_path / "ck"), "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    err = capsys.readouterr().err  # the command's own one-line warning
+    assert "train: warning: " in err and "another model file" in err
     _, config = load_trained_model(tmp_path / "ck" / "ab" / "best_model.pkl")
     for xml in xmls[:2]:
         mj = mujoco.MjModel.from_xml_path(str(xml))

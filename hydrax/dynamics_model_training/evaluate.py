@@ -46,6 +46,7 @@ from hydrax.utils import (
     DefaultsHelpFormatter,
     command_error,
     command_name,
+    command_warnings,
 )
 
 __all__ = [
@@ -177,17 +178,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        evaluate_model(
-            args.checkpoint,
-            args.data_dir[0] if len(args.data_dir) == 1 else args.data_dir,
-            num_examples=args.num_examples,
-            horizon=args.horizon,
-            seed=args.seed,
-            split=args.split,
-            output_dir=args.output_dir,
-            plots=not args.no_plots,
-            batch_size=args.batch_size,
-        )
+        with command_warnings(parser):
+            evaluate_model(
+                args.checkpoint,
+                args.data_dir[0] if len(args.data_dir) == 1 else args.data_dir,
+                num_examples=args.num_examples,
+                horizon=args.horizon,
+                seed=args.seed,
+                split=args.split,
+                output_dir=args.output_dir,
+                plots=not args.no_plots,
+                batch_size=args.batch_size,
+            )
     except (DataError, CheckpointError, ValueError, OSError) as e:
         return command_error(parser, e, {"prediction_horizon": "--horizon"})
     return 0

@@ -68,7 +68,7 @@ from hydrax.dynamics_model_training.warm_start import (
     members_to_start_from,
 )
 from hydrax.dynamics_model_training.windows import directory_file_weights
-from hydrax.utils import command_error, in_flags
+from hydrax.utils import command_error, command_warnings, in_flags
 
 __all__ = [
     "CHECKPOINT_ROOT",
@@ -332,7 +332,8 @@ def run_training_cli(
         initialize_distributed(
             args.coordinator_address, args.num_processes, args.process_id
         )
-        _, history = train_dynamics_model(**kwargs, **training_kwargs(args))
+        with command_warnings(parser):
+            _, history = train_dynamics_model(**kwargs, **training_kwargs(args))
     except (ValueError, CheckpointError, TrainingDiverged, OSError) as e:
         return command_error(parser, e)
     except KeyboardInterrupt as stop:  # the trainer's says where it stood

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,13 +28,12 @@ from hydrax.logs.manifest import (
 )
 from hydrax.simulation.collection import collect
 from hydrax.simulation.model_source import ModelSource, resolve_source
-from hydrax.simulation.output_dir import UnstableEpisodes
 from hydrax.simulation.policies import POLICIES, RANDOM_CENTRES, coloured_noise
 from hydrax.utils import (
     DefaultsHelpFormatter,
     command_error,
     command_name,
-    in_flags,
+    command_warnings,
 )
 
 __all__ = [
@@ -199,8 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UnstableEpisodes)
+        with command_warnings(parser):
             out_dir = collect(
                 args.task or args.model,
                 out_dir=args.out_dir,
@@ -227,12 +224,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes = "".join(f"; {n}" for n in getattr(stop, "__notes__", []))
         print(f"{parser.prog}: interrupted{notes}", file=sys.stderr)
         return 130
-    for w in caught:
-        if issubclass(w.category, UnstableEpisodes):
-            message = in_flags(str(w.message), parser)
-            print(f"{parser.prog}: warning: {message}", file=sys.stderr)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     if not args.quiet:
         run = read_manifest(out_dir).collection[-1]
         rate = run["rows"] / max(time.perf_counter() - start, 1e-9)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -263,3 +267,32 @@ def command_error(
     message = in_flags(str(error), parser, aliases)
     print(f"{parser.prog}: error: {message}", file=sys.stderr)
     return 2
+
+
+@contextlib.contextmanager
+def command_warnings(parser: argparse.ArgumentParser) -> Iterator[None]:
+    """Show a command's warnings as ``PROG: warning: MESSAGE``.
+
+    One line each, the API's parameters named by their flags
+    (:func:`in_flags`), for the `UserWarning` family (what the package
+    itself warns about); other warnings print as Python prints them.
+    """
+    show = warnings.showwarning
+
+    def shown(
+        message: Warning | str,
+        category: type[Warning],
+        *args: Any,  # noqa: ANN401
+        **kwargs: Any,  # noqa: ANN401
+    ) -> None:
+        if issubclass(category, UserWarning):
+            text = in_flags(" ".join(str(message).split()), parser)
+            print(f"{parser.prog}: warning: {text}", file=sys.stderr)
+        else:
+            show(message, category, *args, **kwargs)
+
+    warnings.showwarning = shown
+    try:
+        yield
+    finally:
+        warnings.showwarning = show
