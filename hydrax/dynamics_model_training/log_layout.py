@@ -111,17 +111,22 @@ def _check_quaternions_of_joints(
     None declared (an explicit empty list) is left to the caller.
     """
     widths = {"free": 7, "ball": 4, "slide": 1, "hinge": 1}
-    if not (joints and layout.quat_indices) or layout.nq != sum(
-        widths.get(j.get("type"), layout.nq + 1)
-        if type(j.get("qpos_adr")) is int
-        else layout.nq + 1
-        for j in joints
+    known = [
+        j
+        for j in joints or ()
+        if j.get("type") in widths and type(j.get("qpos_adr")) is int
+    ]
+    covered = sum(widths[j["type"]] for j in known)
+    if (
+        not layout.quat_indices
+        or len(known) < len(joints or ())
+        or covered != layout.nq
     ):
         return  # no table, or a partial (hand-written) one: nothing to say
     starts = {
         j["qpos_adr"] + (3 if j["type"] == "free" else 0): j.get("name", "")
-        for j in joints
-        if j.get("type") in ("free", "ball") and type(j.get("qpos_adr")) is int
+        for j in known
+        if j["type"] in ("free", "ball")
     }
     if set(layout.quat_indices) != set(starts):
         named = ", ".join(f"{q} ({starts[q]!r})" for q in sorted(starts))

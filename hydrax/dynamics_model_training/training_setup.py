@@ -157,7 +157,7 @@ def resolve_prediction_horizon(
             except ValueError:
                 why = "has no default controller"
             else:
-                return planning_horizon_steps(controller, task_name, data_dirs)
+                return planning_horizon_steps(controller, task_name, manifest)
     return FALLBACK_HORIZON, (
         f"auto prediction horizon: {task_name!r} {why}, so the planning "
         f"horizon is unknown; using {FALLBACK_HORIZON} steps (give a number "
@@ -181,7 +181,7 @@ def _quiet_manifest(data_dirs: Sequence[Path]) -> Manifest | None:
 
 
 def planning_horizon_steps(
-    controller: object, task_name: str, data_dirs: Sequence[Path]
+    controller: object, task_name: str, manifest: Manifest | None
 ) -> tuple[int, str]:
     """The controller's planning horizon in the learned model's steps.
 
@@ -189,10 +189,9 @@ def planning_horizon_steps(
     timestep ``controller.dt``; the model steps at the logs' timestep (the
     manifest's dt; without one, the task's). When the two differ the
     horizon in seconds is kept, and the line says the planner would refuse
-    such a model.
+    such a model. ``manifest``: the logs' (`_quiet_manifest`), or None.
     """
     seconds = controller.ctrl_steps * controller.dt
-    manifest = _quiet_manifest(data_dirs)
     if manifest is not None and manifest.dt:
         dt, source = float(manifest.dt), "the logs' manifest dt"
     else:
