@@ -10,7 +10,7 @@ from hydrax.dynamics_model_training.training_cli import (
     train_parser,
     training_kwargs,
 )
-from hydrax.dynamics_model_training.training_setup import (
+from hydrax.dynamics_model_training.auto_horizon import (
     FALLBACK_HORIZON,
     resolve_prediction_horizon,
 )
@@ -133,3 +133,21 @@ def test_training_with_auto_records_the_chosen_horizon(dcp_data, tmp_path):
     )
     assert config["prediction_horizon"] == 80
     assert len(history["val_loss_per_step"]) == 80
+
+
+def test_a_task_name_lends_no_horizon_to_logs_of_another_robot(
+    dcp_data, tmp_path
+):
+    """Logs without a manifest under ``--task-name quadruped``: the log
+    header's nq, nv, nu (3, 3, 1) are not the quadruped's (15, 14, 8)."""
+    import shutil
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for log in sorted(dcp_data.glob("*.csv"))[:2]:
+        shutil.copy(log, bare)
+    k, why = resolve_prediction_horizon("auto", "quadruped", [bare])
+    assert k == FALLBACK_HORIZON
+    assert "has nq, nv, nu = 15, 14, 8, the logs have 3, 3, 1" in why
+    k, why = resolve_prediction_horizon("auto", "double_cart_pole", [bare])
+    assert k == 80 and "no manifest dt" in why

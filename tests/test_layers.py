@@ -70,6 +70,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             T + "train_steps",
             T + "trainer",
             T + "resume",
+            T + "training_setup",
             T + "training_cli",
         ],
     ),
@@ -88,9 +89,9 @@ LAYERS: list[tuple[str, list[str]]] = [
         "pipelines",
         [
             "hydrax.demo",
-            # train_dynamics_model resolves prediction_horizon="auto" from
-            # the task's default controller, so it sits above simulation.
-            T + "training_setup",
+            # prediction_horizon="auto" is the task's default controller's
+            # horizon, so it sits above simulation.
+            T + "auto_horizon",
             T + "train",
             T + "train_double_cart_pole",
             T + "train_cart_pole",

@@ -384,7 +384,7 @@ def test_an_unstable_mpc_episode_is_dropped(tmp_path):
 
 
 def test_the_auto_horizon_wants_the_built_in_tasks_own_model_file(tmp_path):
-    from hydrax.dynamics_model_training.training_setup import (
+    from hydrax.dynamics_model_training.auto_horizon import (
         resolve_prediction_horizon,
     )
 

@@ -54,13 +54,15 @@ from hydrax.dynamics_model_training.training_cli import (
     train_parser,
     training_kwargs,
 )
+from hydrax.dynamics_model_training.auto_horizon import (
+    resolve_prediction_horizon,
+)
 from hydrax.dynamics_model_training.training_setup import (
     check_arguments,
     epoch_logger,
     model_config,
     new_network,
     prepare_trainer,
-    resolve_prediction_horizon,
 )
 from hydrax.dynamics_model_training.transforms import TransformFn
 from hydrax.dynamics_model_training.warm_start import (

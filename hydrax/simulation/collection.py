@@ -229,7 +229,7 @@ def _run_episodes(
             energy=energy,
         )
         write_episodes(target.out_dir, indices, batch, dt, progress)
-        bar.set_postfix_str("")
+        bar.set_postfix_str("", refresh=False)  # update() draws once
         bar.update(len(indices))
     bar.close()
 
