@@ -228,6 +228,11 @@ class SamplingBasedController(ABC):
             rollouts = self.rollout_with_randomizations(
                 state, tk, knots, rng, params.history
             )
+            # A diverged rollout (NaN or inf) costs +inf: never the best.
+            costs = jnp.where(
+                jnp.isfinite(rollouts.costs), rollouts.costs, jnp.inf
+            )
+            rollouts = rollouts.replace(costs=costs)
             return self.update_params(params, rollouts), rollouts
 
         params, rollouts = jax.lax.scan(

@@ -4,15 +4,15 @@ import json
 
 import pytest
 
+from hydrax.dynamics_model_training.auto_horizon import (
+    FALLBACK_HORIZON,
+    resolve_prediction_horizon,
+)
 from hydrax.dynamics_model_training.train import train_dynamics_model
 from hydrax.dynamics_model_training.training_cli import (
     add_training_arguments,
     train_parser,
     training_kwargs,
-)
-from hydrax.dynamics_model_training.auto_horizon import (
-    FALLBACK_HORIZON,
-    resolve_prediction_horizon,
 )
 from hydrax.simulation.controllers import default_controller
 from hydrax.tasks import get_task

@@ -358,6 +358,44 @@ def test_evosax_best_member_is_this_rounds(pendulum, pendulum_ctrls):
     )
 
 
+def test_evosax_samples_around_the_plan_shifted_to_now(pendulum):
+    """Replanning later samples about the shifted plan, not the old one."""
+    ctrl = make_controller("evosax", pendulum)
+    ramp = jnp.linspace(-5.0, 5.0, KNOTS)[:, None]  # 2 per knot
+    params = ctrl.init_params(initial_knots=ramp)
+    later = HORIZON / (KNOTS - 1)  # one knot on: the ramp moves up a knot
+    tk = later + jnp.linspace(0.0, HORIZON, KNOTS)
+    from hydrax.alg_base import interpolate
+
+    shifted = interpolate(tk, params.tk, params.mean, "zero")
+    knots, _ = ctrl.sample_knots(params.replace(tk=tk, mean=shifted))
+    centre = jnp.mean(knots, axis=0)
+    assert float(jnp.abs(centre - shifted).max()) < 1.0
+    assert float(jnp.abs(centre[0] - ramp[0]).max()) > 1.0
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_a_diverged_rollout_is_never_the_plan(name, pendulum):
+    """A NaN (or inf) cost is +inf: the plan stays finite and the best
+    finite sample wins; all diverged keeps a finite plan."""
+    ctrl = make_controller(name, pendulum)
+    params = ctrl.init_params()
+    knots, params = ctrl.sample_knots(params)
+    nan_physics = pendulum.make_data().replace(qvel=jnp.array([jnp.nan]))
+    params2, rollouts = jax.jit(ctrl.optimize)(nan_physics, params)
+    assert bool(jnp.isposinf(rollouts.costs).all())
+    assert bool(jnp.isfinite(params2.mean).all())
+    if name == "ps":  # one NaN sample among finite ones
+        costs = jnp.arange(SAMPLES, dtype=float)[:, None] + 1.0
+        costs = costs.at[2].set(jnp.nan).at[0].set(5.0)
+        fine = Trajectory(
+            controls=None, knots=knots, costs=costs, trace_sites=None
+        )
+        costs = jnp.where(jnp.isfinite(costs), costs, jnp.inf)
+        best = ctrl.update_params(params, fine.replace(costs=costs))
+        assert bool(jnp.array_equal(best.mean, knots[1]))
+
+
 # --- domain randomization and risk -------------------------------------------
 
 

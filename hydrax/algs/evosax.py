@@ -133,9 +133,14 @@ class Evosax(SamplingBasedController):
     def sample_knots(
         self, params: EvosaxParams
     ) -> tuple[jax.Array, EvosaxParams]:
-        """Ask the strategy for a population, as knots."""
+        """Ask the strategy for a population, as knots.
+
+        The strategy is centred on ``params.mean`` first: the plan shifted
+        to start now (its own mean is the last replanning's, unshifted).
+        """
         rng, key = jax.random.split(params.rng)
-        x, opt_state = self.strategy.ask(key, params.opt_state, self.es_params)
+        centred = params.opt_state.replace(mean=params.mean.reshape(-1))
+        x, opt_state = self.strategy.ask(key, centred, self.es_params)
         knots = x.reshape(self.num_samples, self.num_knots, self.task.nu)
         return knots, params.replace(opt_state=opt_state, rng=rng)
 

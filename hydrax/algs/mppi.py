@@ -35,7 +35,12 @@ def softmax_average(
     Returns:
         The weighted mean knots, (num_knots, nu).
     """
-    weights = jax.nn.softmax(-(costs - costs.min()) / temperature)
+    best = costs.min()
+    weights = jax.nn.softmax(-(costs - best) / temperature)
+    # Every cost infinite (all diverged): keep the first sample, the mean.
+    weights = jnp.where(
+        jnp.isfinite(best), weights, jnp.arange(len(costs)) == 0
+    )
     return jnp.einsum("n,nkd->kd", weights, knots)
 
 

@@ -24,6 +24,9 @@ from typing import Any
 import jax
 from flax import nnx
 
+from hydrax.dynamics_model_training.auto_horizon import (
+    resolve_prediction_horizon,
+)
 from hydrax.dynamics_model_training.checkpoint import (
     CheckpointError,
 )
@@ -53,9 +56,6 @@ from hydrax.dynamics_model_training.training_cli import (
     add_training_arguments,
     train_parser,
     training_kwargs,
-)
-from hydrax.dynamics_model_training.auto_horizon import (
-    resolve_prediction_horizon,
 )
 from hydrax.dynamics_model_training.training_setup import (
     check_arguments,
