@@ -21,7 +21,7 @@ from hydrax.controller_types import (
     Trajectory,
     check_controller_arguments,
 )
-from hydrax.risk import AverageCost, RiskStrategy
+from hydrax.risk import AverageCost, RiskStrategy, diverged_as_worst
 from hydrax.spline import InterpFunc, SplineType, get_interp_func, interpolate
 from hydrax.task_base import Task
 from hydrax.utils import check_mjx_state, committed, is_traced
@@ -228,11 +228,7 @@ class SamplingBasedController(ABC):
             rollouts = self.rollout_with_randomizations(
                 state, tk, knots, rng, params.history
             )
-            # A diverged rollout (NaN or inf) costs +inf: never the best.
-            costs = jnp.where(
-                jnp.isfinite(rollouts.costs), rollouts.costs, jnp.inf
-            )
-            rollouts = rollouts.replace(costs=costs)
+            rollouts = rollouts.replace(costs=diverged_as_worst(rollouts.costs))
             return self.update_params(params, rollouts), rollouts
 
         params, rollouts = jax.lax.scan(

@@ -33,6 +33,15 @@ class RiskStrategy(ABC):
         """
 
 
+def diverged_as_worst(costs: jax.Array) -> jax.Array:
+    """The costs with every NaN or infinite entry (a diverged rollout) +inf.
+
+    No planner then takes a diverged sample for the best, and MPPI's
+    softmax never averages a NaN into the plan.
+    """
+    return jnp.where(jnp.isfinite(costs), costs, jnp.inf)
+
+
 def _check_level(name: str, value: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value}")

@@ -245,6 +245,55 @@ def test_bad_indices_name_the_parameter(tmp_path, angles, coords, message):
         dataset(tmp_path, angle_indices=angles, coordinate_indices=coords)
 
 
+def test_indices_given_are_not_blamed_on_the_manifest(tmp_path):
+    """An index the caller gave is at fault, not the manifest beside the
+    logs; an index read from the manifest names the manifest."""
+    write(tmp_path / "a.csv")
+    manifest = {"nq": 2, "nv": 2, "nu": 1, "dt": 0.01, "angle_indices": [5]}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="^angle_indices holds index 2"):
+        dataset(tmp_path, angle_indices=[2], coordinate_indices=None)
+    with pytest.raises(DataError, match="manifest.json .*index 5"):
+        dataset(tmp_path, angle_indices=None, coordinate_indices=[0])
+
+
+def test_a_relative_path_that_holds_from_the_checkout_says_so(
+    tmp_path, monkeypatch
+):
+    """The README's relative paths (hydrax/data_csv/<task>) hold from the
+    checkout's root: from elsewhere the error says where the folder is."""
+    from hydrax import ROOT
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        DataError,
+        match=f"hydrax/models: the data directory does not exist in the "
+        f"working directory {re.escape(str(tmp_path))}; "
+        f"{re.escape(str(ROOT / 'models'))} does",
+    ):
+        dataset("hydrax/models")
+
+
+def test_a_directory_given_twice_is_refused(tmp_path):
+    """Its files would count twice and could be on both sides of the
+    split: refused, naming it and the way to weigh a directory more."""
+    write(tmp_path / "a.csv")
+    write(tmp_path / "b.csv")
+    with pytest.raises(DataError, match="given twice .*data_weights"):
+        dataset([tmp_path, tmp_path / ".." / tmp_path.name])
+
+
+def test_a_validation_fraction_that_leaves_no_training_file(tmp_path):
+    for name in "abc":
+        write(tmp_path / f"{name}.csv")
+    with pytest.raises(
+        DataError, match="val_fraction=0.9 of 3 usable files leaves no file "
+        "to train on; at most 0.66 keeps one",
+    ):  # fmt: skip
+        dataset(tmp_path, val_fraction=0.9)
+    assert dataset(tmp_path, val_fraction=0.66).val_file_mask.sum() == 2
+
+
 def test_missing_manifest_needs_explicit_indices(tmp_path):
     """Without a manifest, indices left as None are a clear error."""
     write(tmp_path / "a.csv")

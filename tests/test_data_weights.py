@@ -314,11 +314,11 @@ def test_resume_needs_the_same_weights(dcp_data, fresh_dir, tmp_path):
         match=r"data_weights differs \(checkpoint \[1, 3\], now None\)",
     ):
         train_dynamics_model(dirs, "r", num_epochs=1, resume=True, **kw)
-    with pytest.raises(  # more epochs: a new run, which --init-from starts
+    with pytest.raises(  # more epochs: a new run, which init_from starts
         CheckpointError,
-        match=r"num_epochs differs \(checkpoint 1, now 2\); --resume finishes "
-        "the run it started: to train on from it, start a new run with "
-        "--init-from .*best_model.pkl and another --task-name",
+        match=r"num_epochs differs \(checkpoint 1, now 2\); resume=True "
+        "finishes the run it started: to train on from it, start a new run "
+        "with init_from=.*best_model.pkl and another task_name",
     ):
         train_dynamics_model(
             dirs, "r", num_epochs=2, resume=True, data_weights=[1, 3], **kw

@@ -335,6 +335,11 @@ def test_short_files_skipped_and_split_falls_back(
     notes = "\n".join(select_windows(ds, by_name, "val", 5, 0).notes)
     assert "names its logs by file name alone" in notes
     assert "every one is named as a training file" in notes
+    unknown = {k: v for k, v in by_name.items() if "_files" not in k}
+    notes = "\n".join(select_windows(ds, unknown, "val", 5, 0).notes)
+    assert "the config names no split (with a network, pass the config" in (
+        notes
+    )
     fresh = write_dcp_logs(tmp_path / "fresh", 1, 300, seed=9)
     shutil.copy(fresh / "episode_00000.csv", tmp_path / "fresh.csv")
     said = []

@@ -375,6 +375,13 @@ def test_seed_snippets_step2_multitask_transfer(dcp_data, tmp_path):
         return loss
 
     rows = jnp.asarray(combined_examples.batch(np.arange(64)))
+    n = len(combined_examples)
+    last = combined_examples.batch([-1, n - 1])
+    assert np.array_equal(last[0], last[1])
+    assert np.array_equal(last[0], combined_examples[-1])
+    for bad in ([5, n], [-n - 1], [1.5]):
+        with pytest.raises(IndexError, match="out of range|integers"):
+            combined_examples.batch(bad)
     losses = [float(train_step(network, optimizer, rows)) for _ in range(5)]
     assert losses[-1] < losses[0]
 
@@ -499,6 +506,44 @@ def test_a_scripts_transform_matches_the_same_function_imported():
     assert not same_function(anonymous, "__main__.<lambda>")
 
 
+def test_an_anonymous_transform_is_warned_and_a_partial_refused(
+    dcp_data, tmp_path
+):
+    """A lambda's recorded name is shared by every lambda of its module: the
+    run says so; a partial has no name to record at all."""
+    import functools
+
+    kw = {
+        "hidden_size": 8, "history_length": 3, "prediction_horizon": 2,
+        "num_epochs": 1, "checkpoint_dir": tmp_path, "progress": False,
+        "log": lambda s: None,
+    }  # fmt: skip
+    with pytest.warns(UserWarning, match="recorded by its name, .*<lambda>"):
+        train_dynamics_model(
+            dcp_data,
+            "anon",
+            transform_fn=lambda q: custom_transform(q),  # noqa: PLW0108
+            **kw,
+        )
+    with pytest.raises(ValueError, match="must be a function with a name"):
+        train_dynamics_model(
+            dcp_data, "part", transform_fn=functools.partial(custom_transform),
+            **kw,
+        )  # fmt: skip
+
+
+def test_calling_a_network_checks_the_windows_shape(tiny_model):
+    """A forgotten control column, a missing batch axis or a window of
+    another length are named, not broadcast or split somewhere inside."""
+    net, cfg = load_trained_model(tiny_model[0])
+    h = cfg["history_length"]
+    width = 3 + 3 + 1  # the double cart pole's qpos, qvel, ctrl
+    assert net(jnp.zeros((2, h, width))).shape[0] == 2
+    for shape in ((1, h, width - 1), (h, width), (1, h + 1, width)):
+        with pytest.raises(ValueError, match=rf"window must be \(batch, {h}, "):
+            net(jnp.zeros(shape))
+
+
 @pytest.mark.parametrize(
     ("fn", "said"),
     [
@@ -611,6 +656,8 @@ def test_running_train_as_a_module_warns_nothing():
         ({"task_name": "../escape"}, "not empty or a path, got '../escape'"),
         ({"learning_rate": float("inf")}, "learning_rate must be > 0 and fin"),
         ({"weight_decay": float("inf")}, "weight_decay must be >= 0 and fin"),
+        ({"seed": -1}, "seed must be an integer >= 0, got -1"),
+        ({"seed": 1.5}, "seed must be an integer >= 0, got 1.5"),
     ],
 )
 def test_bad_training_arguments_are_refused_before_reading(

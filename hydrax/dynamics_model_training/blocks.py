@@ -11,6 +11,7 @@ trains in bounded memory.
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -80,10 +81,16 @@ def split_by_file(
     n_val = int(round(val_fraction * n))
     if val_fraction > 0:
         n_val = max(n_val, 1)
-    if val_fraction > 0 and n - n_val < 1:
+    if val_fraction > 0 and n < 2:
         raise DataError(
             f"{n} usable file(s): a split by file needs at least 2 "
             "(pass val_fraction=0 to train without validation)"
+        )
+    if val_fraction > 0 and n - n_val < 1:
+        raise DataError(
+            f"val_fraction={val_fraction:g} of {n} usable files leaves no "
+            f"file to train on; at most {math.floor(100 * (n - 1) / n) / 100}"
+            " keeps one"
         )
     order = np.random.default_rng(seed).permutation(n)
     val = np.zeros(n, bool)

@@ -260,13 +260,16 @@ def select_windows(
         mask, used = is_val, "val"
         if not mask.any():  # e.g. held-out logs of another directory
             n_val = len(config.get("val_files") or [])
+            known = bool(config.get("train_files"))  # a network: unknown
             why = (
                 f"none of the checkpoint's {n_val} validation files is in "
                 "the data directory (or long enough)"
                 if n_val
                 else "the model has no validation files"
+                if known
+                else "the config names no split (with a network, pass "
+                "the config that load_trained_model returned with it)"
             )
-            known = bool(config.get("train_files"))  # a network: unknown
             unseen = ~is_train & known
             if unseen.any():
                 mask, used = unseen, "unseen"

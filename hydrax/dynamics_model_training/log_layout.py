@@ -93,8 +93,10 @@ def layout_from_manifest(
             heading_frame,
         )
     except ValueError as err:
-        if manifest is None or None not in given:
-            raise
+        names = ("angle_indices", "coordinate_indices", "quat_indices")
+        read = [n for n, v in zip(names, given, strict=True) if v is None]
+        if manifest is None or not any(n in str(err) for n in read):
+            raise  # the caller's own indices (or flags) are at fault
         raise DataError(
             f"{manifest_path} (the indices not given are read from it): {err}"
         ) from err

@@ -170,7 +170,23 @@ class DynamicsNetwork(nnx.Module):
         Returns:
             The delta in the transformed layout, (B, D); a structured
             delta's position part integrated at the last row's state.
+
+        Raises:
+            ValueError: for a window of another shape (a ``window``-mode
+                network takes exactly ``history_length`` rows).
         """
+        lay = self.layout
+        width = lay.nq + lay.nv + lay.nu
+        rows = self.history_length if self.mode == "window" else "H"
+        if (
+            jnp.ndim(window) != 3
+            or window.shape[-1] != width
+            or (self.mode == "window" and window.shape[1] != rows)
+        ):
+            raise ValueError(
+                f"window must be (batch, {rows}, nq + nv + nu = {width}) raw "
+                f"rows, got shape {tuple(jnp.shape(window))}"
+            )
         delta = self.unstandardize(self.predict_standardized(window))
         if self.layout.delta != "velocity":
             return delta

@@ -248,8 +248,8 @@ def network_from_checkpoint(
     if recorded is not None and transform_fn is None:
         raise CheckpointError(
             f"{path}: the model was trained with transform_fn {recorded!r}; "
-            "pass the same function: load_trained_model(path, "
-            "transform_fn=...) (nothing is imported on the file's say-so)"
+            "pass the same function as transform_fn= (nothing is imported "
+            "on the file's say-so)"
         )
     if transform_fn is not None and not same_function(transform_fn, recorded):
         raise CheckpointError(

@@ -74,9 +74,9 @@ def check_resume(saved: dict, current: dict, path: Path) -> None:
             )
         if old != new:
             hint = (
-                "; --resume finishes the run it started: to train on from "
-                f"it, start a new run with --init-from {path.parent}/"
-                "best_model.pkl and another --task-name (its own folder)"
+                "; resume=True finishes the run it started: to train on "
+                f"from it, start a new run with init_from={path.parent}/"
+                "best_model.pkl and another task_name (its own folder)"
                 if key == "num_epochs"
                 else ""
             )

@@ -11,6 +11,7 @@ optimizer and (resumed) state.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,11 @@ def check_arguments(
         raise ValueError(
             f"weight_decay must be >= 0 and finite, got {hyper['weight_decay']}"
         )
+    seed = hyper["seed"]
+    if isinstance(seed, bool) or not (
+        isinstance(seed, int | np.integer) and seed >= 0
+    ):
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     if hyper["patience"] is not None and hyper["patience"] < 1:
         raise ValueError(f"patience must be >= 1, got {hyper['patience']}")
     if isinstance(save_every, bool) or not (
@@ -163,6 +169,16 @@ def model_config(
     if len(pooled - {None}) > 1:  # several model files: any of them plans
         identity["pooled_model_sha256"] = sorted(pooled - {None})
     keys, val = dataset.file_names, dataset.val_file_mask
+    name = qualified_name(network.transform_fn)
+    if name is not None and "<" in name:  # <lambda>, <locals>
+        warnings.warn(
+            f"transform_fn is recorded by its name, {name!r}, which another "
+            "function can share (any lambda of the module, or of the "
+            "function that made it): loading asks for a function of that "
+            "name and cannot tell them apart; a def at a module's top level "
+            "has a name of its own",
+            stacklevel=3,
+        )
     return ModelConfig(
         layout=network.layout,
         hidden_size=network.hidden_size,
@@ -172,7 +188,7 @@ def model_config(
         feature_dim=network.feature_dim,
         dt=dataset.dt,
         columns=tuple(dataset.columns),
-        transform_fn=qualified_name(network.transform_fn),
+        transform_fn=name,
         task_name=task_name,
         data_dirs=tuple(str(d) for d in dataset.data_dirs),
         manifest_identity=identity or None,

@@ -78,7 +78,12 @@ def check_transform(transform_fn: TransformFn | None, nq: int) -> None:
     """
     if transform_fn is None:
         return
-    name = getattr(transform_fn, "__qualname__", repr(transform_fn))
+    name = getattr(transform_fn, "__qualname__", None)
+    if name is None or not hasattr(transform_fn, "__module__"):
+        raise ValueError(
+            f"transform_fn must be a function with a name (a def), which "
+            f"the checkpoint records, got {transform_fn!r}"
+        )
     probe = jax.ShapeDtypeStruct((2, 3, nq), jnp.float32)
     try:
         out = jax.eval_shape(transform_fn, probe)

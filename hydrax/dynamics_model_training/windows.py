@@ -239,8 +239,25 @@ class Examples(Sequence):
         return Examples(self.parts + other.parts)
 
     def batch(self, indices: np.ndarray) -> np.ndarray:
-        """Windows for a batch of positions, (B, H + K, R) float32."""
+        """Windows for a batch of positions, (B, H + K, R) float32.
+
+        Negative positions count from the end, as ``examples[i]``.
+
+        Raises:
+            IndexError: naming the first position out of range, or for an
+                empty batch.
+        """
         indices = np.asarray(indices)
+        n = len(self)
+        if indices.size and not np.issubdtype(indices.dtype, np.integer):
+            raise IndexError(
+                f"example positions must be integers, got {indices.dtype}"
+            )
+        bad = (indices < -n) | (indices >= n)
+        if bad.any():
+            i = indices[bad].flat[0]
+            raise IndexError(f"example {i} out of range ({n} examples)")
+        indices = indices % max(n, 1)
         out = None
         for p, (ds, ix) in enumerate(self.parts):
             lo, hi = self._sizes[p], self._sizes[p + 1]

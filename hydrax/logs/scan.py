@@ -58,13 +58,30 @@ def holds_logs(directory: str | Path) -> bool:
 
 
 def list_logs(dirs: str | Path | Sequence[str | Path]) -> list[Path]:
-    """The CSV and Parquet logs of a directory or each of several, sorted."""
+    """The CSV and Parquet logs of a directory or each of several, sorted.
+
+    Raises:
+        DataError: naming a directory that is missing, holds no log, or is
+            given twice (its files would count twice, and could fall on
+            both sides of a train/validation split).
+    """
     files = []
+    seen: dict[Path, Path] = {}
     for d in map(Path, [dirs] if isinstance(dirs, str | Path) else dirs):
         if not d.exists():
-            raise DataError(f"{d}: the data directory does not exist")
+            raise DataError(
+                f"{d}: the data directory does not exist" + _elsewhere(d)
+            )
         if not d.is_dir():
             raise DataError(f"{d}: not a directory")
+        same = seen.setdefault(d.resolve(), d)
+        if same is not d:
+            raise DataError(
+                f"{d}: the data directory is given twice (also as {same}); "
+                "its logs would count twice and could fall on both sides of "
+                "the train/validation split (to weigh a directory more: "
+                "data_weights, --data-weights)"
+            )
         found = sorted(p for p in d.iterdir() if p.suffix in LOG_SUFFIXES)
         if not found:
             raise DataError(
@@ -72,6 +89,24 @@ def list_logs(dirs: str | Path | Sequence[str | Path]) -> list[Path]:
             )
         files += found
     return files
+
+
+def _elsewhere(d: Path) -> str:
+    """A hint where a relative path exists from the checkout's root.
+
+    Collection writes into the package (``hydrax/data_csv/<task>``,
+    whatever the working directory), so the README's relative paths hold
+    from the checkout's root only.
+    """
+    from hydrax import ROOT
+
+    there = Path(ROOT).parent / d
+    if d.is_absolute() or not there.is_dir():
+        return ""
+    return (
+        f" in the working directory {Path.cwd()}; {there} does (a relative "
+        "path is read from the working directory)"
+    )
 
 
 def count_rows(path: str | Path) -> int:
