@@ -274,6 +274,31 @@ def test_a_relative_path_that_holds_from_the_checkout_says_so(
         dataset("hydrax/models")
 
 
+def test_swapped_indices_are_warned_of_once_by_the_joint_table(tmp_path):
+    """qpos 0 a slide, qpos 1 a hinge (the manifest's joints): angle [0]
+    and coordinate [1] are most likely swapped; the right ones are quiet."""
+    write(tmp_path / "a.csv")
+    joints = [
+        {"name": "cart", "type": "slide", "qpos_adr": 0, "dof_adr": 0},
+        {"name": "pole", "type": "hinge", "qpos_adr": 1, "dof_adr": 1},
+    ]
+    manifest = {"nq": 2, "nv": 2, "nu": 1, "dt": 0.01, "joints": joints}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        dataset(tmp_path, angle_indices=[0], coordinate_indices=[1])
+    assert [str(w.message) for w in said] == [
+        "angle_indices holds 0, the slide joint 'cart'; coordinate_indices "
+        f"holds 1, the hinge joint 'pole' in {tmp_path / 'manifest.json'}'s "
+        "joint table: are the angle and coordinate indices swapped? (angles "
+        "are hinges)"
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dataset(tmp_path)  # angle [1], coordinate [0]: the defaults here
+        dataset(tmp_path, angle_indices=[], coordinate_indices=[0])
+
+
 def test_a_directory_given_twice_is_refused(tmp_path):
     """Its files would count twice and could be on both sides of the
     split: refused, naming it and the way to weigh a directory more."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterator, Sequence
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -126,15 +126,13 @@ class DynamicsDataset:
                 first state and zero control.
             val_files: Keys (``file_names``) of the files to validate on,
                 instead of a random split (e.g. a checkpoint's).
-            verbose: Warn about skipped short files, and log the summary
-                (``logging``, level INFO; nothing is printed).
+            verbose: Warn of skipped short files; log the summary (INFO).
             max_rows_in_memory: Stream: keep at most this many rows per
                 block of whole files (None keeps every row in memory).
             quat_indices: First qpos index of each free/ball joint's
                 quaternion; None: the manifest's (needed when nq != nv).
             heading_frame: Free joints in their heading (yaw) frame.
         """
-        # Long for its documented arguments; each step is a helper below.
         _check_arguments(
             history_length, prediction_horizon, val_fraction, max_rows_in_memory
         )
@@ -154,12 +152,14 @@ class DynamicsDataset:
             "quat_indices": quat_indices,
         }  # the pooled manifests need not agree on these
         self.manifest_record = read_common_manifest(dirs, given)
-        layout_of = partial(
-            layout_from_manifest,
-            manifest=self.manifest_record,
-            manifest_path=dirs[0] / MANIFEST,
-            heading_frame=heading_frame,
-            **given,
+        layout_of = cache(  # built once per dims: its warnings say once
+            partial(
+                layout_from_manifest,
+                manifest=self.manifest_record,
+                manifest_path=dirs[0] / MANIFEST,
+                heading_frame=heading_frame,
+                **given,
+            )
         )
         scan, moments = standardization.scan_with_moments(
             list_logs(dirs),

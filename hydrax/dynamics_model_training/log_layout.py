@@ -8,6 +8,7 @@ refuses logs whose declared quaternions are not unit rotations.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,40 @@ def layout_from_manifest(
         ) from err
     if manifest is not None:
         _check_quaternions_of_joints(layout, manifest.joints, manifest_path)
+        _warn_of_swapped_indices(given[:2], manifest.joints, manifest_path)
     return layout
+
+
+def _warn_of_swapped_indices(
+    given: tuple, joints: list[dict] | None, manifest_path: Path
+) -> None:
+    """Warn of indices given against the manifest's joint table.
+
+    An angle index that is no hinge, or a coordinate index that is one,
+    is most likely a swap.
+    """
+    kinds = {
+        j["qpos_adr"]: (j.get("type"), j.get("name", ""))
+        for j in joints or ()
+        if type(j.get("qpos_adr")) is int
+    }
+    said = []
+    for name, indices, wrong in zip(
+        ("angle_indices", "coordinate_indices"),
+        given,
+        (lambda t: t in ("slide", "free", "ball"), lambda t: t == "hinge"),
+        strict=True,
+    ):
+        for i in indices or ():
+            kind, joint = kinds.get(i, (None, ""))
+            if wrong(kind):
+                said.append(f"{name} holds {i}, the {kind} joint {joint!r}")
+    if said:
+        warnings.warn(
+            f"{'; '.join(said)} in {manifest_path}'s joint table: are the "
+            "angle and coordinate indices swapped? (angles are hinges)",
+            stacklevel=4,
+        )
 
 
 def _check_quaternions_of_joints(
