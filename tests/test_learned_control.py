@@ -631,6 +631,42 @@ def test_a_summary_without_an_upright_time_is_valid_json(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 0
 
 
+@pytest.mark.parametrize(
+    ("name", "height"),
+    [("pendulum", 0.9), ("cart_pole", 0.9), ("double_cart_pole", 1.8)],
+)
+def test_the_plots_upright_line_is_the_tasks_success_height(
+    name, height, tmp_path, monkeypatch
+):
+    """The dashed line is where success() counts the tip upright (it was
+    1.8 m for every task, twice the pendulum's and the cart pole's reach)."""
+    from matplotlib.axes import Axes
+
+    from hydrax.simulation.closed_loop_plot import plot_conditions
+    from hydrax.simulation.compare import ConditionSummary
+    from hydrax.simulation.loop import Episode
+    from hydrax.simulation.trials import TrialResult
+    from hydrax.tasks import get_task
+
+    task = get_task(name)
+    sites = np.zeros((2, task.mj_model.nsite, 3))
+    sites[:, task.tip_id, 2] = height + 0.01
+    assert task.success(np.zeros(task.mj_model.nq), sites[0])
+    sites[:, task.tip_id, 2] = height - 0.01
+    assert not task.success(np.zeros(task.mj_model.nq), sites[0])
+    z = np.zeros((2, task.mj_model.nq))
+    episode = Episode(
+        dt=0.01, times=np.arange(2) * 0.01, qpos=z, qvel=z, ctrl=z[:, :1],
+        site_xpos=sites, final_qpos=z[0], final_qvel=z[0],
+        final_site_xpos=sites[0], replan_seconds=np.ones(1),
+    )  # fmt: skip
+    lines = []
+    monkeypatch.setattr(Axes, "axhline", lambda ax, y=0, **kw: lines.append(y))
+    summary = ConditionSummary("true", [TrialResult(False, episode, 0)])
+    plot_conditions(task, [summary], tmp_path / "p.png", "swingup")
+    assert lines == [height]
+
+
 def test_closed_loop_summary_records_what_planned(tiny_model, tmp_path):
     """summary.json holds the planner's settings as run and the learned
     model's checkpoint and strategy, so a result can be reproduced."""

@@ -43,8 +43,9 @@ def plot_conditions(
                 top.plot(e.times, cost, style, color=color, lw=1)
             bottom.plot(e.times, e.qpos[:, 0], style, color=color, lw=1)
         if has_tip and trial:
-            threshold = getattr(task, "upright_height", 1.8)
-            top.axhline(threshold, color="k", lw=0.8, ls="--")
+            threshold = getattr(task, "upright_height", None)
+            if threshold is not None:  # what the task's success() asks
+                top.axhline(threshold, color="k", lw=0.8, ls="--")
         top.set_title(
             f"{s.name} model: {sum(r.success for r in s.results)}/"
             f"{len(s.results)} {trial} trials"

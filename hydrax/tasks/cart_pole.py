@@ -35,6 +35,8 @@ class CartPole(Task):
             model_file=path,
         )
         self.tip_id = mj_model.site("tip").id
+        self.upright_height = 0.9
+        """The tip height [m] above the rail that counts as upright."""
 
     def _upright_cost(self, state: mjx.Data) -> jax.Array:
         """1 + cos θ: zero when the pole stands."""
@@ -63,7 +65,7 @@ class CartPole(Task):
 
     def success(self, qpos: np.ndarray, site_xpos: np.ndarray) -> bool:
         """Upright: the tip is at least 0.9 m above the rail."""
-        return bool(site_xpos[self.tip_id][2] >= 0.9)
+        return bool(site_xpos[self.tip_id][2] >= self.upright_height)
 
     def energy_swingup(self) -> EnergySwingup:
         """The ``energy`` collection policy's swing-up law.

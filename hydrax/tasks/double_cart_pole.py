@@ -57,6 +57,8 @@ class DoubleCartPole(Task):
             model_file=path,
         )
         self.tip_id = mj_model.site("tip").id
+        self.upright_height = 1.8
+        """The tip height [m] above the rail that counts as upright."""
         self.cart_weight = cart_weight
         self.terminal_lqr_weight = terminal_lqr_weight
         lqr = LQRController(mj_model, *self.goal())
@@ -115,4 +117,4 @@ class DoubleCartPole(Task):
 
     def success(self, qpos: np.ndarray, site_xpos: np.ndarray) -> bool:
         """Upright: the tip is at least 1.8 m above the rail."""
-        return bool(site_xpos[self.tip_id][2] >= 1.8)
+        return bool(site_xpos[self.tip_id][2] >= self.upright_height)

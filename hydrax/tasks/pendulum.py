@@ -35,6 +35,8 @@ class Pendulum(Task):
             model_file=path,
         )
         self.tip_id = mj_model.site("tip").id
+        self.upright_height = 0.9
+        """The tip height [m] above the hinge that counts as upright."""
 
     def running_cost(self, state: mjx.Data, control: jax.Array) -> jax.Array:
         """The running cost ℓ(xₜ, uₜ)."""
@@ -57,7 +59,7 @@ class Pendulum(Task):
 
     def success(self, qpos: np.ndarray, site_xpos: np.ndarray) -> bool:
         """Upright: the tip is at least 0.9 m above the hinge."""
-        return bool(site_xpos[self.tip_id][2] >= 0.9)
+        return bool(site_xpos[self.tip_id][2] >= self.upright_height)
 
     def energy_swingup(self) -> EnergySwingup:
         """The ``energy`` collection policy's swing-up law.
