@@ -100,6 +100,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "hydrax.simulation.learned_episodes",
             "hydrax.simulation.fine_tune",
             "hydrax.simulation.aggregate",
+            "hydrax.simulation.compare_results",
             "hydrax.simulation.compare",
             "hydrax.simulation.closed_loop",
             "hydrax.simulation.deterministic",

@@ -690,3 +690,42 @@ def test_closed_loop_summary_records_what_planned(tiny_model, tmp_path):
     assert record["planner"]["controller"] == "PredictiveSampling"
     assert record["checkpoint"] == str(tiny_model[0])
     assert record["strategy"] == "mean" and record["seeds"] == [0]
+
+
+def test_ctrl_c_in_the_closed_loop_leaves_a_consistent_folder(
+    tmp_path, monkeypatch, capsys
+):
+    """Ctrl-C in a rerun's second trial: the first trial's log is there
+    with its manifest, summary.json and the plot record just that trial
+    (not the earlier run's seeds, whose logs were replaced), exit 130."""
+    import json
+    import os
+    import signal
+
+    from hydrax.simulation import compare
+    from hydrax.simulation.closed_loop import main
+
+    args = ["--task", "pendulum", "--dynamics", "true", "--output-dir",
+            str(tmp_path), "--no-progress", "--num-samples", "8"]  # fmt: skip
+    assert main([*args, "--episodes", "2", "--seed", "10"]) == 0
+    real = compare.run_trial
+
+    def interrupted_at_21(trial, task, controller, seed, **kw):
+        if seed == 21:  # a real SIGINT, as Ctrl-C sends, mid-run
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(trial, task, controller, seed, **kw)
+
+    monkeypatch.setattr(compare, "run_trial", interrupted_at_21)
+    assert main([*args, "--episodes", "3", "--seed", "20"]) == 130
+    said = capsys.readouterr().out
+    assert "interrupted; " in said and "true model's 1 trial" in said
+    folder = tmp_path / "pendulum" / "balance"
+    assert sorted(p.name for p in (folder / "true").iterdir()) == [
+        "manifest.json",
+        "seed_020.csv",
+    ]
+    manifest = json.loads((folder / "true" / "manifest.json").read_text())
+    assert manifest["episodes"] == 1 and manifest["rows"] == 500
+    (record,) = json.loads((folder / "summary.json").read_text())
+    assert record["seeds"] == [20] and record["interrupted"] is True
+    assert (folder / "closed_loop.png").stat().st_size > 0

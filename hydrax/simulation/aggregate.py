@@ -267,6 +267,7 @@ def _check_arguments(task_name: str, **given: float | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m hydrax.simulation.aggregate``."""
+    from hydrax.atomic import sigint_kept
     from hydrax.dynamics_model_training.checkpoint import CheckpointError
     from hydrax.planning_options import controller_overrides
     from hydrax.simulation.aggregate_args import parser as make_parser
@@ -278,28 +279,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.checkpoint = CHECKPOINT_ROOT / args.task / "best_model.pkl"
     enable_compilation_cache()
     try:
-        records = aggregate(
-            args.task,
-            args.checkpoint,
-            args.data_dir,
-            iterations=args.iterations,
-            episodes=args.episodes,
-            duration=args.duration,
-            noise_std=args.noise_std,
-            epochs=args.epochs,
-            trials=args.trials,
-            out_dir=args.output_dir,
-            seed=args.seed,
-            trial=args.trial,
-            fresh_weight=args.fresh_weight,
-            learning_rate=args.learning_rate,
-            disagreement_weight=args.disagreement_weight,
-            target_distance=args.target_distance,
-            target_velocity=args.target_velocity,
-            strategy=args.strategy,
-            matmul_dtype=args.matmul_dtype,
-            controller_overrides=controller_overrides(args),
-        )
+        with sigint_kept():  # a Ctrl-C Python swallows is raised again
+            records = aggregate(
+                args.task,
+                args.checkpoint,
+                args.data_dir,
+                iterations=args.iterations,
+                episodes=args.episodes,
+                duration=args.duration,
+                noise_std=args.noise_std,
+                epochs=args.epochs,
+                trials=args.trials,
+                out_dir=args.output_dir,
+                seed=args.seed,
+                trial=args.trial,
+                fresh_weight=args.fresh_weight,
+                learning_rate=args.learning_rate,
+                disagreement_weight=args.disagreement_weight,
+                target_distance=args.target_distance,
+                target_velocity=args.target_velocity,
+                strategy=args.strategy,
+                matmul_dtype=args.matmul_dtype,
+                controller_overrides=controller_overrides(args),
+            )
     except (ValueError, CheckpointError) as e:
         aliases = {"out_dir": "--output-dir"}
         return command_error(parser, e, aliases)

@@ -12,7 +12,6 @@ so the logs are training data for the next round.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,12 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
+from hydrax.atomic import sigint_kept
 from hydrax.planning_options import (
     add_controller_options,
     add_learned_planning_options,
     controller_overrides,
 )
-from hydrax.simulation.closed_loop_plot import plot_conditions
+from hydrax.simulation.compare_results import (
+    DYNAMICS,
+    interrupted_note,
+    write_results,
+)
 from hydrax.simulation.episode_costs import running_costs
 from hydrax.simulation.run_logs import RunLogs, write_manifest
 from hydrax.simulation.trials import (
@@ -42,8 +46,6 @@ from hydrax.utils import (
     in_flags,
     plural,
 )
-
-DYNAMICS = ("true", "learned")
 
 
 @dataclass
@@ -112,7 +114,15 @@ def time_to_upright(task: Task, result: TrialResult) -> float:
     return float(e.times[bad[-1] + 1] if len(bad) else e.times[0])
 
 
-def run_condition(
+class ConditionInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a planner model's trials; ``summary``: those finished."""
+
+    def __init__(self, summary: ConditionSummary) -> None:
+        super().__init__()
+        self.summary = summary
+
+
+def run_condition(  # noqa: PLR0917 (positional since the first version)
     name: str,
     task: Task,
     trial: str,
@@ -121,50 +131,70 @@ def run_condition(
     controller_overrides: dict | None = None,
     log: bool = True,
     progress: bool = True,
+    controller: object | None = None,
 ) -> ConditionSummary:
     """Run one planner model's trials.
 
     ``log`` prints a line per trial and, with ``progress``, a bar of each
-    trial's plant steps.
+    trial's plant steps. ``controller``: the planner (default: the task's
+    default controller with ``controller_overrides``).
+
+    Raises:
+        ConditionInterrupted: on Ctrl-C, with the trials finished; their
+            logs are on disk with a manifest.
     """
     from hydrax.simulation.controllers import (
         default_controller,
         planner_settings,
     )
 
-    controller = default_controller(task, trial, **(controller_overrides or {}))
+    if controller is None:
+        controller = default_controller(
+            task, trial, **(controller_overrides or {})
+        )
     summary = ConditionSummary(name, planner=planner_settings(controller))
     folder = out_dir / name if out_dir is not None else None
     logs = RunLogs(folder, "seed_*.csv") if folder is not None else None
-    for seed in seeds:
-        path = folder / f"seed_{seed:03d}.csv" if folder else None
-        result = run_trial(
-            trial,
-            task,
-            controller,
-            seed,
-            log_path=path,
-            progress=log and progress,
-        )
-        if logs is not None:
-            logs.wrote(path)
-        e = result.episode
-        cost = running_costs(task, e.qpos, e.qvel, e.ctrl)
-        summary.results.append(result)
-        summary.step_costs.append(np.asarray(cost))
-        summary.costs.append(float(np.mean(cost)))
-        summary.upright_times.append(time_to_upright(task, result))
-        if log:
-            print(
-                f"  {name:8s} seed {seed:3d}: "
-                f"{'success' if result.success else 'failure'}  "
-                f"{e.duration:5.2f} s simulated  cost {summary.costs[-1]:.3f}"
-                f"  {1e3 * np.mean(e.replan_seconds):.0f} ms/replan",
-                flush=True,
+    try:
+        for seed in seeds:
+            path = folder / f"seed_{seed:03d}.csv" if folder else None
+            result = run_trial(
+                trial,
+                task,
+                controller,
+                seed,
+                log_path=path,
+                progress=log and progress,
             )
-    if folder is not None:
-        write_manifest(task, folder)
+            if logs is not None:
+                logs.wrote(path)
+            _add(summary, task, result, log)
+    except KeyboardInterrupt:
+        raise ConditionInterrupted(summary) from None
+    finally:
+        if logs is not None and logs.count:  # this run's logs, complete
+            write_manifest(task, folder)
     return summary
+
+
+def _add(
+    summary: ConditionSummary, task: Task, result: TrialResult, log: bool
+) -> None:
+    """Record a finished trial (and print its line)."""
+    e = result.episode
+    cost = running_costs(task, e.qpos, e.qvel, e.ctrl)
+    summary.results.append(result)
+    summary.step_costs.append(np.asarray(cost))
+    summary.costs.append(float(np.mean(cost)))
+    summary.upright_times.append(time_to_upright(task, result))
+    if log:
+        print(
+            f"  {summary.name:8s} seed {result.seed:3d}: "
+            f"{'success' if result.success else 'failure'}  "
+            f"{e.duration:5.2f} s simulated  cost {summary.costs[-1]:.3f}"
+            f"  {1e3 * np.mean(e.replan_seconds):.0f} ms/replan",
+            flush=True,
+        )
 
 
 def format_table(summaries: list[ConditionSummary], trial: str) -> str:
@@ -185,28 +215,6 @@ def format_table(summaries: list[ConditionSummary], trial: str) -> str:
             f"{d['replan_ms_mean']:10.1f}"
         )
     return "\n".join(lines)
-
-
-def earlier_records(out: Path, ran: Sequence[str]) -> list[dict]:
-    """The records of ``out/summary.json`` for planner models not rerun.
-
-    A rerun with fewer planner models leaves the other model's logs (they
-    may be training data already), so its record stays beside them; only
-    those whose folder still holds logs are kept.
-    """
-    try:
-        old = json.loads((out / "summary.json").read_text())
-    except (OSError, ValueError):  # none, or not a summary of this command
-        return []
-    if not isinstance(old, list):
-        return []
-    return [
-        r
-        for r in old
-        if isinstance(r, dict)
-        and r.get("dynamics") in set(DYNAMICS) - set(ran)
-        and any((out / r["dynamics"]).glob("seed_*.csv"))
-    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -281,7 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the comparison."""
     from hydrax.dynamics_model_training.checkpoint import CheckpointError
-    from hydrax.simulation.controllers import LearnedPlanning, learned_task
+    from hydrax.simulation.controllers import (
+        LearnedPlanning,
+        default_controller,
+        learned_task,
+    )
     from hydrax.simulation.trials import check_trial
     from hydrax.tasks import get_task
     from hydrax.utils import enable_compilation_cache
@@ -307,14 +319,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     out = args.output_dir / args.task / args.trial
     seeds = range(args.seed, args.seed + args.episodes)
-    summaries = []
+    summaries, interrupted = [], False
     try:
         task_kwargs = task_arguments(
             args.task, args.target_distance, args.target_velocity
         )
     except ValueError as e:
         p.error(in_flags(str(e), p))
-    try:  # every planner model is checked before the first trial runs
+    try:  # every planner model and planner is checked before any trial
         tasks = {
             name: get_task(args.task, **task_kwargs)
             if name == "true"
@@ -328,23 +340,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             for name in args.dynamics
         }
-        for task in tasks.values():
-            check_trial(task, args.trial)
+        planners = {}
         for name, task in tasks.items():
-            print(f"{name} model:", flush=True)
-            summaries.append(
-                run_condition(
-                    name,
-                    task,
-                    args.trial,
-                    seeds,
-                    out,
-                    overrides,
-                    progress=not args.no_progress,
+            check_trial(task, args.trial)
+            planners[name] = default_controller(task, args.trial, **overrides)
+        with sigint_kept():  # a Ctrl-C Python swallows is raised again
+            for name, task in tasks.items():
+                print(f"{name} model:", flush=True)
+                summaries.append(
+                    run_condition(
+                        name,
+                        task,
+                        args.trial,
+                        seeds,
+                        out,
+                        progress=not args.no_progress,
+                        controller=planners[name],
+                    )
                 )
-            )
     except (ValueError, CheckpointError) as e:
         return command_error(p, e)
+    except KeyboardInterrupt as stop:
+        if isinstance(stop, ConditionInterrupted) and stop.summary.results:
+            summaries.append(stop.summary)
+        interrupted = True
 
     def used(name: str) -> dict:  # what summary.json records of the model
         if name != "learned":
@@ -354,21 +373,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             **planning.record(),
         }
 
-    table = format_table(summaries, args.trial)
-    print("\n" + table)
-    plot_conditions(task, summaries, out / "closed_loop.png", args.trial)
     records = [
         {**s.as_dict(), **task_kwargs, **used(s.name)} for s in summaries
     ]
-    kept = earlier_records(out, args.dynamics)
-    for r in kept:
-        print(
-            f"summary.json keeps the {r['dynamics']} model's record of an "
-            f"earlier run (its logs: {out / r['dynamics']}/)"
-        )
-    (out / "summary.json").write_text(
-        json.dumps(kept + records, indent=2, allow_nan=False)
-    )
+    if interrupted and records and len(summaries[-1].results) < len(seeds):
+        records[-1]["interrupted"] = True
+    if summaries:
+        print("\n" + format_table(summaries, args.trial))
+    write_results(out, task, args.trial, summaries, records)
+    if interrupted:
+        print(f"{p.prog}: interrupted; {interrupted_note(out, summaries)}")
+        return 130
     print(
         f"\nwrote {out / 'closed_loop.png'}, {out / 'summary.json'} and the "
         f"episodes' CSV logs (training data) under {out}/<model>/"

@@ -26,6 +26,7 @@ from mujoco import mjx
 from tqdm import tqdm
 
 from hydrax.alg_base import SamplingBasedController
+from hydrax.atomic import raise_kept_sigint
 from hydrax.logs.writer import write_trajectory_csv
 from hydrax.simulation.episode_costs import action_lookup, running_costs
 from hydrax.simulation.history import HistoryBuffer
@@ -329,6 +330,7 @@ def run_closed_loop(
             start = time.perf_counter()
             planned = planner.replan(data)
             rec.replan_seconds.append(time.perf_counter() - start)
+            raise_kept_sigint()  # a Ctrl-C that Python swallowed
         u = planned[k % every]
         if ctrl_noise is not None:
             u = u + ctrl_noise[k]

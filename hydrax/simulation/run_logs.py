@@ -28,9 +28,12 @@ class RunLogs:
         self._earlier: list[Path] | None = old + (
             [manifest] if manifest.exists() else []
         )
+        self.count = 0
+        """The logs this run wrote."""
 
     def wrote(self, path: Path) -> None:
         """Note a log this run wrote; the first removes the earlier run's."""
+        self.count += 1
         if self._earlier is None:
             return
         earlier, self._earlier = self._earlier, None
