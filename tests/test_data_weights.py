@@ -357,5 +357,13 @@ def test_aggregate_without_trials_only_collects_and_fine_tunes(
     records = json.loads((tmp_path / "aggregation.json").read_text())
     assert [r["iteration"] for r in records] == [0, 1, 2]
     assert all("success_rate" not in r for r in records)
+    # A rerun of one round replaces the earlier run whole: its rounds
+    # beyond this one's (data, checkpoints) do not stay beside it.
+    for k in (1, 2, 3):
+        (tmp_path / f"iter_{k}" / "data").mkdir(parents=True, exist_ok=True)
+    argv[argv.index("--iterations") + 1] = "1"
+    assert agg.main(argv) == 0
+    assert "cleared 3 rounds of an earlier run from " in capsys.readouterr().out
+    assert not list(tmp_path.glob("iter_*"))  # the stubs wrote none
     with pytest.raises(ValueError, match="trials must be an integer >= 0"):
         agg.aggregate("double_cart_pole", tiny_model[0], dcp_data, trials=-1)

@@ -20,6 +20,7 @@ running cost, and writes each iteration's logs and checkpoint.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,11 +39,25 @@ from hydrax.simulation.learned_episodes import (
     trial_scores,
 )
 from hydrax.simulation.trials import TRIALS, task_arguments
-from hydrax.utils import command_error
+from hydrax.utils import command_error, plural
 
 
 def _write_records(out_dir: Path, records: list[dict]) -> None:
-    """aggregation.json, after every round: a stopped run keeps them."""
+    """aggregation.json, after every round: a stopped run keeps them.
+
+    The first write replaces an earlier run's record, so its rounds
+    (``iter_<k>/``: data and checkpoints) go too: no round of another run
+    is left beside this one's.
+    """
+    if len(records) == 1:
+        earlier = sorted(d for d in out_dir.glob("iter_*") if d.is_dir())
+        for d in earlier:
+            shutil.rmtree(d)
+        if earlier:
+            print(
+                f"cleared {plural(len(earlier), 'round')} of an earlier run "
+                f"from {out_dir} ({', '.join(d.name for d in earlier)})"
+            )
     write_text_atomic(
         out_dir / "aggregation.json", json.dumps(records, indent=2)
     )
