@@ -111,7 +111,8 @@ class SamplingBasedController(ABC):
         """The planner's model(s) and the vmap axes of randomized fields."""
         if self.num_randomizations == 1:
             return self.task.model, None
-        keys = jax.random.split(jax.random.key(seed), self.num_randomizations)
+        domains = jax.random.fold_in(jax.random.key(seed), 1)  # not noise's
+        keys = jax.random.split(domains, self.num_randomizations)
         fields = jax.vmap(self.task.domain_randomize_model)(keys)
         model = self.task.model.tree_replace(fields)
         axes = jax.tree.map(lambda _: None, self.task.model)

@@ -59,7 +59,7 @@ def reference_statistics(ds: DynamicsDataset) -> dict[str, np.ndarray]:
         out_std[c] = out_std[s]
     return {
         "in_mean": f.mean(0),
-        "in_std": np.maximum(f.std(0), STD_EPS),
+        "in_std": np.where(f.std(0) < STD_EPS, 1.0, f.std(0)),
         "out_mean": out_mean,
         "out_std": np.maximum(out_std, STD_EPS),
     }

@@ -97,3 +97,14 @@ def test_bad_numbers_are_refused(flag, tmp_path):
     with pytest.raises(SystemExit) as done:
         train_cart_pole.main([flag, "many", "--data-dir", str(tmp_path)])
     assert done.value.code == 2
+
+
+def test_another_tasks_logs_are_named_for_what_they_are(dcp_data, capsys):
+    """The cart pole command on the double cart pole's logs: the manifest's
+    task is named, not an index error blamed on the manifest."""
+    assert train_cart_pole.main(["--data-dir", str(dcp_data)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "its manifest says these logs are of the double_cart_pole task, not "
+        "the cart_pole" in err
+    )

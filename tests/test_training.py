@@ -115,7 +115,9 @@ def test_constant_column_is_standardized_safely(tmp_path):
         d, history_length=4, prediction_horizon=3, verbose=False
     )
     assert np.all(np.isfinite(ds.statistics["in_std"]))
-    assert ds.statistics["in_std"][-1] > 0
+    # Centred, not scaled: a planner's control of 1 reaches the GRU as 1,
+    # not as 1e6 (the floor of a delta's std).
+    assert ds.statistics["in_std"][-1] == 1.0
     net, hist = train_dynamics_model(
         d,
         "c",
@@ -697,3 +699,43 @@ def test_task_training_refuses_bad_collection_flags(tmp_path, capsys):
         assert f"error: {flags[0]} must be" in out.err
         assert "collecting" not in out.out
     assert not (tmp_path / "d").exists()
+
+
+def test_each_use_of_the_seed_draws_its_own_stream():
+    """numpy drops trailing zeros of a seed list: [s, e] and [s, e, 0] (an
+    epoch's block order and its block 0's shuffle) drew the same numbers,
+    and [s, 0] the file split's. The block order now has its own stream."""
+    from hydrax.dynamics_model_training.windows import seeded
+
+    def draw(rng):
+        return rng.permutation(50).tolist()
+
+    assert draw(np.random.default_rng([7, 0])) == draw(
+        np.random.default_rng(7)
+    )  # the collision
+    order = draw(seeded(7, "block order", 0))
+    assert order == draw(seeded(7, "block order", 0))  # reproducible
+    others = [
+        np.random.default_rng(7),
+        np.random.default_rng([7, 0, 0]),
+        seeded(7, "block order", 0, 0),
+        seeded(7, "block order", 1),
+        seeded(7, "another use", 0),
+    ]
+    assert all(draw(r) != order for r in others)
+
+
+def test_without_validation_the_cli_names_the_training_loss(
+    dcp_data, tmp_path, capsys
+):
+    """--val-fraction 0: the best model is chosen on the training loss, and
+    the last line says so (it said "best validation loss")."""
+    from hydrax.dynamics_model_training.train import main
+
+    argv = ["--data-dir", str(dcp_data), "--task-name", "nv", "--epochs",
+            "1", "--hidden-size", "4", "--history-length", "2",
+            "--prediction-horizon", "2", "--val-fraction", "0",
+            "--checkpoint-dir", str(tmp_path), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "best training loss (no validation files) " in out

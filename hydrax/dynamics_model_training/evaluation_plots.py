@@ -19,6 +19,7 @@ figure has one legend shared by its panels.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -121,14 +122,12 @@ def plot_per_dimension(metrics: dict[str, Any], path: Path) -> Path:
         "everywhere" if metrics.get("delta") == "velocity" else "on velocities"
     )
     both = "constant_velocity" in dict(baselines_and_model(metrics))
-    fig.suptitle(
-        "Physical RMSE of the predicted state per dimension "
-        f"({metrics['num_examples']} {metrics['split']} windows"
-        + (
-            f"; zero delta and constant velocity coincide {where})"
-            if both
-            else ")"
-        )
+    note = f"({metrics['num_examples']} {metrics['split']} windows" + (
+        f"; zero delta and constant velocity coincide {where})" if both else ")"
+    )
+    fig.suptitle(  # about 10 characters an inch: wrapped to the figure
+        "Physical RMSE of the predicted state per dimension\n"
+        + textwrap.fill(note, width=int(10 * 4.6 * ncol))
     )
     fig.savefig(path)
     return path

@@ -127,7 +127,7 @@ def _warn_of_swapped_indices(
         (lambda t: t in ("slide", "free", "ball"), lambda t: t == "hinge"),
         strict=True,
     ):
-        for i in indices or ():
+        for i in () if indices is None else map(int, indices):
             kind, joint = kinds.get(i, (None, ""))
             if wrong(kind):
                 said.append(f"{name} holds {i}, the {kind} joint {joint!r}")

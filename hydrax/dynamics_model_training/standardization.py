@@ -2,9 +2,10 @@
 
 Inputs: mean and std per feature over all (window, row) pairs. Deltas: mean
 and std of one-step true deltas per additive dimension; each angle pair gets
-mean (1, 0) and std(sin Δθ) on both components. Every std is floored at
-``STD_EPS``. Moments are combined per chunk and per block in float64 (Chan
-et al.), with fixed chunk shapes, so the functions compile once.
+mean (1, 0) and std(sin Δθ) on both components. A delta's std is floored
+at ``STD_EPS``; a constant input feature's std is 1. Moments are combined
+per chunk and per block in float64 (Chan et al.), with fixed chunk shapes,
+so the functions compile once.
 
 :func:`compute_statistics` reads the training split's blocks.
 :class:`FileMoments` instead folds per-file moments in while the files are
@@ -135,7 +136,10 @@ def _finish(
         out_std[c] = out_std[s]
     return {
         "in_mean": in_mean.astype(np.float32),
-        "in_std": np.maximum(in_std, STD_EPS).astype(np.float32),
+        # A constant input is centred, not scaled: floored at STD_EPS, a
+        # planner's deviation from it (a control the logs never moved)
+        # would reach the GRU magnified a millionfold.
+        "in_std": np.where(in_std < STD_EPS, 1.0, in_std).astype(np.float32),
         "out_mean": out_mean.astype(np.float32),
         "out_std": np.maximum(out_std, STD_EPS).astype(np.float32),
     }

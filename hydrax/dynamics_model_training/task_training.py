@@ -18,7 +18,7 @@ from hydrax.dynamics_model_training.training_cli import (
     add_training_arguments,
     shown_path,
 )
-from hydrax.logs import holds_logs
+from hydrax.logs import DataError, holds_logs, read_manifest
 from hydrax.utils import (
     DefaultsHelpFormatter,
     command_error,
@@ -75,6 +75,15 @@ def ensure_task_dataset(
         f"{duration:g} s"
     )
     return data_dir
+
+
+def _logged_task(data_dir: Path) -> str | None:
+    """The task a directory's manifest names (None: none, or unreadable)."""
+    try:
+        manifest = read_manifest(data_dir)
+    except DataError:  # the dataset names the problem
+        return None
+    return manifest.task if manifest is not None else None
 
 
 def task_training_main(
@@ -145,6 +154,15 @@ def task_training_main(
             "episodes": "--collect-episodes",
         }
         return command_error(parser, e, aliases)
+    other = _logged_task(args.data_dir)
+    if other not in (None, task):
+        return command_error(
+            parser,
+            f"{args.data_dir}: its manifest says these logs are of the "
+            f"{other} task, not the {task}; this command trains the {task} "
+            f"(its indices) on its logs; for the {other}'s, use "
+            f"{command_name('hydrax.dynamics_model_training.train')}",
+        )
     return run_training_cli(
         parser,
         args,

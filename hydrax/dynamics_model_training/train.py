@@ -241,8 +241,6 @@ def train_dynamics_model(
         save_every=save_every,
         task_name=task_name,
     )
-    if why:  # once the name is known to be one
-        say(why)
     check_not_own_folder(
         init_from, Path(checkpoint_dir or CHECKPOINT_ROOT) / task_name
     )
@@ -263,6 +261,8 @@ def train_dynamics_model(
         quat_indices=quat_indices,
         heading_frame=heading_frame,
     )
+    if why:  # once the logs are known to be readable
+        say(why)
     say(dataset.summary())
     network = new_network(
         dataset, hidden_size, seed, transform_fn, mode, init_from, delta
@@ -349,8 +349,13 @@ def run_training_cli(
         else f"process 0 writes the checkpoints (in {folder} on its host)"
     )
     best = history["best_val_loss"]
+    loss = (  # without validation files the best model is the training's
+        "validation loss"
+        if any(v is not None for v in history["val_loss"])
+        else "training loss (no validation files)"
+    )
     print(
-        f"best validation loss {'-' if best is None else f'{best:.6g}'} at "
+        f"best {loss} {'-' if best is None else f'{best:.6g}'} at "
         f"epoch {history['best_epoch']}; {where}"
     )
     return 0

@@ -169,7 +169,7 @@ class Trainer:
         the padding of the last batch is the same for all.
         """
         epoch_key = jax.random.fold_in(jax.random.key(self.seed), epoch)
-        order = np.random.default_rng([self.seed, epoch]).permutation(
+        order = win.seeded(self.seed, "block order", epoch).permutation(
             self.dataset.num_blocks("train")
         )
         blocks = self.dataset.blocks("train", order)

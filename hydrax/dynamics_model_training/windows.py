@@ -9,6 +9,7 @@ repeated with zero control.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,6 +275,20 @@ class Examples(Sequence):
 
 
 # --- sampling weights -------------------------------------------------------
+
+
+def seeded(seed: int, purpose: str, *keys: int) -> np.random.Generator:
+    """A generator of its own for one use of a run's seed.
+
+    ``default_rng([seed, e])`` and ``default_rng([seed, e, 0])`` draw the
+    same numbers (trailing zeros are dropped), so streams told apart only
+    by trailing keys collide; a purpose tag in the ``spawn_key`` keeps
+    them apart.
+    """
+    tag = zlib.crc32(purpose.encode())
+    return np.random.default_rng(
+        np.random.SeedSequence(seed, spawn_key=(tag, *keys))
+    )
 
 
 def directory_file_weights(

@@ -51,6 +51,7 @@ from hydrax.simulation.policies import (
 )
 from hydrax.simulation.runners import Rollouts, run_batch, run_mpc_episode
 from hydrax.task_base import Task
+from hydrax.utils import plural
 
 
 @dataclass
@@ -377,7 +378,8 @@ def collect(  # noqa: PLR0917 (the CLI's core, called positionally too)
         if done.written:
             _write_run_manifest(source, target, settings, done)
             stop.add_note(
-                f"the {len(done.written)} episodes written are complete and "
+                f"the {plural(len(done.written), 'episode')} written "
+                f"{'is' if len(done.written) == 1 else 'are'} complete and "
                 f"listed in {out_dir / 'manifest.json'}"
             )
         else:

@@ -95,9 +95,11 @@ def resolve_output(
                 "append (use --overwrite)"
             )
         if old.model_sha256 != sha:
+            theirs = f"{old.task} " if old.task else ""
             raise ValueError(
                 f"cannot append: {out_dir} was collected from a different "
-                f"model (sha256 {old.model_sha256}, this one {sha})"
+                f"model ({theirs}sha256 {old.model_sha256}, this one "
+                f"{source.name} sha256 {sha})"
             )
         numbers = [
             int(p.stem.split("_")[1])
