@@ -19,7 +19,12 @@ import numpy as np
 
 from hydrax import ROOT
 from hydrax.planning_options import add_learned_planning_options
-from hydrax.utils import DefaultsHelpFormatter, command_error, command_name
+from hydrax.utils import (
+    DefaultsHelpFormatter,
+    command_error,
+    command_name,
+    interrupted_exit,
+)
 
 TASK = "double_cart_pole"
 
@@ -210,7 +215,7 @@ def _control_stage(args: argparse.Namespace, best: Path) -> None:
         results = []
         for k in range(args.trials):
             seed = args.seed + k
-            path = log_dir / f"seed_{seed}.csv"
+            path = log_dir / f"seed_{seed:03d}.csv"
             r = run_trial(
                 "balance", task, controller, seed, log_path=path, progress=True
             )
@@ -278,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as stop:  # its notes say what was kept
         kept = getattr(stop, "__notes__", ["nothing was written"])
         print(f"{p.prog}: interrupted; {'; '.join(kept)}", file=sys.stderr)
-        return 130
+        return interrupted_exit()
     from hydrax.dynamics_model_training.trainer import TrainingDiverged
 
     try:
@@ -289,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as stop:
         said = _left_by(stop, best)
         print(f"{p.prog}: interrupted; {said}", file=sys.stderr)
-        return 130
+        return interrupted_exit()
     except (ValueError, OSError, TrainingDiverged) as e:  # as train's
         return command_error(p, e)
     print(f"\ndone in {time.perf_counter() - t_all:.0f} s")

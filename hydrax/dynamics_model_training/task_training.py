@@ -160,8 +160,9 @@ def task_training_main(
             parser,
             f"{args.data_dir}: its manifest says these logs are of the "
             f"{other} task, not the {task}; this command trains the {task} "
-            f"(its indices) on its logs; for the {other}'s, use "
-            f"{command_name('hydrax.dynamics_model_training.train')}",
+            f"(its indices) on its logs; for the {other}'s, use hydrax-train "
+            f"--task-name {other} (python -m hydrax.dynamics_model_training."
+            "train)",
         )
     return run_training_cli(
         parser,

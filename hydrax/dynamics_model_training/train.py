@@ -70,7 +70,12 @@ from hydrax.dynamics_model_training.warm_start import (
     members_to_start_from,
 )
 from hydrax.dynamics_model_training.windows import directory_file_weights
-from hydrax.utils import command_error, command_warnings, in_flags
+from hydrax.utils import (
+    command_error,
+    command_warnings,
+    in_flags,
+    interrupted_exit,
+)
 
 __all__ = [
     "CHECKPOINT_ROOT",
@@ -341,7 +346,7 @@ def run_training_cli(
     except KeyboardInterrupt as stop:  # the trainer's says where it stood
         said = in_flags(str(stop), parser) or "training interrupted"
         print(f"{parser.prog}: {said}", file=sys.stderr)
-        return 130
+        return interrupted_exit()
     folder = Path(history["checkpoint_dir"])
     where = (
         f"checkpoints in {folder} (best_model.pkl, last.pkl)"

@@ -39,7 +39,7 @@ from hydrax.simulation.learned_episodes import (
     trial_scores,
 )
 from hydrax.simulation.trials import TRIALS, task_arguments
-from hydrax.utils import command_error, plural
+from hydrax.utils import command_error, interrupted_exit, plural
 
 
 def _write_records(out_dir: Path, records: list[dict]) -> None:
@@ -328,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else "no round finished"
         )
         print(f"{parser.prog}: interrupted; {where}", file=sys.stderr)
-        return 130
+        return interrupted_exit()
     if args.trials:
         print("\niteration  success  seconds in success set  cost per step")
         for r in records:

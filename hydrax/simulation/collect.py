@@ -34,6 +34,7 @@ from hydrax.utils import (
     command_error,
     command_name,
     command_warnings,
+    interrupted_exit,
 )
 
 __all__ = [
@@ -223,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as stop:
         notes = "".join(f"; {n}" for n in getattr(stop, "__notes__", []))
         print(f"{parser.prog}: interrupted{notes}", file=sys.stderr)
-        return 130
+        return interrupted_exit()
     if not args.quiet:
         run = read_manifest(out_dir).collection[-1]
         rate = run["rows"] / max(time.perf_counter() - start, 1e-9)

@@ -44,6 +44,7 @@ from hydrax.utils import (
     command_error,
     command_name,
     in_flags,
+    interrupted_exit,
     plural,
 )
 
@@ -383,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_results(out, task, args.trial, summaries, records)
     if interrupted:
         print(f"{p.prog}: interrupted; {interrupted_note(out, summaries)}")
-        return 130
+        return interrupted_exit()
     print(
         f"\nwrote {out / 'closed_loop.png'}, {out / 'summary.json'} and the "
         f"episodes' CSV logs (training data) under {out}/<model>/"

@@ -25,6 +25,28 @@ def command_name(module: str) -> str:
     return script if script.startswith("hydrax-") else f"python -m {module}"
 
 
+def interrupted_exit() -> int:
+    """Exit status 130 after Ctrl-C, the interpreter's teardown skipped.
+
+    Ctrl-C that lands while XLA compiles can leave its state half built,
+    and the interpreter's teardown then crashes on it (a segmentation
+    fault, exit status 139, after the command's own message). A command
+    run as such (``hydrax-...`` or ``python -m hydrax....``) therefore
+    leaves at once, its output flushed; every file it wrote is complete
+    (written atomically). Called in-process (tests, notebooks), it returns
+    130.
+    """
+    main = getattr(sys.modules.get("__main__"), "__spec__", None)
+    as_command = Path(sys.argv[0] if sys.argv else "").name.startswith(
+        "hydrax-"
+    ) or getattr(main, "name", "").startswith("hydrax.")
+    if as_command:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    return 130
+
+
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Show every option's default, unless its help already says it.
 
