@@ -739,3 +739,32 @@ def test_without_validation_the_cli_names_the_training_loss(
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "best training loss (no validation files) " in out
+
+
+def test_a_new_run_clears_an_earlier_runs_snapshots(dcp_data, tmp_path):
+    """A run into a folder of another run's checkpoints removes that run's
+    model_epoch_<N>.pkl and last.pkl, saying so; a resumed run does not."""
+    kw = {
+        "hidden_size": 4, "history_length": 2, "prediction_horizon": 2,
+        "checkpoint_dir": tmp_path, "progress": False, "save_every": 1,
+    }  # fmt: skip
+    train_dynamics_model(dcp_data, "r", num_epochs=2, log=None, **kw)
+    folder = tmp_path / "r"
+    assert (folder / "model_epoch_2.pkl").exists()
+    said = []
+    train_dynamics_model(dcp_data, "r", num_epochs=1, log=said.append, **kw)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "best_model.pkl",
+        "last.pkl",
+        "model_epoch_1.pkl",
+    ]
+    assert any(
+        "held an earlier run's checkpoints: removed its model_epoch_1.pkl, "
+        "model_epoch_2.pkl, last.pkl" in s
+        for s in said
+    )
+    said.clear()
+    train_dynamics_model(
+        dcp_data, "r", num_epochs=1, resume=True, log=said.append, **kw
+    )
+    assert not any("earlier run" in s for s in said)

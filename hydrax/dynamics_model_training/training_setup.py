@@ -270,6 +270,8 @@ def prepare_trainer(
             state, ckpt_dir / "last.pkl", config, network.transform_fn
         )
         say(f"resuming {ckpt_dir / 'last.pkl'} after epoch {state.epoch}")
+    else:
+        _clear_earlier_run(ckpt_dir, say, dp.is_main)
     # Every argument is placed explicitly: jit keys its cache on placement,
     # so implicitly placed first arguments would compile the step twice (and
     # a resumed run would take the other executable first, changing the
@@ -295,3 +297,28 @@ def prepare_trainer(
         file_weights=weights,
     )
     return trainer, state, graphdef
+
+
+def _clear_earlier_run(
+    ckpt_dir: Path, say: Callable[[str], None], main: bool
+) -> None:
+    """Remove an earlier run's ``last.pkl`` and snapshots from the folder.
+
+    A new run's checkpoints replace the folder's: the earlier run's
+    ``model_epoch_<N>.pkl`` would lie beside this run's, and its
+    ``last.pkl`` would pass for this run's on a Ctrl-C before the first
+    epoch. Its ``best_model.pkl`` stays until this run's first epoch
+    replaces it.
+    """
+    old = sorted(ckpt_dir.glob("model_epoch_*.pkl"))
+    old += [p for p in (ckpt_dir / "last.pkl",) if p.exists()]
+    if not old:
+        return
+    if main:  # one writer in a multi-host run
+        for path in old:
+            path.unlink(missing_ok=True)
+    say(
+        f"{ckpt_dir} held an earlier run's checkpoints: removed its "
+        f"{', '.join(p.name for p in old)} (its best_model.pkl stays until "
+        "this run's first epoch replaces it)"
+    )
