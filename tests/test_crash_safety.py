@@ -446,3 +446,19 @@ def test_nested_sigint_deferred_raises_once_after_the_outer_block(tmp_path):
     assert recorded == [path]
     assert path.read_text() == "timestamp\n0.0\n"
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_resume_without_an_earlier_run_says_there_is_nothing(
+    dcp_data, tmp_path
+):
+    """resume=True in an empty folder: "nothing to resume", not a file
+    error; the command names its flag."""
+    from hydrax.dynamics_model_training.checkpoint import CheckpointError
+    from hydrax.dynamics_model_training.train import train_dynamics_model
+
+    with pytest.raises(CheckpointError, match="nothing to resume, .*no last"):
+        train_dynamics_model(
+            dcp_data, "none", hidden_size=4, history_length=2,
+            prediction_horizon=2, num_epochs=1, resume=True,
+            checkpoint_dir=tmp_path, progress=False, log=lambda s: None,
+        )  # fmt: skip

@@ -139,6 +139,12 @@ def resume_state(
         CheckpointError: if ``last.pkl`` or ``best_model.pkl`` was written
             with another configuration.
     """
+    if not last.exists():
+        raise CheckpointError(
+            f"{last}: nothing to resume, the folder holds no last.pkl (a "
+            "run writes it after each epoch); without resume=True a new run "
+            "starts"
+        )
     ckpt = read_checkpoint(last)
     check_resume(ckpt["config"], config, last)
     state.params, stats = _stacked_params(ckpt, last, transform_fn)
