@@ -704,7 +704,7 @@ def test_task_training_refuses_bad_collection_flags(tmp_path, capsys):
 def test_each_use_of_the_seed_draws_its_own_stream():
     """numpy drops trailing zeros of a seed list: [s, e] and [s, e, 0] (an
     epoch's block order and its block 0's shuffle) drew the same numbers,
-    and [s, 0] the file split's. The block order now has its own stream."""
+    and [s, 0] and [s, 0, 0] the file split's. Each has its own stream."""
     from hydrax.dynamics_model_training.windows import seeded
 
     def draw(rng):
@@ -723,6 +723,9 @@ def test_each_use_of_the_seed_draws_its_own_stream():
         seeded(7, "another use", 0),
     ]
     assert all(draw(r) != order for r in others)
+    # A streamed epoch 0's block 0 shuffle was [s, 0, 0]: the split's too.
+    split = draw(np.random.default_rng(7))
+    assert draw(seeded(7, "block shuffle", 0, 0)) not in (split, order)
 
 
 def test_without_validation_the_cli_names_the_training_loss(
@@ -760,7 +763,7 @@ def test_a_new_run_clears_an_earlier_runs_snapshots(dcp_data, tmp_path):
     ]
     assert any(
         "held an earlier run's checkpoints: removed its model_epoch_1.pkl, "
-        "model_epoch_2.pkl, last.pkl" in s
+        "model_epoch_2.pkl, last.pkl (this run's replace them)" in s
         for s in said
     )
     said.clear()

@@ -16,6 +16,7 @@ import os
 import pickle
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,30 @@ def write_checkpoint(path: str | Path, payload: dict) -> Path:
             Path(tmp).unlink(missing_ok=True)
             raise
     return path
+
+
+def earlier_run(folder: Path) -> list[Path]:
+    """The files of an earlier run that a new run in ``folder`` replaces.
+
+    Its ``model_epoch_<N>.pkl`` and ``last.pkl``.
+    """
+    old = sorted(Path(folder).glob("model_epoch_*.pkl"))
+    return old + [p for p in (Path(folder) / "last.pkl",) if p.exists()]
+
+
+def clear_earlier_run(
+    folder: Path, files: list[Path], say: Callable[[str], None]
+) -> None:
+    """Remove an earlier run's files (`earlier_run`) and say so.
+
+    A new run calls it as it writes its first checkpoint: until then the
+    earlier run stays whole (resumable); after, its snapshots would lie
+    beside the new run's, and its ``last.pkl`` pass for the new run's.
+    Its ``best_model.pkl`` is replaced by the new run's.
+    """
+    for path in files:
+        path.unlink(missing_ok=True)
+    say(
+        f"{folder} held an earlier run's checkpoints: removed its "
+        f"{', '.join(p.name for p in files)} (this run's replace them)"
+    )

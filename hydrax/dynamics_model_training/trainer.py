@@ -30,7 +30,10 @@ from tqdm.auto import tqdm
 
 from hydrax.atomic import raise_kept_sigint, sigint_kept
 from hydrax.dynamics_model_training import windows as win
-from hydrax.dynamics_model_training.checkpoint import write_checkpoint
+from hydrax.dynamics_model_training.checkpoint import (
+    clear_earlier_run,
+    write_checkpoint,
+)
 from hydrax.dynamics_model_training.data_loader import DynamicsDataset, RowBlock
 from hydrax.dynamics_model_training.host_memory import reused_host_buffers
 from hydrax.dynamics_model_training.model_io import library_versions
@@ -73,19 +76,6 @@ class TrainState:
     best_val: float = math.inf
     best_params: nnx.State | None = None
     epochs_since_best: int = 0
-
-
-def new_history() -> dict[str, Any]:
-    """An empty training history."""
-    return {
-        "train_loss": [],
-        "val_loss": [],
-        "val_loss_per_step": [],
-        "epoch_seconds": [],
-        "learning_rate": [],
-        "best_epoch": None,
-        "best_val_loss": None,
-    }
 
 
 class Trainer:
@@ -136,6 +126,7 @@ class Trainer:
         self.steps_per_epoch = sum(math.ceil(n / batch_size) for n in counts)
         self._placed: tuple[RowBlock | None, Any] = (None, None)
         self.samples_per_second = 0.0
+        self.replaces: list[Path] = []  # an earlier run's, for a new run
 
     def _batch(
         self,
@@ -177,9 +168,9 @@ class Trainer:
             ids = win.weighted_windows(block, block_ids, self.file_weights)
             if self.dataset.streaming:
                 # numpy: a jitted permutation compiles per block length.
-                perm = np.random.default_rng([self.seed, epoch, b]).permutation(
-                    len(ids)
-                )
+                perm = win.seeded(
+                    self.seed, "block shuffle", epoch, b
+                ).permutation(len(ids))
             else:
                 perm = np.asarray(jax.random.permutation(epoch_key, len(ids)))
             starts = block.window_starts()
@@ -286,7 +277,13 @@ class Trainer:
             write_checkpoint(self.ckpt_dir / name, record)
 
     def save(self, state: TrainState, improved: bool, save_every: int) -> None:
-        """Write the checkpoints due after ``state.epoch`` epochs."""
+        """Write the checkpoints due after ``state.epoch`` epochs.
+
+        The first removes ``replaces`` (an earlier run's files) first.
+        """
+        if self.replaces:
+            clear_earlier_run(self.ckpt_dir, self.replaces, self.say)
+            self.replaces = []
         if improved:
             self._write(
                 "best_model.pkl", self._record("best", state, state.params)

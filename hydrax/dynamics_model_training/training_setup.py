@@ -22,6 +22,7 @@ import numpy as np
 from flax import nnx
 from tqdm.auto import tqdm
 
+from hydrax.dynamics_model_training.checkpoint import earlier_run
 from hydrax.dynamics_model_training.dataset import DynamicsDataset
 from hydrax.dynamics_model_training.model import DynamicsNetwork, Statistic
 from hydrax.dynamics_model_training.model_io import (
@@ -35,7 +36,6 @@ from hydrax.dynamics_model_training.train_steps import StepSpec, make_optimizer
 from hydrax.dynamics_model_training.trainer import (
     Trainer,
     TrainState,
-    new_history,
 )
 from hydrax.dynamics_model_training.transforms import TransformFn
 from hydrax.dynamics_model_training.warm_start import start_from
@@ -112,6 +112,19 @@ def check_arguments(
             "task_name names the checkpoint folder inside checkpoint_dir: "
             f"one folder name, not empty or a path, got {task_name!r}"
         )
+
+
+def new_history() -> dict[str, Any]:
+    """An empty training history."""
+    return {
+        "train_loss": [],
+        "val_loss": [],
+        "val_loss_per_step": [],
+        "epoch_seconds": [],
+        "learning_rate": [],
+        "best_epoch": None,
+        "best_val_loss": None,
+    }
 
 
 def epoch_logger(
@@ -270,8 +283,6 @@ def prepare_trainer(
             state, ckpt_dir / "last.pkl", config, network.transform_fn
         )
         say(f"resuming {ckpt_dir / 'last.pkl'} after epoch {state.epoch}")
-    else:
-        _clear_earlier_run(ckpt_dir, say, dp.is_main)
     # Every argument is placed explicitly: jit keys its cache on placement,
     # so implicitly placed first arguments would compile the step twice (and
     # a resumed run would take the other executable first, changing the
@@ -296,29 +307,6 @@ def prepare_trainer(
         num_models=num_models,
         file_weights=weights,
     )
+    if not resume and dp.is_main:  # one writer in a multi-host run
+        trainer.replaces = earlier_run(ckpt_dir)
     return trainer, state, graphdef
-
-
-def _clear_earlier_run(
-    ckpt_dir: Path, say: Callable[[str], None], main: bool
-) -> None:
-    """Remove an earlier run's ``last.pkl`` and snapshots from the folder.
-
-    A new run's checkpoints replace the folder's: the earlier run's
-    ``model_epoch_<N>.pkl`` would lie beside this run's, and its
-    ``last.pkl`` would pass for this run's on a Ctrl-C before the first
-    epoch. Its ``best_model.pkl`` stays until this run's first epoch
-    replaces it.
-    """
-    old = sorted(ckpt_dir.glob("model_epoch_*.pkl"))
-    old += [p for p in (ckpt_dir / "last.pkl",) if p.exists()]
-    if not old:
-        return
-    if main:  # one writer in a multi-host run
-        for path in old:
-            path.unlink(missing_ok=True)
-    say(
-        f"{ckpt_dir} held an earlier run's checkpoints: removed its "
-        f"{', '.join(p.name for p in old)} (its best_model.pkl stays until "
-        "this run's first epoch replaces it)"
-    )
