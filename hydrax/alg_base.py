@@ -294,7 +294,7 @@ class SamplingBasedController(ABC):
             """Domains' and particles' costs, (n, [P,] N, T+1), as one."""
             if particles > 1:
                 costs = costs.reshape(-1, *costs.shape[-2:])
-            return self.risk_strategy.combine_costs(costs)
+            return self.risk_strategy.combine_costs(diverged_as_worst(costs))
 
         if self.num_randomizations == 1:
             rollouts = one_domain(self.model, state)

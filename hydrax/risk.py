@@ -90,7 +90,12 @@ class ExponentialWeightedAverage(RiskStrategy):
     def combine_costs(self, costs: jax.Array) -> jax.Array:
         """Σᵢ wᵢ cᵢ with wᵢ = softmax(γ c)ᵢ over randomizations."""
         weights = jax.nn.softmax(self.gamma * costs, axis=0)
-        return jnp.sum(weights * costs, axis=0)
+        # A weight of 0 on an infinite cost adds nothing (not 0 · inf = NaN);
+        # an infinite cost is the whole answer unless γ < 0 weighs it out.
+        total = jnp.sum(jnp.where(weights > 0, weights * costs, 0.0), axis=0)
+        inf = jnp.isinf(costs)
+        worst = inf.all(axis=0) | (inf.any(axis=0) & (self.gamma >= 0))
+        return jnp.where(worst, jnp.inf, total)
 
 
 class ValueAtRisk(RiskStrategy):

@@ -358,6 +358,15 @@ def test_evosax_best_member_is_this_rounds(pendulum, pendulum_ctrls):
     )
 
 
+def test_evosax_refuses_a_strategy_of_several_populations(pendulum):
+    from evosax.algorithms import SV_CMA_ES
+
+    from hydrax.algs import Evosax
+
+    with pytest.raises(ValueError, match="keeps several populations"):
+        Evosax(pendulum, SV_CMA_ES, num_samples=8, num_populations=2)
+
+
 def test_evosax_samples_around_the_plan_shifted_to_now(pendulum):
     """Replanning later samples about the shifted plan, not the old one."""
     ctrl = make_controller("evosax", pendulum)
@@ -376,24 +385,28 @@ def test_evosax_samples_around_the_plan_shifted_to_now(pendulum):
 
 @pytest.mark.parametrize("name", ALGORITHMS)
 def test_a_diverged_rollout_is_never_the_plan(name, pendulum):
-    """A NaN (or inf) cost is +inf: the plan stays finite and the best
-    finite sample wins; all diverged keeps a finite plan."""
+    """A NaN (or inf) cost is +inf: every sample diverged keeps the plan;
+    among finite samples a diverged one is never picked or averaged in."""
+    from hydrax.risk import diverged_as_worst
+
     ctrl = make_controller(name, pendulum)
-    params = ctrl.init_params()
-    knots, params = ctrl.sample_knots(params)
+    params = ctrl.init_params(initial_knots=0.3 * jnp.ones((KNOTS, 1)))
     nan_physics = pendulum.make_data().replace(qvel=jnp.array([jnp.nan]))
-    params2, rollouts = jax.jit(ctrl.optimize)(nan_physics, params)
+    after, rollouts = jax.jit(ctrl.optimize)(nan_physics, params)
     assert bool(jnp.isposinf(rollouts.costs).all())
-    assert bool(jnp.isfinite(params2.mean).all())
-    if name == "ps":  # one NaN sample among finite ones
-        costs = jnp.arange(SAMPLES, dtype=float)[:, None] + 1.0
-        costs = costs.at[2].set(jnp.nan).at[0].set(5.0)
-        fine = Trajectory(
-            controls=None, knots=knots, costs=costs, trace_sites=None
-        )
-        costs = jnp.where(jnp.isfinite(costs), costs, jnp.inf)
-        best = ctrl.update_params(params, fine.replace(costs=costs))
-        assert bool(jnp.array_equal(best.mean, knots[1]))
+    np.testing.assert_allclose(after.mean, params.mean, atol=1e-6)
+    # Sample 1 is the cheapest; sample 2's NaN is what argmin would take.
+    knots, sampled = ctrl.sample_knots(params)
+    costs = jnp.arange(SAMPLES, dtype=float)[:, None] + 1.0
+    costs = costs.at[2].set(jnp.nan).at[0].set(5.0)
+    scored = Trajectory(
+        controls=None, knots=knots, costs=diverged_as_worst(costs),
+        trace_sites=None,
+    )  # fmt: skip
+    new = ctrl.update_params(sampled, scored)
+    assert bool(jnp.isfinite(new.mean).all())
+    if name == "ps":
+        assert bool(jnp.array_equal(new.mean, knots[1]))
 
 
 # --- domain randomization and risk -------------------------------------------
@@ -476,6 +489,27 @@ def test_two_iterations_equal_two_replannings_of_one():
             jax.random.key_data(results[0].rng)
             == jax.random.key_data(results[1].rng)
         )
+    )
+
+
+def test_risk_strategies_take_a_diverged_domain_as_the_worst():
+    """A domain whose rollout diverged (NaN or inf) counts as +inf before
+    the strategy combines: the worst case for every strategy but those that
+    look away from it (best case; γ < 0)."""
+    from hydrax.risk import diverged_as_worst
+
+    for bad in (jnp.nan, jnp.inf):
+        costs = diverged_as_worst(jnp.array([[1.0], [2.0], [3.0], [bad]]))
+        assert float(BestCase().combine_costs(costs)[0]) == 1.0
+        for averse in (AverageCost(), WorstCase(), ValueAtRisk(0.1),
+                       ExponentialWeightedAverage(1.0),
+                       ExponentialWeightedAverage(0.0)):  # fmt: skip
+            assert float(averse.combine_costs(costs)[0]) == jnp.inf
+        seeking = ExponentialWeightedAverage(-5.0).combine_costs(costs)
+        assert 1.0 <= float(seeking[0]) < 1.1
+    every = jnp.full((3, 1), jnp.inf)
+    assert float(ExponentialWeightedAverage(-1.0).combine_costs(every)[0]) == (
+        jnp.inf
     )
 
 

@@ -136,8 +136,20 @@ class CEM(SamplingBasedController):
     def update_params(
         self, params: CEMParams, rollouts: Trajectory
     ) -> CEMParams:
-        """Refit mean and std to the elites; std floored at sigma_min."""
+        """Refit mean and std to the elites; std floored at sigma_min.
+
+        Elites that diverged (infinite cost) count for nothing; with none
+        finite the plan is kept.
+        """
         costs = jnp.sum(rollouts.costs, axis=1)
-        elites = rollouts.knots[jnp.argsort(costs)[: self.num_elites]]
-        cov = jnp.maximum(jnp.std(elites, axis=0), self.sigma_min)
-        return params.replace(mean=jnp.mean(elites, axis=0), cov=cov)
+        best = jnp.argsort(costs)[: self.num_elites]
+        elites, ok = rollouts.knots[best], jnp.isfinite(costs[best])
+        w = (ok / jnp.maximum(ok.sum(), 1))[:, None, None]
+        mean = jnp.sum(w * elites, axis=0)
+        std = jnp.sqrt(jnp.sum(w * jnp.square(elites - mean), axis=0))
+        cov = jnp.maximum(std, self.sigma_min)
+        keep = ~ok.any()
+        return params.replace(
+            mean=jnp.where(keep, params.mean, mean),
+            cov=jnp.where(keep, params.cov, cov),
+        )

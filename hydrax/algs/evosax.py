@@ -97,6 +97,12 @@ class Evosax(SamplingBasedController):
         self.num_samples = self._check_num_samples(num_samples)
         self._optimizer, self._optimizer_kwargs = optimizer, kwargs
         self.strategy = self._make_strategy()
+        if hasattr(self.strategy, "num_populations"):  # SV_CMA_ES, ...
+            raise ValueError(
+                f"optimizer {optimizer.__name__} keeps several populations "
+                "(a mean each); the plan is one mean: use a single-population"
+                " strategy (e.g. CMA_ES)"
+            )
         self.es_params = (
             self.strategy.default_params if es_params is None else es_params
         )
@@ -155,12 +161,24 @@ class Evosax(SamplingBasedController):
         costs = jnp.sum(rollouts.costs, axis=1)
         x = rollouts.knots.reshape(self.num_samples, -1)
         rng, key = jax.random.split(params.rng)
+        # Strategies that use the fitness values (not only their ranks)
+        # turn an infinite one into a NaN mean: a diverged sample gets the
+        # worst finite cost plus a margin instead.
+        finite = jnp.isfinite(costs)
+        worst = jnp.max(jnp.where(finite, costs, -jnp.inf))
+        fitness = jnp.where(finite, costs, worst + 1.0 + jnp.abs(worst))
         opt_state, _ = self.strategy.tell(
-            key, x, costs, params.opt_state, self.es_params
+            key, x, fitness, params.opt_state, self.es_params
         )
         best = jnp.argmin(costs)
         opt_state = opt_state.replace(
             best_solution=x[best], best_fitness=costs[best]
+        )
+        # Every sample diverged: the plan and the strategy are kept.
+        opt_state = jax.tree.map(
+            lambda new, old: jnp.where(finite.any(), new, old),
+            opt_state,
+            params.opt_state,
         )
         mean = opt_state.mean.reshape(self.num_knots, self.task.nu)
         return params.replace(mean=mean, opt_state=opt_state, rng=rng)
