@@ -276,6 +276,12 @@ def test_aggregate_passes_every_original_directory(
             [dcp_data, earlier],
             out_dir=tmp_path,
         )
+    # An earlier round's model to start from: this run would remove it.
+    model = tmp_path / "iter_1" / "r" / "best_model.pkl"
+    model.parent.mkdir(parents=True)
+    shutil.copy(tiny_model[0], model)
+    with pytest.raises(ValueError, match="^checkpoint .* lies in the output"):
+        agg.aggregate("double_cart_pole", model, dcp_data, out_dir=tmp_path)
 
 
 def test_aggregate_flag_defaults_to_three():

@@ -717,7 +717,7 @@ def test_ctrl_c_in_the_closed_loop_leaves_a_consistent_folder(
 
     monkeypatch.setattr(compare, "run_trial", interrupted_at_21)
     assert main([*args, "--episodes", "3", "--seed", "20"]) == 130
-    said = capsys.readouterr().out
+    said = capsys.readouterr().err
     assert "interrupted; " in said and "true model's 1 trial" in said
     folder = tmp_path / "pendulum" / "balance"
     assert sorted(p.name for p in (folder / "true").iterdir()) == [
@@ -729,3 +729,33 @@ def test_ctrl_c_in_the_closed_loop_leaves_a_consistent_folder(
     (record,) = json.loads((folder / "summary.json").read_text())
     assert record["seeds"] == [20] and record["interrupted"] is True
     assert (folder / "closed_loop.png").stat().st_size > 0
+
+
+def test_ctrl_c_while_a_trial_is_scored_writes_neither_log_nor_record(
+    tmp_path, monkeypatch, capsys
+):
+    """Ctrl-C after a trial ran, while its cost is computed (the first
+    call compiles): its log is not written, the earlier run's stay, and
+    the folder is as it was; Ctrl-C before any model is built exits 130."""
+    import json
+
+    from hydrax.simulation import compare
+    from hydrax.simulation.closed_loop import main
+
+    args = ["--task", "pendulum", "--dynamics", "true", "--output-dir",
+            str(tmp_path), "--no-progress", "--num-samples", "8"]  # fmt: skip
+    assert main([*args, "--episodes", "1", "--seed", "3"]) == 0
+    folder = tmp_path / "pendulum" / "balance"
+    before = sorted(p.name for p in (folder / "true").iterdir())
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare, "running_costs", interrupted)
+    assert main([*args, "--episodes", "1", "--seed", "7"]) == 130
+    assert "no trial finished" in capsys.readouterr().err
+    assert sorted(p.name for p in (folder / "true").iterdir()) == before
+    (record,) = json.loads((folder / "summary.json").read_text())
+    assert record["seeds"] == [3]
+    monkeypatch.setattr("hydrax.tasks.get_task", interrupted)
+    assert main(args) == 130  # not an UnboundLocalError

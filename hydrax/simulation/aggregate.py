@@ -171,11 +171,12 @@ def aggregate(
     )
     task_kwargs = task_arguments(task_name, target_distance, target_velocity)
     out_dir = Path(out_dir)
-    for d in dirs:  # each round's folder is cleared of an earlier run's logs
-        if d.resolve().is_relative_to(out_dir.resolve()):
+    inside = [("data_dir", d) for d in dirs] + [("checkpoint", checkpoint)]
+    for name, path in inside:  # the earlier run's rounds are replaced
+        if Path(path).resolve().is_relative_to(out_dir.resolve()):
             raise ValueError(
-                f"data_dir {d} lies in the output folder {out_dir}, whose "
-                "rounds' logs this run replaces; give another out_dir"
+                f"{name} {path} lies in the output folder {out_dir}, whose "
+                "earlier rounds this run replaces; give another out_dir"
             )
     checkpoint = Path(checkpoint).absolute()  # records usable from anywhere
     # Before any output: the checkpoint, the data and the trial fit.

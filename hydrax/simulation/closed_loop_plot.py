@@ -62,4 +62,4 @@ def plot_conditions(
         fontsize="medium",
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")

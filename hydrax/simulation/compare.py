@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hydrax.atomic import sigint_kept
+from hydrax.atomic import sigint_deferred, sigint_kept
+from hydrax.logs.writer import write_trajectory_csv
 from hydrax.planning_options import (
     add_controller_options,
     add_learned_planning_options,
@@ -158,44 +159,36 @@ def run_condition(  # noqa: PLR0917 (positional since the first version)
     logs = RunLogs(folder, "seed_*.csv") if folder is not None else None
     try:
         for seed in seeds:
-            path = folder / f"seed_{seed:03d}.csv" if folder else None
             result = run_trial(
-                trial,
-                task,
-                controller,
-                seed,
-                log_path=path,
-                progress=log and progress,
+                trial, task, controller, seed, progress=log and progress
             )
-            if logs is not None:
-                logs.wrote(path)
-            _add(summary, task, result, log)
+            e = result.episode
+            cost = np.asarray(running_costs(task, e.qpos, e.qvel, e.ctrl))
+            upright = time_to_upright(task, result)
+            with sigint_deferred():  # the log and its record, or neither
+                if folder is not None:
+                    path = folder / f"seed_{seed:03d}.csv"
+                    write_trajectory_csv(path, e.times, e.qpos, e.qvel, e.ctrl)
+                    logs.wrote(path)
+                summary.results.append(result)
+                summary.step_costs.append(cost)
+                summary.costs.append(float(np.mean(cost)))
+                summary.upright_times.append(upright)
+            if log:
+                print(
+                    f"  {name:8s} seed {seed:3d}: "
+                    f"{'success' if result.success else 'failure'}  "
+                    f"{e.duration:5.2f} s simulated  cost "
+                    f"{summary.costs[-1]:.3f}  "
+                    f"{1e3 * np.mean(e.replan_seconds):.0f} ms/replan",
+                    flush=True,
+                )
     except KeyboardInterrupt:
         raise ConditionInterrupted(summary) from None
     finally:
         if logs is not None and logs.count:  # this run's logs, complete
             write_manifest(task, folder)
     return summary
-
-
-def _add(
-    summary: ConditionSummary, task: Task, result: TrialResult, log: bool
-) -> None:
-    """Record a finished trial (and print its line)."""
-    e = result.episode
-    cost = running_costs(task, e.qpos, e.qvel, e.ctrl)
-    summary.results.append(result)
-    summary.step_costs.append(np.asarray(cost))
-    summary.costs.append(float(np.mean(cost)))
-    summary.upright_times.append(time_to_upright(task, result))
-    if log:
-        print(
-            f"  {summary.name:8s} seed {result.seed:3d}: "
-            f"{'success' if result.success else 'failure'}  "
-            f"{e.duration:5.2f} s simulated  cost {summary.costs[-1]:.3f}"
-            f"  {1e3 * np.mean(e.replan_seconds):.0f} ms/replan",
-            flush=True,
-        )
 
 
 def format_table(summaries: list[ConditionSummary], trial: str) -> str:
@@ -381,9 +374,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         records[-1]["interrupted"] = True
     if summaries:
         print("\n" + format_table(summaries, args.trial))
-    write_results(out, task, args.trial, summaries, records)
+        write_results(
+            out, tasks[summaries[0].name], args.trial, summaries, records
+        )
     if interrupted:
-        print(f"{p.prog}: interrupted; {interrupted_note(out, summaries)}")
+        note = interrupted_note(out, summaries)
+        print(f"{p.prog}: interrupted; {note}", file=sys.stderr)
         return interrupted_exit()
     print(
         f"\nwrote {out / 'closed_loop.png'}, {out / 'summary.json'} and the "
