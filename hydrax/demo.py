@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hydrax import ROOT
+from hydrax.atomic import sigint_kept
 from hydrax.planning_options import add_learned_planning_options
 from hydrax.utils import (
     DefaultsHelpFormatter,
@@ -213,21 +214,26 @@ def _control_stage(args: argparse.Namespace, best: Path) -> None:
         log_dir = args.output_dir / "closed_loop" / name.split()[0]
         logs = RunLogs(log_dir, "seed_*.csv")
         results = []
-        for k in range(args.trials):
-            seed = args.seed + k
-            path = log_dir / f"seed_{seed:03d}.csv"
-            r = run_trial(
-                "balance", task, controller, seed, log_path=path, progress=True
-            )
-            logs.wrote(path)
-            results.append(r)
-            print(
-                f"  {name}: seed {seed} "
-                f"{'upright for 5 s' if r.success else 'FELL'} "
-                f"({1e3 * np.mean(r.episode.replan_seconds):.0f} ms/replan)",
-                flush=True,
-            )
-        write_manifest(task, log_dir)  # training reads the folder as is
+        try:
+            for k in range(args.trials):
+                seed = args.seed + k
+                path = log_dir / f"seed_{seed:03d}.csv"
+                r = run_trial(
+                    "balance", task, controller, seed, log_path=path,
+                    progress=True,
+                )  # fmt: skip
+                logs.wrote(path)
+                results.append(r)
+                print(
+                    f"  {name}: seed {seed} "
+                    f"{'upright for 5 s' if r.success else 'FELL'} "
+                    f"({1e3 * np.mean(r.episode.replan_seconds):.0f} ms/"
+                    "replan)",
+                    flush=True,
+                )
+        finally:  # training reads the folder as is, Ctrl-C or not
+            if logs.count:
+                write_manifest(task, log_dir)
         rows.append((name, results, log_dir))
     print("\nbalance trial (upright for 5 s; README.md, section Trials):")
     print(f"  {'planner dynamics':22s} {'success':>9s} {'ms/replan':>10s}")
@@ -277,7 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     enable_compilation_cache()
     t_all = time.perf_counter()
     try:
-        _collect_stage(args)
+        with sigint_kept():  # a Ctrl-C Python swallows is raised again
+            _collect_stage(args)
     except ValueError as e:  # an option out of range (e.g. --duration)
         p.error(str(e))
     except KeyboardInterrupt as stop:  # its notes say what was kept
@@ -286,11 +293,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return interrupted_exit()
     from hydrax.dynamics_model_training.trainer import TrainingDiverged
 
+    best = None
     try:
-        best = None
-        best = _train_stage(args)
-        _evaluate_stage(args, best)
-        _control_stage(args, best)
+        with sigint_kept():
+            best = _train_stage(args)
+            _evaluate_stage(args, best)
+            _control_stage(args, best)
     except KeyboardInterrupt as stop:
         said = _left_by(stop, best)
         print(f"{p.prog}: interrupted; {said}", file=sys.stderr)

@@ -313,10 +313,10 @@ def test_a_validation_fraction_that_leaves_no_training_file(tmp_path):
         write(tmp_path / f"{name}.csv")
     with pytest.raises(
         DataError, match="val_fraction=0.9 of 3 usable files leaves no file "
-        "to train on; at most 0.66 keeps one",
+        "to train on; below 0.833 keeps one",
     ):  # fmt: skip
         dataset(tmp_path, val_fraction=0.9)
-    assert dataset(tmp_path, val_fraction=0.66).val_file_mask.sum() == 2
+    assert dataset(tmp_path, val_fraction=0.833).val_file_mask.sum() == 2
 
 
 def test_missing_manifest_needs_explicit_indices(tmp_path):

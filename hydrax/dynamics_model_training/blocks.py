@@ -89,7 +89,7 @@ def split_by_file(
     if val_fraction > 0 and n - n_val < 1:
         raise DataError(
             f"val_fraction={val_fraction:g} of {n} usable files leaves no "
-            f"file to train on; at most {math.floor(100 * (n - 1) / n) / 100}"
+            f"file to train on; below {math.floor(1000 * (n - 0.5) / n) / 1000}"
             " keeps one"
         )
     order = np.random.default_rng(seed).permutation(n)

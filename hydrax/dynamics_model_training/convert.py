@@ -33,7 +33,12 @@ from hydrax.logs import (
     write_manifest,
     write_trajectory,
 )
-from hydrax.utils import DefaultsHelpFormatter, command_error, command_name
+from hydrax.utils import (
+    DefaultsHelpFormatter,
+    command_error,
+    command_name,
+    interrupted_exit,
+)
 
 FORMATS = {"parquet": ".parquet", "csv": ".csv"}
 """Target formats and their suffixes."""
@@ -147,6 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (DataError, ValueError, OSError) as e:
         return command_error(p, e)
+    except KeyboardInterrupt:
+        print(
+            f"{p.prog}: interrupted; the logs in {args.dst} are complete "
+            "files (each written atomically)",
+            file=sys.stderr,
+        )
+        return interrupted_exit()
     size_in = sum(
         f.stat().st_size for f in args.src.iterdir() if f.suffix in LOG_SUFFIXES
     )

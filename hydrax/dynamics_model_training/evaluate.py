@@ -47,6 +47,7 @@ from hydrax.utils import (
     command_error,
     command_name,
     command_warnings,
+    interrupted_exit,
 )
 
 __all__ = [
@@ -192,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     except (DataError, CheckpointError, ValueError, OSError) as e:
         return command_error(parser, e, {"prediction_horizon": "--horizon"})
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return interrupted_exit()
     return 0
 
 

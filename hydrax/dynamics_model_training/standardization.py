@@ -39,7 +39,7 @@ from hydrax.dynamics_model_training.windows import (
 from hydrax.logs import LogScan, Trajectory, scan_logs
 
 STD_EPS = 1e-6
-"""Floor of every standardization std (a constant column stays finite)."""
+"""Floor of a delta's std; an input feature's std below it becomes 1."""
 
 Moments = tuple[float, np.ndarray, np.ndarray]
 """(count, mean, centred sum of squares)."""

@@ -9,6 +9,7 @@ indices and every hyperparameter a flag (``--help`` lists the defaults).
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from hydrax.utils import (
     DefaultsHelpFormatter,
     command_error,
     command_name,
+    interrupted_exit,
 )
 
 
@@ -154,6 +156,10 @@ def task_training_main(
             "episodes": "--collect-episodes",
         }
         return command_error(parser, e, aliases)
+    except KeyboardInterrupt as stop:  # its notes say what was kept
+        kept = "; ".join(getattr(stop, "__notes__", []))
+        print(f"{parser.prog}: interrupted; {kept}", file=sys.stderr)
+        return interrupted_exit()
     other = _logged_task(args.data_dir)
     if other not in (None, task):
         return command_error(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -294,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.checkpoint is None:
         args.checkpoint = CHECKPOINT_ROOT / args.task / "best_model.pkl"
     enable_compilation_cache()
+    started = time.time()
     try:
         with sigint_kept():  # a Ctrl-C Python swallows is raised again
             records = aggregate(
@@ -323,9 +325,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command_error(parser, e, aliases)
     except KeyboardInterrupt:  # finished rounds are on disk, and listed
         listed = args.output_dir / "aggregation.json"
-        where = (
+        where = (  # this run's record, not an earlier run's
             f"{listed} lists the rounds finished, each with its checkpoint"
-            if listed.exists()
+            if listed.exists() and listed.stat().st_mtime >= started
             else "no round finished"
         )
         print(f"{parser.prog}: interrupted; {where}", file=sys.stderr)

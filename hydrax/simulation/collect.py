@@ -16,6 +16,7 @@ from pathlib import Path
 
 import mujoco
 
+from hydrax.atomic import sigint_kept
 from hydrax.logs import read_manifest
 from hydrax.logs.manifest import (
     FORMAT,
@@ -197,8 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    try:
-        with command_warnings(parser):
+    try:  # sigint_kept: a Ctrl-C Python swallows is raised again
+        with command_warnings(parser), sigint_kept():
             out_dir = collect(
                 args.task or args.model,
                 out_dir=args.out_dir,
