@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hydrax import ROOT
-from hydrax.atomic import sigint_kept
+from hydrax.atomic import sigint_deferred, sigint_kept
 from hydrax.planning_options import add_learned_planning_options
 from hydrax.utils import (
     DefaultsHelpFormatter,
@@ -189,6 +189,7 @@ def _evaluate_stage(args: argparse.Namespace, best: Path) -> None:
 def _control_stage(args: argparse.Namespace, best: Path) -> None:
     """4/4: balance trials planning on the true and the learned model."""
     from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
+    from hydrax.logs.writer import write_trajectory_csv
     from hydrax.simulation.closed_loop_plot import plot_conditions
     from hydrax.simulation.compare import ConditionSummary
     from hydrax.simulation.controllers import default_controller
@@ -218,11 +219,11 @@ def _control_stage(args: argparse.Namespace, best: Path) -> None:
             for k in range(args.trials):
                 seed = args.seed + k
                 path = log_dir / f"seed_{seed:03d}.csv"
-                r = run_trial(
-                    "balance", task, controller, seed, log_path=path,
-                    progress=True,
-                )  # fmt: skip
-                logs.wrote(path)
+                r = run_trial("balance", task, controller, seed, progress=True)
+                e = r.episode
+                with sigint_deferred():  # the log and its count, or neither
+                    write_trajectory_csv(path, e.times, e.qpos, e.qvel, e.ctrl)
+                    logs.wrote(path)
                 results.append(r)
                 print(
                     f"  {name}: seed {seed} "
@@ -282,13 +283,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     enable_compilation_cache()
     t_all = time.perf_counter()
+    collected = False
     try:
         with sigint_kept():  # a Ctrl-C Python swallows is raised again
             _collect_stage(args)
+            collected = True
     except ValueError as e:  # an option out of range (e.g. --duration)
         p.error(str(e))
     except KeyboardInterrupt as stop:  # its notes say what was kept
-        kept = getattr(stop, "__notes__", ["nothing was written"])
+        done = f"the dataset in {args.data_dir} is complete"
+        kept = getattr(stop, "__notes__", None) or [
+            done if collected else "nothing was written"
+        ]
         print(f"{p.prog}: interrupted; {'; '.join(kept)}", file=sys.stderr)
         return interrupted_exit()
     from hydrax.dynamics_model_training.trainer import TrainingDiverged

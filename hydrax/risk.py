@@ -89,11 +89,16 @@ class ExponentialWeightedAverage(RiskStrategy):
 
     def combine_costs(self, costs: jax.Array) -> jax.Array:
         """Σᵢ wᵢ cᵢ with wᵢ = softmax(γ c)ᵢ over randomizations."""
-        weights = jax.nn.softmax(self.gamma * costs, axis=0)
-        # A weight of 0 on an infinite cost adds nothing (not 0 · inf = NaN);
-        # an infinite cost is the whole answer unless γ < 0 weighs it out.
-        total = jnp.sum(jnp.where(weights > 0, weights * costs, 0.0), axis=0)
+        # Exponents relative to the cost that weighs most are <= 0, so a
+        # huge finite cost cannot overflow them; an infinite cost is the
+        # whole answer unless γ < 0 weighs it out.
         inf = jnp.isinf(costs)
+        finite = jnp.where(inf, jnp.nan, costs)
+        ref = jnp.nanmax(finite, 0) if self.gamma > 0 else jnp.nanmin(finite, 0)
+        ref = jnp.where(jnp.isnan(ref), 0.0, ref)  # every cost infinite
+        z = jnp.where(inf, -jnp.inf, self.gamma * (costs - ref))
+        weights = jax.nn.softmax(z, axis=0)
+        total = jnp.sum(jnp.where(weights > 0, weights * costs, 0.0), axis=0)
         worst = inf.all(axis=0) | (inf.any(axis=0) & (self.gamma >= 0))
         return jnp.where(worst, jnp.inf, total)
 
@@ -115,7 +120,8 @@ class ValueAtRisk(RiskStrategy):
 
     def combine_costs(self, costs: jax.Array) -> jax.Array:
         """The (1 − α) quantile over randomizations."""
-        return jnp.quantile(costs, 1.0 - self.alpha, axis=0)
+        # quantile's interpolation weighs an infinite neighbour by 0: NaN.
+        return diverged_as_worst(jnp.quantile(costs, 1.0 - self.alpha, axis=0))
 
 
 class ConditionalValueAtRisk(RiskStrategy):
@@ -135,7 +141,8 @@ class ConditionalValueAtRisk(RiskStrategy):
 
     def combine_costs(self, costs: jax.Array) -> jax.Array:
         """The mean over randomizations of the costs in the upper tail."""
-        threshold = jnp.quantile(costs, 1.0 - self.alpha, axis=0)
+        q = jnp.quantile(costs, 1.0 - self.alpha, axis=0)
+        threshold = diverged_as_worst(q)  # not NaN beside an infinite cost
         return jnp.mean(costs, axis=0, where=costs >= threshold)
 
 

@@ -759,3 +759,33 @@ def test_ctrl_c_while_a_trial_is_scored_writes_neither_log_nor_record(
     assert record["seeds"] == [3]
     monkeypatch.setattr("hydrax.tasks.get_task", interrupted)
     assert main(args) == 130  # not an UnboundLocalError
+
+
+def test_ctrl_c_while_the_results_are_written_writes_both(
+    tmp_path, monkeypatch, capsys
+):
+    """Ctrl-C while the plot is drawn: summary.json and closed_loop.png
+    both describe this run's trial, then one line and exit 130."""
+    import json
+    import os
+    import signal
+
+    from hydrax.simulation import compare_results
+    from hydrax.simulation.closed_loop import main
+
+    real = compare_results.plot_conditions
+
+    def interrupted(*a, **k):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*a, **k)
+
+    monkeypatch.setattr(compare_results, "plot_conditions", interrupted)
+    args = ["--task", "pendulum", "--dynamics", "true", "--output-dir",
+            str(tmp_path), "--no-progress", "--num-samples", "8",
+            "--episodes", "1", "--seed", "7"]  # fmt: skip
+    assert main(args) == 130
+    assert "interrupted; " in capsys.readouterr().err
+    folder = tmp_path / "pendulum" / "balance"
+    (record,) = json.loads((folder / "summary.json").read_text())
+    assert record["seeds"] == [7]
+    assert (folder / "closed_loop.png").stat().st_size > 0

@@ -744,9 +744,18 @@ def test_without_validation_the_cli_names_the_training_loss(
     assert "best training loss (no validation files) " in out
 
 
-def test_a_new_run_clears_an_earlier_runs_snapshots(dcp_data, tmp_path):
+def test_a_new_run_clears_an_earlier_runs_snapshots(
+    dcp_data, tmp_path, monkeypatch
+):
     """A run into a folder of another run's checkpoints removes that run's
-    model_epoch_<N>.pkl and last.pkl, saying so; a resumed run does not."""
+    model_epoch_<N>.pkl and last.pkl when it writes its first checkpoint,
+    saying so; stopped before that it keeps them and does not call them
+    its own; a resumed run removes nothing."""
+    from hydrax.dynamics_model_training.trainer import (
+        Trainer,
+        TrainingInterrupted,
+    )
+
     kw = {
         "hidden_size": 4, "history_length": 2, "prediction_horizon": 2,
         "checkpoint_dir": tmp_path, "progress": False, "save_every": 1,
@@ -754,6 +763,18 @@ def test_a_new_run_clears_an_earlier_runs_snapshots(dcp_data, tmp_path):
     train_dynamics_model(dcp_data, "r", num_epochs=2, log=None, **kw)
     folder = tmp_path / "r"
     assert (folder / "model_epoch_2.pkl").exists()
+    earlier = sorted(p.name for p in folder.iterdir())
+
+    def stopped(*a, **k):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(Trainer, "run_epoch", stopped)
+        with pytest.raises(TrainingInterrupted) as stop:
+            train_dynamics_model(dcp_data, "r", num_epochs=1, log=None, **kw)
+    assert "no checkpoint was written yet" in str(stop.value)
+    assert stop.value.checkpoint_dir is None
+    assert sorted(p.name for p in folder.iterdir()) == earlier
     said = []
     train_dynamics_model(dcp_data, "r", num_epochs=1, log=said.append, **kw)
     assert sorted(p.name for p in folder.iterdir()) == [

@@ -358,6 +358,33 @@ def test_evosax_best_member_is_this_rounds(pendulum, pendulum_ctrls):
     )
 
 
+def test_diverged_samples_are_left_out_of_cem_elites_and_evosax_means(
+    pendulum,
+):
+    """CEM with fewer finite samples than elites averages the finite ones
+    only; a value-based evosax strategy keeps a finite mean (an infinite
+    fitness turned it NaN)."""
+    from evosax.algorithms import NoiseReuseES
+
+    from hydrax.algs import Evosax
+    from hydrax.risk import diverged_as_worst
+
+    cem = make_controller("cem", pendulum)
+    knots, params = cem.sample_knots(cem.init_params())
+    costs = jnp.full((SAMPLES, 1), jnp.nan).at[1].set(1.0).at[3].set(2.0)
+    scored = Trajectory(
+        controls=None, knots=knots, costs=diverged_as_worst(costs),
+        trace_sites=None,
+    )  # fmt: skip
+    new = cem.update_params(params, scored)
+    np.testing.assert_allclose(new.mean, (knots[1] + knots[3]) / 2, rtol=1e-6)
+    evo = Evosax(pendulum, NoiseReuseES, num_samples=SAMPLES, **COMMON)
+    knots, params = evo.sample_knots(evo.init_params())
+    costs = jnp.arange(SAMPLES, dtype=float)[:, None].at[2].set(jnp.inf)
+    scored = scored.replace(knots=knots, costs=costs)
+    assert bool(jnp.isfinite(evo.update_params(params, scored).mean).all())
+
+
 def test_evosax_refuses_a_strategy_of_several_populations(pendulum):
     from evosax.algorithms import SV_CMA_ES
 
@@ -502,11 +529,18 @@ def test_risk_strategies_take_a_diverged_domain_as_the_worst():
         costs = diverged_as_worst(jnp.array([[1.0], [2.0], [3.0], [bad]]))
         assert float(BestCase().combine_costs(costs)[0]) == 1.0
         for averse in (AverageCost(), WorstCase(), ValueAtRisk(0.1),
+                       ValueAtRisk(0.0), ConditionalValueAtRisk(0.0),
+                       ConditionalValueAtRisk(0.3),
                        ExponentialWeightedAverage(1.0),
                        ExponentialWeightedAverage(0.0)):  # fmt: skip
             assert float(averse.combine_costs(costs)[0]) == jnp.inf
         seeking = ExponentialWeightedAverage(-5.0).combine_costs(costs)
         assert 1.0 <= float(seeking[0]) < 1.1
+    # A cost about to diverge: γ·c overflows, the average must not.
+    huge = jnp.array([[1.0], [1e37]])
+    for gamma, expect in ((100.0, 1e37), (-100.0, 1.0), (50.0, 1e37)):
+        got = float(ExponentialWeightedAverage(gamma).combine_costs(huge)[0])
+        assert got == pytest.approx(expect, rel=1e-5)
     every = jnp.full((3, 1), jnp.inf)
     assert float(ExponentialWeightedAverage(-1.0).combine_costs(every)[0]) == (
         jnp.inf

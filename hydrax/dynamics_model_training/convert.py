@@ -154,8 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command_error(p, e)
     except KeyboardInterrupt:
         print(
-            f"{p.prog}: interrupted; the logs in {args.dst} are complete "
-            "files (each written atomically)",
+            f"{p.prog}: interrupted; {args.dst} holds the logs converted so "
+            "far (each complete; no manifest.json yet): rerun with "
+            "--overwrite",
             file=sys.stderr,
         )
         return interrupted_exit()

@@ -157,8 +157,8 @@ def task_training_main(
         }
         return command_error(parser, e, aliases)
     except KeyboardInterrupt as stop:  # its notes say what was kept
-        kept = "; ".join(getattr(stop, "__notes__", []))
-        print(f"{parser.prog}: interrupted; {kept}", file=sys.stderr)
+        kept = "".join(f"; {n}" for n in getattr(stop, "__notes__", []))
+        print(f"{parser.prog}: interrupted{kept}", file=sys.stderr)
         return interrupted_exit()
     other = _logged_task(args.data_dir)
     if other not in (None, task):

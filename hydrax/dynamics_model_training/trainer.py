@@ -254,8 +254,8 @@ class Trainer:
 
     def _saved(self, then: str = "") -> str:
         """What a stopped run leaves: its last good model, or nothing."""
-        if not (self.ckpt_dir / "last.pkl").exists():
-            return "no checkpoint was written yet"
+        if self.replaces or not (self.ckpt_dir / "last.pkl").exists():
+            return "no checkpoint was written yet"  # (an earlier run's: kept)
         return (
             f"the checkpoints in {self.ckpt_dir} hold the last good model{then}"
         )
@@ -388,7 +388,7 @@ class Trainer:
                 "training interrupted; "
                 + self._saved(" (continue with resume=True)")
             )
-            if (self.ckpt_dir / "last.pkl").exists():
+            if not self.replaces and (self.ckpt_dir / "last.pkl").exists():
                 stop.checkpoint_dir = self.ckpt_dir
             raise stop from None
         elapsed = max(time.perf_counter() - t_start, 1e-9)

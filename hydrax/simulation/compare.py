@@ -374,9 +374,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         records[-1]["interrupted"] = True
     if summaries:
         print("\n" + format_table(summaries, args.trial))
-        write_results(
-            out, tasks[summaries[0].name], args.trial, summaries, records
-        )
+        try:  # a Ctrl-C while they are written comes after both
+            task = tasks[summaries[0].name]
+            write_results(out, task, args.trial, summaries, records)
+        except KeyboardInterrupt:
+            interrupted = True
     if interrupted:
         note = interrupted_note(out, summaries)
         print(f"{p.prog}: interrupted; {note}", file=sys.stderr)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hydrax.atomic import atomic_path, write_text_atomic
+from hydrax.atomic import atomic_path, sigint_deferred, write_text_atomic
 from hydrax.simulation.closed_loop_plot import plot_conditions
 from hydrax.task_base import Task
 from hydrax.utils import plural
@@ -69,12 +69,13 @@ def write_results(
             f"summary.json keeps the {r['dynamics']} model's record of an "
             f"earlier run (its logs: {out / r['dynamics']}/)"
         )
-    with atomic_path(out / "closed_loop.png", fsync=False) as tmp:
-        plot_conditions(task, summaries, tmp, trial)
-    write_text_atomic(
-        out / "summary.json",
-        json.dumps(kept + records, indent=2, allow_nan=False),
-    )
+    with sigint_deferred():  # both describe the logs on disk, or neither
+        write_text_atomic(
+            out / "summary.json",
+            json.dumps(kept + records, indent=2, allow_nan=False),
+        )
+        with atomic_path(out / "closed_loop.png", fsync=False) as tmp:
+            plot_conditions(task, summaries, tmp, trial)
 
 
 def interrupted_note(out: Path, summaries: list[ConditionSummary]) -> str:
