@@ -55,6 +55,15 @@ def test_converter_refuses_overwrite_and_bad_logs(dcp_data, tmp_path):
     with pytest.raises(DataError, match="already exists.*--overwrite"):
         convert_logs(dcp_data, out, progress=False)
     convert_logs(dcp_data, out, overwrite=True, progress=False)
+    # Into a folder of other logs (here the same logs as CSV, which Parquet
+    # copies beside them would double): refused, since one manifest cannot
+    # describe two datasets, --overwrite or not.
+    copy = tmp_path / "copy"
+    shutil.copytree(dcp_data, copy)
+    for overwrite in (False, True):
+        with pytest.raises(DataError, match="already holds .* other log"):
+            convert_logs(dcp_data, copy, overwrite=overwrite, progress=False)
+    assert not list(copy.glob("*.parquet"))
 
     bad = tmp_path / "bad"
     shutil.copytree(dcp_data, bad)

@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import write_dcp_logs
 
 from hydrax.dynamics_model_training.dataset import DynamicsDataset
@@ -169,6 +170,16 @@ def test_training_records_the_split_by_keys(dcp_data, tmp_path):
     picked = {ds.file_names[f] for f in ds.example_files[sel.indices]}
     assert picked == set(config["val_files"])
     assert not sel.notes
+    # metrics.json names each window's file by its key: episode_00003.csv
+    # of one directory is not the other's.
+    from hydrax.dynamics_model_training.evaluate import evaluate_model
+
+    metrics = evaluate_model(
+        tmp_path / "ckpt" / "two" / "best_model.pkl", dirs, num_examples=20,
+        horizon=2, plots=False, log=None,
+    )  # fmt: skip
+    files = {e["file"] for e in metrics["examples"]}
+    assert files <= set(config["val_files"]) and len(files) > 1
 
 
 def _round_logs(out: Path, n: int) -> Path:
@@ -384,3 +395,24 @@ def test_resume_compares_the_split_by_content(dcp_data, tmp_path):
     added["file_fingerprints"]["episode_99999.csv"] = "f" * 32
     with pytest.raises(CheckpointError, match="0 of the .* 1 of the .* new"):
         check_resume(saved, added, tmp_path)
+
+
+def test_training_refuses_the_same_log_twice(dcp_data, tmp_path):
+    """A log and its copy (here converted to Parquet beside it) would put
+    one copy on each side of the split: refused, both named."""
+    from hydrax.dynamics_model_training.convert import convert_logs
+    from hydrax.dynamics_model_training.train import train_dynamics_model
+    from hydrax.logs import DataError
+
+    pq = tmp_path / "pq"
+    convert_logs(dcp_data, pq, progress=False)
+    with pytest.raises(
+        DataError, match="episode_00000.parquet holds the same log as .*"
+        "episode_00000.csv .*remove one",
+    ):  # fmt: skip
+        train_dynamics_model(
+            [dcp_data, pq], "dup", hidden_size=4, history_length=2,
+            prediction_horizon=2, num_epochs=1, checkpoint_dir=tmp_path,
+            progress=False, log=lambda s: None,
+        )  # fmt: skip
+    assert not (tmp_path / "dup").exists()

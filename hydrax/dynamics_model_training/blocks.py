@@ -259,11 +259,11 @@ class StreamedSource(BlockSource):
         self.pad_start = pad_start
         self.max_rows = max_rows
         longest = int(np.argmax(self.file_rows))
-        if self.file_rows[longest] > max_rows:
+        if (most := int(self.file_rows[longest])) > max_rows:
             raise DataError(
-                f"{self.files[longest]}: {self.file_rows[longest]} rows, "
-                f"more than max_rows_in_memory={max_rows}; a block holds "
-                "whole files, so raise it"
+                f"{self.files[longest]}: {most} rows, more than "
+                f"max_rows_in_memory={max_rows}; a block holds whole files, "
+                f"so raise it to at least {most} (the longest file's)"
             )
         self._plan = {split: self._pack(split) for split in SPLITS}
         self._block_rows = int(

@@ -83,6 +83,20 @@ def convert_logs(
             f"{src}: {twice[0]} exists as both CSV and Parquet; convert a "
             "directory holding one of them"
         )
+    if dst.is_dir():  # logs of another dataset: one manifest cannot say
+        mine = set(targets)
+        others = sorted(
+            p.name
+            for p in dst.iterdir()
+            if p.suffix in LOG_SUFFIXES and p not in mine
+        )
+        if others:
+            raise DataError(
+                f"{dst}: already holds {len(others)} other log(s) "
+                f"({others[0]}{', ...' * (len(others) > 1)}); converting into"
+                " it would mix two datasets under one manifest: give a new "
+                "folder"
+            )
     existing = [t for t in targets if t.exists()]
     if existing and not overwrite:
         raise DataError(

@@ -181,12 +181,13 @@ def _metrics(
     }
     files = dataset.example_files[sel.indices]
     in_file = dataset.example_rows[sel.indices] - dataset.file_offsets[files]
+    keys = dataset.file_names
     return {
         **settings,
         "split": sel.split,
         "num_examples": len(sel.indices),
         "examples": [
-            {"file": dataset.files[f].name, "row": int(r)}
+            {"file": keys[f], "row": int(r)}  # dir/name where names repeat
             for f, r in zip(files, in_file, strict=True)
         ],
         "mse": model_res["mse"],

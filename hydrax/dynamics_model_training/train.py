@@ -70,6 +70,7 @@ from hydrax.dynamics_model_training.warm_start import (
     members_to_start_from,
 )
 from hydrax.dynamics_model_training.windows import directory_file_weights
+from hydrax.logs.split import check_distinct
 from hydrax.utils import (
     command_error,
     command_warnings,
@@ -266,6 +267,7 @@ def train_dynamics_model(
         quat_indices=quat_indices,
         heading_frame=heading_frame,
     )
+    check_distinct(dataset.files, dataset.fingerprints)  # no leak by copy
     if why:  # once the logs are known to be readable
         say(why)
     say(dataset.summary())

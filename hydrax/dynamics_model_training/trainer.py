@@ -375,8 +375,8 @@ class Trainer:
                 while state.epoch < num_epochs:
                     improved, line = self.run_epoch(state, num_epochs)
                     epochs_run += 1
+                    self.say(line)  # before the save Ctrl-C waits for
                     self.save(state, improved, save_every)
-                    self.say(line)
                     if state.epochs_since_best >= (patience or math.inf):
                         self.say(
                             "early stop: no better validation loss in "

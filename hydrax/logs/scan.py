@@ -66,7 +66,7 @@ def list_logs(dirs: str | Path | Sequence[str | Path]) -> list[Path]:
             both sides of a train/validation split).
     """
     files = []
-    seen: dict[Path, Path] = {}
+    seen: set[Path] = set()
     for d in map(Path, [dirs] if isinstance(dirs, str | Path) else dirs):
         if not d.exists():
             raise DataError(
@@ -74,14 +74,14 @@ def list_logs(dirs: str | Path | Sequence[str | Path]) -> list[Path]:
             )
         if not d.is_dir():
             raise DataError(f"{d}: not a directory")
-        same = seen.setdefault(d.resolve(), d)
-        if same is not d:
+        if d.resolve() in seen:
             raise DataError(
-                f"{d}: the data directory is given twice (also as {same}); "
-                "its logs would count twice and could fall on both sides of "
-                "the train/validation split (to weigh a directory more: "
-                "data_weights, --data-weights)"
+                f"{d}: the data directory is given twice (both are "
+                f"{d.resolve()}); its logs would count twice and could fall "
+                "on both sides of the train/validation split (to weigh a "
+                "directory more: data_weights)"
             )
+        seen.add(d.resolve())
         found = sorted(p for p in d.iterdir() if p.suffix in LOG_SUFFIXES)
         if not found:
             raise DataError(

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hydrax.logs.format import LOG_SUFFIXES
+from hydrax.logs.format import LOG_SUFFIXES, DataError
 
 
 def log_fingerprint(
@@ -53,6 +53,30 @@ def log_fingerprint(
 def _tail_parts(path: str | Path) -> tuple[str, ...]:
     """A path's components, absolute and normalized, without the root."""
     return Path(os.path.abspath(path)).parts[1:]
+
+
+def check_distinct(
+    files: Sequence[str | Path], fingerprints: Sequence[str]
+) -> None:
+    """Refuse two logs of the same content (a copy, or one log converted).
+
+    Their windows would count twice, and a split by file could put one
+    copy on each side.
+
+    Raises:
+        DataError: naming the first two files that hold the same log.
+    """
+    first: dict[str, str | Path] = {}
+    for path, fp in zip(files, fingerprints, strict=True):
+        if fp in first:
+            raise DataError(
+                f"{path} holds the same log as {first[fp]} (the same rows; a"
+                " copy, or the log in the other format): its windows would "
+                "count twice and could fall on both sides of the train/"
+                "validation split; remove one (to weigh logs more: "
+                "data_weights)"
+            )
+        first[fp] = path
 
 
 def log_keys(files: Sequence[str | Path]) -> list[str]:
