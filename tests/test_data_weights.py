@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_dcp_logs
 
 from hydrax.dynamics_model_training.checkpoint import read_checkpoint
 from hydrax.dynamics_model_training.dataset import DynamicsDataset
@@ -24,11 +25,11 @@ H, K = 3, 2
 
 @pytest.fixture(scope="module")
 def fresh_dir(dcp_data, tmp_path_factory) -> Path:
-    """Four of the logs again, as a second ("fresh") directory."""
-    out = tmp_path_factory.mktemp("fresh")
-    for path in sorted(dcp_data.glob("*.csv"))[:4]:
-        shutil.copy(path, out / f"fresh_{path.name}")
-    shutil.copy(dcp_data / "manifest.json", out / "manifest.json")
+    """Four other logs of the same length, as a second ("fresh") directory
+    (copies of ``dcp_data``'s would be refused: the same rows twice)."""
+    out = write_dcp_logs(tmp_path_factory.mktemp("fresh"), 4, 300, seed=11)
+    for path in sorted(out.glob("*.csv")):
+        path.rename(out / f"fresh_{path.name}")
     return out
 
 
@@ -226,8 +227,7 @@ def test_aggregate_fine_tunes_with_the_fresh_weight(
 
     assert tuned_weights(1, [dcp_data, fresh_dir]) == [1, 3]
     # Two original directories: each weighs 1, the closed-loop logs 3.
-    logs = tmp_path / "logs"
-    shutil.copytree(fresh_dir, logs)
+    logs = write_dcp_logs(tmp_path / "logs", 2, 300, seed=12)
     dirs = [dcp_data, fresh_dir, logs]
     assert tuned_weights(2, dirs, n_original=2) == [1, 1, 3]
     for bad in (0, 1.5, True):
@@ -317,7 +317,7 @@ def test_resume_needs_the_same_weights(dcp_data, fresh_dir, tmp_path):
     train_dynamics_model(dirs, "r", num_epochs=1, data_weights=[1, 3], **kw)
     with pytest.raises(
         CheckpointError,
-        match=r"data_weights differs \(checkpoint \[1, 3\], now None\)",
+        match=r"data_weights differs \(checkpoint \[1, 3\], now not given\)",
     ):
         train_dynamics_model(dirs, "r", num_epochs=1, resume=True, **kw)
     with pytest.raises(  # more epochs: a new run, which init_from starts

@@ -221,7 +221,7 @@ def test_resume_accepts_a_checkpoint_without_newer_options(tmp_path):
     now["hyperparameters"]["max_rows_in_memory"] = 1000
     with pytest.raises(
         CheckpointError,
-        match=r"max_rows_in_memory differs \(checkpoint None, now 1000\)",
+        match=r"max_rows_in_memory differs \(checkpoint not given, now 1000\)",
     ):
         _check_resume(saved, now, tmp_path / "last.pkl")
     # An option since removed, recorded as its default: nothing differs.

@@ -80,9 +80,13 @@ def check_resume(saved: dict, current: dict, path: Path) -> None:
                 if key == "num_epochs"
                 else ""
             )
+
+            def said(v: object) -> str:
+                return "not given" if v is None else repr(v)
+
             raise CheckpointError(
                 f"{path}: cannot resume, {key} differs (checkpoint "
-                f"{old!r}, now {new!r}){hint}"
+                f"{said(old)}, now {said(new)}){hint}"
             )
     split = RecordedSplit.of(saved).mismatch(RecordedSplit.of(current))
     if split is not None:
