@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hydrax import ROOT
-from hydrax.atomic import sigint_deferred, sigint_kept
+from hydrax.atomic import sigint_kept
 from hydrax.planning_options import add_learned_planning_options
 from hydrax.utils import (
     DefaultsHelpFormatter,
@@ -189,11 +189,10 @@ def _evaluate_stage(args: argparse.Namespace, best: Path) -> None:
 def _control_stage(args: argparse.Namespace, best: Path) -> None:
     """4/4: balance trials planning on the true and the learned model."""
     from hydrax.dynamics.nn_dynamics import NeuralNetworkDynamics
-    from hydrax.logs.writer import write_trajectory_csv
     from hydrax.simulation.closed_loop_plot import plot_conditions
     from hydrax.simulation.compare import ConditionSummary
     from hydrax.simulation.controllers import default_controller
-    from hydrax.simulation.run_logs import RunLogs, write_manifest
+    from hydrax.simulation.run_logs import RunLogs
     from hydrax.simulation.trials import run_trial
     from hydrax.tasks.double_cart_pole import DoubleCartPole
 
@@ -220,10 +219,7 @@ def _control_stage(args: argparse.Namespace, best: Path) -> None:
                 seed = args.seed + k
                 path = log_dir / f"seed_{seed:03d}.csv"
                 r = run_trial("balance", task, controller, seed, progress=True)
-                e = r.episode
-                with sigint_deferred():  # the log and its count, or neither
-                    write_trajectory_csv(path, e.times, e.qpos, e.qvel, e.ctrl)
-                    logs.wrote(path)
+                logs.write(path, r.episode)
                 results.append(r)
                 print(
                     f"  {name}: seed {seed} "
@@ -233,8 +229,7 @@ def _control_stage(args: argparse.Namespace, best: Path) -> None:
                     flush=True,
                 )
         finally:  # training reads the folder as is, Ctrl-C or not
-            if logs.count:
-                write_manifest(task, log_dir)
+            logs.finish(task)
         rows.append((name, results, log_dir))
     print("\nbalance trial (upright for 5 s; README.md, section Trials):")
     print(f"  {'planner dynamics':22s} {'success':>9s} {'ms/replan':>10s}")

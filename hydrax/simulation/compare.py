@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from hydrax.atomic import sigint_deferred, sigint_kept
-from hydrax.logs.writer import write_trajectory_csv
 from hydrax.planning_options import (
     add_controller_options,
     add_learned_planning_options,
@@ -32,7 +31,7 @@ from hydrax.simulation.compare_results import (
     write_results,
 )
 from hydrax.simulation.episode_costs import running_costs
-from hydrax.simulation.run_logs import RunLogs, write_manifest
+from hydrax.simulation.run_logs import RunLogs
 from hydrax.simulation.trials import (
     TrialResult,
     add_trial_flags,
@@ -166,10 +165,8 @@ def run_condition(  # noqa: PLR0917 (positional since the first version)
             cost = np.asarray(running_costs(task, e.qpos, e.qvel, e.ctrl))
             upright = time_to_upright(task, result)
             with sigint_deferred():  # the log and its record, or neither
-                if folder is not None:
-                    path = folder / f"seed_{seed:03d}.csv"
-                    write_trajectory_csv(path, e.times, e.qpos, e.qvel, e.ctrl)
-                    logs.wrote(path)
+                if logs is not None:
+                    logs.write(folder / f"seed_{seed:03d}.csv", e)
                 summary.results.append(result)
                 summary.step_costs.append(cost)
                 summary.costs.append(float(np.mean(cost)))
@@ -186,8 +183,8 @@ def run_condition(  # noqa: PLR0917 (positional since the first version)
     except KeyboardInterrupt:
         raise ConditionInterrupted(summary) from None
     finally:
-        if logs is not None and logs.count:  # this run's logs, complete
-            write_manifest(task, folder)
+        if logs is not None:  # the manifest of this run's (complete) logs
+            logs.finish(task)
     return summary
 
 

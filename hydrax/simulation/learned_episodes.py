@@ -25,7 +25,7 @@ from hydrax.simulation.loop import run_closed_loop
 from hydrax.simulation.output_dir import UnstableEpisodes, unstable_note
 from hydrax.simulation.plant_checks import LimitCheck, instability_reported_here
 from hydrax.simulation.policies import coloured_noise
-from hydrax.simulation.run_logs import RunLogs, write_manifest
+from hydrax.simulation.run_logs import RunLogs
 from hydrax.simulation.trials import check_trial, run_trial
 from hydrax.task_base import Task
 
@@ -169,7 +169,7 @@ def collect_with_model(
         path = out_dir / f"episode_{i:05d}.csv"
         check = LimitCheck(task.mj_model)
         with instability_reported_here():
-            run_closed_loop(
+            episode = run_closed_loop(
                 task,
                 controller,
                 qpos0,
@@ -178,20 +178,18 @@ def collect_with_model(
                 seed=seed + i,
                 ctrl_noise=noise,
                 compute_cost=False,
-                log_path=path,
                 stop_condition=episode_end(task, trial, check),
             )
         if check.unstable is not None:  # its last rows already diverge
-            path.unlink()
             dropped[path.name] = check.unstable
             continue
-        logs.wrote(path)
+        logs.write(path, episode)
     if dropped:
         note = unstable_note(dropped, episodes, "a smaller timestep")
         if len(dropped) == episodes:
             raise ValueError(note)
         warnings.warn(note, UnstableEpisodes, stacklevel=2)
-    write_manifest(task, out_dir)
+    logs.finish(task)
     return out_dir
 
 

@@ -7,9 +7,15 @@ the manifest); ``RunLogs`` keeps it one run's.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from hydrax.atomic import sigint_deferred
+from hydrax.logs.writer import write_trajectory_csv
 from hydrax.task_base import Task
 from hydrax.utils import plural
+
+if TYPE_CHECKING:
+    from hydrax.simulation.loop import Episode
 
 
 class RunLogs:
@@ -46,6 +52,23 @@ class RunLogs:
                 f"  cleared the {plural(logs, 'log')} of an earlier run from "
                 f"{self.folder}"
             )
+
+    def write(self, path: Path, episode: Episode) -> None:
+        """Write an episode's CSV log and note it (`wrote`) as one step.
+
+        Ctrl-C cannot split the two (a caller's own ``sigint_deferred``
+        block around it extends the step to its records).
+        """
+        with sigint_deferred():
+            write_trajectory_csv(
+                path, episode.times, episode.qpos, episode.qvel, episode.ctrl
+            )
+            self.wrote(path)
+
+    def finish(self, task: Task) -> None:
+        """The manifest of the logs this run wrote (none: nothing)."""
+        if self.count:
+            write_manifest(task, self.folder)
 
 
 def write_manifest(task: Task, folder: Path) -> None:
